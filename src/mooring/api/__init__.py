@@ -1,0 +1,1 @@
+"""Models of Mooring's own resources, their parsing and validation, and CRD generation."""

@@ -1,0 +1,34 @@
+"""Every label, annotation, finalizer and field-manager string Mooring writes, in one place.
+
+Pure constants under the mooring.dev domain; nothing else in the code spells them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+DOMAIN: Final = "mooring.dev"
+GROUP: Final = DOMAIN
+VERSION: Final = "v1alpha1"
+API_VERSION: Final = f"{GROUP}/{VERSION}"
+
+FIELD_MANAGER: Final = "mooring"
+
+LABEL_TENANT: Final = f"{DOMAIN}/tenant"
+LABEL_ENVIRONMENT: Final = f"{DOMAIN}/environment"
+LABEL_COST_CENTER: Final = f"{DOMAIN}/cost-center"
+LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
+MANAGED_BY: Final = "mooring"
+LABEL_COMPONENT: Final = f"{DOMAIN}/component"
+LABEL_DATABASE: Final = f"{DOMAIN}/database"
+
+FINALIZER: Final = f"{DOMAIN}/finalizer"
+ANNOTATION_ROTATE: Final = f"{DOMAIN}/rotate-password"
+ANNOTATION_SOURCE: Final = f"{DOMAIN}/source"
+
+# kopf keeps its progress, diff base and its own finalizer under our domain, not zalando.org.
+KOPF_PREFIX: Final = DOMAIN
+
+# Labels the local control plane puts on its fake nodes.
+KWOK_NODE_ANNOTATION: Final = "kwok.x-k8s.io/node"
+KWOK_NODE_VALUE: Final = "fake"

@@ -1,0 +1,1 @@
+"""The `mooring` command line: thin click commands over services and core."""

@@ -1,0 +1,1 @@
+"""The pure core: spec -> objects, objects -> findings, usage -> costs. No I/O here."""

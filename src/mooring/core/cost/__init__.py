@@ -1,0 +1,1 @@
+"""Pure cost model: quantities, prices and allocation."""

@@ -1,0 +1,1 @@
+"""Pure guardrail rules, their evaluation and the admission policies generated from them."""

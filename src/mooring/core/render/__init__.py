@@ -1,0 +1,1 @@
+"""Pure renderers: one module per kind of child object a Tenant owns."""

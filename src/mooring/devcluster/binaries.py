@@ -1,0 +1,151 @@
+"""Build the control plane's binaries from their pinned Go modules, once.
+
+Side effects: runs `go build` and writes binaries into the ignored cache folder
+`.cache/controlplane/<module>-<key>/`, where the key hashes the module's go.mod, go.sum and
+the Go toolchain version, so a changed pin builds anew and an unchanged one never does.
+Only the Go module proxy is contacted (by the go command), nothing else is downloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class BuildError(RuntimeError):
+    """A binary could not be built; the message names the module and the command."""
+
+
+@dataclass(frozen=True)
+class GoTool:
+    """A pinned Go module under tools/ and the commands it builds."""
+
+    module_dir: str  # relative to the repository's tools/ folder
+    packages: dict[str, str]  # binary name -> Go package path
+
+    def key(self, tools: Path, go_version: str) -> str:
+        digest = hashlib.sha256(go_version.encode())
+        for name in ("go.mod", "go.sum"):
+            digest.update((tools / self.module_dir / name).read_bytes())
+        return digest.hexdigest()[:16]
+
+
+KUBERNETES = GoTool(
+    "controlplane/kubernetes",
+    {
+        name: f"k8s.io/kubernetes/cmd/{name}"
+        for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+    },
+)
+ETCD = GoTool("controlplane/etcd", {"etcd": "go.etcd.io/etcd/server/v3"})
+KWOK = GoTool("controlplane/kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"})
+CONTROL_PLANE = (ETCD, KWOK, KUBERNETES)
+
+
+def repository_root() -> Path:
+    """The checkout this package runs from (an editable install), or $MOORING_ROOT."""
+    configured = os.environ.get("MOORING_ROOT")
+    if configured:
+        return Path(configured).resolve()
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "tools" / "controlplane").is_dir() and (parent / "pyproject.toml").is_file():
+            return parent
+    raise BuildError(
+        "cannot find the Mooring checkout (tools/controlplane) above "
+        f"{here}; install with `pip install -e .` from the checkout or set MOORING_ROOT"
+    )
+
+
+def cache_root() -> Path:
+    configured = os.environ.get("MOORING_CACHE")
+    return Path(configured) if configured else repository_root() / ".cache"
+
+
+def _go_env() -> dict[str, str]:
+    # GOTOOLCHAIN=local: a too-new `go` directive fails at once instead of fetching a toolchain.
+    return {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly -buildvcs=false"}
+
+
+def go_version() -> str:
+    go = shutil.which("go")
+    if go is None:
+        raise BuildError("the `go` command is not on PATH; install Go (see README) and retry")
+    done = subprocess.run(
+        [go, "env", "GOVERSION"], capture_output=True, text=True, env=_go_env(), check=False
+    )
+    if done.returncode != 0:
+        raise BuildError(f"`go env GOVERSION` failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def binary_dir(tool: GoTool, tools: Path, version: str) -> Path:
+    return (
+        cache_root() / "controlplane" / f"{Path(tool.module_dir).name}-{tool.key(tools, version)}"
+    )
+
+
+def ensure_built(
+    tools: Iterable[GoTool] = CONTROL_PLANE,
+    say: Callable[[str], None] = print,
+) -> dict[str, Path]:
+    """Build what is missing; return every binary's path by name."""
+    root = repository_root() / "tools"
+    version = go_version()
+    paths: dict[str, Path] = {}
+    for tool in tools:
+        target = binary_dir(tool, root, version)
+        missing = [name for name in tool.packages if not (target / name).is_file()]
+        if missing:
+            _build(tool, root, target, missing, say)
+        paths.update({name: target / name for name in tool.packages})
+    return paths
+
+
+def _go_binary_name(package: str) -> str:
+    """The file name `go build -o DIR/` gives a command: its last path element, skipping /vN."""
+    parts = package.split("/")
+    return parts[-2] if re.fullmatch(r"v\d+", parts[-1]) else parts[-1]
+
+
+def _build(
+    tool: GoTool, root: Path, target: Path, names: list[str], say: Callable[[str], None]
+) -> None:
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    packages = [tool.packages[name] for name in names]
+    say(f"building {', '.join(names)} from {tool.module_dir} (first time only; takes minutes)")
+    started = time.monotonic()
+    # With -o naming a folder, one `go build` links every listed command, sharing the compile.
+    command = ["go", "build", "-trimpath", "-o", str(staging) + os.sep, *packages]
+    done = subprocess.run(
+        command,
+        cwd=root / tool.module_dir,
+        env=_go_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BuildError(
+            f"building {', '.join(names)} failed in tools/{tool.module_dir}:\n"
+            f"$ {' '.join(command)}\n{done.stderr.strip()[-4000:]}"
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        built = staging / _go_binary_name(tool.packages[name])
+        if not built.is_file():
+            candidates = sorted(p.name for p in staging.iterdir())
+            raise BuildError(f"go build produced {candidates}, not {built.name}")
+        built.replace(target / name)
+    shutil.rmtree(staging, ignore_errors=True)
+    say(f"built {', '.join(names)} in {time.monotonic() - started:.0f} s -> {target}")

@@ -1,0 +1,591 @@
+"""Start, stop and inspect the local control plane as processes on 127.0.0.1.
+
+Side effects: writes a state folder (certificates, etcd data, logs, kubeconfigs, state.json
+with every PID and port), starts etcd, kube-apiserver, kube-controller-manager,
+kube-scheduler and kwok as detached processes, registers kwok's fake nodes. `down` stops
+exactly the PIDs `up` recorded, and checks their ports are free again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mooring.api.names import KWOK_NODE_ANNOTATION, KWOK_NODE_VALUE
+from mooring.devcluster import pki
+from mooring.devcluster.binaries import ensure_built
+from mooring.kube.client import Conflict, Kube
+
+ADMIN_USER = "mooring-admin"
+SERVICE_CIDR = "10.96.0.0/16"
+POD_CIDR = "10.244.0.0/16"
+ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+
+Say = Callable[[str], None]
+
+
+class DevClusterError(RuntimeError):
+    """The local control plane could not be started, stopped or reached; says which part."""
+
+
+@dataclass
+class Component:
+    name: str
+    pid: int
+    port: int
+    log: str
+    argv: list[str]
+
+
+@dataclass
+class State:
+    """What `up` started, written to state.json so `down` and `status` find it again."""
+
+    api_port: int
+    components: dict[str, Component] = field(default_factory=dict)
+    started_at: float = 0.0
+    ready_seconds: float = 0.0
+
+    @property
+    def server(self) -> str:
+        return f"https://127.0.0.1:{self.api_port}"
+
+    @classmethod
+    def load(cls, path: Path) -> State:
+        raw = json.loads(path.read_text())
+        components = {name: Component(**c) for name, c in raw.pop("components").items()}
+        return cls(components=components, **raw)
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+
+@dataclass(frozen=True)
+class NodeShape:
+    """The fake nodes kwok keeps Ready: how many and the capacity of each."""
+
+    count: int = 4
+    cpu: str = "8"
+    memory: str = "32Gi"
+    pods: str = "110"
+    ephemeral_storage: str = "100Gi"
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    name: str
+    pid: int
+    port: int
+    alive: bool
+    log: str
+
+
+def default_state_dir() -> Path:
+    configured = os.environ.get("MOORING_DEV_DIR")
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "mooring" / "dev"
+
+
+class DevCluster:
+    """One local control plane, rooted in a state folder."""
+
+    def __init__(self, state_dir: Path | None = None, nodes: NodeShape = NodeShape()) -> None:
+        self.dir = (state_dir or default_state_dir()).resolve()
+        self.nodes = nodes
+        self.pki = self.dir / "pki"
+        self.logs = self.dir / "logs"
+        self.state_file = self.dir / "state.json"
+        self.kubeconfig_path = self.dir / "kubeconfig"
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def state(self) -> State | None:
+        if not self.state_file.is_file():
+            return None
+        try:
+            return State.load(self.state_file)
+        except (ValueError, TypeError, KeyError) as error:
+            raise DevClusterError(
+                f"{self.state_file} is unreadable ({error}); run `mooring dev down --purge`"
+            ) from error
+
+    def status(self) -> list[ComponentStatus]:
+        state = self.state()
+        if state is None:
+            return []
+        return [
+            ComponentStatus(c.name, c.pid, c.port, _alive(c.pid, c.argv[0]), c.log)
+            for c in state.components.values()
+        ]
+
+    def running(self) -> bool:
+        statuses = self.status()
+        return bool(statuses) and all(s.alive for s in statuses)
+
+    # -- up --------------------------------------------------------------------------------------
+
+    def up(
+        self, say: Say = print, timeout: float = 90, binaries: dict[str, Path] | None = None
+    ) -> State:
+        """Build what is missing, start every component, register nodes, wait until ready.
+
+        `binaries` overrides where each program is found (tests use it to break one).
+        """
+        if self.running():
+            state = self.state()
+            assert state is not None
+            say(f"the local control plane is already running at {state.server}")
+            return state
+        if self.state() is not None:
+            say("cleaning up a control plane that stopped uncleanly")
+            self.down(say=lambda _: None)
+        binaries = {**ensure_built(say=say), **(binaries or {})}
+        started = time.monotonic()
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(exist_ok=True)
+        self._ensure_pki()
+        state = State(api_port=_free_port(), started_at=time.time())
+        try:
+            self._start_all(state, binaries, timeout, say)
+            asyncio.run(self._register_nodes_and_wait(state, started + timeout))
+        except BaseException:
+            # Leave nothing half started: stop whatever did start.
+            state.save(self.state_file)
+            self.down(say=lambda _: None)
+            raise
+        state.ready_seconds = round(time.monotonic() - started, 2)
+        state.save(self.state_file)
+        say(f"ready in {state.ready_seconds:.1f} s at {state.server}")
+        return state
+
+    def _start_all(self, state: State, binaries: dict[str, Path], timeout: float, say: Say) -> None:
+        deadline = time.monotonic() + timeout
+        etcd_port, peer_port = _free_port(), _free_port()
+        data = self.dir / "etcd"
+        components: dict[str, tuple[list[str], int, Callable[[int], bool]]] = {
+            "etcd": (
+                [
+                    str(binaries["etcd"]),
+                    "--name=mooring",
+                    f"--data-dir={data}",
+                    f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
+                    f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
+                    f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+                    f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+                    f"--initial-cluster=mooring=http://127.0.0.1:{peer_port}",
+                    # A throwaway local cluster: durability is not worth an fsync per write.
+                    "--unsafe-no-fsync",
+                    "--quota-backend-bytes=8589934592",
+                    "--log-level=warn",
+                ],
+                etcd_port,
+                lambda port: _http_ok(f"http://127.0.0.1:{port}/health"),
+            ),
+            "kube-apiserver": (
+                self._apiserver_args(binaries["kube-apiserver"], state.api_port, etcd_port),
+                state.api_port,
+                lambda port: _http_ok(f"https://127.0.0.1:{port}/readyz", self._admin_tls()),
+            ),
+            "kube-controller-manager": (
+                self._controller_manager_args(binaries["kube-controller-manager"]),
+                _free_port(),
+                lambda port: _http_ok(f"https://127.0.0.1:{port}/healthz", _insecure_tls()),
+            ),
+            "kube-scheduler": (
+                self._scheduler_args(binaries["kube-scheduler"]),
+                _free_port(),
+                lambda port: _http_ok(f"https://127.0.0.1:{port}/healthz", _insecure_tls()),
+            ),
+            "kwok": (
+                self._kwok_args(binaries["kwok"]),
+                _free_port(),
+                lambda port: _http_ok(f"http://127.0.0.1:{port}/healthz"),
+            ),
+        }
+        self._write_kubeconfigs(state.server)
+        for name in ORDER:
+            argv, port, healthy = components[name]
+            if name in ("kube-controller-manager", "kube-scheduler"):
+                argv = [*argv, f"--secure-port={port}"]
+            elif name == "kwok":
+                argv = [*argv, f"--server-address=127.0.0.1:{port}"]
+            component = self._spawn(name, argv, port)
+            state.components[name] = component
+            state.save(self.state_file)
+            self._wait_healthy(component, healthy, deadline)
+            say(f"  {name} up (pid {component.pid}, port {port})")
+
+    def _apiserver_args(self, binary: Path, port: int, etcd_port: int) -> list[str]:
+        p = self.pki
+        return [
+            str(binary),
+            f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={port}",
+            f"--tls-cert-file={p / 'apiserver.crt'}",
+            f"--tls-private-key-file={p / 'apiserver.key'}",
+            f"--client-ca-file={p / 'ca.crt'}",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={p / 'sa.pub'}",
+            f"--service-account-signing-key-file={p / 'sa.key'}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--authorization-mode=RBAC",
+            "--allow-privileged=true",
+            # The `kubernetes` Service cannot point at a loopback address; nothing needs it here.
+            "--endpoint-reconciler-type=none",
+            "--max-requests-inflight=1000",
+            "--max-mutating-requests-inflight=500",
+            "--profiling=false",
+            "--v=0",
+        ]
+
+    def _controller_manager_args(self, binary: Path) -> list[str]:
+        kubeconfig = self.dir / "controller-manager.kubeconfig"
+        return [
+            str(binary),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            "--leader-elect=false",
+            f"--service-account-private-key-file={self.pki / 'sa.key'}",
+            f"--root-ca-file={self.pki / 'ca.crt'}",
+            f"--cluster-signing-cert-file={self.pki / 'ca.crt'}",
+            f"--cluster-signing-key-file={self.pki / 'ca.key'}",
+            "--use-service-account-credentials=true",  # each controller acts as its own SA
+            "--kube-api-qps=200",
+            "--kube-api-burst=400",
+            "--concurrent-namespace-syncs=20",
+            "--concurrent-gc-syncs=40",
+            "--v=0",
+        ]
+
+    def _scheduler_args(self, binary: Path) -> list[str]:
+        kubeconfig = self.dir / "scheduler.kubeconfig"
+        return [
+            str(binary),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            "--leader-elect=false",
+            "--v=0",
+        ]
+
+    def _kwok_args(self, binary: Path) -> list[str]:
+        config = self.dir / "kwok.yaml"
+        config.write_text(resources.files("mooring.devcluster").joinpath("kwok.yaml").read_text())
+        return [
+            str(binary),
+            f"--kubeconfig={self.dir / 'kwok.kubeconfig'}",
+            f"--config={config}",
+            "--manage-all-nodes=false",
+            f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}={KWOK_NODE_VALUE}",
+            f"--cidr={POD_CIDR}",
+            "--node-ip=10.0.0.1",
+        ]
+
+    def _spawn(self, name: str, argv: list[str], port: int) -> Component:
+        log = self.logs / f"{name}.log"
+        with log.open("ab") as out:
+            out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
+            out.flush()
+            process = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self.dir,
+                start_new_session=True,  # outlives the command that started it
+            )
+        return Component(name, process.pid, port, str(log), argv)
+
+    def _wait_healthy(
+        self, component: Component, healthy: Callable[[int], bool], deadline: float
+    ) -> None:
+        while time.monotonic() < deadline:
+            if not _alive(component.pid, component.argv[0]):
+                raise DevClusterError(
+                    f"{component.name} exited during start; its log is {component.log}:\n"
+                    + _tail(Path(component.log))
+                )
+            if healthy(component.port):
+                return
+            time.sleep(0.1)
+        raise DevClusterError(
+            f"{component.name} did not become healthy in time; its log is {component.log}:\n"
+            + _tail(Path(component.log))
+        )
+
+    async def _register_nodes_and_wait(self, state: State, deadline: float) -> None:
+        async with Kube.from_kubeconfig(self.kubeconfig_path) as kube:
+            for index in range(self.nodes.count):
+                with contextlib.suppress(Conflict):
+                    await kube.create(self._node(f"kwok-node-{index}"))
+            while True:
+                nodes = await kube.list("v1", "Node", labels="type=kwok")
+                ready = [n for n in nodes if _condition(n, "Ready") == "True"]
+                account = await kube.get_or_none("v1", "ServiceAccount", "default", "default")
+                if len(ready) >= self.nodes.count and account is not None:
+                    return
+                if time.monotonic() > deadline:
+                    kwok_log = state.components["kwok"].log
+                    raise DevClusterError(
+                        f"{len(ready)} of {self.nodes.count} kwok nodes Ready, default service "
+                        f"account {'present' if account else 'missing'} after the deadline; "
+                        f"logs: {kwok_log}, {state.components['kube-controller-manager'].log}"
+                    )
+                await asyncio.sleep(0.2)
+
+    def _node(self, name: str) -> dict[str, Any]:
+        shape = self.nodes
+        resources_ = {
+            "cpu": shape.cpu,
+            "memory": shape.memory,
+            "pods": shape.pods,
+            "ephemeral-storage": shape.ephemeral_storage,
+        }
+        return {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": name,
+                "annotations": {KWOK_NODE_ANNOTATION: KWOK_NODE_VALUE},
+                "labels": {
+                    "type": "kwok",
+                    "kubernetes.io/hostname": name,
+                    "kubernetes.io/os": "linux",
+                    "kubernetes.io/arch": "amd64",
+                    "node-role.kubernetes.io/agent": "",
+                },
+            },
+            "status": {"capacity": resources_, "allocatable": resources_},
+        }
+
+    # -- down ------------------------------------------------------------------------------------
+
+    def down(self, say: Say = print, purge: bool = False) -> None:
+        """Stop every process `up` started (by PID) and check their ports are free."""
+        state = self.state()
+        if state is None:
+            say("the local control plane is not running")
+        else:
+            for name in reversed(ORDER):
+                component = state.components.get(name)
+                if component is not None:
+                    _stop(component)
+            busy = [
+                f"{c.name} port {c.port}"
+                for c in state.components.values()
+                if not _port_free(c.port)
+            ]
+            # A just-closed listening socket may linger a moment; give the kernel that moment.
+            for _ in range(50):
+                if not busy:
+                    break
+                time.sleep(0.1)
+                busy = [b for b in busy if not _port_free(int(b.rsplit(" ", 1)[1]))]
+            if busy:
+                raise DevClusterError(f"stopped, but still in use: {', '.join(busy)}")
+            self.state_file.unlink(missing_ok=True)
+            say("the local control plane is stopped")
+        if purge and self.dir.exists():
+            shutil.rmtree(self.dir)
+            say(f"removed {self.dir}")
+
+    # -- credentials -----------------------------------------------------------------------------
+
+    def _ensure_pki(self) -> None:
+        self.pki.mkdir(parents=True, exist_ok=True)
+        if not (self.pki / "ca.crt").is_file():
+            ca = pki.make_ca()
+            ca.write(self.pki, "ca")
+            pki.make_serving(ca).write(self.pki, "apiserver")
+            sa = pki.make_service_account_keys()
+            (self.pki / "sa.pub").write_bytes(sa.cert)
+            (self.pki / "sa.key").touch(mode=0o600)
+            (self.pki / "sa.key").write_bytes(sa.key)
+            pki.make_client(ca, ADMIN_USER, ("system:masters",)).write(self.pki, "admin")
+
+    def _ca(self) -> pki.KeyPair:
+        try:
+            return pki.KeyPair(
+                (self.pki / "ca.crt").read_bytes(), (self.pki / "ca.key").read_bytes()
+            )
+        except FileNotFoundError as error:
+            raise DevClusterError(
+                f"no certificates in {self.pki}; start the control plane with `mooring dev up`"
+            ) from error
+
+    def _admin_tls(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))
+        context.load_cert_chain(str(self.pki / "admin.crt"), str(self.pki / "admin.key"))
+        return context
+
+    def _write_kubeconfigs(self, server: str) -> None:
+        ca = self._ca()
+        admin = pki.KeyPair(
+            (self.pki / "admin.crt").read_bytes(), (self.pki / "admin.key").read_bytes()
+        )
+        _write_private(self.kubeconfig_path, kubeconfig_yaml(server, ca.cert, ADMIN_USER, admin))
+        for file, user, groups in (
+            ("controller-manager.kubeconfig", "system:kube-controller-manager", ()),
+            ("scheduler.kubeconfig", "system:kube-scheduler", ()),
+            ("kwok.kubeconfig", "kwok", ("system:masters",)),
+        ):
+            pair = pki.make_client(ca, user, groups)
+            _write_private(self.dir / file, kubeconfig_yaml(server, ca.cert, user, pair))
+
+    def admin_kubeconfig(self) -> str:
+        if not self.running():
+            raise DevClusterError("the local control plane is not running; run `mooring dev up`")
+        return self.kubeconfig_path.read_text()
+
+    def mint_kubeconfig(self, user: str, groups: Sequence[str] = ()) -> str:
+        """A kubeconfig that authenticates as `user` in `groups` with a fresh client cert."""
+        state = self.state()
+        if state is None:
+            raise DevClusterError("the local control plane is not running; run `mooring dev up`")
+        ca = self._ca()
+        return kubeconfig_yaml(
+            state.server, ca.cert, user, pki.make_client(ca, user, tuple(groups))
+        )
+
+
+def kubeconfig_yaml(server: str, ca_cert: bytes, user: str, client: pki.KeyPair) -> str:
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "mooring-dev",
+                "cluster": {"server": server, "certificate-authority-data": b64(ca_cert)},
+            }
+        ],
+        "users": [
+            {
+                "name": user,
+                "user": {
+                    "client-certificate-data": b64(client.cert),
+                    "client-key-data": b64(client.key),
+                },
+            }
+        ],
+        "contexts": [{"name": "mooring-dev", "context": {"cluster": "mooring-dev", "user": user}}],
+        "current-context": "mooring-dev",
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.touch(mode=0o600)
+    path.write_text(text)
+
+
+def _condition(obj: dict[str, Any], kind: str) -> str | None:
+    for condition in obj.get("status", {}).get("conditions", []):
+        if condition.get("type") == kind:
+            status: str = condition.get("status", "")
+            return status
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_free(port: int) -> bool:
+    """Could a server listen on this port now? (SO_REUSEADDR, as servers bind.)"""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _insecure_tls() -> ssl.SSLContext:
+    # Only for /healthz of components whose serving certificate is self-signed at start.
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2, context=context) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ssl.SSLError):
+        return False
+
+
+def _alive(pid: int, binary: str) -> bool:
+    """Is `pid` still the process we started (not a zombie, not a recycled PID)?"""
+    _reap(pid)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state not in ("Z", "X") and cmdline == binary
+
+
+def _reap(pid: int) -> None:
+    # When this process started the component it is our child; collect its exit status.
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _stop(component: Component, grace: float = 10) -> None:
+    binary = component.argv[0]
+    if not _alive(component.pid, binary):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(component.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _alive(component.pid, binary):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(component.pid, signal.SIGKILL)
+    while _alive(component.pid, binary):
+        time.sleep(0.05)
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return "(no log)"
+    return "\n".join("    " + line for line in text[-lines:])

@@ -1,0 +1,1 @@
+"""The platform repository scaffold and ArgoCD app-of-apps."""

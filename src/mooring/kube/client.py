@@ -1,0 +1,408 @@
+"""The one Kubernetes client Mooring uses: plain-dict objects over the REST API.
+
+Side effects: HTTP requests to the API server. Configuration, authentication and transport
+come from lightkube (kubeconfig, in-cluster service account, client certificates); the
+operations (server-side apply, get, list, watch, delete, dry-run) work on plain dicts, so
+what the pure core renders goes to the server unchanged. Kinds are resolved to their REST
+paths by discovery, cached per group/version and refreshed when a new CRD appears.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import httpx2 as httpx
+from lightkube.config import client_adapter
+from lightkube.config.kubeconfig import KubeConfig
+
+from mooring.api.names import FIELD_MANAGER
+
+Obj = dict[str, Any]
+WatchEvent = tuple[Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"], Obj]
+
+
+class KubeError(Exception):
+    """The API server refused a request; str() names the object and says why."""
+
+    def __init__(self, status: int, reason: str, message: str, *, what: str = "") -> None:
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.what = what
+        super().__init__(f"{what}: {message}" if what else message)
+
+
+class NotFound(KubeError):
+    pass
+
+
+class Conflict(KubeError):
+    pass
+
+
+class Forbidden(KubeError):
+    pass
+
+
+class Invalid(KubeError):
+    """422: the object failed validation (schema, admission policy)."""
+
+
+class Gone(KubeError):
+    """410: a watch's resourceVersion is too old; list again."""
+
+
+_ERRORS: dict[int, type[KubeError]] = {
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    410: Gone,
+    422: Invalid,
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Where a kind lives in the REST API."""
+
+    group: str
+    version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(
+        self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
+    ) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        if name:
+            base += f"/{name}"
+            if subresource:
+                base += f"/{subresource}"
+        return base
+
+
+def describe(obj: Mapping[str, Any]) -> str:
+    """`Kind namespace/name`, the way errors name an object."""
+    meta = obj.get("metadata", {})
+    name = meta.get("name", "?")
+    namespace = meta.get("namespace")
+    return f"{obj.get('kind', '?')} {namespace + '/' if namespace else ''}{name}"
+
+
+class Kube:
+    """An async client for one cluster. Create with `Kube.from_kubeconfig`, close with `aclose`."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+        self._discovered: dict[str, dict[str, Resource]] = {}
+        self._discovery_lock = asyncio.Lock()
+
+    @classmethod
+    def from_kubeconfig(
+        cls, path: str | Path | None = None, *, context: str | None = None, timeout: float = 30
+    ) -> Kube:
+        """From a kubeconfig file, else $KUBECONFIG / ~/.kube/config / in-cluster."""
+        if path is not None:
+            config = KubeConfig.from_file(path).get(context_name=context)
+        else:
+            config = KubeConfig.from_env().get(context_name=context)
+        if config is None:
+            raise KubeError(0, "NoConfig", f"no usable context in the kubeconfig ({path or 'env'})")
+        params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout), trust_env=False)
+        http = client_adapter.AsyncClient(config, params)
+        http.headers["User-Agent"] = "mooring"
+        return cls(http)
+
+    @property
+    def server(self) -> str:
+        return str(self._http.base_url)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Kube:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()
+
+    # -- discovery ---------------------------------------------------------------------------
+
+    async def resource(self, api_version: str, kind: str) -> Resource:
+        """The REST resource of a kind; refreshes discovery once if the kind is new."""
+        known = self._discovered.get(api_version)
+        if known is None or kind not in known:
+            async with self._discovery_lock:
+                known = await self._discover(api_version)
+        found = known.get(kind)
+        if found is None:
+            raise NotFound(404, "NotFound", f"the server has no kind {kind} in {api_version}")
+        return found
+
+    async def has_kind(self, api_version: str, kind: str) -> bool:
+        """Is this kind served (for example: are Cilium's CRDs installed)?"""
+        try:
+            await self.resource(api_version, kind)
+        except NotFound:
+            return False
+        return True
+
+    async def _discover(self, api_version: str) -> dict[str, Resource]:
+        group, _, version = api_version.rpartition("/")
+        path = f"/apis/{api_version}" if group else f"/api/{version}"
+        try:
+            listing = await self.request("GET", path)
+        except NotFound:
+            listing = {"resources": []}
+        found: dict[str, Resource] = {}
+        for entry in listing.get("resources", []):
+            if "/" in entry["name"]:  # subresources such as deployments/scale
+                continue
+            found[entry["kind"]] = Resource(
+                group, version, entry["kind"], entry["name"], bool(entry["namespaced"])
+            )
+        self._discovered[api_version] = found
+        return found
+
+    def forget_discovery(self) -> None:
+        self._discovered.clear()
+
+    # -- requests ----------------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+        what: str = "",
+    ) -> Obj:
+        content = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": content_type} if content is not None else {}
+        response = await self._http.request(
+            method, path, content=content, params=dict(params or {}), headers=headers
+        )
+        if response.status_code >= 400:
+            raise _error(response, what or f"{method} {path}")
+        if not response.content:
+            return {}
+        result: Obj = response.json()
+        return result
+
+    async def get(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> Obj:
+        res = await self.resource(api_version, kind)
+        return await self.request(
+            "GET", res.path(namespace, name), what=f"{kind} {_ns(namespace)}{name}"
+        )
+
+    async def get_or_none(
+        self, api_version: str, kind: str, name: str, namespace: str | None = None
+    ) -> Obj | None:
+        try:
+            return await self.get(api_version, kind, name, namespace)
+        except NotFound:
+            return None
+
+    async def list(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        labels: str | None = None,
+        fields: str | None = None,
+        page: int = 500,
+    ) -> list[Obj]:
+        """Every object of a kind (all namespaces when namespace is None), paging as it goes."""
+        items, _ = await self.list_with_version(
+            api_version, kind, namespace, labels=labels, fields=fields, page=page
+        )
+        return items
+
+    async def list_with_version(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        labels: str | None = None,
+        fields: str | None = None,
+        page: int = 500,
+    ) -> tuple[builtins.list[Obj], str]:
+        res = await self.resource(api_version, kind)
+        params: dict[str, str] = {"limit": str(page)}
+        if labels:
+            params["labelSelector"] = labels
+        if fields:
+            params["fieldSelector"] = fields
+        items: builtins.list[Obj] = []
+        while True:
+            listing = await self.request("GET", res.path(namespace), params=params, what=kind)
+            for item in listing.get("items", []):
+                # Items of a list carry no apiVersion/kind; put them back for the caller.
+                item.setdefault("apiVersion", res.api_version)
+                item.setdefault("kind", kind)
+                items.append(item)
+            token = listing.get("metadata", {}).get("continue")
+            if not token:
+                return items, listing.get("metadata", {}).get("resourceVersion", "")
+            params["continue"] = token
+
+    async def apply(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        field_manager: str = FIELD_MANAGER,
+        force: bool = True,
+        dry_run: bool = False,
+        subresource: str | None = None,
+    ) -> Obj:
+        """Server-side apply of a whole object under one field manager."""
+        res = await self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        params = {"fieldManager": field_manager, "force": "true" if force else "false"}
+        if dry_run:
+            params["dryRun"] = "All"
+        return await self.request(
+            "PATCH",
+            res.path(meta.get("namespace"), meta["name"], subresource),
+            body=obj,
+            params=params,
+            content_type="application/apply-patch+yaml",
+            what=describe(obj),
+        )
+
+    async def create(self, obj: Mapping[str, Any], *, dry_run: bool = False) -> Obj:
+        res = await self.resource(obj["apiVersion"], obj["kind"])
+        params = {"dryRun": "All"} if dry_run else {}
+        namespace = obj.get("metadata", {}).get("namespace")
+        return await self.request(
+            "POST", res.path(namespace), body=obj, params=params, what=describe(obj)
+        )
+
+    async def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        patch: Mapping[str, Any] | builtins.list[Any],
+        *,
+        namespace: str | None = None,
+        kind_of_patch: Literal["merge", "json", "strategic"] = "merge",
+        subresource: str | None = None,
+        field_manager: str = FIELD_MANAGER,
+    ) -> Obj:
+        res = await self.resource(api_version, kind)
+        content_type = {
+            "merge": "application/merge-patch+json",
+            "json": "application/json-patch+json",
+            "strategic": "application/strategic-merge-patch+json",
+        }[kind_of_patch]
+        return await self.request(
+            "PATCH",
+            res.path(namespace, name, subresource),
+            body=patch,
+            params={"fieldManager": field_manager},
+            content_type=content_type,
+            what=f"{kind} {_ns(namespace)}{name}",
+        )
+
+    async def delete(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        namespace: str | None = None,
+        *,
+        propagation: Literal["Background", "Foreground", "Orphan"] = "Background",
+        uid: str | None = None,
+    ) -> bool:
+        """Delete one object; False when it was already gone. `uid` guards against a namesake."""
+        res = await self.resource(api_version, kind)
+        body: Obj = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        try:
+            await self.request(
+                "DELETE",
+                res.path(namespace, name),
+                body=body,
+                what=f"{kind} {_ns(namespace)}{name}",
+            )
+        except NotFound:
+            return False
+        return True
+
+    async def watch(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        labels: str | None = None,
+        resource_version: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> AsyncIterator[WatchEvent]:
+        """Stream changes of a kind; ends when the server closes the watch."""
+        res = await self.resource(api_version, kind)
+        params = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if labels:
+            params["labelSelector"] = labels
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        timeout = httpx.Timeout(10, read=timeout_seconds + 30)
+        async with self._http.stream(
+            "GET", res.path(namespace), params=params, timeout=timeout
+        ) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                raise _error(response, f"watch {kind}")
+            async for line in response.aiter_lines():
+                if not line:
+                    continue
+                event = json.loads(line)
+                if event["type"] == "ERROR":
+                    status = event["object"]
+                    code = int(status.get("code", 500))
+                    raise _ERRORS.get(code, KubeError)(
+                        code, status.get("reason", ""), status.get("message", ""), what=kind
+                    )
+                yield event["type"], event["object"]
+
+
+def _ns(namespace: str | None) -> str:
+    return f"{namespace}/" if namespace else ""
+
+
+def _error(response: httpx.Response, what: str) -> KubeError:
+    try:
+        status = response.json()
+    except ValueError:
+        status = {"message": response.text.strip() or response.reason_phrase}
+    message = status.get("message") or response.reason_phrase
+    reason = status.get("reason", "")
+    return _ERRORS.get(response.status_code, KubeError)(
+        response.status_code, reason, message, what=what
+    )

@@ -1,0 +1,1 @@
+"""kopf handlers: thin translations from events to services."""

@@ -1,0 +1,1 @@
+"""Gather -> core -> act orchestration, one module per job."""
