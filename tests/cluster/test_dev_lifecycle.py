@@ -86,7 +86,7 @@ def test_a_component_that_fails_to_start_is_named_with_its_log(tmp_path: Path) -
     with pytest.raises(DevClusterError) as raised:
         cluster.up(say=lambda _: None, binaries={"kube-scheduler": broken}, timeout=60)
     message = str(raised.value)
-    assert message.startswith("kube-scheduler exited during start")
+    assert message.startswith("kube-scheduler exited with code 1 during start")
     assert str(tmp_path / "dev" / "logs" / "kube-scheduler.log") in message
     assert "simulated failure" in message
     # What did start (etcd, kube-apiserver, kube-controller-manager) was stopped again.

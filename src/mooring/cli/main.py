@@ -12,6 +12,9 @@ import click
 
 from mooring import __version__
 from mooring.cli.dev import dev
+from mooring.cli.install import apply_repository, install
+from mooring.cli.operator import operator
+from mooring.cli.tenants import diff, render, tenant, validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,7 +23,8 @@ def cli() -> None:
     """Mooring: a Container-as-a-Service control plane for Kubernetes."""
 
 
-cli.add_command(dev)
+for command in (dev, validate, render, diff, tenant, apply_repository, install, operator):
+    cli.add_command(command)
 
 
 def main() -> None:

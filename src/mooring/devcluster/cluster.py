@@ -116,6 +116,7 @@ class DevCluster:
         self.logs = self.dir / "logs"
         self.state_file = self.dir / "state.json"
         self.kubeconfig_path = self.dir / "kubeconfig"
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -319,15 +320,19 @@ class DevCluster:
                 cwd=self.dir,
                 start_new_session=True,  # outlives the command that started it
             )
+        self._children[process.pid] = process
         return Component(name, process.pid, port, str(log), argv)
 
     def _wait_healthy(
         self, component: Component, healthy: Callable[[int], bool], deadline: float
     ) -> None:
+        process = self._children[component.pid]
         while time.monotonic() < deadline:
-            if not _alive(component.pid, component.argv[0]):
+            code = process.poll()
+            if code is not None:
+                how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
                 raise DevClusterError(
-                    f"{component.name} exited during start; its log is {component.log}:\n"
+                    f"{component.name} {how} during start; its log is {component.log}:\n"
                     + _tail(Path(component.log))
                 )
             if healthy(component.port):

@@ -1,0 +1,143 @@
+"""PlatformConfig: the platform team's settings, one cluster-scoped object named `default`.
+
+Pure models. The same YAML lives in the platform repository (platform.yaml), so the
+offline CLI reads exactly what the cluster uses: tiers with quotas and container
+defaults, the capacity budget, where DNS and the ingress controller run, guardrail
+settings and the shared database servers.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from mooring.api.base import DnsLabel, LabelValue, Model, ObjectMeta
+from mooring.api.guardrails import GuardrailSettings
+from mooring.api.quantity import Quantity
+from mooring.api.tenant import PodSecurityLevel, Quota
+
+PLATFORM_CONFIG_NAME = "default"
+
+
+class Resources(Model):
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+
+
+class ContainerDefaults(Model):
+    """Becomes each namespace's LimitRange: what a container gets when it asks for nothing."""
+
+    default_request: Resources = Field(
+        default_factory=lambda: Resources(cpu="100m", memory="128Mi")
+    )
+    default_limit: Resources = Field(default_factory=lambda: Resources(cpu="500m", memory="512Mi"))
+    max: Resources | None = None
+
+
+class DatabaseLimits(Model):
+    """How many managed databases a tenant of a tier may have, and how much storage."""
+
+    count: int = Field(2, ge=0)
+    storage: Quantity = "10Gi"
+
+
+class Tier(Model):
+    quota: Quota
+    container_defaults: ContainerDefaults = Field(default_factory=ContainerDefaults)
+    pod_security: list[PodSecurityLevel] = Field(
+        default_factory=lambda: list[PodSecurityLevel](["restricted"]),
+        description="Pod Security levels a tenant of this tier may choose.",
+    )
+    databases: DatabaseLimits = Field(default_factory=DatabaseLimits)
+
+    @model_validator(mode="after")
+    def _complete_quota(self) -> Tier:
+        missing = [name for name in ("cpu", "memory", "pods") if getattr(self.quota, name) is None]
+        if missing:
+            raise ValueError(f"a tier's quota must set {', '.join(missing)}")
+        return self
+
+
+class Capacity(Model):
+    """What the cluster can give: the sum of every tenant's quota must fit in it."""
+
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+    storage: Quantity | None = None
+
+
+class PeerSelector(Model):
+    """Pods in namespaces: the DNS servers, the ingress controller."""
+
+    namespace: DnsLabel
+    pod_labels: dict[str, LabelValue] = Field(default_factory=dict)
+
+
+class DatabaseServer(Model):
+    """A PostgreSQL server the platform operates, shared by tenants (plan `shared`)."""
+
+    name: DnsLabel
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(5432, ge=1, le=65535)
+    admin_secret: SecretRef
+    ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
+        "prefer"
+    )
+    versions: list[str] = Field(default_factory=lambda: ["15"])
+
+
+class SecretRef(Model):
+    namespace: DnsLabel
+    name: DnsLabel
+
+
+class DatabaseSettings(Model):
+    servers: list[DatabaseServer] = Field(default_factory=list)
+    default_server: DnsLabel | None = None
+
+
+class PlatformConfigSpec(Model):
+    tiers: dict[DnsLabel, Tier] = Field(min_length=1)
+    default_tier: DnsLabel = "small"
+    capacity: Capacity = Field(default_factory=Capacity)
+    dns: PeerSelector = Field(
+        default_factory=lambda: PeerSelector(
+            namespace="kube-system", pod_labels={"k8s-app": "kube-dns"}
+        )
+    )
+    ingress_controller: PeerSelector = Field(
+        default_factory=lambda: PeerSelector(
+            namespace="ingress-nginx", pod_labels={"app.kubernetes.io/name": "ingress-nginx"}
+        )
+    )
+    guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)
+    databases: DatabaseSettings = Field(default_factory=DatabaseSettings)
+
+    @model_validator(mode="after")
+    def _default_tier_exists(self) -> PlatformConfigSpec:
+        if self.default_tier not in self.tiers:
+            raise ValueError(
+                f"defaultTier {self.default_tier!r} is not one of the tiers "
+                f"({', '.join(sorted(self.tiers))})"
+            )
+        return self
+
+
+class PlatformConfig(Model):
+    api_version: Literal["mooring.dev/v1alpha1"] = "mooring.dev/v1alpha1"
+    kind: Literal["PlatformConfig"] = "PlatformConfig"
+    metadata: ObjectMeta
+    spec: PlatformConfigSpec
+
+    @model_validator(mode="after")
+    def _named_default(self) -> PlatformConfig:
+        if self.metadata.name != PLATFORM_CONFIG_NAME:
+            raise ValueError(
+                f"the PlatformConfig must be named {PLATFORM_CONFIG_NAME!r}, "
+                f"not {self.metadata.name!r}"
+            )
+        return self
+
+
+DatabaseServer.model_rebuild()

@@ -1,0 +1,33 @@
+"""`mooring operator`: run the operator (kopf) against a cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from mooring.operator.main import Options, run
+
+
+@click.command()
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Cluster credentials (default: in-cluster service account, then $KUBECONFIG).",
+)
+@click.option("--metrics-port", default=8080, show_default=True, help="Port of /metrics.")
+@click.option("--metrics-address", default="127.0.0.1", show_default=True)
+@click.option("--liveness-port", type=int, default=None, help="Serve /healthz on this port.")
+def operator(
+    kubeconfig: Path | None, metrics_port: int, metrics_address: str, liveness_port: int | None
+) -> None:
+    """Reconcile Tenants (and the rest of Mooring's resources) until interrupted."""
+    run(
+        Options(
+            kubeconfig=kubeconfig,
+            metrics_port=metrics_port,
+            metrics_address=metrics_address,
+            liveness_port=liveness_port,
+        )
+    )

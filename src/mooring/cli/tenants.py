@@ -1,0 +1,229 @@
+"""`mooring validate | render | diff | tenant new`: the pull-request side of tenants.
+
+Exit codes: 0 clean, 1 findings (or differences, for diff), 2 usage error or unreadable
+input, 3 the cluster could not be reached or refused a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from mooring.api.documents import model_errors
+from mooring.api.platform import PlatformConfig
+from mooring.api.tenant import Tenant
+from mooring.cli.findings import FORMATS, Format, emit
+from mooring.cli.output import EXIT_FAILED, EXIT_FINDINGS, EXIT_USAGE, err, out, say
+from mooring.core.render import Context, Features, render_tenant
+from mooring.core.validate import Parsed, error_count, validate_documents
+from mooring.kube.client import Kube, KubeError
+from mooring.services.diff import diff_tenant
+from mooring.services.sources import read_sources
+
+paths_argument = click.argument("paths", nargs=-1, required=True)
+kubeconfig_option = click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="KUBECONFIG",
+    default=None,
+    help="Cluster to use (default: $KUBECONFIG, ~/.kube/config or in-cluster).",
+)
+
+
+def _load(paths: tuple[str, ...], fmt: Format) -> Parsed:
+    """Read and validate; print findings; exit 1 or 2 if there are errors."""
+    sources = read_sources(paths)
+    parsed, findings = validate_documents(sources.documents)
+    if findings or sources.errors:
+        emit(findings, sources.errors, fmt)
+    if sources.errors:
+        sys.exit(EXIT_USAGE)
+    if error_count(findings):
+        sys.exit(EXIT_FINDINGS)
+    return parsed
+
+
+@click.command()
+@paths_argument
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
+def validate(paths: tuple[str, ...], fmt: Format) -> None:
+    """Check tenants, the PlatformConfig and other Mooring resources in files or folders.
+
+    Schema checks (the same the API server applies) and checks across the repository:
+    duplicate tenants or namespaces, unknown tiers, quotas beyond the platform's capacity,
+    allowances naming unknown tenants. Exit 0 clean, 1 findings, 2 unreadable input.
+    """
+    sources = read_sources(paths)
+    parsed, findings = validate_documents(sources.documents)
+    emit(findings, sources.errors, fmt)
+    if fmt == "text":
+        errors, warnings = error_count(findings), len(findings) - error_count(findings)
+        say(
+            f"{len(parsed.tenants)} tenant(s) in {sources.files} file(s): "
+            f"{errors} error(s), {warnings} warning(s)"
+        )
+    if sources.errors:
+        sys.exit(EXIT_USAGE)
+    if error_count(findings):
+        sys.exit(EXIT_FINDINGS)
+
+
+@click.command()
+@paths_argument
+@click.option("--cilium", is_flag=True, help="Render as for a cluster with Cilium (L7, FQDN).")
+def render(paths: tuple[str, ...], cilium: bool) -> None:
+    """Print every object the tenants in PATHS render to, as YAML."""
+    parsed = _load(paths, "text")
+    if parsed.platform is None:
+        err.print("error: no PlatformConfig among the paths; add platform.yaml", markup=False)
+        sys.exit(EXIT_USAGE)
+    platform = parsed.platform[0].spec
+    objects: list[dict[str, Any]] = []
+    for tenant, _ in parsed.tenants:
+        objects += render_tenant(Context(tenant, platform, Features(cilium=cilium)))
+    out.print(yaml.safe_dump_all(objects, sort_keys=False), end="", markup=False)
+
+
+@click.command()
+@paths_argument
+@kubeconfig_option
+def diff(paths: tuple[str, ...], kubeconfig: Path | None) -> None:
+    """Show what applying the tenants in PATHS would change in the cluster.
+
+    Uses server-side dry-run, so admission (quota, policies) is consulted and nothing is
+    written. Exit 0 no changes, 1 changes, 2 bad input, 3 cluster error.
+    """
+    parsed = _load(paths, "text")
+    if parsed.platform is None:
+        err.print("error: no PlatformConfig among the paths; add platform.yaml", markup=False)
+        sys.exit(EXIT_USAGE)
+    platform = parsed.platform[0]
+    tenants = [tenant for tenant, _ in parsed.tenants]
+    try:
+        changes = asyncio.run(_diff(kubeconfig, tenants, platform))
+    except (KubeError, OSError) as error:
+        err.print(f"error: {error}", markup=False)
+        sys.exit(EXIT_FAILED)
+    changed = failed = 0
+    for change in changes:
+        if change.action == "keep" and not change.diff:
+            continue
+        marker = {"create": "+", "update": "~", "delete": "-", "keep": "=", "error": "!"}
+        out.print(f"{marker[change.action]} {change.action} {change.what}", markup=False)
+        if change.diff:
+            out.print(change.diff.rstrip("\n"), markup=False)
+        changed += change.action in ("create", "update", "delete")
+        failed += change.action == "error"
+    say(f"{changed} change(s), {failed} refused by the server")
+    if failed:
+        sys.exit(EXIT_FAILED)
+    if changed:
+        sys.exit(EXIT_FINDINGS)
+
+
+async def _diff(
+    kubeconfig: Path | None, tenants: list[Tenant], platform: PlatformConfig
+) -> list[Any]:
+    async with Kube.from_kubeconfig(kubeconfig) as kube:
+        changes = []
+        for tenant in tenants:
+            changes += await diff_tenant(kube, tenant, platform)
+        return changes
+
+
+def _subjects(entries: tuple[str, ...]) -> dict[str, list[str]]:
+    """alice -> user, group:team -> group, sa:namespace/name -> service account."""
+    result: dict[str, list[str]] = {"users": [], "groups": [], "serviceAccounts": []}
+    for entry in entries:
+        if entry.startswith("group:"):
+            result["groups"].append(entry.removeprefix("group:"))
+        elif entry.startswith("sa:"):
+            result["serviceAccounts"].append(entry.removeprefix("sa:"))
+        else:
+            result["users"].append(entry.removeprefix("user:"))
+    return {k: v for k, v in result.items() if v}
+
+
+@click.group()
+def tenant() -> None:
+    """Work with tenant files."""
+
+
+@tenant.command("new")
+@click.argument("name")
+@click.option(
+    "--owner",
+    "owners",
+    multiple=True,
+    required=True,
+    help="alice, group:payments-leads or sa:ci/deployer; repeatable.",
+)
+@click.option("--developer", "developers", multiple=True, help="As --owner.")
+@click.option("--viewer", "viewers", multiple=True, help="As --owner.")
+@click.option(
+    "--env",
+    "environments",
+    multiple=True,
+    default=("dev", "prod"),
+    show_default=True,
+    help="An environment (namespace NAME-ENV); repeatable.",
+)
+@click.option("--tier", default=None, help="A tier of the PlatformConfig (default: its default).")
+@click.option("--cost-center", default=None)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("tenants"),
+    show_default=True,
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def tenant_new(
+    name: str,
+    owners: tuple[str, ...],
+    developers: tuple[str, ...],
+    viewers: tuple[str, ...],
+    environments: tuple[str, ...],
+    tier: str | None,
+    cost_center: str | None,
+    directory: Path,
+    force: bool,
+) -> None:
+    """Write a valid tenants/NAME.yaml to start a pull request from."""
+    spec: dict[str, Any] = {"owners": _subjects(owners)}
+    if developers:
+        spec["developers"] = _subjects(developers)
+    if viewers:
+        spec["viewers"] = _subjects(viewers)
+    spec["environments"] = [{"name": env} for env in environments]
+    if tier:
+        spec["tier"] = tier
+    if cost_center:
+        spec["costCenter"] = cost_center
+    document = {
+        "apiVersion": "mooring.dev/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    _, errors = model_errors(Tenant, document)
+    if errors:
+        for error in errors:
+            err.print(f"error: {error.dotted or 'tenant'}: {error.message}", markup=False)
+        sys.exit(EXIT_USAGE)
+    target = directory / f"{name}.yaml"
+    if target.exists() and not force:
+        err.print(f"error: {target} exists; pass --force to overwrite it", markup=False)
+        sys.exit(EXIT_USAGE)
+    directory.mkdir(parents=True, exist_ok=True)
+    target.write_text(
+        f"# Tenant {name}: reviewed by the platform team, applied by ArgoCD after merge.\n"
+        + yaml.safe_dump(document, sort_keys=False)
+    )
+    platform = directory.parent / "platform.yaml"
+    say(f"wrote {target}; check it with: mooring validate {platform} {directory}")

@@ -1,0 +1,43 @@
+"""Pure: the ResourceQuota of each environment (tier, then tenant, then environment)."""
+
+from __future__ import annotations
+
+from mooring.api.quantity import format_bytes, format_cpu, parse_quantity
+from mooring.api.tenant import Quota
+from mooring.core.render.context import Context, KubeObject
+
+QUOTA_NAME = "mooring-quota"
+
+
+def hard(quota: Quota) -> dict[str, str]:
+    """The ResourceQuota `hard` map of a quota, with quantities in canonical form."""
+    result: dict[str, str] = {}
+    if quota.cpu is not None:
+        cpu = format_cpu(parse_quantity(quota.cpu))
+        result["requests.cpu"] = result["limits.cpu"] = cpu
+    if quota.memory is not None:
+        memory = format_bytes(parse_quantity(quota.memory))
+        result["requests.memory"] = result["limits.memory"] = memory
+    if quota.storage is not None:
+        result["requests.storage"] = format_bytes(parse_quantity(quota.storage))
+    counts = {
+        "pods": quota.pods,
+        "services": quota.services,
+        "services.loadbalancers": quota.load_balancers,
+        "services.nodeports": quota.node_ports,
+        "persistentvolumeclaims": quota.persistent_volume_claims,
+    }
+    result.update({key: str(value) for key, value in counts.items() if value is not None})
+    return result
+
+
+def render(ctx: Context) -> list[KubeObject]:
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": ctx.metadata(QUOTA_NAME, environment),
+            "spec": {"hard": hard(ctx.quota(environment))},
+        }
+        for environment in ctx.tenant.spec.environments
+    ]

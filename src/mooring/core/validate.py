@@ -1,0 +1,313 @@
+"""Pure: what `mooring validate` finds in a platform repository, and the operator in a Tenant.
+
+Each check returns findings that name the field path; the CLI turns paths into file:line.
+Schema errors come from the same models the CRDs are generated from; the checks here are
+the ones a schema cannot express: across files, against the PlatformConfig, against
+the capacity budget.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from mooring.api.documents import Document, PathItem, dotted, model_errors
+from mooring.api.names import GROUP
+from mooring.api.platform import PlatformConfig, PlatformConfigSpec
+from mooring.api.quantity import parse_quantity
+from mooring.api.tenant import Tenant
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: where (document + field path), what, and how to fix it."""
+
+    code: str
+    message: str
+    path: tuple[PathItem, ...] = ()
+    severity: Severity = "error"
+    document: Document | None = field(default=None, compare=False)
+
+    @property
+    def field_path(self) -> str:
+        return dotted(self.path)
+
+    def where(self) -> str:
+        if self.document is None:
+            return "(repository)"
+        return str(self.document.position(self.path))
+
+
+# Kinds of mooring.dev that validate knows: kind -> model. Other issues add theirs.
+MODELS: dict[str, type[BaseModel]] = {"Tenant": Tenant, "PlatformConfig": PlatformConfig}
+# Cross-document checks that other kinds register: (parsed, platform) -> findings.
+RepositoryCheck = Callable[["Parsed"], list[Finding]]
+EXTRA_CHECKS: list[RepositoryCheck] = []
+
+
+@dataclass
+class Parsed:
+    """The repository's Mooring objects that passed their schema, with their documents."""
+
+    platform: tuple[PlatformConfig, Document] | None = None
+    tenants: list[tuple[Tenant, Document]] = field(default_factory=list)
+    others: dict[str, list[tuple[BaseModel, Document]]] = field(default_factory=dict)
+
+
+def validate_documents(documents: Sequence[Document]) -> tuple[Parsed, list[Finding]]:
+    """Schema-check every Mooring document, then check them against each other."""
+    parsed = Parsed()
+    findings: list[Finding] = []
+    platforms: list[tuple[PlatformConfig, Document]] = []
+    for document in documents:
+        obj = document.obj
+        if not isinstance(obj, dict) or "kind" not in obj or "apiVersion" not in obj:
+            findings.append(
+                Finding(
+                    "not-an-object",
+                    "not a Kubernetes object: a document needs apiVersion and kind",
+                    document=document,
+                )
+            )
+            continue
+        group = str(obj["apiVersion"]).rpartition("/")[0]
+        if group != GROUP:
+            continue  # other manifests in the repository are not Mooring's to judge
+        model = MODELS.get(str(obj["kind"]))
+        if model is None:
+            findings.append(
+                Finding(
+                    "unknown-kind",
+                    f"unknown kind {obj['kind']!r} in {GROUP}; known: {', '.join(sorted(MODELS))}",
+                    ("kind",),
+                    document=document,
+                )
+            )
+            continue
+        instance, errors = model_errors(model, obj)
+        findings += [
+            Finding("schema", error.message, error.path, document=document) for error in errors
+        ]
+        if isinstance(instance, PlatformConfig):
+            platforms.append((instance, document))
+        elif isinstance(instance, Tenant):
+            parsed.tenants.append((instance, document))
+        elif instance is not None:
+            parsed.others.setdefault(str(obj["kind"]), []).append((instance, document))
+    if len(platforms) > 1:
+        for _, document in platforms[1:]:
+            findings.append(
+                Finding(
+                    "duplicate-platform",
+                    f"a second PlatformConfig; the first is at {platforms[0][1].position()}",
+                    ("metadata", "name"),
+                    document=document,
+                )
+            )
+    parsed.platform = platforms[0] if platforms else None
+    findings += check_repository(parsed)
+    return parsed, findings
+
+
+def check_repository(parsed: Parsed) -> list[Finding]:
+    findings: list[Finding] = []
+    if parsed.platform is None:
+        if parsed.tenants:
+            findings.append(
+                Finding(
+                    "no-platform",
+                    "no PlatformConfig found among the files given; add the platform's "
+                    "platform.yaml to the paths so tiers and budgets can be checked",
+                )
+            )
+        return findings + _duplicates(parsed.tenants)
+    platform = parsed.platform[0].spec
+    known = {tenant.name for tenant, _ in parsed.tenants}
+    findings += _duplicates(parsed.tenants)
+    for tenant, document in parsed.tenants:
+        for finding in check_tenant(tenant, platform, known):
+            findings.append(_at(finding, document))
+    findings += _capacity(parsed.tenants, parsed.platform)
+    for check in EXTRA_CHECKS:
+        findings += check(parsed)
+    return findings
+
+
+def _at(finding: Finding, document: Document) -> Finding:
+    return Finding(finding.code, finding.message, finding.path, finding.severity, document)
+
+
+def check_tenant(
+    tenant: Tenant, platform: PlatformConfigSpec, known_tenants: Iterable[str] | None
+) -> list[Finding]:
+    """A tenant against the platform: the checks the operator repeats in the cluster.
+
+    `known_tenants` None means "not known" (the allowance check is skipped).
+    """
+    spec = tenant.spec
+    findings: list[Finding] = []
+    tier_name = spec.tier or platform.default_tier
+    tier = platform.tiers.get(tier_name)
+    if tier is None:
+        findings.append(
+            Finding(
+                "unknown-tier",
+                f"unknown tier {tier_name!r}; the platform offers "
+                f"{', '.join(sorted(platform.tiers))}",
+                ("spec", "tier"),
+            )
+        )
+    else:
+        checks: list[tuple[tuple[PathItem, ...], str]] = [
+            (("spec", "podSecurity"), spec.pod_security)
+        ]
+        for index, env in enumerate(spec.environments):
+            if env.pod_security is not None:
+                checks.append((("spec", "environments", index, "podSecurity"), env.pod_security))
+        for path, level in checks:
+            if level not in tier.pod_security:
+                findings.append(
+                    Finding(
+                        "pod-security-not-allowed",
+                        f"Pod Security level {level!r} is not allowed in tier {tier_name!r} "
+                        f"(allowed: {', '.join(tier.pod_security)}); use one of those or "
+                        "ask the platform team for another tier",
+                        path,
+                    )
+                )
+    if known_tenants is not None:
+        known = set(known_tenants)
+        network = spec.network
+        for key, names_ in (
+            (("spec", "network", "ingress", "fromTenants"), network.ingress.from_tenants),
+            (("spec", "network", "egress", "toTenants"), network.egress.to_tenants),
+        ):
+            for index, other in enumerate(names_):
+                if other not in known:
+                    findings.append(
+                        Finding(
+                            "unknown-tenant",
+                            f"allowance names tenant {other!r}, which does not exist; "
+                            "check the name or remove the allowance",
+                            (*key, index),
+                        )
+                    )
+                elif other == tenant.name:
+                    findings.append(
+                        Finding(
+                            "self-allowance",
+                            "a tenant's own namespaces always reach each other; remove this entry",
+                            (*key, index),
+                            severity="warning",
+                        )
+                    )
+    return findings
+
+
+def _duplicates(tenants: list[tuple[Tenant, Document]]) -> list[Finding]:
+    findings: list[Finding] = []
+    first_by_name: dict[str, Document] = {}
+    first_by_namespace: dict[str, tuple[str, Document, int]] = {}
+    for tenant, document in tenants:
+        if tenant.name in first_by_name:
+            findings.append(
+                Finding(
+                    "duplicate-tenant",
+                    f"tenant {tenant.name!r} is also defined at "
+                    f"{first_by_name[tenant.name].position(('metadata', 'name'))}; "
+                    "each tenant is defined once",
+                    ("metadata", "name"),
+                    document=document,
+                )
+            )
+            continue
+        first_by_name[tenant.name] = document
+        for index, environment in enumerate(tenant.spec.environments):
+            namespace = tenant.namespace(environment)
+            earlier = first_by_namespace.get(namespace)
+            if earlier is not None:
+                other, other_doc, other_index = earlier
+                path = ("spec", "environments", other_index, "name")
+                findings.append(
+                    Finding(
+                        "duplicate-namespace",
+                        f"namespace {namespace!r} is also claimed by tenant {other!r} at "
+                        f"{other_doc.position(path)}; rename one of the environments",
+                        ("spec", "environments", index, "name"),
+                        document=document,
+                    )
+                )
+            else:
+                first_by_namespace[namespace] = (tenant.name, document, index)
+    return findings
+
+
+def _capacity(
+    tenants: list[tuple[Tenant, Document]], platform: tuple[PlatformConfig, Document]
+) -> list[Finding]:
+    """The sum of every namespace's quota must fit in the platform's capacity budget."""
+    config, config_document = platform
+    capacity = config.spec.capacity
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for tenant, _ in tenants:
+        tier = config.spec.tiers.get(tenant.spec.tier or config.spec.default_tier)
+        if tier is None:
+            continue
+        for environment in tenant.spec.environments:
+            quota = tier.quota
+            if tenant.spec.quota is not None:
+                quota = tenant.spec.quota.over(quota)
+            if environment.quota is not None:
+                quota = environment.quota.over(quota)
+            for resource in ("cpu", "memory", "storage"):
+                value = getattr(quota, resource)
+                if value is not None:
+                    totals[resource] += parse_quantity(value)
+    findings = []
+    for resource in ("cpu", "memory", "storage"):
+        budget = getattr(capacity, resource)
+        if budget is None:
+            continue
+        if totals[resource] > parse_quantity(budget):
+            findings.append(
+                Finding(
+                    "over-capacity",
+                    f"the tenants' {resource} quotas add up to {_human(resource, totals[resource])}"
+                    f", beyond the platform's capacity of {budget}; lower a quota or raise "
+                    "spec.capacity",
+                    ("spec", "capacity", resource),
+                    document=config_document,
+                )
+            )
+    return findings
+
+
+def _human(resource: str, value: Decimal) -> str:
+    if resource == "cpu":
+        return f"{value.normalize():f}"
+    gib = value / Decimal(2**30)
+    return f"{gib.quantize(Decimal('0.01')).normalize():f}Gi"
+
+
+def error_count(findings: Iterable[Finding]) -> int:
+    return sum(1 for f in findings if f.severity == "error")
+
+
+def as_dict(finding: Finding) -> dict[str, Any]:
+    position = finding.document.position(finding.path) if finding.document else None
+    return {
+        "file": position.source if position else None,
+        "line": position.line if position else None,
+        "column": position.column if position else None,
+        "path": finding.field_path,
+        "code": finding.code,
+        "severity": finding.severity,
+        "message": finding.message,
+    }

@@ -1,0 +1,462 @@
+"""Reconcile one Tenant: gather (read the cluster), decide (core), act (apply, prune, status).
+
+Side effects: API requests through `Kube`. Every step runs even when an earlier one
+failed; each failure becomes a condition naming the object and the reason, so one bad
+NetworkPolicy never stops the quota from being applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mooring.api import names
+from mooring.api.documents import model_errors
+from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig
+from mooring.api.status import Condition, set_condition
+from mooring.api.tenant import NamespaceStatus, QuotaUsage, Tenant, TenantStatus
+from mooring.core.plan import Plan, plan, ref
+from mooring.core.render import Context, Features, render_tenant
+from mooring.core.render.quotas import QUOTA_NAME
+from mooring.core.validate import check_tenant
+from mooring.kube.client import Kube, KubeError, NotFound
+
+KubeObject = dict[str, Any]
+Clock = Callable[[], datetime.datetime]
+
+# The kinds a Tenant owns, in the order they are applied, with the step each belongs to.
+OWNED_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("v1", "Namespace", "NamespacesReady"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding", "AccessReady"),
+    ("v1", "ResourceQuota", "QuotaReady"),
+    ("v1", "LimitRange", "LimitsReady"),
+    ("networking.k8s.io/v1", "NetworkPolicy", "NetworkReady"),
+    ("cilium.io/v2", "CiliumNetworkPolicy", "NetworkReady"),
+)
+STEP_OF_KIND = {kind: step for _, kind, step in OWNED_KINDS}
+STEPS = tuple(dict.fromkeys(step for _, _, step in OWNED_KINDS)) + ("PruneComplete",)
+
+# What makes a namespace hold data: workloads and volumes (and managed databases).
+DATA_KINDS: tuple[tuple[str, str, str], ...] = (
+    ("v1", "Pod", "Pods"),
+    ("v1", "PersistentVolumeClaim", "PersistentVolumeClaims"),
+    ("apps/v1", "Deployment", "Deployments"),
+    ("apps/v1", "StatefulSet", "StatefulSets"),
+    ("apps/v1", "DaemonSet", "DaemonSets"),
+    ("batch/v1", "Job", "Jobs"),
+    ("batch/v1", "CronJob", "CronJobs"),
+    (names.API_VERSION, "Database", "Databases"),
+)
+CONCURRENCY = 16
+
+
+def utc_now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def timestamp(clock: Clock) -> str:
+    return clock().replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class StepError:
+    step: str
+    what: str
+    message: str
+
+
+@dataclass
+class Outcome:
+    """What a reconcile did: for status, Events and metrics."""
+
+    status: dict[str, Any]
+    ready: bool
+    applied: int = 0
+    pruned: list[str] = field(default_factory=list)
+    retained: list[str] = field(default_factory=list)
+    errors: list[StepError] = field(default_factory=list)
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # type, reason, message
+
+
+async def load_platform(kube: Kube) -> PlatformConfig | None:
+    raw = await kube.get_or_none(names.API_VERSION, "PlatformConfig", PLATFORM_CONFIG_NAME)
+    if raw is None:
+        return None
+    return PlatformConfig.model_validate(raw)
+
+
+async def discover_features(kube: Kube) -> Features:
+    return Features(cilium=await kube.has_kind("cilium.io/v2", "CiliumNetworkPolicy"))
+
+
+# -- gather ---------------------------------------------------------------------------------
+
+
+async def gather_owned(kube: Kube, tenant: str, features: Features) -> list[KubeObject]:
+    """Every object labelled as Mooring's and this tenant's, across the owned kinds."""
+    selector = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY},{names.LABEL_TENANT}={tenant}"
+    kinds = [
+        (api, kind)
+        for api, kind, _ in OWNED_KINDS
+        if kind != "CiliumNetworkPolicy" or features.cilium
+    ]
+    listings = await asyncio.gather(*(kube.list(api, kind, labels=selector) for api, kind in kinds))
+    return [obj for listing in listings for obj in listing]
+
+
+async def namespace_contents(kube: Kube, namespace: str) -> str:
+    """'2 Deployments, 1 PersistentVolumeClaims' or '' when it holds no data."""
+
+    async def count(api: str, kind: str) -> int:
+        try:
+            return len(await kube.list(api, kind, namespace, page=50))
+        except NotFound:  # the kind is not installed (Database without its CRD)
+            return 0
+
+    counts = await asyncio.gather(*(count(api, kind) for api, kind, _ in DATA_KINDS))
+    return ", ".join(
+        f"{n} {label}" for n, (_, _, label) in zip(counts, DATA_KINDS, strict=True) if n
+    )
+
+
+async def _existing_namespaces(kube: Kube, desired: Iterable[KubeObject]) -> dict[str, KubeObject]:
+    wanted = [o["metadata"]["name"] for o in desired if o["kind"] == "Namespace"]
+    found = await asyncio.gather(*(kube.get_or_none("v1", "Namespace", n) for n in wanted))
+    return {n: obj for n, obj in zip(wanted, found, strict=True) if obj is not None}
+
+
+async def _existing_tenants(kube: Kube, tenant: Tenant) -> set[str]:
+    network = tenant.spec.network
+    referenced = set(network.ingress.from_tenants) | set(network.egress.to_tenants)
+    found = await asyncio.gather(
+        *(kube.get_or_none(names.API_VERSION, "Tenant", n) for n in sorted(referenced))
+    )
+    return {n for n, obj in zip(sorted(referenced), found, strict=True) if obj is not None} | {
+        tenant.name
+    }
+
+
+# -- act --------------------------------------------------------------------------------------
+
+
+async def _apply_all(kube: Kube, objects: Sequence[KubeObject]) -> list[StepError]:
+    """Apply namespaces first, then everything else concurrently; collect every error."""
+    errors: list[StepError] = []
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def apply(obj: KubeObject) -> None:
+        async with limit:
+            try:
+                await kube.apply(obj)
+            except KubeError as error:
+                errors.append(
+                    StepError(STEP_OF_KIND.get(obj["kind"], "Apply"), str(ref(obj)), str(error))
+                )
+
+    namespaces = [o for o in objects if o["kind"] == "Namespace"]
+    await asyncio.gather(*(apply(o) for o in namespaces))
+    failed = {e.what.split(" ", 1)[1] for e in errors}
+    rest = [
+        o
+        for o in objects
+        if o["kind"] != "Namespace" and o["metadata"].get("namespace") not in failed
+    ]
+    await asyncio.gather(*(apply(o) for o in rest))
+    return errors
+
+
+async def _prune(kube: Kube, objects: Sequence[KubeObject]) -> tuple[list[str], list[StepError]]:
+    pruned: list[str] = []
+    errors: list[StepError] = []
+
+    async def delete(obj: KubeObject) -> None:
+        meta = obj["metadata"]
+        try:
+            await kube.delete(
+                obj["apiVersion"],
+                obj["kind"],
+                meta["name"],
+                meta.get("namespace"),
+                uid=meta.get("uid"),
+            )
+            pruned.append(str(ref(obj)))
+        except KubeError as error:
+            errors.append(StepError("PruneComplete", str(ref(obj)), str(error)))
+
+    await asyncio.gather(*(delete(o) for o in objects))
+    return sorted(pruned), errors
+
+
+async def _mark_retained(kube: Kube, namespace: str, reason: str) -> None:
+    await kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": namespace, "annotations": {names.ANNOTATION_RETAINED: reason}},
+        },
+        field_manager=f"{names.FIELD_MANAGER}-retain",
+    )
+
+
+# -- reconcile -------------------------------------------------------------------------------
+
+
+async def reconcile(kube: Kube, body: KubeObject, clock: Clock = utc_now) -> Outcome:
+    """Bring the cluster to what the Tenant says; return the status to write."""
+    meta = body["metadata"]
+    generation = meta.get("generation")
+    previous = TenantStatus.model_validate(body.get("status") or {})
+    now = timestamp(clock)
+
+    def failed(reason: str, message: str) -> Outcome:
+        conditions = set_condition(
+            previous.conditions, "Ready", "False", reason, message, now, generation
+        )
+        status = previous.model_copy(
+            update={"conditions": conditions, "observed_generation": generation, "ready": "False"}
+        )
+        return Outcome(_dump(status), ready=False, events=[("Warning", reason, message)])
+
+    # gather
+    tenant_model, errors = model_errors(Tenant, body)
+    if tenant_model is None:
+        detail = "; ".join(f"{e.dotted}: {e.message}" for e in errors)
+        return failed("InvalidSpec", detail)
+    assert isinstance(tenant_model, Tenant)
+    tenant = tenant_model
+    platform = await load_platform(kube)
+    if platform is None:
+        return failed(
+            "NoPlatformConfig",
+            f"PlatformConfig {PLATFORM_CONFIG_NAME!r} does not exist; apply the platform's "
+            "platform.yaml",
+        )
+    known = await _existing_tenants(kube, tenant)
+    findings = check_tenant(tenant, platform.spec, known)
+    problems = [f for f in findings if f.severity == "error"]
+    if problems:
+        return failed("InvalidSpec", "; ".join(f"{f.field_path}: {f.message}" for f in problems))
+    warnings = [f"{f.field_path}: {f.message}" for f in findings if f.severity == "warning"]
+    features = await discover_features(kube)
+    desired = render_tenant(Context(tenant, platform.spec, features, meta.get("uid")))
+    observed = await gather_owned(kube, tenant.name, features)
+    existing = await _existing_namespaces(kube, desired)
+    wanted = {ref(o) for o in desired}
+    leaving = [
+        o["metadata"]["name"] for o in observed if o["kind"] == "Namespace" and ref(o) not in wanted
+    ]
+    contents = dict(
+        zip(
+            leaving,
+            await asyncio.gather(*(namespace_contents(kube, n) for n in leaving)),
+            strict=True,
+        )
+    )
+
+    # decide
+    decision = plan(tenant.name, desired, observed, existing, contents, tenant.spec.deletion_policy)
+
+    # act
+    errors_ = await _apply_all(kube, decision.apply)
+    pruned, prune_errors = await _prune(kube, decision.prune)
+    errors_ += prune_errors
+    for retained in decision.retained:
+        try:
+            await _mark_retained(kube, retained.namespace, retained.reason)
+        except KubeError as error:
+            errors_.append(
+                StepError("PruneComplete", f"Namespace {retained.namespace}", str(error))
+            )
+
+    status = _status(
+        tenant, previous, decision, observed, errors_, warnings, generation, now, platform
+    )
+    outcome = Outcome(
+        _dump(status),
+        ready=status.ready == "True",
+        applied=len(decision.apply),
+        pruned=pruned,
+        retained=[r.namespace for r in decision.retained],
+        errors=errors_,
+    )
+    outcome.events = _events(outcome, decision, previous)
+    return outcome
+
+
+def _status(
+    tenant: Tenant,
+    previous: TenantStatus,
+    decision: Plan,
+    observed: Sequence[KubeObject],
+    errors: Sequence[StepError],
+    warnings: Sequence[str],
+    generation: int | None,
+    now: str,
+    platform: PlatformConfig,
+) -> TenantStatus:
+    conditions = previous.conditions
+    by_step: dict[str, list[StepError]] = {}
+    for error in errors:
+        by_step.setdefault(error.step, []).append(error)
+    for step in STEPS:
+        failures = by_step.get(step, [])
+        if failures:
+            message = "; ".join(f"{e.what}: {e.message}" for e in failures)
+            conditions = set_condition(
+                conditions, step, "False", "ApplyFailed", message, now, generation
+            )
+        else:
+            conditions = set_condition(conditions, step, "True", "Applied", "", now, generation)
+    conflicted = {c.namespace: c.reason for c in decision.conflicts}
+    if conflicted:
+        conditions = set_condition(
+            conditions,
+            "NamespacesReady",
+            "False",
+            "NamespaceConflict",
+            "; ".join(conflicted.values()),
+            now,
+            generation,
+        )
+    if errors or conflicted:
+        failed_steps = sorted(
+            {e.step for e in errors} | ({"NamespacesReady"} if conflicted else set())
+        )
+        reason = "NamespaceConflict" if conflicted and not errors else "StepsFailed"
+        message = f"failed: {', '.join(failed_steps)}; see those conditions"
+        conditions = set_condition(conditions, "Ready", "False", reason, message, now, generation)
+    else:
+        message = "all objects applied"
+        if decision.retained:
+            message += "; kept " + ", ".join(
+                f"{r.namespace} ({r.reason})" for r in decision.retained
+            )
+        if warnings:
+            message += "; warnings: " + "; ".join(warnings)
+        conditions = set_condition(
+            conditions, "Ready", "True", "Reconciled", message, now, generation
+        )
+    quotas = {
+        o["metadata"]["namespace"]: o
+        for o in observed
+        if o["kind"] == "ResourceQuota" and o["metadata"]["name"] == QUOTA_NAME
+    }
+    namespaces = [
+        NamespaceStatus(
+            name=tenant.namespace(env),
+            environment=env.name,
+            phase="Conflict" if tenant.namespace(env) in conflicted else "Active",
+            message=conflicted.get(tenant.namespace(env), ""),
+            quota=_usage(quotas.get(tenant.namespace(env))),
+        )
+        for env in tenant.spec.environments
+    ]
+    namespaces += [
+        NamespaceStatus(name=r.namespace, environment="", phase="Retained", message=r.reason)
+        for r in decision.retained
+    ]
+    ready = next(c.status for c in conditions if c.type == "Ready")
+    return TenantStatus(
+        observed_generation=generation,
+        tier=tenant.spec.tier or platform.spec.default_tier,
+        ready=ready,
+        namespace_count=len(namespaces),
+        namespaces=namespaces,
+        conditions=_ordered(conditions),
+    )
+
+
+def _usage(quota: KubeObject | None) -> list[QuotaUsage]:
+    if quota is None:
+        return []
+    status = quota.get("status") or {}
+    hard, used = status.get("hard") or {}, status.get("used") or {}
+    return [QuotaUsage(resource=k, used=used.get(k, "0"), hard=v) for k, v in sorted(hard.items())]
+
+
+def _ordered(conditions: list[Condition]) -> list[Condition]:
+    order = {"Ready": 0, **{step: i + 1 for i, step in enumerate(STEPS)}}
+    return sorted(conditions, key=lambda c: order.get(c.type, 99))
+
+
+def _dump(status: TenantStatus) -> dict[str, Any]:
+    return status.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _events(outcome: Outcome, decision: Plan, previous: TenantStatus) -> list[tuple[str, str, str]]:
+    events: list[tuple[str, str, str]] = []
+    was_ready = previous.ready == "True"
+    if outcome.ready and not was_ready:
+        events.append(("Normal", "Reconciled", f"applied {outcome.applied} objects"))
+    for name in outcome.pruned:
+        events.append(("Normal", "Pruned", f"deleted {name}, no longer in the spec"))
+    for retained in decision.retained:
+        events.append(("Normal", "Retained", f"namespace {retained.namespace} {retained.reason}"))
+    for conflict in decision.conflicts:
+        events.append(("Warning", "NamespaceConflict", conflict.reason))
+    for error in outcome.errors:
+        events.append(("Warning", "ApplyFailed", f"{error.what}: {error.message}"))
+    return events
+
+
+# -- deletion ---------------------------------------------------------------------------------
+
+
+async def finalize(kube: Kube, body: KubeObject) -> Outcome:
+    """The Tenant is being deleted: delete what holds no data, keep (and orphan) what does.
+
+    Raises KubeError if something could not be done; the finalizer then stays and the
+    deletion is retried.
+    """
+    meta = body["metadata"]
+    name = meta["name"]
+    deletion_policy = (body.get("spec") or {}).get("deletionPolicy", "Retain")
+    features = await discover_features(kube)
+    observed = await gather_owned(kube, name, features)
+    ours = [o["metadata"]["name"] for o in observed if o["kind"] == "Namespace"]
+    contents = dict(
+        zip(ours, await asyncio.gather(*(namespace_contents(kube, n) for n in ours)), strict=True)
+    )
+    decision = plan(name, [], observed, {}, contents, deletion_policy)
+    retained = {r.namespace: r.reason for r in decision.retained}
+    # Children of kept namespaces lose their ownerReference, or the garbage collector
+    # would delete them along with the Tenant and leave the namespace unguarded.
+    for obj in observed:
+        namespace = obj["metadata"].get("namespace")
+        if namespace in retained and obj["metadata"].get("ownerReferences"):
+            await _drop_owner(kube, obj, meta.get("uid"))
+    for namespace, reason in retained.items():
+        await _mark_retained(kube, namespace, f"tenant {name} deleted; {reason}")
+    pruned, errors = await _prune(kube, decision.prune)
+    if errors:
+        raise KubeError(0, "PruneFailed", "; ".join(f"{e.what}: {e.message}" for e in errors))
+    outcome = Outcome({}, ready=True, pruned=pruned, retained=sorted(retained))
+    outcome.events = [
+        ("Normal", "Retained", f"namespace {n} {r}") for n, r in sorted(retained.items())
+    ]
+    return outcome
+
+
+async def _drop_owner(kube: Kube, obj: KubeObject, uid: str | None) -> None:
+    meta = obj["metadata"]
+    owners = [o for o in meta.get("ownerReferences", []) if o.get("uid") != uid]
+    await kube.patch(
+        obj["apiVersion"],
+        obj["kind"],
+        meta["name"],
+        {"metadata": {"ownerReferences": owners or None}},
+        namespace=meta.get("namespace"),
+    )
+
+
+async def run_concurrently(jobs: Iterable[Awaitable[None]], limit: int = CONCURRENCY) -> None:
+    semaphore = asyncio.Semaphore(limit)
+
+    async def guarded(job: Awaitable[None]) -> None:
+        async with semaphore:
+            await job
+
+    await asyncio.gather(*(guarded(j) for j in jobs))
