@@ -104,6 +104,28 @@ def _clean(node: Schema) -> Schema:
     if "properties" in node:
         node["properties"] = {k: _clean(v) for k, v in node["properties"].items()}
         node.setdefault("type", "object")
+    if "patternProperties" in node:
+        # A map whose keys have a pattern: the values' schema, and the keys as a CEL rule.
+        ((pattern, values),) = node.pop("patternProperties").items()
+        node["additionalProperties"] = values
+        node.setdefault("propertyNames", {})["pattern"] = pattern
+    if "propertyNames" in node:
+        # Kubernetes schemas have no propertyNames; the same check as a CEL rule on the map.
+        names_schema = node.pop("propertyNames")
+        checks = []
+        if "pattern" in names_schema:
+            checks.append(f"k.matches('{names_schema['pattern']}')")
+        if "maxLength" in names_schema:
+            checks.append(f"size(k) <= {names_schema['maxLength']}")
+        if "minLength" in names_schema:
+            checks.append(f"size(k) >= {names_schema['minLength']}")
+        if checks:
+            node.setdefault("x-kubernetes-validations", []).append(
+                {
+                    "rule": f"self.all(k, {' && '.join(checks)})",
+                    "message": "keys must be DNS labels: lower-case letters, digits and '-'",
+                }
+            )
     if isinstance(node.get("additionalProperties"), dict):
         node["additionalProperties"] = _clean(node["additionalProperties"])
     if "items" in node:

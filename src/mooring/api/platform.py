@@ -8,7 +8,7 @@ settings and the shared database servers.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -128,6 +128,8 @@ class PlatformConfig(Model):
     api_version: Literal["mooring.dev/v1alpha1"] = "mooring.dev/v1alpha1"
     kind: Literal["PlatformConfig"] = "PlatformConfig"
     metadata: ObjectMeta
+    # Written by the operator; read from the cluster, never part of what Git says.
+    status: dict[str, Any] | None = Field(None, exclude=True)
     spec: PlatformConfigSpec
 
     @model_validator(mode="after")

@@ -214,6 +214,8 @@ class Tenant(Model):
     api_version: Literal["mooring.dev/v1alpha1"] = "mooring.dev/v1alpha1"
     kind: Literal["Tenant"] = "Tenant"
     metadata: ObjectMeta
+    # Written by the operator; read from the cluster, never part of what Git says.
+    status: dict[str, Any] | None = Field(None, exclude=True)
     spec: TenantSpec
 
     @model_validator(mode="after")

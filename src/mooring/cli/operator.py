@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
-from mooring.operator.main import Options, run
+from mooring.cli.output import EXIT_FAILED, err
+from mooring.operator.main import OperatorStartError, Options, run
 
 
 @click.command()
@@ -19,15 +21,30 @@ from mooring.operator.main import Options, run
 @click.option("--metrics-port", default=8080, show_default=True, help="Port of /metrics.")
 @click.option("--metrics-address", default="127.0.0.1", show_default=True)
 @click.option("--liveness-port", type=int, default=None, help="Serve /healthz on this port.")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
 def operator(
-    kubeconfig: Path | None, metrics_port: int, metrics_address: str, liveness_port: int | None
+    kubeconfig: Path | None,
+    metrics_port: int,
+    metrics_address: str,
+    liveness_port: int | None,
+    log_level: str,
 ) -> None:
     """Reconcile Tenants (and the rest of Mooring's resources) until interrupted."""
-    run(
-        Options(
-            kubeconfig=kubeconfig,
-            metrics_port=metrics_port,
-            metrics_address=metrics_address,
-            liveness_port=liveness_port,
+    try:
+        run(
+            Options(
+                kubeconfig=kubeconfig,
+                metrics_port=metrics_port,
+                metrics_address=metrics_address,
+                liveness_port=liveness_port,
+                log_level=log_level,
+            )
         )
-    )
+    except OperatorStartError as error:
+        err.print(f"error: {error}", markup=False)
+        sys.exit(EXIT_FAILED)

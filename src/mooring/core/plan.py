@@ -68,9 +68,16 @@ def owner_of(namespace: Mapping[str, Any]) -> str | None:
 
 
 def conflicts(
-    tenant: str, desired: Iterable[KubeObject], existing: Mapping[str, KubeObject]
+    tenant: str,
+    desired: Iterable[KubeObject],
+    existing: Mapping[str, KubeObject],
+    uid: str | None = None,
 ) -> list[Conflict]:
-    """Namespaces this tenant wants that exist and belong to someone else."""
+    """Namespaces this tenant wants that exist and belong to someone else.
+
+    A namespace is this tenant's when its labels say so, or when its tenant-uid annotation
+    names this Tenant (someone stripped the labels; applying restores them).
+    """
     found = []
     for obj in desired:
         if obj["kind"] != "Namespace":
@@ -79,7 +86,8 @@ def conflicts(
         if current is None or current.get("metadata", {}).get("deletionTimestamp"):
             continue
         owner = owner_of(current)
-        if owner == tenant:
+        annotations = current.get("metadata", {}).get("annotations") or {}
+        if owner == tenant or (uid and annotations.get(names.ANNOTATION_TENANT_UID) == uid):
             continue
         name = obj["metadata"]["name"]
         if owner is None:
@@ -101,12 +109,13 @@ def plan(
     existing_namespaces: Mapping[str, KubeObject],
     contents: Mapping[str, str],
     deletion_policy: str,
+    uid: str | None = None,
 ) -> Plan:
     """Decide. `observed` are the objects labelled as this tenant's; `existing_namespaces`
     are the namespaces the tenant wants that already exist (whoever owns them);
     `contents` says, for namespaces that may be deleted, what workloads or volumes they
     hold ("" when empty)."""
-    result = Plan(conflicts=conflicts(tenant, desired, existing_namespaces))
+    result = Plan(conflicts=conflicts(tenant, desired, existing_namespaces, uid))
     blocked = {c.namespace for c in result.conflicts}
     result.apply = [obj for obj in desired if _namespace_of(obj) not in blocked]
     wanted = {ref(obj) for obj in desired}

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import httpx2 as httpx
 from lightkube.config import client_adapter
 from lightkube.config.kubeconfig import KubeConfig
+from lightkube.core.exceptions import ConfigError
 
 from mooring.api.names import FIELD_MANAGER
 
@@ -116,10 +117,18 @@ class Kube:
         cls, path: str | Path | None = None, *, context: str | None = None, timeout: float = 30
     ) -> Kube:
         """From a kubeconfig file, else $KUBECONFIG / ~/.kube/config / in-cluster."""
-        if path is not None:
-            config = KubeConfig.from_file(path).get(context_name=context)
-        else:
-            config = KubeConfig.from_env().get(context_name=context)
+        try:
+            if path is not None:
+                config = KubeConfig.from_file(path).get(context_name=context)
+            else:
+                config = KubeConfig.from_env().get(context_name=context)
+        except (ConfigError, OSError, ValueError) as error:
+            raise KubeError(
+                0,
+                "NoConfig",
+                f"cannot load cluster credentials ({error}); pass --kubeconfig, set KUBECONFIG, "
+                "or start the local control plane with `mooring dev up`",
+            ) from None
         if config is None:
             raise KubeError(0, "NoConfig", f"no usable context in the kubeconfig ({path or 'env'})")
         params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout), trust_env=False)

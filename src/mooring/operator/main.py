@@ -6,6 +6,7 @@ Side effects: connects to the cluster, serves /metrics (and /healthz when asked)
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import kopf
 from prometheus_client import start_http_server
@@ -16,13 +17,32 @@ from mooring.operator import tenants as _tenants  # noqa: F401  (registers handl
 from mooring.operator.registry import REGISTRY
 from mooring.operator.settings import Options
 
-__all__ = ["Options", "run"]
+__all__ = ["OperatorStartError", "Options", "run"]
 _ = settings
+
+
+class OperatorStartError(RuntimeError):
+    """The operator could not start; the message says why and what to change."""
 
 
 def run(options: Options) -> None:
     """Run until interrupted."""
-    start_http_server(options.metrics_port, addr=options.metrics_address)
+    logging.basicConfig(
+        level=getattr(logging, options.log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request otherwise
+    # kopf logs every handler call at INFO; keep that for --log-level=debug.
+    logging.getLogger("kopf.objects").setLevel(
+        logging.DEBUG if options.log_level == "debug" else logging.WARNING
+    )
+    try:
+        start_http_server(options.metrics_port, addr=options.metrics_address)
+    except OSError as error:
+        raise OperatorStartError(
+            f"cannot serve metrics on {options.metrics_address}:{options.metrics_port} "
+            f"({error.strerror}); pass another --metrics-port"
+        ) from None
     liveness = f"http://0.0.0.0:{options.liveness_port}/healthz" if options.liveness_port else None
     memo = kopf.Memo(options=options)
     asyncio.run(

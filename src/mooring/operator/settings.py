@@ -24,6 +24,7 @@ class Options:
     metrics_port: int = 8080
     metrics_address: str = "127.0.0.1"
     liveness_port: int | None = None
+    log_level: str = "info"
 
 
 @kopf.on.startup(registry=REGISTRY)

@@ -36,7 +36,6 @@ from mooring.services import tenants as service
 
 TENANTS_RESOURCE = (names.GROUP, names.VERSION, "tenants")
 PLATFORM_RESOURCE = (names.GROUP, names.VERSION, "platformconfigs")
-MANAGED = {names.LABEL_MANAGED_BY: names.MANAGED_BY}
 CHILD_RESOURCES = (
     ("", "v1", "namespaces"),
     ("rbac.authorization.k8s.io", "v1", "rolebindings"),
@@ -47,6 +46,9 @@ CHILD_RESOURCES = (
     ("cilium.io", "v2", "ciliumnetworkpolicies"),
 )
 _STATES: dict[str, str] = {}
+# Which tenant wants which namespace, from the index: children are found by namespace
+# even when someone stripped their labels.
+_NAMESPACE_OWNER: dict[str, str] = {}
 for _state in ("True", "False"):
     TENANTS.labels("Ready" if _state == "True" else "NotReady").set_function(
         lambda s=_state: sum(1 for v in _STATES.values() if v == s)  # type: ignore[misc]
@@ -60,6 +62,8 @@ for _state in ("True", "False"):
 def tenant_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
     status = body.get("status") or {}
     _STATES[name] = status.get("ready", "False")
+    for environment in (body.get("spec") or {}).get("environments") or []:
+        _NAMESPACE_OWNER[f"{name}-{environment.get('name')}"] = name
     return {name: dict(body)}
 
 
@@ -71,6 +75,8 @@ def platform_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
 @kopf.on.delete(*TENANTS_RESOURCE, registry=REGISTRY, optional=True, id="forget")
 def forget(name: str, **_: Any) -> None:
     _STATES.pop(name, None)
+    for namespace in [n for n, owner in _NAMESPACE_OWNER.items() if owner == name]:
+        del _NAMESPACE_OWNER[namespace]
 
 
 def _body(raw: Mapping[str, Any]) -> kopf.Body:
@@ -101,9 +107,9 @@ async def _reconcile_and_report(kube: Kube, body: kopf.Body) -> service.Outcome:
     return outcome
 
 
-@kopf.on.resume(*TENANTS_RESOURCE, registry=REGISTRY)
-@kopf.on.create(*TENANTS_RESOURCE, registry=REGISTRY)
-@kopf.on.update(*TENANTS_RESOURCE, registry=REGISTRY)
+@kopf.on.resume(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
+@kopf.on.create(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
+@kopf.on.update(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
 async def reconcile_tenant(
     body: kopf.Body, name: str, memo: kopf.Memo, patch: kopf.Patch, **_: Any
 ) -> None:
@@ -193,15 +199,15 @@ def desired_children(
 
 
 def _register_child(group: str, version: str, plural: str) -> None:
-    @kopf.on.event(group, version, plural, labels=MANAGED, registry=REGISTRY, id=f"repair-{plural}")
+    # No label filter: kopf filters on the client anyway, and an object whose labels were
+    # stripped must still be found (by its namespace) and restored.
+    @kopf.on.event(group, version, plural, registry=REGISTRY, id=f"repair-{plural}")
     async def repair(
         type: str, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
     ) -> None:
         tenant_index: kopf.Index[str, dict[str, Any]] = kwargs["tenant_index"]
         platform_index: kopf.Index[str, dict[str, Any]] = kwargs["platform_index"]
-        tenant_name: str | None = (body.get("metadata", {}).get("labels") or {}).get(
-            names.LABEL_TENANT
-        )
+        tenant_name = _owning_tenant(body)
         tenant_body = _single(tenant_index, tenant_name) if tenant_name else None
         platform_body = _single(platform_index, PLATFORM_CONFIG_NAME)
         if tenant_name is None or tenant_body is None or platform_body is None:
@@ -240,6 +246,15 @@ def _register_child(group: str, version: str, plural: str) -> None:
             reason="DriftRepaired",
             message=f"{what} was {'deleted' if deleted else 'changed'} outside Git; restored",
         )
+
+
+def _owning_tenant(body: Mapping[str, Any]) -> str | None:
+    meta = body.get("metadata") or {}
+    labelled: str | None = (meta.get("labels") or {}).get(names.LABEL_TENANT)
+    if labelled:
+        return labelled
+    namespace = meta.get("name") if body.get("kind") == "Namespace" else meta.get("namespace")
+    return _NAMESPACE_OWNER.get(namespace or "")
 
 
 async def _restore(kube: Kube, wanted: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ async def wait_established(kube: Kube, name: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         crd = await kube.get_or_none("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
-        conditions = (crd or {}).get("status", {}).get("conditions", [])
+        conditions = ((crd or {}).get("status") or {}).get("conditions") or []
         if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
             return
         await asyncio.sleep(0.1)

@@ -34,7 +34,8 @@ class Sources:
 
 
 def expand(paths: Iterable[str]) -> Iterator[str | Path]:
-    """Files as given; folders as every *.yaml / *.yml below them, sorted; "-" is stdin."""
+    """Files as given; folders as every *.yaml / *.yml below them (not in hidden folders),
+    sorted; "-" is standard input."""
     for raw in paths:
         if raw == "-":
             yield "-"
@@ -42,7 +43,12 @@ def expand(paths: Iterable[str]) -> Iterator[str | Path]:
         path = Path(raw)
         if path.is_dir():
             yield from sorted(
-                p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()
+                p
+                for p in path.rglob("*")
+                if p.suffix in YAML_SUFFIXES
+                and p.is_file()
+                # Hidden folders (.github, .git) hold CI and tool files, not manifests.
+                and not any(part.startswith(".") for part in p.relative_to(path).parts[:-1])
             )
         else:
             yield path

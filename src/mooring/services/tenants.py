@@ -257,7 +257,15 @@ async def reconcile(kube: Kube, body: KubeObject, clock: Clock = utc_now) -> Out
     )
 
     # decide
-    decision = plan(tenant.name, desired, observed, existing, contents, tenant.spec.deletion_policy)
+    decision = plan(
+        tenant.name,
+        desired,
+        observed,
+        existing,
+        contents,
+        tenant.spec.deletion_policy,
+        meta.get("uid"),
+    )
 
     # act
     errors_ = await _apply_all(kube, decision.apply)
