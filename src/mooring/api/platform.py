@@ -98,7 +98,7 @@ class DatabaseSettings(Model):
 
 
 class PlatformConfigSpec(Model):
-    tiers: dict[DnsLabel, Tier] = Field(min_length=1)
+    tiers: dict[DnsLabel, Tier] = Field(min_length=1, max_length=32)
     default_tier: DnsLabel = "small"
     capacity: Capacity = Field(default_factory=Capacity)
     dns: PeerSelector = Field(

@@ -19,6 +19,10 @@ from mooring.api.status import Condition
 
 MAX_NAMESPACE = 63
 MAX_TENANT_NAME = 40
+MAX_SUBJECTS = 256
+MAX_PEERS = 64
+MAX_PORTS = 32
+MAX_LABELS = 32
 PodSecurityLevel = Literal["restricted", "baseline"]
 DeletionPolicy = Literal["Retain", "Delete"]
 Protocol = Literal["TCP", "UDP", "SCTP"]
@@ -46,10 +50,14 @@ def _set() -> dict[str, Any]:
 class Subjects(Model):
     """People and machines in one role: users, groups and service accounts."""
 
-    users: list[SubjectName] = Field(default_factory=list, json_schema_extra=_set())
-    groups: list[SubjectName] = Field(default_factory=list, json_schema_extra=_set())
+    users: list[SubjectName] = Field(
+        default_factory=list, max_length=MAX_SUBJECTS, json_schema_extra=_set()
+    )
+    groups: list[SubjectName] = Field(
+        default_factory=list, max_length=MAX_SUBJECTS, json_schema_extra=_set()
+    )
     service_accounts: list[ServiceAccountName] = Field(
-        default_factory=list, json_schema_extra=_set()
+        default_factory=list, max_length=MAX_SUBJECTS, json_schema_extra=_set()
     )
 
     def empty(self) -> bool:
@@ -91,8 +99,19 @@ class Port(Model):
 class EgressRule(Model):
     """Egress to an address range, optionally limited to ports."""
 
-    cidr: str = Field(description="An IPv4 or IPv6 CIDR, such as 10.20.0.0/16.")
-    ports: list[Port] = Field(default_factory=list)
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "isCIDR(self.cidr) && cidr(self.cidr) == cidr(self.cidr).masked()",
+                    "message": "cidr must be a network address with its prefix, e.g. 10.0.0.0/8",
+                }
+            ]
+        }
+    )
+
+    cidr: str = Field(max_length=43, description="An IPv4 or IPv6 CIDR, such as 10.20.0.0/16.")
+    ports: list[Port] = Field(default_factory=list, max_length=MAX_PORTS)
 
     @field_validator("cidr")
     @classmethod
@@ -107,9 +126,20 @@ class EgressRule(Model):
 class FqdnRule(Model):
     """Egress to DNS names; needs Cilium (CiliumNetworkPolicy toFQDNs)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.matchName) != has(self.matchPattern)",
+                    "message": "give exactly one of matchName or matchPattern",
+                }
+            ]
+        }
+    )
+
     match_name: str | None = Field(None, max_length=253, pattern=r"^[a-z0-9.-]+$")
     match_pattern: str | None = Field(None, max_length=253, pattern=r"^[a-z0-9.*-]+$")
-    ports: list[Port] = Field(default_factory=list)
+    ports: list[Port] = Field(default_factory=list, max_length=MAX_PORTS)
 
     @model_validator(mode="after")
     def _one(self) -> FqdnRule:
@@ -128,13 +158,18 @@ class HttpRule(Model):
 class Ingress(Model):
     """Who may connect in, beyond the tenant itself."""
 
-    from_tenants: list[DnsLabel] = Field(default_factory=list, json_schema_extra=_set())
+    from_tenants: list[DnsLabel] = Field(
+        default_factory=list, max_length=MAX_PEERS, json_schema_extra=_set()
+    )
     from_ingress_controller: bool = False
     ports: list[Port] = Field(
-        default_factory=list, description="Limit the allowances to these ports (all if empty)."
+        default_factory=list,
+        max_length=MAX_PORTS,
+        description="Limit the allowances to these ports (all if empty).",
     )
     http: list[HttpRule] = Field(
         default_factory=list,
+        max_length=MAX_PEERS,
         description="With Cilium, only these HTTP requests are allowed in (L7).",
     )
 
@@ -142,9 +177,11 @@ class Ingress(Model):
 class Egress(Model):
     """Where the tenant may connect out, beyond DNS and itself."""
 
-    to_cidrs: list[EgressRule] = Field(default_factory=list)
-    to_fqdns: list[FqdnRule] = Field(default_factory=list)
-    to_tenants: list[DnsLabel] = Field(default_factory=list, json_schema_extra=_set())
+    to_cidrs: list[EgressRule] = Field(default_factory=list, max_length=MAX_PEERS)
+    to_fqdns: list[FqdnRule] = Field(default_factory=list, max_length=MAX_PEERS)
+    to_tenants: list[DnsLabel] = Field(
+        default_factory=list, max_length=MAX_PEERS, json_schema_extra=_set()
+    )
 
 
 class Network(Model):
@@ -160,7 +197,7 @@ class Environment(Model):
     name: DnsLabel
     quota: Quota | None = None
     pod_security: PodSecurityLevel | None = None
-    labels: dict[str, LabelValue] = Field(default_factory=dict)
+    labels: dict[str, LabelValue] = Field(default_factory=dict, max_length=MAX_LABELS)
 
 
 class GuardrailOverride(Model):
@@ -171,7 +208,19 @@ class GuardrailOverride(Model):
 
 
 class TenantSpec(Model):
-    owners: Subjects = Field(description="May administer the tenant's workloads; at least one.")
+    owners: Subjects = Field(
+        description="May administer the tenant's workloads; at least one.",
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "size(self.?users.orValue([])) + size(self.?groups.orValue([])) + "
+                    "size(self.?serviceAccounts.orValue([])) > 0",
+                    "message": "a tenant needs at least one owner (a user, group or service "
+                    "account)",
+                }
+            ]
+        },
+    )
     developers: Subjects = Field(default_factory=Subjects)
     viewers: Subjects = Field(default_factory=Subjects)
     environments: list[Environment] = Field(
@@ -181,7 +230,7 @@ class TenantSpec(Model):
     quota: Quota | None = Field(None, description="Overrides the tier's quota, per namespace.")
     network: Network = Field(default_factory=Network)
     cost_center: LabelValue | None = None
-    labels: dict[str, LabelValue] = Field(default_factory=dict)
+    labels: dict[str, LabelValue] = Field(default_factory=dict, max_length=MAX_LABELS)
     pod_security: PodSecurityLevel = "restricted"
     deletion_policy: DeletionPolicy = Field(
         "Retain",
@@ -189,7 +238,7 @@ class TenantSpec(Model):
         "longer wanted; Delete deletes them.",
     )
     guardrails: list[GuardrailOverride] = Field(
-        default_factory=list, json_schema_extra=_list_map("rule")
+        default_factory=list, max_length=64, json_schema_extra=_list_map("rule")
     )
 
     @field_validator("environments")

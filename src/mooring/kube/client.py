@@ -55,11 +55,16 @@ class Invalid(KubeError):
     """422: the object failed validation (schema, admission policy)."""
 
 
+class BadRequest(KubeError):
+    """400: the request could not be decoded (e.g. an unknown field under strict validation)."""
+
+
 class Gone(KubeError):
     """410: a watch's resourceVersion is too old; list again."""
 
 
 _ERRORS: dict[int, type[KubeError]] = {
+    400: BadRequest,
     403: Forbidden,
     404: NotFound,
     409: Conflict,

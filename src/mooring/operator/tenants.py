@@ -23,7 +23,7 @@ from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig
 from mooring.api.tenant import Tenant
 from mooring.core.plan import Ref, drifted, ref
 from mooring.core.render import Context, Features, render_tenant
-from mooring.kube.client import Kube, KubeError, NotFound
+from mooring.kube.client import Conflict, Kube, KubeError, NotFound
 from mooring.operator.metrics import (
     DRIFT_REPAIRS,
     RECONCILE_ERRORS,
@@ -118,7 +118,8 @@ async def reconcile_tenant(
     _STATES[name] = "True" if outcome.ready else "False"
     if outcome.errors:
         # Status already says what failed; kopf retries with backoff.
-        raise kopf.TemporaryError(f"{len(outcome.errors)} step(s) failed", delay=5)
+        first = "; ".join(f"{e.what}: {e.message}" for e in outcome.errors[:3])
+        raise kopf.TemporaryError(f"{len(outcome.errors)} object(s) failed: {first}", delay=5)
 
 
 @kopf.on.delete(*TENANTS_RESOURCE, registry=REGISTRY)
@@ -257,19 +258,25 @@ def _owning_tenant(body: Mapping[str, Any]) -> str | None:
     return _NAMESPACE_OWNER.get(namespace or "")
 
 
-async def _restore(kube: Kube, wanted: dict[str, Any]) -> None:
+async def _restore(kube: Kube, wanted: dict[str, Any], attempts: int = 3) -> None:
     """Server-side apply; if fields another manager added survive it, replace the object."""
     result = await kube.apply(wanted)
-    if drifted(wanted, result):
+    resource = await kube.resource(wanted["apiVersion"], wanted["kind"])
+    for _ in range(attempts):
+        if not drifted(wanted, result):
+            return
         meta = {**wanted["metadata"], "resourceVersion": result["metadata"]["resourceVersion"]}
-        resource = await kube.resource(wanted["apiVersion"], wanted["kind"])
-        await kube.request(
-            "PUT",
-            resource.path(meta.get("namespace"), meta["name"]),
-            body={**wanted, "metadata": meta},
-            params={"fieldManager": names.FIELD_MANAGER},
-            what=str(ref(wanted)),
-        )
+        try:
+            await kube.request(
+                "PUT",
+                resource.path(meta.get("namespace"), meta["name"]),
+                body={**wanted, "metadata": meta},
+                params={"fieldManager": names.FIELD_MANAGER},
+                what=str(ref(wanted)),
+            )
+            return
+        except Conflict:  # a controller wrote status meanwhile; read and try again
+            result = await kube.get(wanted["apiVersion"], wanted["kind"], meta["name"], meta.get("namespace"))
 
 
 for _group, _version, _plural in CHILD_RESOURCES:

@@ -153,7 +153,7 @@ async def _apply_all(kube: Kube, objects: Sequence[KubeObject]) -> list[StepErro
                 await kube.apply(obj)
             except KubeError as error:
                 errors.append(
-                    StepError(STEP_OF_KIND.get(obj["kind"], "Apply"), str(ref(obj)), str(error))
+                    StepError(STEP_OF_KIND.get(obj["kind"], "Apply"), str(ref(obj)), error.message)
                 )
 
     namespaces = [o for o in objects if o["kind"] == "Namespace"]
@@ -184,7 +184,7 @@ async def _prune(kube: Kube, objects: Sequence[KubeObject]) -> tuple[list[str], 
             )
             pruned.append(str(ref(obj)))
         except KubeError as error:
-            errors.append(StepError("PruneComplete", str(ref(obj)), str(error)))
+            errors.append(StepError("PruneComplete", str(ref(obj)), error.message))
 
     await asyncio.gather(*(delete(o) for o in objects))
     return sorted(pruned), errors
@@ -276,7 +276,7 @@ async def reconcile(kube: Kube, body: KubeObject, clock: Clock = utc_now) -> Out
             await _mark_retained(kube, retained.namespace, retained.reason)
         except KubeError as error:
             errors_.append(
-                StepError("PruneComplete", f"Namespace {retained.namespace}", str(error))
+                StepError("PruneComplete", f"Namespace {retained.namespace}", error.message)
             )
 
     status = _status(
