@@ -163,7 +163,10 @@ async def wait_ready(kube: Kube, name: str, timeout: float = 30) -> dict[str, An
             return None
         status = obj.get("status") or {}
         generation = obj["metadata"]["generation"]
-        if condition(obj).get("status") == "True" and status.get("observedGeneration") == generation:
+        if (
+            condition(obj).get("status") == "True"
+            and status.get("observedGeneration") == generation
+        ):
             return obj
         return None
 

@@ -51,7 +51,10 @@ def deployment(name: str, namespace: str, cpu: str = "100m") -> dict[str, Any]:
             "template": {
                 "metadata": {"labels": {"app": name}},
                 "spec": {
-                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "containers": [
                         {
                             "name": "app",
@@ -126,7 +129,11 @@ async def test_onboarding_creates_namespaces_access_quota_limits_and_network_pol
             p["metadata"]["name"]
             for p in await kube.list("networking.k8s.io/v1", "NetworkPolicy", namespace)
         }
-        assert policies == {"mooring-default-deny", "mooring-allow-dns", "mooring-allow-same-tenant"}
+        assert policies == {
+            "mooring-default-deny",
+            "mooring-allow-dns",
+            "mooring-allow-same-tenant",
+        }
     status = onboarded["status"]
     assert status["tier"] == "small"
     assert [n["name"] for n in status["namespaces"]] == [f"{name}-dev", f"{name}-prod"]
@@ -162,11 +169,15 @@ async def test_declared_allowances_become_network_policies(
         )
     )
     await wait_ready(kube, name)
-    ingress = await kube.get("networking.k8s.io/v1", "NetworkPolicy", "mooring-allow-ingress", f"{name}-dev")
+    ingress = await kube.get(
+        "networking.k8s.io/v1", "NetworkPolicy", "mooring-allow-ingress", f"{name}-dev"
+    )
     peers = ingress["spec"]["ingress"][0]["from"]
     assert {"namespaceSelector": {"matchLabels": {"mooring.dev/tenant": other}}} in peers
     assert ingress["spec"]["ingress"][0]["ports"] == [{"port": 8080, "protocol": "TCP"}]
-    egress = await kube.get("networking.k8s.io/v1", "NetworkPolicy", "mooring-allow-egress", f"{name}-dev")
+    egress = await kube.get(
+        "networking.k8s.io/v1", "NetworkPolicy", "mooring-allow-egress", f"{name}-dev"
+    )
     assert egress["spec"]["egress"][0]["to"] == [{"ipBlock": {"cidr": "10.40.0.0/16"}}]
 
 
@@ -261,19 +272,39 @@ async def test_a_member_runs_workloads_in_its_namespaces_and_nowhere_else(
         with pytest.raises(Forbidden):
             await dora.list("v1", "Secret", f"{other}-dev")
         with pytest.raises(Forbidden):
-            await dora.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{name}-x"}})
+            await dora.create(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{name}-x"}}
+            )
         with pytest.raises(Forbidden):
-            await dora.patch("v1", "ResourceQuota", "mooring-quota", {"spec": {"hard": {"pods": "1000"}}}, namespace=f"{name}-dev")
+            await dora.patch(
+                "v1",
+                "ResourceQuota",
+                "mooring-quota",
+                {"spec": {"hard": {"pods": "1000"}}},
+                namespace=f"{name}-dev",
+            )
         with pytest.raises(Forbidden):
-            await dora.delete("networking.k8s.io/v1", "NetworkPolicy", "mooring-default-deny", f"{name}-dev")
+            await dora.delete(
+                "networking.k8s.io/v1", "NetworkPolicy", "mooring-default-deny", f"{name}-dev"
+            )
         with pytest.raises(Forbidden):
             await dora.apply(
                 {
                     "apiVersion": "rbac.authorization.k8s.io/v1",
                     "kind": "RoleBinding",
                     "metadata": {"name": "me-admin", "namespace": f"{name}-dev"},
-                    "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "admin"},
-                    "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": f"{name}-dora"}],
+                    "roleRef": {
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": "admin",
+                    },
+                    "subjects": [
+                        {
+                            "apiGroup": "rbac.authorization.k8s.io",
+                            "kind": "User",
+                            "name": f"{name}-dora",
+                        }
+                    ],
                 }
             )
 
@@ -298,7 +329,10 @@ async def test_quota_and_container_defaults_apply_to_a_member(
                 {
                     "name": "app",
                     "image": "registry.example.com/app:1.0",
-                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
                 }
             ],
         },
@@ -314,14 +348,19 @@ async def test_quota_and_container_defaults_apply_to_a_member(
         greedy["spec"] = {
             **pod["spec"],
             "containers": [
-                {**pod["spec"]["containers"][0], "resources": {"requests": {"cpu": "3"}, "limits": {"cpu": "3"}}}
+                {
+                    **pod["spec"]["containers"][0],
+                    "resources": {"requests": {"cpu": "3"}, "limits": {"cpu": "3"}},
+                }
             ],
         }
         with pytest.raises(Forbidden, match="exceeded quota: mooring-quota"):
             await alice.create(greedy)
     # Pod Security "restricted" is enforced too: a privileged pod is refused.
     privileged = {**pod, "metadata": {"name": "root", "namespace": namespace}}
-    privileged["spec"] = {"containers": [{"name": "app", "image": "x:1", "securityContext": {"privileged": True}}]}
+    privileged["spec"] = {
+        "containers": [{"name": "app", "image": "x:1", "securityContext": {"privileged": True}}]
+    }
     with pytest.raises(Forbidden, match="violates PodSecurity"):
         await kube.create(privileged)
 
@@ -333,11 +372,15 @@ async def test_deleting_a_managed_network_policy_restores_it(
     kube: Kube, onboarded: dict[str, Any], name: str
 ) -> None:
     namespace = f"{name}-dev"
-    before = await kube.get("networking.k8s.io/v1", "NetworkPolicy", "mooring-default-deny", namespace)
+    before = await kube.get(
+        "networking.k8s.io/v1", "NetworkPolicy", "mooring-default-deny", namespace
+    )
     await kube.delete("networking.k8s.io/v1", "NetworkPolicy", "mooring-default-deny", namespace)
 
     async def restored() -> bool:
-        now = await kube.get_or_none("networking.k8s.io/v1", "NetworkPolicy", "mooring-default-deny", namespace)
+        now = await kube.get_or_none(
+            "networking.k8s.io/v1", "NetworkPolicy", "mooring-default-deny", namespace
+        )
         return now is not None and now["metadata"]["uid"] != before["metadata"]["uid"]
 
     await eventually(restored, timeout=10, what="the NetworkPolicy restored")
@@ -364,7 +407,11 @@ async def test_deleting_a_managed_network_policy_restores_it(
             "rbac.authorization.k8s.io/v1",
             "RoleBinding",
             "mooring-viewers",
-            {"subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "mallory"}]},
+            {
+                "subjects": [
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "mallory"}
+                ]
+            },
             lambda o: [s["name"] for s in o["subjects"]] != ["mallory"],
         ),
         (
@@ -375,13 +422,27 @@ async def test_deleting_a_managed_network_policy_restores_it(
             lambda o: o["spec"]["ingress"] != [{}],
         ),
     ],
-    ids=["an edited quota", "an edited limit range", "an extra role binding subject", "an opened network policy"],
+    ids=[
+        "an edited quota",
+        "an edited limit range",
+        "an extra role binding subject",
+        "an opened network policy",
+    ],
 )
 async def test_edited_managed_objects_are_restored(
-    kube: Kube, onboarded: dict[str, Any], name: str, kind_api: str, kind: str, object_name: str, patch: dict[str, Any], check: Any
+    kube: Kube,
+    onboarded: dict[str, Any],
+    name: str,
+    kind_api: str,
+    kind: str,
+    object_name: str,
+    patch: dict[str, Any],
+    check: Any,
 ) -> None:
     namespace = f"{name}-dev"
-    await kube.patch(kind_api, kind, object_name, patch, namespace=namespace, field_manager="kubectl-edit")
+    await kube.patch(
+        kind_api, kind, object_name, patch, namespace=namespace, field_manager="kubectl-edit"
+    )
 
     async def restored() -> bool:
         return bool(check(await kube.get(kind_api, kind, object_name, namespace)))
@@ -389,7 +450,9 @@ async def test_edited_managed_objects_are_restored(
     await eventually(restored, timeout=10, what=f"{kind} {object_name} restored")
 
 
-async def test_stripped_namespace_labels_are_restored(kube: Kube, onboarded: dict[str, Any], name: str) -> None:
+async def test_stripped_namespace_labels_are_restored(
+    kube: Kube, onboarded: dict[str, Any], name: str
+) -> None:
     namespace = f"{name}-dev"
     await kube.patch(
         "v1",
@@ -439,9 +502,16 @@ async def test_spec_changes_converge(kube: Kube, onboarded: dict[str, Any], name
     staging = await kube.get("v1", "ResourceQuota", "mooring-quota", f"{name}-staging")
     assert staging["spec"]["hard"]["pods"] == "3"
     assert staging["spec"]["hard"]["requests.cpu"] == "16"
-    owners = await kube.get("rbac.authorization.k8s.io/v1", "RoleBinding", "mooring-owners", f"{name}-prod")
+    owners = await kube.get(
+        "rbac.authorization.k8s.io/v1", "RoleBinding", "mooring-owners", f"{name}-prod"
+    )
     assert [s["name"] for s in owners["subjects"]] == [f"{name}-alice", f"{name}-bob"]
-    assert await kube.get_or_none("rbac.authorization.k8s.io/v1", "RoleBinding", "mooring-viewers", f"{name}-prod") is None
+    assert (
+        await kube.get_or_none(
+            "rbac.authorization.k8s.io/v1", "RoleBinding", "mooring-viewers", f"{name}-prod"
+        )
+        is None
+    )
 
 
 async def test_removing_an_environment_deletes_an_empty_namespace_and_keeps_one_with_workloads(
@@ -462,7 +532,9 @@ async def test_removing_an_environment_deletes_an_empty_namespace_and_keeps_one_
     assert [n["name"] for n in retained] == [f"{name}-prod"]
     assert "holds" in retained[0]["message"]
     # What guards the kept namespace stays with it.
-    assert await kube.get_or_none("networking.k8s.io/v1", "NetworkPolicy", "mooring-default-deny", f"{name}-prod")
+    assert await kube.get_or_none(
+        "networking.k8s.io/v1", "NetworkPolicy", "mooring-default-deny", f"{name}-prod"
+    )
 
 
 # -- deletion ----------------------------------------------------------------------------------
@@ -520,7 +592,9 @@ async def test_deleting_a_delete_tenant_removes_its_namespaces(
 async def test_an_existing_unmanaged_namespace_is_not_taken_over(
     kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str]
 ) -> None:
-    await kube.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{name}-dev"}})
+    await kube.create(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"{name}-dev"}}
+    )
     cleanup.append(name)
     await kube.apply(tenant(name, envs=("dev", "prod")))
 
@@ -561,7 +635,10 @@ INVALID = [
     ({"environments": []}, "spec.environments"),
     ({"deletionPolicy": "Purge"}, "spec.deletionPolicy"),
     ({"quota": {"cpu": "two"}}, "spec.quota.cpu"),
-    ({"network": {"egress": {"toCidrs": [{"cidr": "10.0.0.1/8"}]}}}, "spec.network.egress.toCidrs[0]"),
+    (
+        {"network": {"egress": {"toCidrs": [{"cidr": "10.0.0.1/8"}]}}},
+        "spec.network.egress.toCidrs[0]",
+    ),
     ({"network": {"egress": {"toFqdns": [{"ports": []}]}}}, "spec.network.egress.toFqdns[0]"),
     ({"podSecurity": "privileged"}, "spec.podSecurity"),
     ({"colour": "blue"}, "spec.colour"),
@@ -598,7 +675,9 @@ async def test_an_invalid_spec_is_refused_by_the_crd_and_by_validate(
     assert field_in_server_message in str(refused.value), str(refused.value)
 
 
-async def test_a_too_long_namespace_is_refused_by_the_crd_and_by_validate(kube: Kube, platform: dict[str, Any]) -> None:
+async def test_a_too_long_namespace_is_refused_by_the_crd_and_by_validate(
+    kube: Kube, platform: dict[str, Any]
+) -> None:
     obj = tenant("a" * 40, envs=("b" * 30,))
     with pytest.raises(Invalid, match="must fit in 63 characters"):
         await kube.create(obj, dry_run=True)
@@ -639,14 +718,22 @@ async def test_the_operator_killed_mid_reconcile_converges_without_duplicates_or
                     assert await kube.get("v1", "Namespace", namespace)
                     continue
                 found = await kube.list(api, kind, namespace)
-                assert len(found) == count, (namespace, kind, [f["metadata"]["name"] for f in found])
+                assert len(found) == count, (
+                    namespace,
+                    kind,
+                    [f["metadata"]["name"] for f in found],
+                )
                 assert all(f["metadata"]["ownerReferences"][0]["uid"] == uid for f in found)
 
 
-async def test_metrics_count_reconciles_and_tenants(operator: OperatorProcess, onboarded: dict[str, Any]) -> None:
+async def test_metrics_count_reconciles_and_tenants(
+    operator: OperatorProcess, onboarded: dict[str, Any]
+) -> None:
     import urllib.request
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5) as response:
+    with urllib.request.urlopen(
+        f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5
+    ) as response:
         text = response.read().decode()
     assert 'mooring_reconciles_total{kind="Tenant",result="ready"}' in text
     assert 'mooring_tenants{state="Ready"}' in text

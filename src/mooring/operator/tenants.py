@@ -276,7 +276,9 @@ async def _restore(kube: Kube, wanted: dict[str, Any], attempts: int = 3) -> Non
             )
             return
         except Conflict:  # a controller wrote status meanwhile; read and try again
-            result = await kube.get(wanted["apiVersion"], wanted["kind"], meta["name"], meta.get("namespace"))
+            result = await kube.get(
+                wanted["apiVersion"], wanted["kind"], meta["name"], meta.get("namespace")
+            )
 
 
 for _group, _version, _plural in CHILD_RESOURCES:
