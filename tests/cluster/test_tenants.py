@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+import yaml
 
 from mooring.api.documents import parse_documents
 from mooring.core.validate import validate_documents
@@ -651,7 +653,6 @@ async def test_an_invalid_spec_is_refused_by_the_crd_and_by_validate(
 ) -> None:
     obj = tenant(name)
     obj["spec"].update(change)
-    obj["spec"] = {k: v for k, v in obj["spec"].items()}
     # The API server, with strict field validation as kubectl and ArgoCD use it.
     resource = await kube.resource(API, "Tenant")
     with pytest.raises((Invalid, BadRequest)) as refused:
@@ -662,7 +663,6 @@ async def test_an_invalid_spec_is_refused_by_the_crd_and_by_validate(
             params={"dryRun": "All", "fieldValidation": "Strict"},
         )
     # `mooring validate`, over the same object as a file.
-    import yaml
 
     documents = parse_documents(yaml.safe_dump(obj), "tenants/t.yaml")
     _, findings = validate_documents(documents)
@@ -681,7 +681,6 @@ async def test_a_too_long_namespace_is_refused_by_the_crd_and_by_validate(
     obj = tenant("a" * 40, envs=("b" * 30,))
     with pytest.raises(Invalid, match="must fit in 63 characters"):
         await kube.create(obj, dry_run=True)
-    import yaml
 
     _, findings = validate_documents(parse_documents(yaml.safe_dump(obj), "t.yaml"))
     assert any("63" in f.message for f in findings)
@@ -729,8 +728,6 @@ async def test_the_operator_killed_mid_reconcile_converges_without_duplicates_or
 async def test_metrics_count_reconciles_and_tenants(
     operator: OperatorProcess, onboarded: dict[str, Any]
 ) -> None:
-    import urllib.request
-
     with urllib.request.urlopen(
         f"http://127.0.0.1:{operator.metrics_port}/metrics", timeout=5
     ) as response:
