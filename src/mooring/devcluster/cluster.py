@@ -109,9 +109,16 @@ def default_state_dir() -> Path:
 class DevCluster:
     """One local control plane, rooted in a state folder."""
 
-    def __init__(self, state_dir: Path | None = None, nodes: NodeShape = NodeShape()) -> None:
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        nodes: NodeShape = NodeShape(),
+        apiserver_args: tuple[str, ...] = (),
+    ) -> None:
+        """`apiserver_args` are extra kube-apiserver flags (benchmarks turn on audit logs)."""
         self.dir = (state_dir or default_state_dir()).resolve()
         self.nodes = nodes
+        self.apiserver_args = apiserver_args
         self.pki = self.dir / "pki"
         self.logs = self.dir / "logs"
         self.state_file = self.dir / "state.json"
@@ -259,6 +266,7 @@ class DevCluster:
             "--max-mutating-requests-inflight=500",
             "--profiling=false",
             "--v=0",
+            *self.apiserver_args,
         ]
 
     def _controller_manager_args(self, binary: Path) -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from lightkube.core.exceptions import ConfigError
 from mooring.api.names import FIELD_MANAGER
 
 Obj = dict[str, Any]
+DISCOVERY_TTL = 30.0
 WatchEvent = tuple[Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"], Obj]
 
 
@@ -115,6 +117,7 @@ class Kube:
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http
         self._discovered: dict[str, dict[str, Resource]] = {}
+        self._discovered_at: dict[str, float] = {}
         self._discovery_lock = asyncio.Lock()
 
     @classmethod
@@ -157,11 +160,17 @@ class Kube:
     # -- discovery ---------------------------------------------------------------------------
 
     async def resource(self, api_version: str, kind: str) -> Resource:
-        """The REST resource of a kind; refreshes discovery once if the kind is new."""
+        """The REST resource of a kind; refreshes discovery if the kind is new.
+
+        A kind found missing is looked up again only after DISCOVERY_TTL seconds, so asking
+        "is Cilium installed?" on every reconcile costs no request.
+        """
         known = self._discovered.get(api_version)
         if known is None or kind not in known:
-            async with self._discovery_lock:
-                known = await self._discover(api_version)
+            age = time.monotonic() - self._discovered_at.get(api_version, -DISCOVERY_TTL)
+            if known is None or age >= DISCOVERY_TTL:
+                async with self._discovery_lock:
+                    known = await self._discover(api_version)
         found = known.get(kind)
         if found is None:
             raise NotFound(404, "NotFound", f"the server has no kind {kind} in {api_version}")
@@ -190,10 +199,12 @@ class Kube:
                 group, version, entry["kind"], entry["name"], bool(entry["namespaced"])
             )
         self._discovered[api_version] = found
+        self._discovered_at[api_version] = time.monotonic()
         return found
 
     def forget_discovery(self) -> None:
         self._discovered.clear()
+        self._discovered_at.clear()
 
     # -- requests ----------------------------------------------------------------------------
 

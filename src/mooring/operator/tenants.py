@@ -1,9 +1,10 @@
-"""kopf handlers for Tenants and the objects they own. Thin: events in, services out.
+"""kopf handlers for Tenants, and the watches that keep what they own as Git says.
 
 - Tenant created, changed or resumed: services.tenants.reconcile, status, Events.
 - Tenant deleted: services.tenants.finalize (kopf's finalizer is mooring.dev/finalizer).
-- A managed child changed or deleted: restore it at once from the desired state, which
-  is rendered from kopf's index of Tenants (the watch's latest view, not a poll).
+- A managed child changed or deleted: restored at once. Informers (list + watch, one per
+  kind) see every change; the desired object is rendered from kopf's index of Tenants.
+  Their caches also tell reconcile what exists, so it asks the API server less.
 - PlatformConfig changed: every tenant is reconciled again.
 """
 
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 import kopf
@@ -24,6 +26,7 @@ from mooring.api.tenant import Tenant
 from mooring.core.plan import Ref, drifted, ref
 from mooring.core.render import Context, Features, render_tenant
 from mooring.kube.client import Conflict, Kube, KubeError, NotFound
+from mooring.kube.informer import Informer
 from mooring.operator.metrics import (
     DRIFT_REPAIRS,
     RECONCILE_ERRORS,
@@ -36,226 +39,133 @@ from mooring.services import tenants as service
 
 TENANTS_RESOURCE = (names.GROUP, names.VERSION, "tenants")
 PLATFORM_RESOURCE = (names.GROUP, names.VERSION, "platformconfigs")
-CHILD_RESOURCES = (
-    ("", "v1", "namespaces"),
-    ("rbac.authorization.k8s.io", "v1", "rolebindings"),
-    ("", "v1", "resourcequotas"),
-    ("", "v1", "limitranges"),
-    ("networking.k8s.io", "v1", "networkpolicies"),
-    # Watched only once Cilium's CRDs exist; kopf picks the resource up when it appears.
-    ("cilium.io", "v2", "ciliumnetworkpolicies"),
-)
-_STATES: dict[str, str] = {}
-# Which tenant wants which namespace, from the index: children are found by namespace
-# even when someone stripped their labels.
-_NAMESPACE_OWNER: dict[str, str] = {}
-for _state in ("True", "False"):
-    TENANTS.labels("Ready" if _state == "True" else "NotReady").set_function(
-        lambda s=_state: sum(1 for v in _STATES.values() if v == s)  # type: ignore[misc]
+CILIUM = ("cilium.io/v2", "CiliumNetworkPolicy")
+log = logging.getLogger(__name__)
+
+
+def _tenant_label(obj: Mapping[str, Any]) -> str | None:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    if labels.get(names.LABEL_MANAGED_BY) != names.MANAGED_BY:
+        return None
+    tenant: str | None = labels.get(names.LABEL_TENANT)
+    return tenant
+
+
+@dataclass
+class Watches:
+    """The operator's informers over what Tenants own, and the repair bookkeeping."""
+
+    kube: Kube
+    informers: dict[str, Informer] = field(default_factory=dict)
+    tenants: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> latest body
+    platform: dict[str, Any] | None = None
+    features: Features = field(default_factory=Features)
+    namespace_owner: dict[str, str] = field(default_factory=dict)
+    repairing: set[Ref] = field(default_factory=set)
+    renders: dict[str, tuple[tuple[str, str, bool], dict[Ref, dict[str, Any]]]] = field(
+        default_factory=dict
     )
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
+    # -- the View the reconcile service reads -------------------------------------------------
 
-# -- indexes: the watch's latest view of tenants and the platform -----------------------------
+    def owned(self, tenant: str) -> list[dict[str, Any]]:
+        return [obj for informer in self.informers.values() for obj in informer.indexed(tenant)]
 
+    def namespace(self, name: str) -> dict[str, Any] | None:
+        return self.informers["Namespace"].get(None, name)
 
-@kopf.index(*TENANTS_RESOURCE, registry=REGISTRY)
-def tenant_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
-    status = body.get("status") or {}
-    _STATES[name] = status.get("ready", "False")
-    for environment in (body.get("spec") or {}).get("environments") or []:
-        _NAMESPACE_OWNER[f"{name}-{environment.get('name')}"] = name
-    return {name: dict(body)}
+    def synced(self) -> bool:
+        return all(i.synced.is_set() for i in self.informers.values())
 
+    # -- desired state -----------------------------------------------------------------------
 
-@kopf.index(*PLATFORM_RESOURCE, registry=REGISTRY)
-def platform_index(name: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
-    return {name: dict(body)}
-
-
-@kopf.on.delete(*TENANTS_RESOURCE, registry=REGISTRY, optional=True, id="forget")
-def forget(name: str, **_: Any) -> None:
-    _STATES.pop(name, None)
-    for namespace in [n for n, owner in _NAMESPACE_OWNER.items() if owner == name]:
-        del _NAMESPACE_OWNER[namespace]
-
-
-def _body(raw: Mapping[str, Any]) -> kopf.Body:
-    return kopf.Body(cast("kopf.RawBody", raw))
-
-
-def _single(index: kopf.Index[str, dict[str, Any]], key: str) -> dict[str, Any] | None:
-    store = index.get(key)
-    return next(iter(store), None) if store else None
-
-
-# -- tenants ---------------------------------------------------------------------------------
-
-
-async def _reconcile_and_report(kube: Kube, body: kopf.Body) -> service.Outcome:
-    started = time.perf_counter()
-    try:
-        outcome = await service.reconcile(kube, dict(body))
-    except Exception:
-        RECONCILES.labels("Tenant", "error").inc()
-        raise
-    RECONCILE_SECONDS.labels("Tenant").observe(time.perf_counter() - started)
-    RECONCILES.labels("Tenant", "ready" if outcome.ready else "not-ready").inc()
-    for error in outcome.errors:
-        RECONCILE_ERRORS.labels("Tenant", error.step).inc()
-    for type_, reason, message in outcome.events:
-        kopf.event(body, type=type_, reason=reason, message=message)
-    return outcome
-
-
-@kopf.on.resume(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
-@kopf.on.create(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
-@kopf.on.update(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
-async def reconcile_tenant(
-    body: kopf.Body, name: str, memo: kopf.Memo, patch: kopf.Patch, **_: Any
-) -> None:
-    outcome = await _reconcile_and_report(memo["kube"], body)
-    patch["status"] = outcome.status
-    _STATES[name] = "True" if outcome.ready else "False"
-    if outcome.errors:
-        # Status already says what failed; kopf retries with backoff.
-        first = "; ".join(f"{e.what}: {e.message}" for e in outcome.errors[:3])
-        raise kopf.TemporaryError(f"{len(outcome.errors)} object(s) failed: {first}", delay=5)
-
-
-@kopf.on.delete(*TENANTS_RESOURCE, registry=REGISTRY)
-async def finalize_tenant(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    try:
-        outcome = await service.finalize(memo["kube"], dict(body))
-    except KubeError as error:
-        raise kopf.TemporaryError(str(error), delay=5) from error
-    for type_, reason, message in outcome.events:
-        kopf.event(body, type=type_, reason=reason, message=message)
-
-
-# -- the platform ----------------------------------------------------------------------------
-
-
-@kopf.on.create(*PLATFORM_RESOURCE, registry=REGISTRY)
-@kopf.on.update(*PLATFORM_RESOURCE, registry=REGISTRY, field="spec")
-async def platform_changed(name: str, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Tiers, capacity or peers changed: every tenant renders anew."""
-    if name != PLATFORM_CONFIG_NAME:
-        return
-    tenant_index: kopf.Index[str, dict[str, Any]] = kwargs["tenant_index"]
-    kube: Kube = memo["kube"]
-    limit = asyncio.Semaphore(8)
-
-    async def one(raw: dict[str, Any]) -> None:
-        async with limit:
-            if raw["metadata"].get("deletionTimestamp"):
-                return
-            outcome = await _reconcile_and_report(kube, _body(raw))
-            body = raw
-            await _write_status(kube, body["metadata"]["name"], outcome.status)
-
-    await asyncio.gather(*(one(b) for key in list(tenant_index) for b in tenant_index[key]))
-
-
-async def _write_status(kube: Kube, name: str, status: dict[str, Any]) -> None:
-    with contextlib.suppress(NotFound):  # deleted meanwhile
-        await kube.patch(
-            names.API_VERSION, "Tenant", name, {"status": status}, subresource="status"
+    def desired(self, tenant_name: str) -> dict[Ref, dict[str, Any]] | None:
+        """The rendered objects of a tenant by identity, cached per tenant/platform version."""
+        body = self.tenants.get(tenant_name)
+        if body is None or self.platform is None or body["metadata"].get("deletionTimestamp"):
+            return None
+        key = (
+            str(body["metadata"].get("generation")),
+            str(self.platform["metadata"].get("generation")),
+            self.features.cilium,
         )
+        cached = self.renders.get(tenant_name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            tenant = Tenant.model_validate(body)
+            platform = PlatformConfig.model_validate(self.platform)
+            objects = render_tenant(
+                Context(tenant, platform.spec, self.features, body["metadata"].get("uid"))
+            )
+        except (ValueError, KeyError):
+            return None  # an invalid spec or unknown tier: the tenant's reconcile reports it
+        rendered = {ref(obj): obj for obj in objects}
+        self.renders[tenant_name] = (key, rendered)
+        return rendered
 
+    def owner_of(self, obj: Mapping[str, Any]) -> str | None:
+        labelled = _tenant_label(obj) or ((obj.get("metadata") or {}).get("labels") or {}).get(
+            names.LABEL_TENANT
+        )
+        if labelled:
+            return str(labelled)
+        meta = obj.get("metadata") or {}
+        namespace = meta.get("name") if obj.get("kind") == "Namespace" else meta.get("namespace")
+        return self.namespace_owner.get(namespace or "")
 
-# -- drift repair ----------------------------------------------------------------------------
+    # -- drift -------------------------------------------------------------------------------
 
+    def on_child_event(self, event_type: str, obj: dict[str, Any]) -> None:
+        """Quick: decide whether the object drifted; if so, repair it in a task."""
+        tenant_name = self.owner_of(obj)
+        if tenant_name is None:
+            return
+        desired = self.desired(tenant_name)
+        if desired is None:
+            return
+        identity = ref(obj)
+        wanted = desired.get(identity)
+        if wanted is None or identity in self.repairing:
+            return
+        deleted = event_type == "DELETED"
+        if not deleted and not drifted(wanted, obj):
+            return
+        self.repairing.add(identity)
+        task = asyncio.create_task(self._repair(tenant_name, identity, wanted, deleted))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
-@dataclass(frozen=True)
-class _RenderKey:
-    tenant_version: str
-    platform_version: str
-    cilium: bool
-
-
-_RENDERS: dict[str, tuple[_RenderKey, dict[Ref, dict[str, Any]]]] = {}
-
-
-def desired_children(
-    tenant_body: Mapping[str, Any], platform_body: Mapping[str, Any], features: Features
-) -> dict[Ref, dict[str, Any]]:
-    """The rendered objects of a tenant by identity, cached per tenant/platform version."""
-    name = tenant_body["metadata"]["name"]
-    key = _RenderKey(
-        str(tenant_body["metadata"].get("generation")),
-        str(platform_body["metadata"].get("generation")),
-        features.cilium,
-    )
-    cached = _RENDERS.get(name)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    tenant = Tenant.model_validate(tenant_body)
-    platform = PlatformConfig.model_validate(platform_body)
-    objects = render_tenant(
-        Context(tenant, platform.spec, features, tenant_body["metadata"].get("uid"))
-    )
-    rendered = {ref(obj): obj for obj in objects}
-    _RENDERS[name] = (key, rendered)
-    return rendered
-
-
-def _register_child(group: str, version: str, plural: str) -> None:
-    # No label filter: kopf filters on the client anyway, and an object whose labels were
-    # stripped must still be found (by its namespace) and restored.
-    @kopf.on.event(group, version, plural, registry=REGISTRY, id=f"repair-{plural}")
-    async def repair(
-        type: str, body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any
+    async def _repair(
+        self, tenant_name: str, identity: Ref, wanted: dict[str, Any], deleted: bool
     ) -> None:
-        tenant_index: kopf.Index[str, dict[str, Any]] = kwargs["tenant_index"]
-        platform_index: kopf.Index[str, dict[str, Any]] = kwargs["platform_index"]
-        tenant_name = _owning_tenant(body)
-        tenant_body = _single(tenant_index, tenant_name) if tenant_name else None
-        platform_body = _single(platform_index, PLATFORM_CONFIG_NAME)
-        if tenant_name is None or tenant_body is None or platform_body is None:
-            return
-        if tenant_body["metadata"].get("deletionTimestamp"):
-            return
-        features = memo.get("features") or Features()
         try:
-            wanted = desired_children(tenant_body, platform_body, features).get(ref(body))
-        except ValueError:
-            return  # an invalid spec: the tenant's own reconcile reports it
-        if wanted is None:
-            return
-        deleted = type == "DELETED"
-        if not deleted and not drifted(wanted, dict(body)):
-            return
-        kube: Kube = memo["kube"]
-        what = str(ref(body))
-        try:
-            if body["kind"] == "Namespace" and deleted:
+            if identity.kind == "Namespace" and deleted:
                 # A namespace went with everything in it: reconcile the whole tenant.
-                current = await kube.get_or_none(names.API_VERSION, "Tenant", tenant_name)
-                if current is None:
+                current = await self.kube.get_or_none(names.API_VERSION, "Tenant", tenant_name)
+                if current is None or current["metadata"].get("deletionTimestamp"):
                     return
-                outcome = await _reconcile_and_report(kube, _body(current))
-                await _write_status(kube, tenant_name, outcome.status)
+                outcome = await reconcile_and_report(self.kube, _body(current), self)
+                await _write_status(self.kube, tenant_name, outcome.status)
             else:
-                await _restore(kube, wanted)
+                await _restore(self.kube, wanted)
         except KubeError as error:
-            logger.warning(f"could not restore {what}: {error}")
+            # A namespace being terminated refuses content; its recreation repairs all.
+            log.warning("could not restore %s: %s", identity, error)
             return
-        DRIFT_REPAIRS.labels(body["kind"]).inc()
-        kopf.event(
-            _body(tenant_body),
-            type="Normal",
-            reason="DriftRepaired",
-            message=f"{what} was {'deleted' if deleted else 'changed'} outside Git; restored",
-        )
-
-
-def _owning_tenant(body: Mapping[str, Any]) -> str | None:
-    meta = body.get("metadata") or {}
-    labelled: str | None = (meta.get("labels") or {}).get(names.LABEL_TENANT)
-    if labelled:
-        return labelled
-    namespace = meta.get("name") if body.get("kind") == "Namespace" else meta.get("namespace")
-    return _NAMESPACE_OWNER.get(namespace or "")
+        finally:
+            self.repairing.discard(identity)
+        DRIFT_REPAIRS.labels(identity.kind).inc()
+        tenant = self.tenants.get(tenant_name)
+        if tenant is not None:
+            kopf.event(
+                _body(tenant),
+                type="Normal",
+                reason="DriftRepaired",
+                message=f"{identity} was {'deleted' if deleted else 'changed'} outside Git; "
+                "restored",
+            )
 
 
 async def _restore(kube: Kube, wanted: dict[str, Any], attempts: int = 3) -> None:
@@ -281,10 +191,144 @@ async def _restore(kube: Kube, wanted: dict[str, Any], attempts: int = 3) -> Non
             )
 
 
-for _group, _version, _plural in CHILD_RESOURCES:
-    _register_child(_group, _version, _plural)
+def _body(raw: Mapping[str, Any]) -> kopf.Body:
+    return kopf.Body(cast("kopf.RawBody", raw))
+
+
+def _watches(memo: kopf.Memo) -> Watches:
+    watches: Watches = memo["watches"]
+    return watches
+
+
+_READY: dict[str, str] = {}
+for _state, _label in (("True", "Ready"), ("False", "NotReady")):
+    TENANTS.labels(_label).set_function(
+        lambda s=_state: sum(1 for v in _READY.values() if v == s)  # type: ignore[misc]
+    )
 
 
 @kopf.on.startup(registry=REGISTRY)
-async def discover(memo: kopf.Memo, **_: Any) -> None:
-    memo["features"] = await service.discover_features(memo["kube"])
+async def start_watches(memo: kopf.Memo, **_: Any) -> None:
+    kube: Kube = memo["kube"]
+    watches = Watches(kube, features=await service.discover_features(kube))
+    memo["features"] = watches.features
+    kinds = [(api, kind) for api, kind, _ in service.OWNED_KINDS]
+    for api, kind in kinds:
+        if (api, kind) == CILIUM and not watches.features.cilium:
+            continue
+        informer = Informer(kube, api, kind, on_event=watches.on_child_event, index=_tenant_label)
+        watches.informers[kind] = informer
+        informer.start()
+    memo["watches"] = watches
+    await asyncio.wait_for(
+        asyncio.gather(*(i.synced.wait() for i in watches.informers.values())), timeout=120
+    )
+
+
+@kopf.on.cleanup(registry=REGISTRY)
+async def stop_watches(memo: kopf.Memo, **_: Any) -> None:
+    watches: Watches | None = memo.get("watches")
+    if watches is not None:
+        await asyncio.gather(*(i.stop() for i in watches.informers.values()))
+
+
+# -- what kopf's watches tell us about tenants and the platform ------------------------------
+
+
+@kopf.on.event(*TENANTS_RESOURCE, registry=REGISTRY)
+async def remember_tenant(type: str, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    watches = _watches(memo)
+    if type == "DELETED":
+        watches.tenants.pop(name, None)
+        watches.renders.pop(name, None)
+        _READY.pop(name, None)
+        for namespace in [n for n, owner in watches.namespace_owner.items() if owner == name]:
+            del watches.namespace_owner[namespace]
+        return
+    watches.tenants[name] = dict(body)
+    _READY[name] = (body.get("status") or {}).get("ready", "False")
+    for environment in (body.get("spec") or {}).get("environments") or []:
+        watches.namespace_owner[f"{name}-{environment.get('name')}"] = name
+
+
+@kopf.on.event(*PLATFORM_RESOURCE, registry=REGISTRY)
+async def remember_platform(
+    type: str, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any
+) -> None:
+    if name == PLATFORM_CONFIG_NAME:
+        _watches(memo).platform = None if type == "DELETED" else dict(body)
+
+
+# -- tenants ---------------------------------------------------------------------------------
+
+
+async def reconcile_and_report(
+    kube: Kube, body: kopf.Body, watches: Watches | None
+) -> service.Outcome:
+    started = time.perf_counter()
+    view = watches if watches is not None and watches.synced() else None
+    try:
+        outcome = await service.reconcile(kube, dict(body), view=view)
+    except Exception:
+        RECONCILES.labels("Tenant", "error").inc()
+        raise
+    RECONCILE_SECONDS.labels("Tenant").observe(time.perf_counter() - started)
+    RECONCILES.labels("Tenant", "ready" if outcome.ready else "not-ready").inc()
+    for error in outcome.errors:
+        RECONCILE_ERRORS.labels("Tenant", error.step).inc()
+    for type_, reason, message in outcome.events:
+        kopf.event(body, type=type_, reason=reason, message=message)
+    _READY[body["metadata"]["name"]] = "True" if outcome.ready else "False"
+    return outcome
+
+
+@kopf.on.resume(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
+@kopf.on.create(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
+@kopf.on.update(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
+async def reconcile_tenant(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
+    outcome = await reconcile_and_report(memo["kube"], body, memo.get("watches"))
+    patch["status"] = outcome.status
+    if outcome.errors:
+        # Status already says what failed; kopf retries with backoff.
+        first = "; ".join(f"{e.what}: {e.message}" for e in outcome.errors[:3])
+        raise kopf.TemporaryError(f"{len(outcome.errors)} object(s) failed: {first}", delay=5)
+
+
+@kopf.on.delete(*TENANTS_RESOURCE, registry=REGISTRY)
+async def finalize_tenant(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    try:
+        outcome = await service.finalize(memo["kube"], dict(body))
+    except KubeError as error:
+        raise kopf.TemporaryError(str(error), delay=5) from error
+    for type_, reason, message in outcome.events:
+        kopf.event(body, type=type_, reason=reason, message=message)
+
+
+# -- the platform ----------------------------------------------------------------------------
+
+
+@kopf.on.create(*PLATFORM_RESOURCE, registry=REGISTRY)
+@kopf.on.update(*PLATFORM_RESOURCE, registry=REGISTRY, field="spec")
+async def platform_changed(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Tiers, capacity or peers changed: every tenant renders anew."""
+    if name != PLATFORM_CONFIG_NAME:
+        return
+    watches = _watches(memo)
+    watches.platform = dict(body)
+    limit = asyncio.Semaphore(8)
+
+    async def one(raw: dict[str, Any]) -> None:
+        async with limit:
+            if raw["metadata"].get("deletionTimestamp"):
+                return
+            outcome = await reconcile_and_report(watches.kube, _body(raw), watches)
+            await _write_status(watches.kube, raw["metadata"]["name"], outcome.status)
+
+    await asyncio.gather(*(one(b) for b in list(watches.tenants.values())))
+
+
+async def _write_status(kube: Kube, name: str, status: dict[str, Any]) -> None:
+    with contextlib.suppress(NotFound):  # deleted meanwhile
+        await kube.patch(
+            names.API_VERSION, "Tenant", name, {"status": status}, subresource="status"
+        )

@@ -11,14 +11,14 @@ import asyncio
 import datetime
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from mooring.api import names
 from mooring.api.documents import model_errors
 from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig
 from mooring.api.status import Condition, set_condition
 from mooring.api.tenant import NamespaceStatus, QuotaUsage, Tenant, TenantStatus
-from mooring.core.plan import Plan, plan, ref
+from mooring.core.plan import Plan, drifted, plan, ref
 from mooring.core.render import Context, Features, render_tenant
 from mooring.core.render.quotas import QUOTA_NAME
 from mooring.core.validate import check_tenant
@@ -59,6 +59,17 @@ def utc_now() -> datetime.datetime:
 
 def timestamp(clock: Clock) -> str:
     return clock().replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class View(Protocol):
+    """What the operator already knows from its watches (informers), to ask less of the
+    API server. Without a view, the service lists and gets what it needs."""
+
+    def owned(self, tenant: str) -> list[KubeObject]:
+        """Objects labelled as this tenant's, of the kinds a Tenant owns."""
+        ...
+
+    def namespace(self, name: str) -> KubeObject | None: ...
 
 
 @dataclass(frozen=True)
@@ -204,8 +215,13 @@ async def _mark_retained(kube: Kube, namespace: str, reason: str) -> None:
 # -- reconcile -------------------------------------------------------------------------------
 
 
-async def reconcile(kube: Kube, body: KubeObject, clock: Clock = utc_now) -> Outcome:
-    """Bring the cluster to what the Tenant says; return the status to write."""
+async def reconcile(
+    kube: Kube, body: KubeObject, clock: Clock = utc_now, view: View | None = None
+) -> Outcome:
+    """Bring the cluster to what the Tenant says; return the status to write.
+
+    With a `view`, objects that already match what is desired are not sent again.
+    """
     meta = body["metadata"]
     generation = meta.get("generation")
     previous = TenantStatus.model_validate(body.get("status") or {})
@@ -242,8 +258,13 @@ async def reconcile(kube: Kube, body: KubeObject, clock: Clock = utc_now) -> Out
     warnings = [f"{f.field_path}: {f.message}" for f in findings if f.severity == "warning"]
     features = await discover_features(kube)
     desired = render_tenant(Context(tenant, platform.spec, features, meta.get("uid")))
-    observed = await gather_owned(kube, tenant.name, features)
-    existing = await _existing_namespaces(kube, desired)
+    if view is not None:
+        observed = view.owned(tenant.name)
+        wanted_namespaces = [o["metadata"]["name"] for o in desired if o["kind"] == "Namespace"]
+        existing = {n: obj for n in wanted_namespaces if (obj := view.namespace(n)) is not None}
+    else:
+        observed = await gather_owned(kube, tenant.name, features)
+        existing = await _existing_namespaces(kube, desired)
     wanted = {ref(o) for o in desired}
     leaving = [
         o["metadata"]["name"] for o in observed if o["kind"] == "Namespace" and ref(o) not in wanted
@@ -268,7 +289,13 @@ async def reconcile(kube: Kube, body: KubeObject, clock: Clock = utc_now) -> Out
     )
 
     # act
-    errors_ = await _apply_all(kube, decision.apply)
+    to_send = decision.apply
+    if view is not None:
+        current = {ref(o): o for o in observed}
+        to_send = [
+            o for o in decision.apply if ref(o) not in current or drifted(o, current[ref(o)])
+        ]
+    errors_ = await _apply_all(kube, to_send)
     pruned, prune_errors = await _prune(kube, decision.prune)
     errors_ += prune_errors
     for retained in decision.retained:
@@ -285,7 +312,7 @@ async def reconcile(kube: Kube, body: KubeObject, clock: Clock = utc_now) -> Out
     outcome = Outcome(
         _dump(status),
         ready=status.ready == "True",
-        applied=len(decision.apply),
+        applied=len(to_send),
         pruned=pruned,
         retained=[r.namespace for r in decision.retained],
         errors=errors_,
