@@ -14,11 +14,13 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -114,7 +116,9 @@ def proc_stats(pid: int) -> tuple[float, int]:
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = (int(fields[11]) + int(fields[12])) / ticks
     status = Path(f"/proc/{pid}/status").read_text()
-    peak = next(int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM"))
+    peak = next(
+        int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM")
+    )
     return cpu, peak
 
 
@@ -130,7 +134,9 @@ def floor(root: Path, bodies: list[dict[str, Any]], kubectl: Path) -> dict[str, 
         asyncio.run(prepare(cluster))
         platform = PlatformConfig.model_validate(PLATFORM).spec
         objects = [
-            obj for body in bodies for obj in render_tenant(Context(Tenant.model_validate(body), platform))
+            obj
+            for body in bodies
+            for obj in render_tenant(Context(Tenant.model_validate(body), platform))
         ]
         manifest = root / "floor.yaml"
         manifest.write_text(yaml.safe_dump_all(objects))
@@ -170,7 +176,9 @@ async def drift_latencies(kube: Kube, count: int, samples: int) -> list[float]:
     latencies = []
     for i in range(samples):
         namespace = f"team{(i * 7919) % count:04d}-dev"
-        await kube.delete("networking.k8s.io/v1", "NetworkPolicy", "mooring-default-deny", namespace)
+        await kube.delete(
+            "networking.k8s.io/v1", "NetworkPolicy", "mooring-default-deny", namespace
+        )
         deleted = time.monotonic()
         while True:
             found = await kube.get_or_none(
@@ -185,7 +193,9 @@ async def drift_latencies(kube: Kube, count: int, samples: int) -> list[float]:
     return latencies
 
 
-def operator_run(root: Path, bodies: list[dict[str, Any]], kubectl: Path, drift: int) -> dict[str, Any]:
+def operator_run(
+    root: Path, bodies: list[dict[str, Any]], kubectl: Path, drift: int
+) -> dict[str, Any]:
     cluster = start_cluster(root, "operator")
     process: subprocess.Popen[bytes] | None = None
     try:
@@ -194,10 +204,24 @@ def operator_run(root: Path, bodies: list[dict[str, Any]], kubectl: Path, drift:
         config = root / "operator.kubeconfig"
         config.write_text(cluster.mint_kubeconfig(user, groups))
         log = (root / "operator.log").open("wb")
-        profile = ["-m", "cProfile", "-o", os.environ["PROFILE"]] if os.environ.get("PROFILE") else []
+        metrics_port = free_port()
+        profile = (
+            ["-m", "cProfile", "-o", os.environ["PROFILE"]] if os.environ.get("PROFILE") else []
+        )
         process = subprocess.Popen(
-            [sys.executable, *profile, "-m", "mooring.cli", "operator", "--kubeconfig", str(config),
-             "--metrics-port", "0", "--log-level", "warning"],
+            [
+                sys.executable,
+                *profile,
+                "-m",
+                "mooring.cli",
+                "operator",
+                "--kubeconfig",
+                str(config),
+                "--metrics-port",
+                str(metrics_port),
+                "--log-level",
+                "warning",
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -212,7 +236,9 @@ def operator_run(root: Path, bodies: list[dict[str, Any]], kubectl: Path, drift:
                 started = time.monotonic()
                 subprocess.run(
                     [str(kubectl), "apply", "--server-side", "-f", str(manifest)],
-                    env=env, check=True, stdout=subprocess.DEVNULL,
+                    env=env,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
                 )
                 applied = time.monotonic()
                 done = await wait_all_ready(kube, len(bodies), timeout=1800)
@@ -221,6 +247,17 @@ def operator_run(root: Path, bodies: list[dict[str, Any]], kubectl: Path, drift:
 
         total, apply_seconds, latencies = asyncio.run(measure())
         cpu_after, peak = proc_stats(process.pid)
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics") as response:
+            metrics = response.read().decode()
+        reconciles = {
+            line.split("result=")[1].split('"')[1]: float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("mooring_reconciles_total{")
+        }
+        log_text = (root / "operator.log").read_text()
+        failures = sum(1 for line in log_text.splitlines() if "ERROR" in line)
+        Path("benchmarks/out").mkdir(parents=True, exist_ok=True)
+        Path("benchmarks/out/operator.log").write_text(log_text)  # for a look afterwards
         verbs = requests_by(root / "operator-audit.log", user)
         return {
             "seconds": total,
@@ -230,12 +267,23 @@ def operator_run(root: Path, bodies: list[dict[str, Any]], kubectl: Path, drift:
             "cpu": cpu_after - cpu_before,
             "peak_rss": peak,
             "drift": latencies,
+            "reconciles": reconciles,
+            "failures": failures,
         }
     finally:
         if process is not None:
-            process.send_signal(2 if os.environ.get("PROFILE") else 15)  # SIGINT lets cProfile write
+            process.send_signal(
+                2 if os.environ.get("PROFILE") else 15
+            )  # SIGINT lets cProfile write
             process.wait(timeout=60)
         cluster.down(say=lambda _: None, purge=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -256,17 +304,30 @@ def main() -> None:
         base = floor(root, bodies, kubectl)
         run = operator_run(root, bodies, kubectl, args.drift)
     n = args.tenants
-    print(f"tenants: {n} x 2 environments ({base['objects']} rendered objects); load avg at start {load:.2f}")
-    print(f"floor  kubectl apply --server-side: {base['seconds']:.1f} s, "
-          f"{base['requests'] / n:.1f} API requests per tenant")
-    print(f"mooring operator: all Ready after {run['seconds']:.1f} s "
-          f"(tenants applied in {run['apply_seconds']:.1f} s), "
-          f"{run['requests'] / n:.1f} API requests per tenant {run['verbs']}")
+    print(
+        f"tenants: {n} x 2 environments ({base['objects']} rendered objects); load avg at start {load:.2f}"
+    )
+    print(
+        f"floor  kubectl apply --server-side: {base['seconds']:.1f} s, "
+        f"{base['requests'] / n:.1f} API requests per tenant"
+    )
+    print(
+        f"mooring operator: all Ready after {run['seconds']:.1f} s "
+        f"(tenants applied in {run['apply_seconds']:.1f} s), "
+        f"{run['requests'] / n:.1f} API requests per tenant {run['verbs']}"
+    )
+    print(
+        f"reconciles by result: {run['reconciles']}; error lines in the operator log: {run['failures']}"
+    )
     print(f"ratio to floor: {run['seconds'] / base['seconds']:.2f}x (aim: <= 1.5x)")
-    print(f"operator CPU: {run['cpu']:.1f} s; peak memory (VmHWM): {run['peak_rss'] / 2**20:.0f} MiB (aim: < 200)")
+    print(
+        f"operator CPU: {run['cpu']:.1f} s; peak memory (VmHWM): {run['peak_rss'] / 2**20:.0f} MiB (aim: < 200)"
+    )
     drift = run["drift"]
-    print(f"drift repair ({len(drift)} deleted NetworkPolicies): p50 {statistics.median(drift) * 1000:.0f} ms, "
-          f"p99 {percentile(drift, 0.99) * 1000:.0f} ms, max {max(drift) * 1000:.0f} ms (aim: p99 < 1 s)")
+    print(
+        f"drift repair ({len(drift)} deleted NetworkPolicies): p50 {statistics.median(drift) * 1000:.0f} ms, "
+        f"p99 {percentile(drift, 0.99) * 1000:.0f} ms, max {max(drift) * 1000:.0f} ms (aim: p99 < 1 s)"
+    )
 
 
 if __name__ == "__main__":

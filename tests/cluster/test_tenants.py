@@ -387,6 +387,15 @@ async def test_deleting_a_managed_network_policy_restores_it(
 
     await eventually(restored, timeout=10, what="the NetworkPolicy restored")
 
+    async def told() -> bool:
+        events = await kube.list("v1", "Event", "default", fields=f"involvedObject.name={name}")
+        return any(
+            e["reason"] == "DriftRepaired" and "mooring-default-deny" in e["message"]
+            for e in events
+        )
+
+    await eventually(told, timeout=10, what="a DriftRepaired event on the tenant")
+
 
 @pytest.mark.parametrize(
     ("kind_api", "kind", "object_name", "patch", "check"),

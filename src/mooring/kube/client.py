@@ -27,6 +27,7 @@ from mooring.api.names import FIELD_MANAGER
 
 Obj = dict[str, Any]
 DISCOVERY_TTL = 30.0
+MAX_IN_FLIGHT = 24
 WatchEvent = tuple[Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"], Obj]
 
 
@@ -114,8 +115,11 @@ def describe(obj: Mapping[str, Any]) -> str:
 class Kube:
     """An async client for one cluster. Create with `Kube.from_kubeconfig`, close with `aclose`."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, max_in_flight: int = MAX_IN_FLIGHT) -> None:
         self._http = http
+        # Requests beyond this wait here, not in the connection pool, where thousands of
+        # queued requests would cost CPU and time out.
+        self._in_flight = asyncio.Semaphore(max_in_flight)
         self._discovered: dict[str, dict[str, Resource]] = {}
         self._discovered_at: dict[str, float] = {}
         self._discovery_lock = asyncio.Lock()
@@ -140,7 +144,13 @@ class Kube:
         if config is None:
             raise KubeError(0, "NoConfig", f"no usable context in the kubeconfig ({path or 'env'})")
         params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout), trust_env=False)
-        http = client_adapter.AsyncClient(config, params)
+        http = httpx.AsyncClient(
+            **params.httpx_params(config),
+            limits=httpx.Limits(
+                max_connections=MAX_IN_FLIGHT + 8,  # watches hold a connection each
+                max_keepalive_connections=MAX_IN_FLIGHT + 8,
+            ),
+        )
         http.headers["User-Agent"] = "mooring"
         return cls(http)
 
@@ -220,9 +230,10 @@ class Kube:
     ) -> Obj:
         content = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": content_type} if content is not None else {}
-        response = await self._http.request(
-            method, path, content=content, params=dict(params or {}), headers=headers
-        )
+        async with self._in_flight:
+            response = await self._http.request(
+                method, path, content=content, params=dict(params or {}), headers=headers
+            )
         if response.status_code >= 400:
             raise _error(response, what or f"{method} {path}")
         if not response.content:

@@ -26,6 +26,7 @@ from mooring.api.tenant import Tenant
 from mooring.core.plan import Ref, drifted, ref
 from mooring.core.render import Context, Features, render_tenant
 from mooring.kube.client import Conflict, Kube, KubeError, NotFound
+from mooring.kube.events import post_event
 from mooring.kube.informer import Informer
 from mooring.operator.metrics import (
     DRIFT_REPAIRS,
@@ -146,7 +147,7 @@ class Watches:
                 current = await self.kube.get_or_none(names.API_VERSION, "Tenant", tenant_name)
                 if current is None or current["metadata"].get("deletionTimestamp"):
                     return
-                outcome = await reconcile_and_report(self.kube, _body(current), self)
+                outcome = await reconcile_and_report(self.kube, _body(current), self, post=True)
                 await _write_status(self.kube, tenant_name, outcome.status)
             else:
                 await _restore(self.kube, wanted)
@@ -159,12 +160,12 @@ class Watches:
         DRIFT_REPAIRS.labels(identity.kind).inc()
         tenant = self.tenants.get(tenant_name)
         if tenant is not None:
-            kopf.event(
-                _body(tenant),
-                type="Normal",
-                reason="DriftRepaired",
-                message=f"{identity} was {'deleted' if deleted else 'changed'} outside Git; "
-                "restored",
+            await post_event(
+                self.kube,
+                tenant,
+                "Normal",
+                "DriftRepaired",
+                f"{identity} was {'deleted' if deleted else 'changed'} outside Git; restored",
             )
 
 
@@ -263,8 +264,9 @@ async def remember_platform(
 
 
 async def reconcile_and_report(
-    kube: Kube, body: kopf.Body, watches: Watches | None
+    kube: Kube, body: kopf.Body, watches: Watches | None, post: bool = False
 ) -> service.Outcome:
+    """Reconcile, count, and tell (Events through kopf inside its handlers, else directly)."""
     started = time.perf_counter()
     view = watches if watches is not None and watches.synced() else None
     try:
@@ -277,7 +279,10 @@ async def reconcile_and_report(
     for error in outcome.errors:
         RECONCILE_ERRORS.labels("Tenant", error.step).inc()
     for type_, reason, message in outcome.events:
-        kopf.event(body, type=type_, reason=reason, message=message)
+        if post:
+            await post_event(kube, body, type_, reason, message)
+        else:
+            kopf.event(body, type=type_, reason=reason, message=message)
     _READY[body["metadata"]["name"]] = "True" if outcome.ready else "False"
     return outcome
 
