@@ -27,10 +27,10 @@ from typing import Any
 
 import yaml
 
-from mooring.core.render import Context, render_tenant
-from mooring.core.render.platform import install, operator_user
 from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import Tenant
+from mooring.core.render import Context, render_tenant
+from mooring.core.render.platform import install, operator_user
 from mooring.devcluster.binaries import ensure_built
 from mooring.devcluster.cluster import DevCluster, NodeShape
 from mooring.kube.client import Kube
@@ -304,30 +304,26 @@ def main() -> None:
         base = floor(root, bodies, kubectl)
         run = operator_run(root, bodies, kubectl, args.drift)
     n = args.tenants
-    print(
-        f"tenants: {n} x 2 environments ({base['objects']} rendered objects); load avg at start {load:.2f}"
-    )
-    print(
+    drift = run["drift"]
+    lines = [
+        f"tenants: {n} x 2 environments ({base['objects']} rendered objects); "
+        f"load avg at start {load:.2f}",
         f"floor  kubectl apply --server-side: {base['seconds']:.1f} s, "
-        f"{base['requests'] / n:.1f} API requests per tenant"
-    )
-    print(
+        f"{base['requests'] / n:.1f} API requests per tenant",
         f"mooring operator: all Ready after {run['seconds']:.1f} s "
         f"(tenants applied in {run['apply_seconds']:.1f} s), "
-        f"{run['requests'] / n:.1f} API requests per tenant {run['verbs']}"
-    )
-    print(
-        f"reconciles by result: {run['reconciles']}; error lines in the operator log: {run['failures']}"
-    )
-    print(f"ratio to floor: {run['seconds'] / base['seconds']:.2f}x (aim: <= 1.5x)")
-    print(
-        f"operator CPU: {run['cpu']:.1f} s; peak memory (VmHWM): {run['peak_rss'] / 2**20:.0f} MiB (aim: < 200)"
-    )
-    drift = run["drift"]
-    print(
-        f"drift repair ({len(drift)} deleted NetworkPolicies): p50 {statistics.median(drift) * 1000:.0f} ms, "
-        f"p99 {percentile(drift, 0.99) * 1000:.0f} ms, max {max(drift) * 1000:.0f} ms (aim: p99 < 1 s)"
-    )
+        f"{run['requests'] / n:.1f} API requests per tenant {run['verbs']}",
+        f"reconciles by result: {run['reconciles']}; "
+        f"error lines in the operator log: {run['failures']}",
+        f"ratio to floor: {run['seconds'] / base['seconds']:.2f}x (aim: <= 1.5x)",
+        f"operator CPU: {run['cpu']:.1f} s; peak memory (VmHWM): "
+        f"{run['peak_rss'] / 2**20:.0f} MiB (aim: < 200)",
+        f"drift repair ({len(drift)} deleted NetworkPolicies): "
+        f"p50 {statistics.median(drift) * 1000:.0f} ms, "
+        f"p99 {percentile(drift, 0.99) * 1000:.0f} ms, max {max(drift) * 1000:.0f} ms "
+        "(aim: p99 < 1 s)",
+    ]
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
