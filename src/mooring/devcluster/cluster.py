@@ -172,7 +172,7 @@ class DevCluster:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.logs.mkdir(exist_ok=True)
         self._ensure_pki()
-        state = State(api_port=_free_port(), started_at=time.time())
+        state = State(api_port=free_port(), started_at=time.time())
         try:
             self._start_all(state, binaries, timeout, say)
             asyncio.run(self._register_nodes_and_wait(state, started + timeout))
@@ -188,7 +188,7 @@ class DevCluster:
 
     def _start_all(self, state: State, binaries: dict[str, Path], timeout: float, say: Say) -> None:
         deadline = time.monotonic() + timeout
-        etcd_port, peer_port = _free_port(), _free_port()
+        etcd_port, peer_port = free_port(), free_port()
         data = self.dir / "etcd"
         components: dict[str, tuple[list[str], int, Callable[[int], bool]]] = {
             "etcd": (
@@ -207,27 +207,27 @@ class DevCluster:
                     "--log-level=warn",
                 ],
                 etcd_port,
-                lambda port: _http_ok(f"http://127.0.0.1:{port}/health"),
+                lambda port: http_ok(f"http://127.0.0.1:{port}/health"),
             ),
             "kube-apiserver": (
                 self._apiserver_args(binaries["kube-apiserver"], state.api_port, etcd_port),
                 state.api_port,
-                lambda port: _http_ok(f"https://127.0.0.1:{port}/readyz", self._admin_tls()),
+                lambda port: http_ok(f"https://127.0.0.1:{port}/readyz", self._admin_tls()),
             ),
             "kube-controller-manager": (
                 self._controller_manager_args(binaries["kube-controller-manager"]),
-                _free_port(),
-                lambda port: _http_ok(f"https://127.0.0.1:{port}/healthz", _insecure_tls()),
+                free_port(),
+                lambda port: http_ok(f"https://127.0.0.1:{port}/healthz", _insecure_tls()),
             ),
             "kube-scheduler": (
                 self._scheduler_args(binaries["kube-scheduler"]),
-                _free_port(),
-                lambda port: _http_ok(f"https://127.0.0.1:{port}/healthz", _insecure_tls()),
+                free_port(),
+                lambda port: http_ok(f"https://127.0.0.1:{port}/healthz", _insecure_tls()),
             ),
             "kwok": (
                 self._kwok_args(binaries["kwok"]),
-                _free_port(),
-                lambda port: _http_ok(f"http://127.0.0.1:{port}/healthz"),
+                free_port(),
+                lambda port: http_ok(f"http://127.0.0.1:{port}/healthz"),
             ),
         }
         self._write_kubeconfigs(state.server)
@@ -314,6 +314,30 @@ class DevCluster:
             f"--cidr={POD_CIDR}",
             "--node-ip=10.0.0.1",
         ]
+
+    def attach(
+        self,
+        name: str,
+        argv: list[str],
+        port: int,
+        healthy: Callable[[int], bool],
+        timeout: float = 60,
+    ) -> Component:
+        """Start another process (the demo's operator) that `down` stops with the rest.
+
+        Already running: returned as it is.
+        """
+        state = self.state()
+        if state is None or not self.running():
+            raise DevClusterError("the local control plane is not running; run `mooring dev up`")
+        current = state.components.get(name)
+        if current is not None and _alive(current.pid, current.argv[0]):
+            return current
+        component = self._spawn(name, argv, port)
+        state.components[name] = component
+        state.save(self.state_file)
+        self._wait_healthy(component, healthy, time.monotonic() + timeout)
+        return component
 
     def _spawn(self, name: str, argv: list[str], port: int) -> Component:
         log = self.logs / f"{name}.log"
@@ -404,7 +428,9 @@ class DevCluster:
         if state is None:
             say("the local control plane is not running")
         else:
-            for name in reversed(ORDER):
+            # Attached processes (an operator) first, then the control plane in reverse.
+            extra = [n for n in state.components if n not in ORDER]
+            for name in [*extra, *reversed(ORDER)]:
                 component = state.components.get(name)
                 if component is not None:
                     _stop(component)
@@ -527,7 +553,8 @@ def _condition(obj: dict[str, Any], kind: str) -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -553,7 +580,7 @@ def _insecure_tls() -> ssl.SSLContext:
     return context
 
 
-def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
+def http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2, context=context) as response:
             return bool(response.status == 200)

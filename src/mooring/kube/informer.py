@@ -33,6 +33,14 @@ KEPT_METADATA = (
 )
 
 
+BULKY_ANNOTATIONS = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        "mooring.dev/last-handled-configuration",  # kopf's diff base, under our prefix
+    }
+)
+
+
 def slim(obj: Obj) -> Obj:
     """The object without managedFields and other bulk the operator never reads."""
     meta = obj.get("metadata") or {}

@@ -27,7 +27,7 @@ from mooring.core.plan import Ref, drifted, ref
 from mooring.core.render import Context, Features, render_tenant
 from mooring.kube.client import Conflict, Kube, KubeError, NotFound
 from mooring.kube.events import post_event
-from mooring.kube.informer import Informer
+from mooring.kube.informer import Informer, slim
 from mooring.operator.metrics import (
     DRIFT_REPAIRS,
     RECONCILE_ERRORS,
@@ -246,7 +246,8 @@ async def remember_tenant(type: str, name: str, body: kopf.Body, memo: kopf.Memo
         for namespace in [n for n, owner in watches.namespace_owner.items() if owner == name]:
             del watches.namespace_owner[namespace]
         return
-    watches.tenants[name] = dict(body)
+    # Slim: managedFields and kopf's annotations would double what is kept per tenant.
+    watches.tenants[name] = slim(dict(body))
     _READY[name] = (body.get("status") or {}).get("ready", "False")
     for environment in (body.get("spec") or {}).get("environments") or []:
         watches.namespace_owner[f"{name}-{environment.get('name')}"] = name

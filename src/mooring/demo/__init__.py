@@ -1,0 +1,251 @@
+"""The demo: the local control plane and the whole platform, working on example tenants.
+
+Side effects: starts the local control plane (and the operator, attached to it so that
+`mooring dev down` stops both), applies Mooring and the example platform repository, acts
+as tenant members would, and prints what happened. Safe to run again: each step finds
+what is already there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mooring.core.render.platform import install, operator_user
+from mooring.devcluster.binaries import ensure_built, repository_root
+from mooring.devcluster.cluster import DevCluster, free_port, http_ok
+from mooring.kube.client import Forbidden, Kube
+from mooring.services.install import apply_objects
+from mooring.services.sources import read_sources
+
+API = "mooring.dev/v1alpha1"
+Say = Callable[[str], None]
+
+
+@dataclass
+class Demo:
+    cluster: DevCluster
+    say: Say
+    examples: Path
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        started = time.monotonic()
+        self.step(
+            "1. The local control plane (etcd, kube-apiserver, controller-manager, "
+            "scheduler, kwok nodes)"
+        )
+        self.cluster.up(say=self.say)
+        asyncio.run(self._platform())
+        self.step("3. The operator (as its ServiceAccount, least privilege)")
+        self._operator()
+        asyncio.run(self._tenants())
+        self.say("")
+        self.say(f"demo finished in {time.monotonic() - started:.1f} s. Explore:")
+        self.say(f"  export KUBECONFIG={self.cluster.kubeconfig_path}")
+        kubectl = ensure_built(say=self.say)["kubectl"]
+        self.say(f"  {kubectl} get tenants")
+        self.say(f"  {kubectl} get ns -l app.kubernetes.io/managed-by=mooring --show-labels")
+        self.say(f"  .venv/bin/mooring validate {self.examples}")
+        self.say("  .venv/bin/mooring dev down   # stops the operator and the control plane")
+
+    def step(self, title: str) -> None:
+        self.say("")
+        self.say(f"== {title}")
+
+    async def _platform(self) -> None:
+        self.step("2. Mooring's CRDs and roles, then the example platform repository")
+        async with self._kube() as kube:
+            applied = await apply_objects(kube, install())
+            self.say(f"  installed {len(applied)} objects (CRDs, tenant roles, operator RBAC)")
+            sources = read_sources([str(self.examples)])
+            if sources.errors:
+                raise RuntimeError("; ".join(str(e) for e in sources.errors))
+            objects = [d.obj for d in sources.documents if d.obj.get("apiVersion") == API]
+            objects.sort(key=lambda o: 0 if o["kind"] == "PlatformConfig" else 1)
+            for obj in objects:
+                await kube.apply(obj)
+                self.say(f"  applied {obj['kind']} {obj['metadata']['name']}")
+
+    def _operator(self) -> None:
+        user, groups = operator_user()
+        config = self.cluster.dir / "operator.kubeconfig"
+        config.write_text(self.cluster.mint_kubeconfig(user, groups))
+        port = free_port()
+        component = self.cluster.attach(
+            "mooring-operator",
+            [
+                sys.executable,
+                "-m",
+                "mooring.cli",
+                "operator",
+                "--kubeconfig",
+                str(config),
+                "--metrics-port",
+                str(port),
+                "--liveness-port",
+                str(free_port()),
+            ],
+            port,
+            lambda p: http_ok(f"http://127.0.0.1:{p}/metrics"),
+        )
+        self.say(
+            f"  running as pid {component.pid}; metrics on http://127.0.0.1:"
+            f"{component.port}/metrics; log {component.log}"
+        )
+
+    async def _tenants(self) -> None:
+        async with self._kube() as kube:
+            self.step("4. Tenants reconciled: namespaces, access, quota, defaults, network")
+            tenants = await self._wait_ready(kube)
+            for tenant in tenants:
+                status = tenant["status"]
+                names = ", ".join(n["name"] for n in status["namespaces"])
+                self.say(
+                    f"  {tenant['metadata']['name']:<10} tier {status['tier']:<7} "
+                    f"Ready  namespaces: {names}"
+                )
+            await self._member(kube)
+            await self._drift(kube)
+
+    async def _wait_ready(self, kube: Kube, timeout: float = 60) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while True:
+            tenants = await kube.list(API, "Tenant")
+            ready = [
+                t
+                for t in tenants
+                if (t.get("status") or {}).get("ready") == "True"
+                and t["status"].get("observedGeneration") == t["metadata"]["generation"]
+            ]
+            if tenants and len(ready) == len(tenants):
+                return sorted(tenants, key=lambda t: t["metadata"]["name"])
+            if time.monotonic() > deadline:
+                waiting = sorted(
+                    {t["metadata"]["name"] for t in tenants}
+                    - {t["metadata"]["name"] for t in ready}
+                )
+                raise RuntimeError(f"tenants not Ready after {timeout} s: {', '.join(waiting)}")
+            await asyncio.sleep(0.2)
+
+    async def _member(self, kube: Kube) -> None:
+        self.step("5. A developer of payments (group payments-devs), with their own kubeconfig")
+        path = self.cluster.dir / "dora.kubeconfig"
+        path.write_text(self.cluster.mint_kubeconfig("dora@example.com", ["payments-devs"]))
+        async with Kube.from_kubeconfig(path) as dora:
+            await dora.apply(_deployment("api", "payments-dev"))
+            self.say("  deployed payments-dev/api: allowed")
+            for what, attempt in (
+                ("deploy into checkout-dev", dora.apply(_deployment("api", "checkout-dev"))),
+                ("read secrets in checkout-prod", dora.list("v1", "Secret", "checkout-prod")),
+                (
+                    "raise the quota in payments-dev",
+                    dora.patch(
+                        "v1",
+                        "ResourceQuota",
+                        "mooring-quota",
+                        {"spec": {"hard": {"pods": "999"}}},
+                        namespace="payments-dev",
+                    ),
+                ),
+                (
+                    "delete the default-deny NetworkPolicy",
+                    dora.delete(
+                        "networking.k8s.io/v1",
+                        "NetworkPolicy",
+                        "mooring-default-deny",
+                        "payments-dev",
+                    ),
+                ),
+            ):
+                self.say(f"  {what}: {await _refused(attempt)}")
+        pods = await self._running(kube, "payments-dev", "app=api", count=2)
+        self.say(f"  pods of payments-dev/api Running on kwok nodes: {', '.join(pods)}")
+        quota = await kube.get("v1", "ResourceQuota", "mooring-quota", "payments-dev")
+        used, hard = quota["status"]["used"], quota["status"]["hard"]
+        self.say(
+            f"  quota used: cpu {used.get('requests.cpu')}/{hard.get('requests.cpu')}, "
+            f"pods {used.get('pods')}/{hard.get('pods')}"
+        )
+
+    async def _running(self, kube: Kube, namespace: str, labels: str, count: int) -> list[str]:
+        for _ in range(100):
+            pods = await kube.list("v1", "Pod", namespace, labels=labels)
+            if len(pods) >= count and all(p["status"].get("phase") == "Running" for p in pods):
+                return [f"{p['metadata']['name']} on {p['spec']['nodeName']}" for p in pods]
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"pods {labels} in {namespace} not Running")
+
+    async def _drift(self, kube: Kube) -> None:
+        self.step("6. Drift: someone deletes a managed NetworkPolicy by hand")
+        api, kind, name, namespace = (
+            "networking.k8s.io/v1",
+            "NetworkPolicy",
+            "mooring-default-deny",
+            "checkout-prod",
+        )
+        before = await kube.get(api, kind, name, namespace)
+        await kube.delete(api, kind, name, namespace)
+        deleted = time.monotonic()
+        while True:
+            now = await kube.get_or_none(api, kind, name, namespace)
+            if now is not None and now["metadata"]["uid"] != before["metadata"]["uid"]:
+                break
+            if time.monotonic() - deleted > 10:
+                raise RuntimeError("the NetworkPolicy was not restored")
+            await asyncio.sleep(0.01)
+        self.say(
+            f"  {namespace}/{name} restored by the operator in "
+            f"{(time.monotonic() - deleted) * 1000:.0f} ms"
+        )
+
+    def _kube(self) -> Kube:
+        return Kube.from_kubeconfig(self.cluster.kubeconfig_path)
+
+
+async def _refused(attempt: Awaitable[Any]) -> str:
+    try:
+        await attempt
+    except Forbidden as error:
+        return f"denied ({error.message.split(':')[0]})"
+    return "ALLOWED (unexpected)"
+
+
+def _deployment(name: str, namespace: str) -> dict[str, Any]:
+    deployment: dict[str, Any] = yaml.safe_load(
+        f"""
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata: {{name: {name}, namespace: {namespace}}}
+        spec:
+          replicas: 2
+          selector: {{matchLabels: {{app: {name}}}}}
+          template:
+            metadata: {{labels: {{app: {name}}}}}
+            spec:
+              securityContext: {{runAsNonRoot: true, seccompProfile: {{type: RuntimeDefault}}}}
+              containers:
+                - name: {name}
+                  image: registry.example.com/payments/{name}:1.4.2
+                  resources:
+                    requests: {{cpu: 250m, memory: 128Mi}}
+                    limits: {{cpu: 250m, memory: 128Mi}}
+                  securityContext:
+                    allowPrivilegeEscalation: false
+                    capabilities: {{drop: [ALL]}}
+        """
+    )
+    return deployment
+
+
+def run_demo(state_dir: Path | None, say: Say) -> None:
+    examples = repository_root() / "examples" / "platform"
+    Demo(DevCluster(state_dir), say, examples).run()
