@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -21,7 +22,7 @@ from typing import Any, cast
 import kopf
 
 from mooring.api import names
-from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig
+from mooring.api.platform import PLATFORM_CONFIG_NAME
 from mooring.api.tenant import Tenant
 from mooring.core.plan import Ref, drifted, ref
 from mooring.core.render import Context, Features, render_tenant
@@ -41,6 +42,7 @@ from mooring.services import tenants as service
 TENANTS_RESOURCE = (names.GROUP, names.VERSION, "tenants")
 PLATFORM_RESOURCE = (names.GROUP, names.VERSION, "platformconfigs")
 CILIUM = ("cilium.io/v2", "CiliumNetworkPolicy")
+RENDER_CACHE = 128
 log = logging.getLogger(__name__)
 
 
@@ -63,8 +65,10 @@ class Watches:
     features: Features = field(default_factory=Features)
     namespace_owner: dict[str, str] = field(default_factory=dict)
     repairing: set[Ref] = field(default_factory=set)
-    renders: dict[str, tuple[tuple[str, str, bool], dict[Ref, dict[str, Any]]]] = field(
-        default_factory=dict
+    # Recently rendered tenants only: rendering again costs a fraction of a millisecond,
+    # keeping every tenant's objects would cost tens of MiB at a thousand tenants.
+    renders: OrderedDict[str, tuple[tuple[str, str, bool], dict[Ref, dict[str, Any]]]] = field(
+        default_factory=OrderedDict
     )
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
@@ -75,6 +79,9 @@ class Watches:
 
     def namespace(self, name: str) -> dict[str, Any] | None:
         return self.informers["Namespace"].get(None, name)
+
+    def platform_config(self) -> dict[str, Any] | None:
+        return self.platform
 
     def synced(self) -> bool:
         return all(i.synced.is_set() for i in self.informers.values())
@@ -93,10 +100,11 @@ class Watches:
         )
         cached = self.renders.get(tenant_name)
         if cached is not None and cached[0] == key:
+            self.renders.move_to_end(tenant_name)
             return cached[1]
         try:
             tenant = Tenant.model_validate(body)
-            platform = PlatformConfig.model_validate(self.platform)
+            platform = service.parse_platform(self.platform)
             objects = render_tenant(
                 Context(tenant, platform.spec, self.features, body["metadata"].get("uid"))
             )
@@ -104,6 +112,8 @@ class Watches:
             return None  # an invalid spec or unknown tier: the tenant's reconcile reports it
         rendered = {ref(obj): obj for obj in objects}
         self.renders[tenant_name] = (key, rendered)
+        if len(self.renders) > RENDER_CACHE:
+            self.renders.popitem(last=False)
         return rendered
 
     def owner_of(self, obj: Mapping[str, Any]) -> str | None:

@@ -71,6 +71,10 @@ class View(Protocol):
 
     def namespace(self, name: str) -> KubeObject | None: ...
 
+    def platform_config(self) -> KubeObject | None:
+        """The PlatformConfig as last watched (None: not there)."""
+        ...
+
 
 @dataclass(frozen=True)
 class StepError:
@@ -92,11 +96,27 @@ class Outcome:
     events: list[tuple[str, str, str]] = field(default_factory=list)  # type, reason, message
 
 
-async def load_platform(kube: Kube) -> PlatformConfig | None:
-    raw = await kube.get_or_none(names.API_VERSION, "PlatformConfig", PLATFORM_CONFIG_NAME)
-    if raw is None:
-        return None
-    return PlatformConfig.model_validate(raw)
+async def load_platform(kube: Kube, view: View | None = None) -> PlatformConfig | None:
+    raw = view.platform_config() if view is not None else None
+    if raw is None:  # not watched yet, or really absent: ask
+        raw = await kube.get_or_none(names.API_VERSION, "PlatformConfig", PLATFORM_CONFIG_NAME)
+    return None if raw is None else parse_platform(raw)
+
+
+_PARSED: dict[str, PlatformConfig] = {}
+
+
+def parse_platform(raw: KubeObject) -> PlatformConfig:
+    """The PlatformConfig model, parsed once per resourceVersion (every tenant reads it)."""
+    version = raw.get("metadata", {}).get("resourceVersion")
+    if version is None:
+        return PlatformConfig.model_validate(raw)
+    parsed = _PARSED.get(version)
+    if parsed is None:
+        parsed = PlatformConfig.model_validate(raw)
+        _PARSED.clear()  # only the latest version is ever wanted
+        _PARSED[version] = parsed
+    return parsed
 
 
 async def discover_features(kube: Kube) -> Features:
@@ -243,7 +263,7 @@ async def reconcile(
         return failed("InvalidSpec", detail)
     assert isinstance(tenant_model, Tenant)
     tenant = tenant_model
-    platform = await load_platform(kube)
+    platform = await load_platform(kube, view)
     if platform is None:
         return failed(
             "NoPlatformConfig",
