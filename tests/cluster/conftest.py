@@ -74,6 +74,8 @@ class OperatorProcess:
                     str(self.kubeconfig),
                     "--metrics-port",
                     str(self.metrics_port),
+                    "--feature-poll-seconds",
+                    "1",
                 ],
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -358,6 +360,14 @@ async def test_quota_and_container_defaults_apply_to_a_member(
         }
         with pytest.raises(Forbidden, match="exceeded quota: mooring-quota"):
             await alice.create(greedy)
+
+    async def usage_in_status() -> bool:
+        obj = await kube.get(API, "Tenant", name)
+        dev = next(n for n in obj["status"]["namespaces"] if n["environment"] == "dev")
+        pods = next((q for q in dev["quota"] if q["resource"] == "pods"), None)
+        return pods == {"resource": "pods", "used": "1", "hard": "10"}
+
+    await eventually(usage_in_status, what="the tenant's status to show 1 of 10 pods used")
     # Pod Security "restricted" is enforced too: a privileged pod is refused.
     privileged = {**pod, "metadata": {"name": "root", "namespace": namespace}}
     privileged["spec"] = {
@@ -760,3 +770,50 @@ async def test_a_platform_change_reaches_every_tenant(
         await eventually(updated, what="the new tier quota applied")
     finally:
         await kube.apply(platform)
+
+
+async def test_diff_shows_what_applying_would_change_and_nothing_once_applied(
+    kube: Kube,
+    operator: OperatorProcess,
+    name: str,
+    cleanup: list[str],
+    kubeconfig: Path,
+    tmp_path: Path,
+) -> None:
+    platform_file = Path(__file__).parent / "platform.yaml"
+    tenant_file = tmp_path / f"{name}.yaml"
+    tenant_file.write_text(yaml.safe_dump(tenant(name, envs=("dev",))))
+
+    def diff() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mooring.cli",
+                "diff",
+                "--kubeconfig",
+                str(kubeconfig),
+                str(platform_file),
+                str(tenant_file),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    before = diff()
+    assert before.returncode == 1, before.stderr
+    assert f"+ create Tenant {name}" in before.stdout
+    assert f"+ create Namespace {name}-dev" in before.stdout
+    assert f"+ create ResourceQuota {name}-dev/mooring-quota" in before.stdout
+    cleanup.append(name)
+    await kube.apply(tenant(name, envs=("dev",)))
+    await wait_ready(kube, name)
+    after = diff()
+    assert after.returncode == 0, after.stdout
+    tenant_file.write_text(yaml.safe_dump(tenant(name, envs=("dev",), quota={"pods": 4})))
+    changed = diff()
+    assert changed.returncode == 1
+    assert f"~ update ResourceQuota {name}-dev/mooring-quota" in changed.stdout
+    assert "-    pods: '10'" in changed.stdout and "+    pods: '4'" in changed.stdout

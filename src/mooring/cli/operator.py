@@ -27,12 +27,19 @@ from mooring.operator.main import OperatorStartError, Options, run
     default="info",
     show_default=True,
 )
+@click.option(
+    "--feature-poll-seconds",
+    default=30.0,
+    show_default=True,
+    help="How often to look for optional parts installed later (Cilium's CRDs).",
+)
 def operator(
     kubeconfig: Path | None,
     metrics_port: int,
     metrics_address: str,
     liveness_port: int | None,
     log_level: str,
+    feature_poll_seconds: float,
 ) -> None:
     """Reconcile Tenants (and the rest of Mooring's resources) until interrupted."""
     try:
@@ -43,6 +50,7 @@ def operator(
                 metrics_address=metrics_address,
                 liveness_port=liveness_port,
                 log_level=log_level,
+                feature_poll_seconds=feature_poll_seconds,
             )
         )
     except OperatorStartError as error:

@@ -103,7 +103,7 @@ def diff(paths: tuple[str, ...], kubeconfig: Path | None) -> None:
         err.print("error: no PlatformConfig among the paths; add platform.yaml", markup=False)
         sys.exit(EXIT_USAGE)
     platform = parsed.platform[0]
-    tenants = [tenant for tenant, _ in parsed.tenants]
+    tenants = [(tenant, document.obj) for tenant, document in parsed.tenants]
     try:
         changes = asyncio.run(_diff(kubeconfig, tenants, platform))
     except (KubeError, OSError) as error:
@@ -127,12 +127,14 @@ def diff(paths: tuple[str, ...], kubeconfig: Path | None) -> None:
 
 
 async def _diff(
-    kubeconfig: Path | None, tenants: list[Tenant], platform: PlatformConfig
+    kubeconfig: Path | None,
+    tenants: list[tuple[Tenant, dict[str, Any]]],
+    platform: PlatformConfig,
 ) -> list[Any]:
     async with Kube.from_kubeconfig(kubeconfig) as kube:
         changes = []
-        for tenant in tenants:
-            changes += await diff_tenant(kube, tenant, platform)
+        for tenant, written in tenants:
+            changes += await diff_tenant(kube, tenant, platform, written)
         return changes
 
 

@@ -231,9 +231,12 @@ class Kube:
         content = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": content_type} if content is not None else {}
         async with self._in_flight:
-            response = await self._http.request(
-                method, path, content=content, params=dict(params or {}), headers=headers
-            )
+            try:
+                response = await self._http.request(
+                    method, path, content=content, params=dict(params or {}), headers=headers
+                )
+            except httpx.TransportError as error:
+                raise _unreachable(self.server, what or f"{method} {path}", error) from None
         if response.status_code >= 400:
             raise _error(response, what or f"{method} {path}")
         if not response.content:
@@ -409,6 +412,20 @@ class Kube:
         if resource_version:
             params["resourceVersion"] = resource_version
         timeout = httpx.Timeout(10, read=timeout_seconds + 30)
+        try:
+            async for item in self._stream(res, namespace, params, timeout, kind):
+                yield item
+        except httpx.TransportError as error:
+            raise _unreachable(self.server, f"watch {kind}", error) from None
+
+    async def _stream(
+        self,
+        res: Resource,
+        namespace: str | None,
+        params: dict[str, str],
+        timeout: httpx.Timeout,
+        kind: str,
+    ) -> AsyncIterator[WatchEvent]:
         async with self._http.stream(
             "GET", res.path(namespace), params=params, timeout=timeout
         ) as response:
@@ -426,6 +443,13 @@ class Kube:
                         code, status.get("reason", ""), status.get("message", ""), what=kind
                     )
                 yield event["type"], event["object"]
+
+
+def _unreachable(server: str, what: str, error: Exception) -> KubeError:
+    detail = str(error) or type(error).__name__
+    return KubeError(
+        0, "Unreachable", f"cannot reach the API server at {server} ({detail})", what=what
+    )
 
 
 def _ns(namespace: str | None) -> str:

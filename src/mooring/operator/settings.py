@@ -25,6 +25,8 @@ class Options:
     metrics_address: str = "127.0.0.1"
     liveness_port: int | None = None
     log_level: str = "info"
+    # How often to look for optional parts installed later (Cilium's CRDs).
+    feature_poll_seconds: float = 30.0
 
 
 @kopf.on.startup(registry=REGISTRY)
@@ -46,6 +48,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
 
 @kopf.on.cleanup(registry=REGISTRY)
 async def close(memo: kopf.Memo, **_: object) -> None:
+    # Whatever uses the client (informers) stops first, then the client closes.
+    for stop in memo.get("on_close", []):
+        await stop()
     kube: Kube | None = memo.get("kube")
     if kube is not None:
         await kube.aclose()

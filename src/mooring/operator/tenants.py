@@ -15,7 +15,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -26,6 +26,7 @@ from mooring.api.platform import PLATFORM_CONFIG_NAME
 from mooring.api.tenant import Tenant
 from mooring.core.plan import Ref, drifted, ref
 from mooring.core.render import Context, Features, render_tenant
+from mooring.core.render.quotas import QUOTA_NAME
 from mooring.kube.client import Conflict, Kube, KubeError, NotFound
 from mooring.kube.events import post_event
 from mooring.kube.informer import Informer, slim
@@ -71,6 +72,7 @@ class Watches:
         default_factory=OrderedDict
     )
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    usage_pending: set[str] = field(default_factory=set)
 
     # -- the View the reconcile service reads -------------------------------------------------
 
@@ -82,6 +84,11 @@ class Watches:
 
     def platform_config(self) -> dict[str, Any] | None:
         return self.platform
+
+    async def stop(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*(i.stop() for i in self.informers.values()))
 
     def synced(self) -> bool:
         return all(i.synced.is_set() for i in self.informers.values())
@@ -133,6 +140,8 @@ class Watches:
         tenant_name = self.owner_of(obj)
         if tenant_name is None:
             return
+        if obj.get("kind") == "ResourceQuota" and event_type != "DELETED":
+            self._note_usage(tenant_name, obj)
         desired = self.desired(tenant_name)
         if desired is None:
             return
@@ -144,9 +153,45 @@ class Watches:
         if not deleted and not drifted(wanted, obj):
             return
         self.repairing.add(identity)
-        task = asyncio.create_task(self._repair(tenant_name, identity, wanted, deleted))
+        self._spawn(self._repair(tenant_name, identity, wanted, deleted))
+
+    def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(job)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    # -- quota usage in status -----------------------------------------------------------------
+
+    def _note_usage(self, tenant_name: str, quota: dict[str, Any]) -> None:
+        """A quota's usage changed: refresh the tenant's status soon (once per burst)."""
+        tenant = self.tenants.get(tenant_name)
+        if tenant is None or tenant_name in self.usage_pending:
+            return
+        namespace = quota["metadata"].get("namespace")
+        entries = (tenant.get("status") or {}).get("namespaces") or []
+        entry = next((e for e in entries if e.get("name") == namespace), None)
+        fresh = [u.model_dump(by_alias=True) for u in service.quota_usage(quota)]
+        if entry is None or entry.get("quota") == fresh:
+            return
+        self.usage_pending.add(tenant_name)
+        self._spawn(self._write_usage(tenant_name))
+
+    async def _write_usage(self, tenant_name: str, delay: float = 1.0) -> None:
+        await asyncio.sleep(delay)
+        self.usage_pending.discard(tenant_name)
+        tenant = self.tenants.get(tenant_name)
+        if tenant is None:
+            return
+        entries = [dict(e) for e in (tenant.get("status") or {}).get("namespaces") or []]
+        quotas = self.informers["ResourceQuota"]
+        for entry in entries:
+            quota = quotas.get(entry.get("name"), QUOTA_NAME)
+            if quota is not None:
+                entry["quota"] = [u.model_dump(by_alias=True) for u in service.quota_usage(quota)]
+        with contextlib.suppress(KubeError):
+            await _write_status(self.kube, tenant_name, {"namespaces": entries})
+
+    # -- repair --------------------------------------------------------------------------------
 
     async def _repair(
         self, tenant_name: str, identity: Ref, wanted: dict[str, Any], deleted: bool
@@ -231,16 +276,30 @@ async def start_watches(memo: kopf.Memo, **_: Any) -> None:
         watches.informers[kind] = informer
         informer.start()
     memo["watches"] = watches
+    memo.setdefault("on_close", []).append(watches.stop)
     await asyncio.wait_for(
         asyncio.gather(*(i.synced.wait() for i in watches.informers.values())), timeout=120
     )
+    if not watches.features.cilium:
+        watches._spawn(_watch_for_cilium(watches, memo["options"].feature_poll_seconds))
 
 
-@kopf.on.cleanup(registry=REGISTRY)
-async def stop_watches(memo: kopf.Memo, **_: Any) -> None:
-    watches: Watches | None = memo.get("watches")
-    if watches is not None:
-        await asyncio.gather(*(i.stop() for i in watches.informers.values()))
+async def _watch_for_cilium(watches: Watches, every: float) -> None:
+    """Cilium installed after the operator started: watch its policies, render them."""
+    while not watches.features.cilium:
+        await asyncio.sleep(every)
+        if not (await service.discover_features(watches.kube)).cilium:
+            continue
+        log.info("Cilium's CRDs appeared: tenants get CiliumNetworkPolicies from now on")
+        watches.features = Features(cilium=True)
+        api, kind = CILIUM
+        informer = Informer(watches.kube, api, kind, watches.on_child_event, _tenant_label)
+        watches.informers[kind] = informer
+        informer.start()
+        await informer.synced.wait()
+        for body in list(watches.tenants.values()):
+            outcome = await reconcile_and_report(watches.kube, _body(body), watches, post=True)
+            await _write_status(watches.kube, body["metadata"]["name"], outcome.status)
 
 
 # -- what kopf's watches tell us about tenants and the platform ------------------------------

@@ -76,14 +76,16 @@ async def _one(kube: Kube, desired: KubeObject, missing: set[str]) -> Change:
     return Change("create" if current is None else "update", what, "".join(lines))
 
 
-async def diff_tenant(kube: Kube, tenant: Tenant, platform: PlatformConfig) -> list[Change]:
-    """Changes for the Tenant object itself and everything it renders, plus prunes."""
+async def diff_tenant(
+    kube: Kube, tenant: Tenant, platform: PlatformConfig, written: KubeObject
+) -> list[Change]:
+    """Changes for the Tenant object itself (`written`, as in the file, which is what
+    ArgoCD applies) and everything it renders, plus prunes."""
     live = await kube.get_or_none(names.API_VERSION, "Tenant", tenant.name)
     uid = (live or {}).get("metadata", {}).get("uid")
     features = await discover_features(kube)
     desired = render_tenant(Context(tenant, platform.spec, features, uid))
-    tenant_object = tenant.to_json()
-    tenant_object["metadata"] = {"name": tenant.name}
+    tenant_object = {**written, "metadata": {"name": tenant.name}}
     namespaces = [o["metadata"]["name"] for o in desired if o["kind"] == "Namespace"]
     found = await asyncio.gather(*(kube.get_or_none("v1", "Namespace", n) for n in namespaces))
     missing = {n for n, obj in zip(namespaces, found, strict=True) if obj is None}

@@ -405,7 +405,7 @@ def _status(
             environment=env.name,
             phase="Conflict" if tenant.namespace(env) in conflicted else "Active",
             message=conflicted.get(tenant.namespace(env), ""),
-            quota=_usage(quotas.get(tenant.namespace(env))),
+            quota=quota_usage(quotas.get(tenant.namespace(env))),
         )
         for env in tenant.spec.environments
     ]
@@ -424,7 +424,8 @@ def _status(
     )
 
 
-def _usage(quota: KubeObject | None) -> list[QuotaUsage]:
+def quota_usage(quota: KubeObject | None) -> list[QuotaUsage]:
+    """Used vs hard per resource, from a ResourceQuota's status."""
     if quota is None:
         return []
     status = quota.get("status") or {}
