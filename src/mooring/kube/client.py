@@ -1,7 +1,7 @@
 """The one Kubernetes client Mooring uses: plain-dict objects over the REST API.
 
-Side effects: HTTP requests to the API server. Configuration, authentication and transport
-come from lightkube (kubeconfig, in-cluster service account, client certificates); the
+Side effects: HTTP requests to the API server (through kube/transport.py: lightkube reads
+the kubeconfig or in-cluster service account, aiohttp carries the requests); the
 operations (server-side apply, get, list, watch, delete, dry-run) work on plain dicts, so
 what the pure core renders goes to the server unchanged. Kinds are resolved to their REST
 paths by discovery, cached per group/version and refreshed when a new CRD appears.
@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import httpx2 as httpx
-from lightkube.config import client_adapter
 from lightkube.config.kubeconfig import KubeConfig
 from lightkube.core.exceptions import ConfigError
 
 from mooring.api.names import FIELD_MANAGER
+from mooring.kube.transport import Transport, TransportError
 
 Obj = dict[str, Any]
 DISCOVERY_TTL = 30.0
@@ -115,8 +114,8 @@ def describe(obj: Mapping[str, Any]) -> str:
 class Kube:
     """An async client for one cluster. Create with `Kube.from_kubeconfig`, close with `aclose`."""
 
-    def __init__(self, http: httpx.AsyncClient, max_in_flight: int = MAX_IN_FLIGHT) -> None:
-        self._http = http
+    def __init__(self, transport: Transport, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+        self._transport = transport
         # Requests beyond this wait here, not in the connection pool, where thousands of
         # queued requests would cost CPU and time out.
         self._in_flight = asyncio.Semaphore(max_in_flight)
@@ -143,23 +142,21 @@ class Kube:
             ) from None
         if config is None:
             raise KubeError(0, "NoConfig", f"no usable context in the kubeconfig ({path or 'env'})")
-        params = client_adapter.ConnectionParams(timeout=httpx.Timeout(timeout), trust_env=False)
-        http = httpx.AsyncClient(
-            **params.httpx_params(config),
-            limits=httpx.Limits(
-                max_connections=MAX_IN_FLIGHT + 8,  # watches hold a connection each
-                max_keepalive_connections=MAX_IN_FLIGHT + 8,
-            ),
-        )
-        http.headers["User-Agent"] = "mooring"
-        return cls(http)
+        try:
+            # Watches hold a connection each, beyond the requests in flight.
+            transport = Transport(config, timeout, connections=MAX_IN_FLIGHT + 8)
+        except (ConfigError, OSError, ValueError) as error:
+            raise KubeError(
+                0, "NoConfig", f"cannot use the cluster credentials ({error})"
+            ) from None
+        return cls(transport)
 
     @property
     def server(self) -> str:
-        return str(self._http.base_url)
+        return self._transport.server
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._transport.close()
 
     async def __aenter__(self) -> Kube:
         return self
@@ -232,16 +229,16 @@ class Kube:
         headers = {"Content-Type": content_type} if content is not None else {}
         async with self._in_flight:
             try:
-                response = await self._http.request(
-                    method, path, content=content, params=dict(params or {}), headers=headers
+                status, reason, data = await self._transport.request(
+                    method, path, content=content, params=params or {}, headers=headers
                 )
-            except httpx.TransportError as error:
+            except TransportError as error:
                 raise _unreachable(self.server, what or f"{method} {path}", error) from None
-        if response.status_code >= 400:
-            raise _error(response, what or f"{method} {path}")
-        if not response.content:
+        if status >= 400:
+            raise _error(status, reason, data, what or f"{method} {path}")
+        if not data:
             return {}
-        result: Obj = response.json()
+        result: Obj = json.loads(data)
         return result
 
     async def get(
@@ -411,38 +408,22 @@ class Kube:
             params["labelSelector"] = labels
         if resource_version:
             params["resourceVersion"] = resource_version
-        timeout = httpx.Timeout(10, read=timeout_seconds + 30)
         try:
-            async for item in self._stream(res, namespace, params, timeout, kind):
-                yield item
-        except httpx.TransportError as error:
-            raise _unreachable(self.server, f"watch {kind}", error) from None
-
-    async def _stream(
-        self,
-        res: Resource,
-        namespace: str | None,
-        params: dict[str, str],
-        timeout: httpx.Timeout,
-        kind: str,
-    ) -> AsyncIterator[WatchEvent]:
-        async with self._http.stream(
-            "GET", res.path(namespace), params=params, timeout=timeout
-        ) as response:
-            if response.status_code >= 400:
-                await response.aread()
-                raise _error(response, f"watch {kind}")
-            async for line in response.aiter_lines():
-                if not line:
-                    continue
+            async for status, reason, line in self._transport.stream(
+                res.path(namespace), params, read_timeout=timeout_seconds + 30
+            ):
+                if status >= 400:
+                    raise _error(status, reason, line, f"watch {kind}")
                 event = json.loads(line)
                 if event["type"] == "ERROR":
-                    status = event["object"]
-                    code = int(status.get("code", 500))
+                    failure = event["object"]
+                    code = int(failure.get("code", 500))
                     raise _ERRORS.get(code, KubeError)(
-                        code, status.get("reason", ""), status.get("message", ""), what=kind
+                        code, failure.get("reason", ""), failure.get("message", ""), what=kind
                     )
                 yield event["type"], event["object"]
+        except TransportError as error:
+            raise _unreachable(self.server, f"watch {kind}", error) from None
 
 
 def _unreachable(server: str, what: str, error: Exception) -> KubeError:
@@ -456,13 +437,13 @@ def _ns(namespace: str | None) -> str:
     return f"{namespace}/" if namespace else ""
 
 
-def _error(response: httpx.Response, what: str) -> KubeError:
+def _error(status: int, reason_phrase: str, data: bytes, what: str) -> KubeError:
     try:
-        status = response.json()
+        body = json.loads(data)
     except ValueError:
-        status = {"message": response.text.strip() or response.reason_phrase}
-    message = status.get("message") or response.reason_phrase
-    reason = status.get("reason", "")
-    return _ERRORS.get(response.status_code, KubeError)(
-        response.status_code, reason, message, what=what
-    )
+        body = None
+    if not isinstance(body, dict):
+        body = {"message": data.decode(errors="replace").strip() or reason_phrase}
+    message = body.get("message") or reason_phrase
+    reason = body.get("reason", "")
+    return _ERRORS.get(status, KubeError)(status, reason, message, what=what)
