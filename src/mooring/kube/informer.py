@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -76,7 +77,10 @@ class Informer:
         self.kind = kind
         self.on_event = on_event
         self.index = index
-        self.cache: dict[Key, Obj] = {}
+        # Objects are kept as compact JSON: a thousand tenants' children as Python dicts
+        # would cost five times the memory, and they are read far less often than written.
+        self._cache: dict[Key, bytes] = {}
+        self._groups_of: dict[Key, str] = {}
         self._groups: dict[str, set[Key]] = {}
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -91,24 +95,31 @@ class Informer:
                 await self._task
 
     def get(self, namespace: str | None, name: str) -> Obj | None:
-        return self.cache.get((namespace or "", name))
+        raw = self._cache.get((namespace or "", name))
+        return None if raw is None else _load(raw)
 
     def indexed(self, group: str) -> list[Obj]:
-        return [self.cache[k] for k in self._groups.get(group, ()) if k in self.cache]
+        return [_load(self._cache[k]) for k in self._groups.get(group, ()) if k in self._cache]
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    def keys(self) -> list[Key]:
+        return list(self._cache)
 
     def _store(self, key: Key, obj: Obj | None) -> None:
         if self.index is not None:
-            old = self.cache.get(key)
-            old_group = self.index(old) if old is not None else None
+            old_group = self._groups_of.pop(key, None)
             new_group = self.index(obj) if obj is not None else None
             if old_group is not None and old_group != new_group:
                 self._groups.get(old_group, set()).discard(key)
             if new_group is not None:
                 self._groups.setdefault(new_group, set()).add(key)
+                self._groups_of[key] = new_group
         if obj is None:
-            self.cache.pop(key, None)
+            self._cache.pop(key, None)
         else:
-            self.cache[key] = obj
+            self._cache[key] = _dump(obj)
 
     async def _run(self) -> None:
         backoff = 0.5
@@ -143,8 +154,8 @@ class Informer:
     async def _list(self) -> str:
         items, version = await self.kube.list_with_version(self.api_version, self.kind)
         fresh = {_key(o): slim(o) for o in items}
-        gone = [self.cache[k] for k in self.cache.keys() - fresh.keys()]
-        for key in list(self.cache):
+        gone = [_load(self._cache[k]) for k in self._cache.keys() - fresh.keys()]
+        for key in list(self._cache):
             if key not in fresh:
                 self._store(key, None)
         for key, obj in fresh.items():
@@ -166,6 +177,15 @@ class Informer:
         result = self.on_event(event_type, obj)
         if result is not None:
             await result
+
+
+def _dump(obj: Obj) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def _load(raw: bytes) -> Obj:
+    obj: Obj = json.loads(raw)
+    return obj
 
 
 def _key(obj: Obj) -> Key:
