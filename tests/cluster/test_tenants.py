@@ -590,6 +590,8 @@ async def test_deleting_a_retain_tenant_keeps_namespaces_with_data_and_their_gua
     await kube.apply(tenant(name, envs=("prod",)))
     status = (await wait_ready(kube, name))["status"]
     assert status["namespaces"][0]["phase"] == "Active"
+    adopted = await kube.get("v1", "Namespace", f"{name}-prod")
+    assert "mooring.dev/retained" not in (adopted["metadata"].get("annotations") or {})
 
 
 async def test_deleting_a_delete_tenant_removes_its_namespaces(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -221,15 +221,22 @@ async def _prune(kube: Kube, objects: Sequence[KubeObject]) -> tuple[list[str], 
     return sorted(pruned), errors
 
 
-async def _mark_retained(kube: Kube, namespace: str, reason: str) -> None:
+async def _mark_retained(kube: Kube, namespace: str, reason: str | None) -> None:
+    """Annotate why a namespace is kept; None takes the annotation away again.
+
+    A field manager of its own, so that applying nothing under it removes exactly this.
+    """
+    meta: dict[str, Any] = {"name": namespace}
+    if reason is not None:
+        meta["annotations"] = {names.ANNOTATION_RETAINED: reason}
     await kube.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": namespace, "annotations": {names.ANNOTATION_RETAINED: reason}},
-        },
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": meta},
         field_manager=f"{names.FIELD_MANAGER}-retain",
     )
+
+
+def conflicted_names(decision: Plan) -> set[str]:
+    return {c.namespace for c in decision.conflicts}
 
 
 # -- reconcile -------------------------------------------------------------------------------
@@ -325,6 +332,16 @@ async def reconcile(
             errors_.append(
                 StepError("PruneComplete", f"Namespace {retained.namespace}", error.message)
             )
+    for namespace, current_ns in existing.items():
+        # Wanted again (environment re-added, tenant re-created): no longer "retained".
+        annotations = current_ns.get("metadata", {}).get("annotations") or {}
+        if names.ANNOTATION_RETAINED in annotations and namespace not in conflicted_names(decision):
+            try:
+                await _mark_retained(kube, namespace, None)
+            except KubeError as error:
+                errors_.append(
+                    StepError("NamespacesReady", f"Namespace {namespace}", error.message)
+                )
 
     status = _status(
         tenant, previous, decision, observed, errors_, warnings, generation, now, platform
@@ -506,13 +523,3 @@ async def _drop_owner(kube: Kube, obj: KubeObject, uid: str | None) -> None:
         {"metadata": {"ownerReferences": owners or None}},
         namespace=meta.get("namespace"),
     )
-
-
-async def run_concurrently(jobs: Iterable[Awaitable[None]], limit: int = CONCURRENCY) -> None:
-    semaphore = asyncio.Semaphore(limit)
-
-    async def guarded(job: Awaitable[None]) -> None:
-        async with semaphore:
-            await job
-
-    await asyncio.gather(*(guarded(j) for j in jobs))
