@@ -1,7 +1,8 @@
 """kopf handlers for Databases. Thin: events in, services.databases out.
 
-- Database created, changed (spec or the rotate-password annotation) or resumed:
-  services.databases.reconcile; status, Events; retried with backoff while it cannot finish.
+- Database created, changed or resumed: services.databases.reconcile; status, Events;
+  retried with backoff while it cannot finish. The rotate-password annotation is watched
+  on every event (kopf ignores changes to annotations under its own prefix).
 - Database deleted: services.databases.finalize (kopf's finalizer is mooring.dev/finalizer):
   Retain keeps the data, Delete drops it; a Delete that cannot reach the server waits.
 - Its binding Secret deleted: the Database is reconciled again (a new password is issued).
@@ -17,7 +18,7 @@ import logging
 import os
 import signal
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 import kopf
 
@@ -25,11 +26,13 @@ from mooring.api import names
 from mooring.api.database import DatabaseStatus
 from mooring.api.status import set_condition
 from mooring.core.database import backoff
+from mooring.core.database import rotation_requested as rotation_request
 from mooring.kube.client import Kube, KubeError, NotFound
 from mooring.operator.metrics import RECONCILES
 from mooring.operator.registry import REGISTRY
 from mooring.operator.settings import Options
 from mooring.services import databases as service
+from mooring.services import events as events_
 from mooring.services import postgres
 from mooring.services.tenants import load_platform, timestamp, utc_now
 
@@ -57,13 +60,9 @@ def _checkpoint(memo: kopf.Memo) -> service.Checkpoint:
     return checkpoint
 
 
-def _body(raw: Mapping[str, Any]) -> kopf.Body:
-    return raw if isinstance(raw, kopf.Body) else kopf.Body(cast("kopf.RawBody", raw))
-
-
-def _post(body: Mapping[str, Any], events: list[tuple[str, str, str]]) -> None:
+async def _post(kube: Kube, body: Mapping[str, Any], events: list[tuple[str, str, str]]) -> None:
     for type_, reason, message in events:
-        kopf.event(_body(body), type=type_, reason=reason, message=message)
+        await events_.post(kube, body, type_, reason, message)
 
 
 @kopf.on.resume(*DATABASES, registry=REGISTRY)
@@ -76,7 +75,7 @@ async def reconcile_database(
         outcome = await service.reconcile(memo["kube"], body, checkpoint=_checkpoint(memo))
     RECONCILES.labels("Database", "ready" if outcome.ready else "not-ready").inc()
     patch["status"] = outcome.status
-    _post(body, outcome.events)
+    await _post(memo["kube"], body, outcome.events)
     if outcome.retry:
         # Status says why; kopf tries again, sooner at first, at most a minute apart.
         raise kopf.TemporaryError("not ready yet", delay=backoff(retry))
@@ -90,12 +89,25 @@ async def finalize_database(
         async with _lock(memo, uid):
             outcome = await service.finalize(memo["kube"], body)
     except service.RetryLater as error:
-        kopf.event(body, type="Warning", reason="DeleteBlocked", message=str(error))
+        await events_.post(memo["kube"], body, "Warning", "DeleteBlocked", str(error))
         raise kopf.TemporaryError(str(error), delay=backoff(retry)) from error
     except KubeError as error:
         raise kopf.TemporaryError(str(error), delay=backoff(retry)) from error
-    _post(body, outcome.events)
+    await _post(memo["kube"], body, outcome.events)
     memo.get("database_locks", {}).pop(uid, None)
+
+
+@kopf.on.event(*DATABASES, registry=REGISTRY, id="rotate-password")
+async def rotation_requested(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """The rotate-password annotation changed. kopf's change detection ignores annotations
+    under its own prefix (mooring.dev), so the request is noticed here, on every event."""
+    if type == "DELETED" or body.get("metadata", {}).get("deletionTimestamp"):
+        return
+    status = body.get("status") or {}
+    if not status.get("binding"):
+        return  # not provisioned yet: the first reconcile handles the request anyway
+    if rotation_request(body.get("metadata", {}).get("annotations"), status.get("rotation")):
+        await _reconcile_now(memo, body["metadata"]["namespace"], body["metadata"]["name"])
 
 
 @kopf.on.event(
@@ -130,7 +142,7 @@ async def _reconcile_now(memo: kopf.Memo, namespace: str, name: str) -> None:
             return
         outcome = await service.reconcile(kube, current, checkpoint=_checkpoint(memo))
         await _write_status(kube, current, outcome.status)
-    _post(current, outcome.events)
+    await _post(kube, current, outcome.events)
 
 
 async def _write_status(kube: Kube, body: Mapping[str, Any], status: dict[str, Any]) -> None:
@@ -228,7 +240,7 @@ async def _mark_unavailable(kube: Kube, server: str, why: str, default: str | No
         await _write_status(
             kube, body, updated.model_dump(mode="json", by_alias=True, exclude_none=True)
         )
-        _post(body, [("Warning", "ServerUnavailable", message)])
+        await events_.post(kube, body, "Warning", "ServerUnavailable", message)
 
 
 async def _recover(memo: kopf.Memo, server: str, default: str | None) -> None:

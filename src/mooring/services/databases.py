@@ -114,7 +114,9 @@ class Facts:
 
 async def gather(kube: Kube, body: Mapping[str, Any]) -> Facts:
     """Parse the Database and check where it lives and the tier's limits; raise _Stop."""
-    model, errors = model_errors(Database, body)
+    # The spec as written: status (and anything else the server adds) is not the model's.
+    written = {k: body[k] for k in ("apiVersion", "kind", "metadata", "spec") if k in body}
+    model, errors = model_errors(Database, written)
     if model is None:
         detail = "; ".join(f"{e.dotted}: {e.message}" for e in errors)
         raise _Stop("InvalidSpec", detail, retry=False)

@@ -163,13 +163,17 @@ async def ensure_login(
     """
     login = names.login(slot)
     role = sql.Identifier(login)
-    attributes = sql.SQL(
-        "LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD {}"
-    ).format(sql.Literal(verifier))
+    password = sql.Literal(verifier)
     if login in await existing_roles(conn, [login]):
-        await conn.execute(sql.SQL("ALTER ROLE {} WITH ").format(role) + attributes)
+        # Only what a CREATEROLE admin may alter; the rest was set at creation.
+        await conn.execute(sql.SQL("ALTER ROLE {} WITH LOGIN PASSWORD {}").format(role, password))
     else:
-        await conn.execute(sql.SQL("CREATE ROLE {} WITH ").format(role) + attributes)
+        await conn.execute(
+            sql.SQL(
+                "CREATE ROLE {} WITH LOGIN INHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE "
+                "NOREPLICATION PASSWORD {}"
+            ).format(role, password)
+        )
     cursor = await conn.execute("SELECT pg_has_role(%s, %s, 'MEMBER')", [login, names.owner])
     row = await cursor.fetchone()
     if not (row and row[0]):
