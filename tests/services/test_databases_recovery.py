@@ -94,9 +94,7 @@ async def test_a_server_outage_shows_in_status_and_heals_by_itself(
         with pytest.raises(ServerUnavailable):
             from mooring.services import postgres as sql
 
-            await sql.ping(
-                sql.AdminLogin(postgres.host, postgres.port, "disable", "nobody", "x")
-            )
+            await sql.ping(sql.AdminLogin(postgres.host, postgres.port, "disable", "nobody", "x"))
     finally:
         postgres.start()
 

@@ -142,9 +142,7 @@ async def test_retain_keeps_the_data_and_a_new_database_of_the_same_name_adopts_
         await conn.execute("INSERT INTO entries VALUES (42)")
 
     await kube.delete(names.API_VERSION, "Database", "ledger", namespace)
-    await eventually(
-        lambda: _gone(kube, namespace, "ledger"), what="the Database to be deleted"
-    )
+    await eventually(lambda: _gone(kube, namespace, "ledger"), what="the Database to be deleted")
     assert first["database"] in await databases_of(postgres, namespace)
     events = await kube.list("v1", "Event", namespace)
     retained = [e for e in events if e["reason"] == "Retained"]
@@ -227,8 +225,12 @@ async def test_rotation_issues_a_new_password_and_old_connections_keep_working(
     after = await eventually(
         lambda: _rotated(kube, namespace, "cache", before["password"]), what="a new password"
     )
-    body = await wait_ready(kube, namespace, "cache")
-    assert body["status"]["rotation"] == "2026-01-01T00:00:00Z"
+    body = await eventually(
+        lambda: _rotation_recorded(kube, namespace, "cache", "2026-01-01T00:00:00Z"),
+        what="status.rotation",
+    )
+    assert ready_reason(body)[:2] == ("True", "Provisioned")
+    assert body["status"]["rotatedAt"]
     assert after["username"] != before["username"]
     # New connections with the new Secret see the same tables, and may write to them.
     async with await psycopg.AsyncConnection.connect(conninfo(after), autocommit=True) as conn:
@@ -310,9 +312,7 @@ async def test_the_tiers_database_count_is_enforced_first_come_first_served(
         await kube.create(database(f"db{index}", namespace, storage="1Gi"))
         await wait_ready(kube, namespace, f"db{index}")
     await kube.create(database("db3", prod))  # the small tier allows 3
-    body = await eventually(
-        lambda: _with_reason(kube, prod, "db3", "OverLimit"), what="OverLimit"
-    )
+    body = await eventually(lambda: _with_reason(kube, prod, "db3", "OverLimit"), what="OverLimit")
     assert "allows 3 database(s)" in ready_reason(body)[2]
     assert await kube.get_or_none("v1", "Secret", "db3-credentials", prod) is None
     # Storage too: one more over the budget in another tenant.
@@ -331,7 +331,10 @@ async def test_hostile_values_are_refused_by_the_api_server(
     cases: list[tuple[dict[str, Any], str]] = [
         (database('x"; DROP ROLE postgres; --', namespace), "metadata.name"),
         (database("a" * 51, namespace), "at most 50 characters"),
-        (database("ok", namespace, extensions=['pgcrypto"; DROP DATABASE postgres; --']), "extensions"),
+        (
+            database("ok", namespace, extensions=['pgcrypto"; DROP DATABASE postgres; --']),
+            "extensions",
+        ),
         (database("ok", namespace, extensions=["crypté"]), "extensions"),
         (database("ok", namespace, plan="dedicated", server="shared-1"), "spec.server"),
     ]
@@ -377,9 +380,14 @@ async def _rotated(kube: Kube, namespace: str, name: str, old: str) -> dict[str,
     return values if values and values["password"] != old else None
 
 
-async def _with_reason(
-    kube: Kube, namespace: str, name: str, reason: str
+async def _rotation_recorded(
+    kube: Kube, namespace: str, name: str, value: str
 ) -> dict[str, Any] | None:
+    body = await kube.get_or_none(names.API_VERSION, "Database", name, namespace)
+    return body if ((body or {}).get("status") or {}).get("rotation") == value else None
+
+
+async def _with_reason(kube: Kube, namespace: str, name: str, reason: str) -> dict[str, Any] | None:
     body = await kube.get_or_none(names.API_VERSION, "Database", name, namespace)
     return body if ready_reason(body)[1] == reason else None
 

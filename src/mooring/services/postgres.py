@@ -90,8 +90,17 @@ async def session(
             raise PostgresFailure(f"PostgreSQL at {login.where}: {_first_line(error)}") from None
 
 
+# The server answered, but is not (yet, or any more) serving: an outage, not a refusal.
+_TRANSIENT = ("starting up", "shutting down", "recovery mode", "too many clients")
+
+
 def _connect_failure(login: AdminLogin, error: psycopg.OperationalError) -> PostgresFailure:
-    if error.sqlstate is not None and error.sqlstate.startswith("28"):
+    text = str(error)
+    # libpq gives no SQLSTATE for a failed connection; a FATAL means the server refused us.
+    refused = (error.sqlstate or "").startswith("28") or (
+        "FATAL:" in text and not any(t in text for t in _TRANSIENT)
+    )
+    if refused:
         return AdminLoginFailed(
             f"PostgreSQL at {login.where} refused the admin login {login.username!r}: "
             f"{_first_line(error)}; check the admin Secret named in PlatformConfig"
