@@ -72,12 +72,6 @@ def _inline(node: Any, definitions: dict[str, Any]) -> Any:
 def _clean(node: Schema) -> Schema:
     node = dict(node)
     node.pop("title", None)
-    # Keys of a map (dict[DnsLabel, ...]) cannot be constrained in a structural schema;
-    # the models check them (and `mooring validate`).
-    node.pop("propertyNames", None)
-    patterns = node.pop("patternProperties", None)
-    if patterns and "additionalProperties" not in node and len(patterns) == 1:
-        node["additionalProperties"] = next(iter(patterns.values()))
     if "anyOf" in node:
         options = [o for o in node["anyOf"] if o.get("type") != "null"]
         if node.get("x-kubernetes-int-or-string"):
