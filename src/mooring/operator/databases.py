@@ -28,11 +28,11 @@ from mooring.api.status import set_condition
 from mooring.core.database import backoff
 from mooring.core.database import rotation_requested as rotation_request
 from mooring.kube.client import Kube, KubeError, NotFound
+from mooring.kube.events import post_event
 from mooring.operator.metrics import RECONCILES
 from mooring.operator.registry import REGISTRY
 from mooring.operator.settings import Options
 from mooring.services import databases as service
-from mooring.services import events as events_
 from mooring.services import postgres
 from mooring.services.tenants import load_platform, timestamp, utc_now
 
@@ -62,7 +62,7 @@ def _checkpoint(memo: kopf.Memo) -> service.Checkpoint:
 
 async def _post(kube: Kube, body: Mapping[str, Any], events: list[tuple[str, str, str]]) -> None:
     for type_, reason, message in events:
-        await events_.post(kube, body, type_, reason, message)
+        await post_event(kube, body, type_, reason, message)
 
 
 @kopf.on.resume(*DATABASES, registry=REGISTRY)
@@ -89,7 +89,7 @@ async def finalize_database(
         async with _lock(memo, uid):
             outcome = await service.finalize(memo["kube"], body)
     except service.RetryLater as error:
-        await events_.post(memo["kube"], body, "Warning", "DeleteBlocked", str(error))
+        await post_event(memo["kube"], body, "Warning", "DeleteBlocked", str(error))
         raise kopf.TemporaryError(str(error), delay=backoff(retry)) from error
     except KubeError as error:
         raise kopf.TemporaryError(str(error), delay=backoff(retry)) from error
@@ -240,7 +240,7 @@ async def _mark_unavailable(kube: Kube, server: str, why: str, default: str | No
         await _write_status(
             kube, body, updated.model_dump(mode="json", by_alias=True, exclude_none=True)
         )
-        await events_.post(kube, body, "Warning", "ServerUnavailable", message)
+        await post_event(kube, body, "Warning", "ServerUnavailable", message)
 
 
 async def _recover(memo: kopf.Memo, server: str, default: str | None) -> None:
