@@ -43,9 +43,9 @@ async def test_an_operator_killed_mid_provisioning_converges_on_restart_with_one
     tenant_namespace: NamespaceFactory,
     postgres: LocalPostgres,
 ) -> None:
-    operator.stop()
-    operator.start("--crash-at", step)
     namespace = await tenant_namespace("crashy")
+    operator.stop()
+    operator.start("--crash-at", f"{step}@{namespace}/events")
     await kube.create(database("events", namespace))
     exit_code = await asyncio.to_thread(operator.wait_exit, 60)
     assert exit_code == -signal.SIGKILL, operator.tail()

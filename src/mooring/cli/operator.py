@@ -33,7 +33,9 @@ from mooring.operator.main import OperatorStartError, Options, run
     show_default=True,
     help="How often to look for optional parts installed later (Cilium's CRDs).",
 )
-@click.option("--crash-at", default=None, hidden=True, help="Tests: SIGKILL itself at this step.")
+@click.option(
+    "--crash-at", default=None, hidden=True, help="Tests: SIGKILL itself at STEP[@NAMESPACE/NAME]."
+)
 def operator(
     kubeconfig: Path | None,
     metrics_port: int,

@@ -47,14 +47,16 @@ def _lock(memo: kopf.Memo, uid: str) -> asyncio.Lock:
     return locks.setdefault(uid, asyncio.Lock())
 
 
-def _checkpoint(memo: kopf.Memo) -> service.Checkpoint:
-    """Where `mooring operator --crash-at STEP` kills itself (tests of convergence)."""
+def _checkpoint(memo: kopf.Memo, body: Mapping[str, Any]) -> service.Checkpoint:
+    """Where `mooring operator --crash-at STEP[@NAMESPACE/NAME]` kills itself (tests of
+    convergence): at STEP of any Database's reconcile, or of that one only."""
     options: Options = memo["options"]
-    crash_at = options.crash_at
+    meta = body.get("metadata", {})
+    here = f"{meta.get('namespace')}/{meta.get('name')}"
 
     async def checkpoint(step: str) -> None:
-        if crash_at == step:
-            log.warning("crash requested at %s: killing this process", step)
+        if options.crash_at in (step, f"{step}@{here}"):
+            log.warning("crash requested at %s of %s: killing this process", step, here)
             os.kill(os.getpid(), signal.SIGKILL)
 
     return checkpoint
@@ -72,7 +74,7 @@ async def reconcile_database(
     body: kopf.Body, uid: str, memo: kopf.Memo, patch: kopf.Patch, retry: int, **_: Any
 ) -> None:
     async with _lock(memo, uid):
-        outcome = await service.reconcile(memo["kube"], body, checkpoint=_checkpoint(memo))
+        outcome = await service.reconcile(memo["kube"], body, checkpoint=_checkpoint(memo, body))
     RECONCILES.labels("Database", "ready" if outcome.ready else "not-ready").inc()
     patch["status"] = outcome.status
     await _post(memo["kube"], body, outcome.events)
@@ -140,7 +142,7 @@ async def _reconcile_now(memo: kopf.Memo, namespace: str, name: str) -> None:
         current = await kube.get_or_none(names.API_VERSION, "Database", name, namespace)
         if current is None:
             return
-        outcome = await service.reconcile(kube, current, checkpoint=_checkpoint(memo))
+        outcome = await service.reconcile(kube, current, checkpoint=_checkpoint(memo, current))
         await _write_status(kube, current, outcome.status)
     await _post(kube, current, outcome.events)
 
