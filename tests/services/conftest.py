@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
@@ -23,12 +22,12 @@ import pytest_asyncio
 from mooring.api import names
 from mooring.devcluster.postgres import Admin, LocalPostgres
 from mooring.kube.client import Kube
+from mooring.services.databases import register_server
 from tests.conftest import OperatorProcess, eventually
 
 __all__ = ["OperatorProcess", "eventually"]
 
 SERVER = "shared-1"
-ADMIN_SECRET = ("mooring-system", "postgres-shared-1-admin")
 TEST_MANAGER = "mooring-tests-databases"
 
 
@@ -48,60 +47,33 @@ def admin(postgres: LocalPostgres) -> Admin:
     return postgres.create_admin()
 
 
-def databases_config(port: int) -> dict[str, Any]:
-    """What these tests add to the session's PlatformConfig (tests/cluster/platform.yaml),
-    under a field manager of their own, so the rest of it is left as it is."""
-    return {
-        "apiVersion": names.API_VERSION,
-        "kind": "PlatformConfig",
-        "metadata": {"name": "default"},
-        "spec": {
-            "tiers": {
-                "small": {"databases": {"count": 3, "storage": "10Gi"}},
-                "huge": {
-                    "quota": {"cpu": "8", "memory": "16Gi", "pods": 50},
-                    "databases": {"count": 500, "storage": "10Ti"},
-                },
+TIER_LIMITS: dict[str, Any] = {
+    "apiVersion": names.API_VERSION,
+    "kind": "PlatformConfig",
+    "metadata": {"name": "default"},
+    "spec": {
+        "tiers": {
+            "small": {"databases": {"count": 3, "storage": "10Gi"}},
+            "huge": {
+                "quota": {"cpu": "8", "memory": "16Gi", "pods": 50},
+                "databases": {"count": 500, "storage": "10Ti"},
             },
-            "databases": {
-                "defaultServer": SERVER,
-                "servers": [
-                    {
-                        "name": SERVER,
-                        "host": "127.0.0.1",
-                        "port": port,
-                        "sslMode": "disable",
-                        "adminSecret": {"namespace": ADMIN_SECRET[0], "name": ADMIN_SECRET[1]},
-                        "versions": ["15"],
-                    }
-                ],
-            },
-        },
-    }
-
-
-async def admin_secret(kube: Kube, admin: Admin) -> None:
-    await kube.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": ADMIN_SECRET[1], "namespace": ADMIN_SECRET[0]},
-            "data": {
-                "username": base64.b64encode(admin.username.encode()).decode(),
-                "password": base64.b64encode(admin.password.encode()).decode(),
-            },
-        },
-        field_manager=TEST_MANAGER,
-    )
+        }
+    },
+}
 
 
 @pytest_asyncio.fixture(scope="module")
 async def databases_platform(
     platform: dict[str, Any], kube: Kube, postgres: LocalPostgres, admin: Admin
 ) -> None:
-    """The shared server registered (per module: other tests may re-apply the platform)."""
-    await admin_secret(kube, admin)
-    await kube.apply(databases_config(postgres.port), field_manager=TEST_MANAGER)
+    """On top of the session's PlatformConfig (tests/cluster/platform.yaml): the server as
+    the shared server (as the demo registers one) and the tiers' database limits, each
+    under a field manager of its own. Per module: other tests may re-apply the platform."""
+    await register_server(
+        kube, SERVER, postgres.host, postgres.port, admin.username, admin.password
+    )
+    await kube.apply(TIER_LIMITS, field_manager=TEST_MANAGER)
 
 
 @pytest.fixture

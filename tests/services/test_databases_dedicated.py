@@ -17,7 +17,7 @@ from tests.services.test_databases_shared import secret_values
 pytestmark = [pytest.mark.cluster, pytest.mark.postgres]
 
 
-async def _volume(kube: Kube, size: str) -> str:
+async def _volume(kube: Kube, size: str, policy: str = "Retain") -> str:
     """A pre-provisioned volume (no storage provisioner runs in the local control plane)."""
     name = f"pv-{uuid.uuid4().hex[:8]}"
     await kube.create(
@@ -28,7 +28,7 @@ async def _volume(kube: Kube, size: str) -> str:
             "spec": {
                 "capacity": {"storage": size},
                 "accessModes": ["ReadWriteOnce"],
-                "persistentVolumeReclaimPolicy": "Retain",
+                "persistentVolumeReclaimPolicy": policy,
                 "hostPath": {"path": f"/tmp/{name}"},
             },
         }
@@ -50,7 +50,7 @@ async def test_a_dedicated_server_is_accepted_and_its_pod_runs_on_a_kwok_node(
 ) -> None:
     namespace = await tenant_namespace("solo")
     await _restricted(kube, namespace)
-    volume = await _volume(kube, "2Gi")
+    volume = await _volume(kube, "2Gi", policy="Delete")
     await kube.create(
         database(
             "billing",
@@ -89,6 +89,10 @@ async def test_a_dedicated_server_is_accepted_and_its_pod_runs_on_a_kwok_node(
     assert values["username"] == "billing" and values["database"] == "billing"
     sts = await kube.get("apps/v1", "StatefulSet", "billing", namespace)
     assert sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Retain"
+    # Retain: the volume outlives its claim (the namespace may go with its tenant).
+    pv = await kube.get("v1", "PersistentVolume", volume)
+    assert pv["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    assert "billing" in pv["metadata"]["annotations"][names.ANNOTATION_RETAINED]
 
 
 async def test_a_shared_database_with_a_backup_schedule_gets_a_pg_dump_cronjob(

@@ -312,7 +312,13 @@ async def test_the_tiers_database_count_is_enforced_first_come_first_served(
         await kube.create(database(f"db{index}", namespace, storage="1Gi"))
         await wait_ready(kube, namespace, f"db{index}")
     await kube.create(database("db3", prod))  # the small tier allows 3
-    body = await eventually(lambda: _with_reason(kube, prod, "db3", "OverLimit"), what="OverLimit")
+    try:
+        body = await eventually(
+            lambda: _with_reason(kube, prod, "db3", "OverLimit"), what="OverLimit"
+        )
+    except AssertionError:
+        seen = await kube.get_or_none(names.API_VERSION, "Database", "db3", prod)
+        raise AssertionError(f"db3: {(seen or {}).get('status')}") from None
     assert "allows 3 database(s)" in ready_reason(body)[2]
     assert await kube.get_or_none("v1", "Secret", "db3-credentials", prod) is None
     # Storage too: one more over the budget in another tenant.

@@ -479,11 +479,44 @@ async def _dedicated(
             "binding": Binding(name=secret_name(db.name)),
         }
     )
+    if db.spec.deletion_policy == "Retain":
+        await _retain_volumes(kube, db, cnpg)
     if not await _server_ready(kube, db, cnpg):
         kind = "Cluster" if cnpg else "StatefulSet"
         message = f"{kind} {db.namespace}/{db.name} has no ready server yet"
         return _Done(status, message, events, ready=False, reason="Starting")
     return _Done(status, f"dedicated server {host}", events)
+
+
+async def _retain_volumes(kube: Kube, db: Database, cnpg: bool) -> None:
+    """Make the data volumes outlive their claims: deleting the namespace (a tenant going)
+    deletes the claims, and a volume's usual reclaim policy would then delete the data."""
+    if cnpg:
+        claims = await kube.list(
+            "v1", "PersistentVolumeClaim", db.namespace, labels=f"cnpg.io/cluster={db.name}"
+        )
+    else:
+        claim = await kube.get_or_none(
+            "v1", "PersistentVolumeClaim", f"data-{db.name}-0", db.namespace
+        )
+        claims = [claim] if claim else []
+    for claim in claims:
+        volume_name = (claim.get("spec") or {}).get("volumeName")
+        if not volume_name:
+            continue  # not bound yet; the next reconcile sees it
+        volume = await kube.get_or_none("v1", "PersistentVolume", volume_name)
+        if volume is None or volume["spec"].get("persistentVolumeReclaimPolicy") == "Retain":
+            continue
+        reason = f"data of Database {db.namespace}/{db.name} (deletionPolicy Retain)"
+        await kube.patch(
+            "v1",
+            "PersistentVolume",
+            volume_name,
+            {
+                "metadata": {"annotations": {names.ANNOTATION_RETAINED: reason}},
+                "spec": {"persistentVolumeReclaimPolicy": "Retain"},
+            },
+        )
 
 
 async def _server_ready(kube: Kube, db: Database, cnpg: bool) -> bool:
@@ -579,6 +612,61 @@ async def _keep_cnpg_volumes(kube: Kube, name: str, namespace: str) -> list[str]
 
 
 # -- for the demo and people -----------------------------------------------------------------
+
+
+async def register_server(
+    kube: Kube,
+    name: str,
+    host: str,
+    port: int,
+    username: str,
+    password: str,
+    *,
+    ssl_mode: str = "disable",
+    versions: tuple[str, ...] = ("15",),
+    secret_namespace: str = "mooring-system",
+    field_manager: str = "mooring-databases",
+) -> None:
+    """Make a PostgreSQL server the platform's default shared server: its admin Secret,
+    and its entry in PlatformConfig (applied under a field manager of its own, so the rest
+    of the PlatformConfig is left as it is). For the demo and local setups; in production
+    the platform repository holds both."""
+    secret = f"postgres-{name}-admin"
+    await kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": secret, "namespace": secret_namespace},
+            "data": {
+                "username": base64.b64encode(username.encode()).decode(),
+                "password": base64.b64encode(password.encode()).decode(),
+            },
+        },
+        field_manager=field_manager,
+    )
+    await kube.apply(
+        {
+            "apiVersion": names.API_VERSION,
+            "kind": "PlatformConfig",
+            "metadata": {"name": "default"},
+            "spec": {
+                "databases": {
+                    "defaultServer": name,
+                    "servers": [
+                        {
+                            "name": name,
+                            "host": host,
+                            "port": port,
+                            "sslMode": ssl_mode,
+                            "versions": list(versions),
+                            "adminSecret": {"namespace": secret_namespace, "name": secret},
+                        }
+                    ],
+                }
+            },
+        },
+        field_manager=field_manager,
+    )
 
 
 @dataclass(frozen=True)

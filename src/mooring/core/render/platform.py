@@ -128,6 +128,8 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     # dedicated server or a backup is made of; CloudNativePG's kinds where it is installed.
     rule("", ["secrets", "services", "configmaps"], [*READ, *WRITE]),
     rule("", ["persistentvolumeclaims"], WRITE),
+    # A dedicated server's data volume is switched to reclaim policy Retain (Database Retain).
+    rule("", ["persistentvolumes"], ["get", "patch"]),
     rule("apps", ["statefulsets"], WRITE),
     rule("batch", ["cronjobs"], WRITE),
     rule("policy", ["poddisruptionbudgets"], [*READ, *WRITE]),
