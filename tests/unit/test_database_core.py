@@ -22,8 +22,10 @@ from mooring.core.database import (
 GI = Decimal(2**30)
 
 
-def claim(name: str, created: str, gib: int = 1, namespace: str = "acme-dev") -> Claim:
-    return Claim(created, namespace, name, gib * GI)
+def claim(
+    name: str, created: str, gib: int = 1, namespace: str = "acme-dev", waiting: bool = True
+) -> Claim:
+    return Claim(waiting, created, namespace, name, gib * GI)
 
 
 @pytest.mark.parametrize(
@@ -59,6 +61,15 @@ def test_storage_is_summed_and_a_refused_one_takes_no_room() -> None:
     refused = over_limits(claims, DatabaseLimits(count=5, storage="10Gi"), "small")
     assert list(refused) == [("acme-dev", "bigger")]
     assert "8Gi is taken" in refused[("acme-dev", "bigger")]
+
+
+def test_provisioned_databases_keep_their_place_whatever_their_creation_time() -> None:
+    claims = [
+        claim("new", "2026-01-01T10:00:00Z", namespace="a-dev"),  # same second, sorts first
+        claim("old", "2026-01-01T10:00:00Z", namespace="b-dev", waiting=False),
+    ]
+    refused = over_limits(claims, DatabaseLimits(count=1, storage="10Gi"), "small")
+    assert list(refused) == [("a-dev", "new")]
 
 
 def test_a_tier_without_databases_refuses_every_one() -> None:

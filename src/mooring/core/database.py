@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mooring.api import names
-from mooring.api.platform import DatabaseLimits
+from mooring.api.database import DatabaseSpec
+from mooring.api.platform import DatabaseLimits, DatabaseSettings
 from mooring.api.quantity import format_bytes, parse_quantity
 
 BINDING_TYPE = "postgresql"
@@ -42,10 +43,62 @@ def not_a_tenant_namespace(namespace: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Problem:
+    """Why a Database cannot be placed: a condition reason, a `validate` code, the field."""
+
+    reason: str
+    code: str
+    message: str
+    path: tuple[str, ...]
+
+
+def placement_problem(spec: DatabaseSpec, settings: DatabaseSettings) -> Problem | None:
+    """Does the platform offer what the spec asks for: a shared server running its version,
+    or a dedicated image of its version? The operator and `mooring validate` both ask."""
+    if spec.plan == "dedicated":
+        if spec.version in settings.dedicated.images:
+            return None
+        offered = ", ".join(sorted(settings.dedicated.images))
+        return Problem(
+            "UnsupportedVersion",
+            "unsupported-database-version",
+            f"dedicated servers run PostgreSQL {offered}, not {spec.version}; set "
+            "spec.version to one of those",
+            ("spec", "version"),
+        )
+    server = settings.server(spec.server)
+    if server is None:
+        offered = ", ".join(s.name for s in settings.servers) or "none"
+        return Problem(
+            "UnknownServer",
+            "unknown-database-server",
+            f"no shared server {spec.server or '(default)'!r} in PlatformConfig (offered: "
+            f"{offered}); name one of them in spec.server, or ask the platform team to set "
+            "databases.defaultServer",
+            ("spec", "server") if spec.server else ("spec", "plan"),
+        )
+    if spec.version not in server.versions:
+        return Problem(
+            "UnsupportedVersion",
+            "unsupported-database-version",
+            f"server {server.name!r} runs PostgreSQL {', '.join(server.versions)}, not "
+            f"{spec.version}; set spec.version to one of those",
+            ("spec", "version"),
+        )
+    return None
+
+
 @dataclass(frozen=True, order=True)
 class Claim:
-    """One Database as the tier limits see it; ordered by who asked first."""
+    """One Database as the tier limits see it; ordered by who came first.
 
+    Databases already provisioned come before the ones still waiting (a limit lowered later
+    never displaces them, and creation times, to the second, cannot order a quick series);
+    then by creation time.
+    """
+
+    waiting: bool  # not provisioned yet
     created: str  # RFC 3339 creationTimestamp (or a document's order, offline)
     namespace: str
     name: str
@@ -61,9 +114,9 @@ def over_limits(
 ) -> dict[tuple[str, str], str]:
     """Which of a tenant's Databases the tier does not admit, and why.
 
-    First come, first served: in creation order, a Database is admitted while the count and
-    the storage admitted so far leave room for it. A refused one consumes nothing, so a later,
-    smaller one may still fit.
+    First come, first served: in order (see Claim), a Database is admitted while the count
+    and the storage admitted so far leave room for it. A refused one consumes nothing, so a
+    later, smaller one may still fit.
     """
     budget = parse_quantity(limits.storage)
     count = 0

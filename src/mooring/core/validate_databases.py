@@ -11,9 +11,8 @@ from collections import defaultdict
 
 from mooring.api.database import Database
 from mooring.api.documents import Document
-from mooring.api.platform import PlatformConfigSpec
 from mooring.api.quantity import parse_quantity
-from mooring.core.database import Claim, over_limits
+from mooring.core.database import Claim, over_limits, placement_problem
 from mooring.core.validate import Finding, Parsed
 
 
@@ -78,12 +77,11 @@ def check_databases(parsed: Parsed) -> list[Finding]:
             continue
         if platform is None:
             continue
-        findings += [
-            Finding(f.code, f.message, f.path, f.severity, document)
-            for f in _against_platform(db, platform)
-        ]
+        problem = placement_problem(db.spec, platform.databases)
+        if problem is not None:
+            findings.append(Finding(problem.code, problem.message, problem.path, document=document))
         claims[tenant.name].append(
-            Claim(f"{index:08d}", namespace, db.name, parse_quantity(db.spec.storage))
+            Claim(True, f"{index:08d}", namespace, db.name, parse_quantity(db.spec.storage))
         )
         where[key] = document
     if platform is not None:
@@ -100,40 +98,4 @@ def check_databases(parsed: Parsed) -> list[Finding]:
                         "database-over-limit", message, ("metadata", "name"), document=where[key]
                     )
                 )
-    return findings
-
-
-def _against_platform(db: Database, platform: PlatformConfigSpec) -> list[Finding]:
-    settings = platform.databases
-    findings: list[Finding] = []
-    if db.spec.plan == "shared":
-        server = settings.server(db.spec.server)
-        if server is None:
-            offered = ", ".join(s.name for s in settings.servers) or "none"
-            findings.append(
-                Finding(
-                    "unknown-database-server",
-                    f"no shared server {db.spec.server or '(default)'!r} in PlatformConfig "
-                    f"(offered: {offered}); name one of them in spec.server",
-                    ("spec", "server") if db.spec.server else ("spec", "plan"),
-                )
-            )
-        elif db.spec.version not in server.versions:
-            findings.append(
-                Finding(
-                    "unsupported-database-version",
-                    f"server {server.name!r} runs PostgreSQL {', '.join(server.versions)}, not "
-                    f"{db.spec.version}; set spec.version to one of those",
-                    ("spec", "version"),
-                )
-            )
-    elif db.spec.version not in settings.dedicated.images:
-        findings.append(
-            Finding(
-                "unsupported-database-version",
-                f"dedicated servers run PostgreSQL {', '.join(sorted(settings.dedicated.images))}"
-                f", not {db.spec.version}; set spec.version to one of those",
-                ("spec", "version"),
-            )
-        )
     return findings

@@ -38,6 +38,7 @@ from mooring.core.database import (
     binding_data,
     not_a_tenant_namespace,
     over_limits,
+    placement_problem,
     rotation_requested,
     secret_name,
     tenant_of_namespace,
@@ -169,8 +170,11 @@ async def _claims(kube: Kube, tenant: str) -> list[Claim]:
             storage = parse_quantity((body.get("spec") or {}).get("storage", "1Gi"))
         except ValueError:
             continue  # its own reconcile reports the bad spec
+        waiting = not ((body.get("status") or {}).get("binding"))
         claims.append(
-            Claim(meta.get("creationTimestamp", ""), meta["namespace"], meta["name"], storage)
+            Claim(
+                waiting, meta.get("creationTimestamp", ""), meta["namespace"], meta["name"], storage
+            )
         )
     return claims
 
@@ -311,21 +315,11 @@ async def _apply(kube: Kube, objects: list[KubeObject]) -> None:
 
 def choose_server(db: Database, platform: PlatformConfig) -> DatabaseServer:
     settings = platform.spec.databases
+    problem = placement_problem(db.spec, settings)
+    if problem is not None:
+        raise _Stop(problem.reason, problem.message)
     server = settings.server(db.spec.server)
-    if server is None:
-        offered = ", ".join(s.name for s in settings.servers) or "none"
-        wanted = db.spec.server or "(default)"
-        raise _Stop(
-            "UnknownServer",
-            f"spec.server {wanted!r} is not a shared server of the platform (offered: "
-            f"{offered}); name one of them, or ask the platform team to set defaultServer",
-        )
-    if db.spec.version not in server.versions:
-        raise _Stop(
-            "UnsupportedVersion",
-            f"server {server.name!r} runs PostgreSQL {', '.join(server.versions)}, not "
-            f"{db.spec.version}; set spec.version to one of those",
-        )
+    assert server is not None  # placement_problem said so
     return server
 
 
@@ -436,12 +430,9 @@ async def _dedicated(
 ) -> _Done:
     db = facts.db
     settings = facts.platform.spec.databases.dedicated
-    if db.spec.version not in settings.images:
-        raise _Stop(
-            "UnsupportedVersion",
-            f"the platform runs dedicated PostgreSQL {', '.join(sorted(settings.images))}, "
-            f"not {db.spec.version}; set spec.version to one of those",
-        )
+    problem = placement_problem(db.spec, facts.platform.spec.databases)
+    if problem is not None:
+        raise _Stop(problem.reason, problem.message)
     cnpg = await kube.has_kind(*CNPG)
     current = await _binding_secret(kube, db)
     database, role = render.dedicated_names(db)
