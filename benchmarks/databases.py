@@ -48,7 +48,7 @@ NAMESPACE = "bench-dev"
 ADMIN_SECRET = ("mooring-system", "postgres-bench-admin")
 
 
-def platform(port: int) -> dict[str, Any]:
+def platform(port: int, strategy: str | None) -> dict[str, Any]:
     return {
         "apiVersion": names.API_VERSION,
         "kind": "PlatformConfig",
@@ -70,6 +70,7 @@ def platform(port: int) -> dict[str, Any]:
                         "port": port,
                         "sslMode": "disable",
                         "adminSecret": {"namespace": ADMIN_SECRET[0], "name": ADMIN_SECRET[1]},
+                        **({"createStrategy": strategy} if strategy else {}),
                     }
                 ],
             },
@@ -84,7 +85,7 @@ def free_port() -> int:
         return port
 
 
-async def prepare(kube: Kube, server: LocalPostgres, admin: Admin) -> None:
+async def prepare(kube: Kube, server: LocalPostgres, admin: Admin, strategy: str | None) -> None:
     await apply_objects(kube, install())
     await kube.apply(
         {
@@ -97,7 +98,7 @@ async def prepare(kube: Kube, server: LocalPostgres, admin: Admin) -> None:
             },
         }
     )
-    await kube.apply(platform(server.port))
+    await kube.apply(platform(server.port, strategy))
     await kube.apply(
         {
             "apiVersion": "v1",
@@ -174,7 +175,7 @@ async def one(kube: Kube, watch: Secrets, name: str, timeout: float = 120) -> fl
     return time.monotonic() - started
 
 
-async def floor(server: LocalPostgres, admin: Admin, count: int) -> list[float]:
+async def floor(server: LocalPostgres, admin: Admin, count: int, strategy: Any) -> list[float]:
     """The same provisioning SQL and query, straight to PostgreSQL."""
     login = sql.AdminLogin(server.host, server.port, "disable", admin.username, admin.password)
     timings = []
@@ -187,7 +188,7 @@ async def floor(server: LocalPostgres, admin: Admin, count: int) -> list[float]:
             await sql.ensure_login(
                 conn, db_names, 0, scram_verifier(password, secrets.token_bytes(16))
             )
-            await sql.ensure_database(conn, db_names, 20)
+            await sql.ensure_database(conn, db_names, 20, strategy)
         values = {
             "host": server.host,
             "port": str(server.port),
@@ -215,7 +216,9 @@ def describe(label: str, values: list[float]) -> str:
     )
 
 
-async def measure(cluster: DevCluster, server: LocalPostgres, admin: Admin, count: int) -> None:
+async def measure(
+    cluster: DevCluster, server: LocalPostgres, admin: Admin, count: int, strategy: str | None
+) -> None:
     async with Kube.from_kubeconfig(cluster.kubeconfig_path) as kube:
         watch = Secrets(kube)
         watch.task = asyncio.create_task(watch.run())
@@ -230,7 +233,7 @@ async def measure(cluster: DevCluster, server: LocalPostgres, admin: Admin, coun
         burst_total = time.monotonic() - started
         watch.task.cancel()
 
-    floor_timings = await floor(server, admin, count)
+    floor_timings = await floor(server, admin, count, strategy)
     print()
     print(describe("one at a time (operator)", sequential))
     print(describe(f"{count} at once (operator), each", list(burst)))
@@ -242,7 +245,14 @@ async def measure(cluster: DevCluster, server: LocalPostgres, admin: Admin, coun
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100)
+    parser.add_argument(
+        "--strategy",
+        choices=["WAL_LOG", "FILE_COPY"],
+        default=None,
+        help="the shared server's createStrategy (default: the server's own, WAL_LOG)",
+    )
     args = parser.parse_args()
+    print(f"createStrategy: {args.strategy or 'server default (WAL_LOG)'}")
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)")
     root = Path(tempfile.mkdtemp(prefix="mooring-bench-databases-"))
     cluster = DevCluster(root / "cluster", NodeShape(count=1))
@@ -255,7 +265,7 @@ def main() -> None:
 
         async def setup() -> None:
             async with Kube.from_kubeconfig(cluster.kubeconfig_path) as kube:
-                await prepare(kube, server, admin)
+                await prepare(kube, server, admin, args.strategy)
 
         asyncio.run(setup())
         user, groups = operator_user()
@@ -279,7 +289,7 @@ def main() -> None:
             stderr=subprocess.STDOUT,
         )
         time.sleep(3)  # kopf lists and watches before the first Database, as in production
-        asyncio.run(measure(cluster, server, admin, args.count))
+        asyncio.run(measure(cluster, server, admin, args.count, args.strategy))
     finally:
         if process is not None:
             process.terminate()

@@ -113,6 +113,19 @@ async def test_provisioning_twice_changes_nothing_but_the_password(
     await sql.drop(server, names)
 
 
+@pytest.mark.parametrize("strategy", ["WAL_LOG", "FILE_COPY"])
+async def test_the_servers_create_strategy_is_used(
+    strategy: str, postgres: LocalPostgres, admin: Admin
+) -> None:
+    names = database_names("strategy-dev", strategy.lower().replace("_", "-"))
+    server = login(postgres, admin)
+    async with sql.session(server) as conn:
+        await sql.ensure_owner(conn, names)
+        assert await sql.ensure_database(conn, names, 5, strategy) is False  # type: ignore[arg-type]
+        assert await sql.ensure_database(conn, names, 5, strategy) is True  # type: ignore[arg-type]
+    await sql.drop(server, names)
+
+
 async def test_an_untrusted_extension_is_reported_not_fatal(
     postgres: LocalPostgres, admin: Admin
 ) -> None:

@@ -355,7 +355,9 @@ async def _shared(
         await postgres.ensure_owner(conn, db_names)
         await postgres.ensure_login(conn, db_names, slot, verifier)
         await checkpoint("role-created")
-        existed = await postgres.ensure_database(conn, db_names, db.spec.connection_limit)
+        existed = await postgres.ensure_database(
+            conn, db_names, db.spec.connection_limit, server.create_strategy
+        )
         size = await postgres.database_size(conn, db_names.database)
     failed_extensions = await postgres.ensure_extensions(login, db_names, db.spec.extensions)
 

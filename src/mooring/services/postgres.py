@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import psycopg
 from psycopg import sql
@@ -196,13 +197,17 @@ async def ensure_database(
     conn: psycopg.AsyncConnection[tuple[object, ...]],
     names: DatabaseNames,
     connection_limit: int,
+    strategy: Literal["WAL_LOG", "FILE_COPY"] | None = None,
 ) -> bool:
     """The database, owned by the owner role, closed to PUBLIC. True if it already existed."""
     database = sql.Identifier(names.database)
     owner = sql.Identifier(names.owner)
     existed = await database_exists(conn, names.database)
     if not existed:
-        await conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(database, owner))
+        create = sql.SQL("CREATE DATABASE {} OWNER {}").format(database, owner)
+        if strategy is not None:
+            create += sql.SQL(" STRATEGY {}").format(sql.SQL(strategy))  # one of two keywords
+        await conn.execute(create)
     else:
         await conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(database, owner))
     await conn.execute(
