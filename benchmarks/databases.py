@@ -6,14 +6,16 @@ own process:
   to the first successful query made with nothing but its Secret's values (p50, p99);
 - at once: N more Databases created together; each timed the same way, and the time until
   the last one answers;
-- the floor, in the same run: the same SQL provisioning done directly (roles, database,
-  revoke, as services/postgres.py does it) followed by the same query, without Kubernetes
-  or the operator; the difference is what the platform costs.
+- the floor, in the same run, both ways: the same SQL provisioning done directly (roles,
+  database, revoke, as services/postgres.py does it, with the same limit of concurrent admin
+  sessions) followed by the same query, without Kubernetes or the operator; the difference
+  is what the platform costs.
 
 The Secrets are noticed through one watch (not by polling), so the measurement does not
 load the API server. Prints the figures and the machine's load average.
 
-Usage: .venv/bin/python benchmarks/databases.py [--count 100]
+Usage: .venv/bin/python benchmarks/databases.py [--count 100] [--strategy FILE_COPY]
+(PROFILE=out.prof profiles the operator with cProfile.)
 """
 
 from __future__ import annotations
@@ -175,31 +177,26 @@ async def one(kube: Kube, watch: Secrets, name: str, timeout: float = 120) -> fl
     return time.monotonic() - started
 
 
-async def floor(server: LocalPostgres, admin: Admin, count: int, strategy: Any) -> list[float]:
-    """The same provisioning SQL and query, straight to PostgreSQL."""
+async def floor_one(server: LocalPostgres, admin: Admin, name: str, strategy: Any) -> float:
+    """The same provisioning SQL and query, straight to PostgreSQL (no Kubernetes)."""
     login = sql.AdminLogin(server.host, server.port, "disable", admin.username, admin.password)
-    timings = []
-    for i in range(count):
-        started = time.monotonic()
-        db_names = database_names("floor-dev", f"db{i:04d}")
-        password = secrets.token_urlsafe(32)
-        async with sql.session(login) as conn:
-            await sql.ensure_owner(conn, db_names)
-            await sql.ensure_login(
-                conn, db_names, 0, scram_verifier(password, secrets.token_bytes(16))
-            )
-            await sql.ensure_database(conn, db_names, 20, strategy)
-        values = {
-            "host": server.host,
-            "port": str(server.port),
-            "database": db_names.database,
-            "username": db_names.logins[0],
-            "password": password,
-            "sslmode": "disable",
-        }
-        await query_until_it_answers(values, started + 60)
-        timings.append(time.monotonic() - started)
-    return timings
+    started = time.monotonic()
+    db_names = database_names("floor-dev", name)
+    password = secrets.token_urlsafe(32)
+    async with sql.session(login) as conn:
+        await sql.ensure_owner(conn, db_names)
+        await sql.ensure_login(conn, db_names, 0, scram_verifier(password, secrets.token_bytes(16)))
+        await sql.ensure_database(conn, db_names, 20, strategy)
+    values = {
+        "host": server.host,
+        "port": str(server.port),
+        "database": db_names.database,
+        "username": db_names.logins[0],
+        "password": password,
+        "sslmode": "disable",
+    }
+    await query_until_it_answers(values, started + 60)
+    return time.monotonic() - started
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -233,12 +230,21 @@ async def measure(
         burst_total = time.monotonic() - started
         watch.task.cancel()
 
-    floor_timings = await floor(server, admin, count, strategy)
+    floor_sequential = [
+        await floor_one(server, admin, f"seq{i:04d}", strategy) for i in range(count)
+    ]
+    started = time.monotonic()
+    floor_burst = await asyncio.gather(
+        *(floor_one(server, admin, f"burst{i:04d}", strategy) for i in range(count))
+    )
+    floor_total = time.monotonic() - started
     print()
     print(describe("one at a time (operator)", sequential))
+    print(describe("  floor: same SQL straight to PG", floor_sequential))
     print(describe(f"{count} at once (operator), each", list(burst)))
+    print(describe("  floor: same SQL straight to PG", list(floor_burst)))
     print(f"{f'{count} at once (operator), all':<34} {burst_total:.2f} s until the last answered")
-    print(describe("floor: same SQL straight to PG", floor_timings))
+    print(f"{'  floor: same SQL straight to PG':<34} {floor_total:.2f} s")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores)")
 
 
@@ -272,9 +278,13 @@ def main() -> None:
         config = root / "operator.kubeconfig"
         config.write_text(cluster.mint_kubeconfig(user, groups))
         log = (root / "operator.log").open("wb")
+        profile = (
+            ["-m", "cProfile", "-o", os.environ["PROFILE"]] if os.environ.get("PROFILE") else []
+        )
         process = subprocess.Popen(
             [
                 sys.executable,
+                *profile,
                 "-m",
                 "mooring.cli",
                 "operator",
@@ -283,7 +293,7 @@ def main() -> None:
                 "--metrics-port",
                 str(free_port()),
                 "--log-level",
-                "warning",
+                os.environ.get("OPERATOR_LOG_LEVEL", "warning"),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

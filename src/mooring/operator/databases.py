@@ -76,6 +76,12 @@ async def reconcile_database(
     async with _lock(memo, uid):
         outcome = await service.reconcile(memo["kube"], body, checkpoint=_checkpoint(memo, body))
     RECONCILES.labels("Database", "ready" if outcome.ready else "not-ready").inc()
+    log.info(
+        "reconciled Database %s/%s: %s",
+        body["metadata"]["namespace"],
+        body["metadata"]["name"],
+        _ready_reason(outcome.status),
+    )
     patch["status"] = outcome.status
     await _post(memo["kube"], body, outcome.events)
     if outcome.retry:
@@ -132,6 +138,12 @@ async def binding_deleted(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any)
     await _reconcile_now(memo, namespace, database)
 
 
+def _ready_reason(status: Mapping[str, Any]) -> str:
+    return next(
+        (c["reason"] for c in status.get("conditions", []) if c.get("type") == "Ready"), "?"
+    )
+
+
 async def _reconcile_now(memo: kopf.Memo, namespace: str, name: str) -> None:
     """Reconcile outside kopf's handlers and write the status (the probe and repairs)."""
     kube: Kube = memo["kube"]
@@ -143,6 +155,12 @@ async def _reconcile_now(memo: kopf.Memo, namespace: str, name: str) -> None:
         if current is None:
             return
         outcome = await service.reconcile(kube, current, checkpoint=_checkpoint(memo, current))
+        log.info(
+            "reconciled Database %s/%s: %s (outside a handler)",
+            namespace,
+            name,
+            _ready_reason(outcome.status),
+        )
         await _write_status(kube, current, outcome.status)
     await _post(kube, current, outcome.events)
 

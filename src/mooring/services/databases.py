@@ -123,21 +123,23 @@ async def gather(kube: Kube, body: Mapping[str, Any]) -> Facts:
         raise _Stop("InvalidSpec", detail, retry=False)
     assert isinstance(model, Database)
     db = model
-    namespace = await kube.get_or_none("v1", "Namespace", db.namespace)
+    namespace, platform = await asyncio.gather(
+        kube.get_or_none("v1", "Namespace", db.namespace), load_platform(kube)
+    )
     tenant = tenant_of_namespace((namespace or {}).get("metadata", {}).get("labels"))
     if tenant is None:
         raise _Stop("NotInTenantNamespace", not_a_tenant_namespace(db.namespace))
-    platform = await load_platform(kube)
     if platform is None:
         raise _Stop(
             "NoPlatformConfig",
             "PlatformConfig 'default' does not exist; the platform team applies platform.yaml",
         )
-    tier_name = await _tier_of(kube, tenant, platform)
+    tier_name, claims = await asyncio.gather(
+        _tier_of(kube, tenant, platform), _claims(kube, tenant)
+    )
     tier = platform.spec.tiers.get(tier_name)
     if tier is None:
         raise _Stop("UnknownTier", f"tenant {tenant!r} uses tier {tier_name!r}, which is unknown")
-    claims = await _claims(kube, tenant)
     over_limit = over_limits(claims, tier.databases, tier_name).get((db.namespace, db.name))
     provisioned = bool((body.get("status") or {}).get("binding"))
     if over_limit and not provisioned:
@@ -156,15 +158,15 @@ async def _tier_of(kube: Kube, tenant: str, platform: PlatformConfig) -> str:
 async def _claims(kube: Kube, tenant: str) -> list[Claim]:
     """Every live Database of the tenant, across its namespaces."""
     selector = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY},{names.LABEL_TENANT}={tenant}"
-    namespaces, databases = await asyncio.gather(
-        kube.list("v1", "Namespace", labels=selector),
-        kube.list(names.API_VERSION, "Database"),
+    namespaces = await kube.list("v1", "Namespace", labels=selector)
+    # Per namespace: the cost grows with the tenant, not with the cluster.
+    listings = await asyncio.gather(
+        *(kube.list(names.API_VERSION, "Database", n["metadata"]["name"]) for n in namespaces)
     )
-    ours = {n["metadata"]["name"] for n in namespaces}
     claims = []
-    for body in databases:
+    for body in (d for listing in listings for d in listing):
         meta = body["metadata"]
-        if meta.get("namespace") not in ours or meta.get("deletionTimestamp"):
+        if meta.get("deletionTimestamp"):
             continue
         try:
             storage = parse_quantity((body.get("spec") or {}).get("storage", "1Gi"))
@@ -300,12 +302,16 @@ def _owner(meta: Mapping[str, Any]) -> Owner:
 
 
 async def _apply(kube: Kube, objects: list[KubeObject]) -> None:
-    errors = []
-    for obj in objects:
+    """Apply every object (at once: none depends on another being there first)."""
+    errors: list[str] = []
+
+    async def one(obj: KubeObject) -> None:
         try:
             await kube.apply(obj)
         except KubeError as error:
             errors.append(f"{ref(obj)}: {error.message}")
+
+    await asyncio.gather(*(one(o) for o in objects))
     if errors:
         raise _Stop("ApplyFailed", "; ".join(errors))
 
@@ -334,9 +340,8 @@ async def _shared(
     db = facts.db
     # gather
     server = choose_server(db, facts.platform)
-    login = await admin_login(kube, server)
+    login, current = await asyncio.gather(admin_login(kube, server), _binding_secret(kube, db))
     db_names = database_names(db.namespace, db.name)
-    current = await _binding_secret(kube, db)
 
     # decide: which login slot, which password
     rotation = rotation_requested(meta.get("annotations"), status.rotation)
