@@ -33,6 +33,7 @@ from mooring.api.platform import DatabaseServer, PlatformConfig
 from mooring.api.quantity import format_bytes, parse_quantity
 from mooring.api.status import set_condition
 from mooring.core.database import (
+    POSTGRES_PORT,
     Claim,
     Endpoint,
     binding_data,
@@ -371,7 +372,7 @@ async def _shared(
     objects = render.render_shared(
         db, server, _owner(meta), binding, facts.platform.spec.databases.dedicated
     )
-    await _apply(kube, [_as_data(o) for o in objects])
+    await _apply(kube, objects)
     await checkpoint("secret-written")
 
     if existed and status.binding is None:
@@ -421,14 +422,6 @@ async def _shared(
     return _Done(status, f"database {db_names.database!r} on server {server.name!r}", events)
 
 
-def _as_data(obj: KubeObject) -> KubeObject:
-    """Secrets go to the server as `data` (base64): server-side apply then owns each key."""
-    if obj["kind"] != "Secret" or "stringData" not in obj:
-        return obj
-    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in obj["stringData"].items()}
-    return {**{k: v for k, v in obj.items() if k != "stringData"}, "data": encoded}
-
-
 # -- dedicated plan --------------------------------------------------------------------------
 
 
@@ -445,7 +438,7 @@ async def _dedicated(
     database, role = render.dedicated_names(db)
     host = render.cnpg_host(db) if cnpg else render.dedicated_host(db)
     password = current.get("password") or new_password()
-    endpoint = Endpoint(host, 5432, database, "prefer")
+    endpoint = Endpoint(host, POSTGRES_PORT, database, "prefer")
     binding = binding_data(endpoint, role, password)
     owner = _owner(meta)
     events: list[tuple[str, str, str]] = []
@@ -457,7 +450,7 @@ async def _dedicated(
         objects = render.render_dedicated(
             db, facts.tenant, settings, owner, binding, superuser_password or new_password()
         )
-    await _apply(kube, [_as_data(o) for o in objects])
+    await _apply(kube, objects)
     if rotation_requested(meta.get("annotations"), status.rotation) is not None:
         events.append(
             (
@@ -472,7 +465,7 @@ async def _dedicated(
         )
     status = status.model_copy(
         update={
-            "endpoint": f"{host}:5432",
+            "endpoint": f"{host}:{POSTGRES_PORT}",
             "database": database,
             "binding": Binding(name=secret_name(db.name)),
         }

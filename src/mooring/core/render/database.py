@@ -14,6 +14,7 @@ Passwords come in as values; nothing here draws randomness.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,12 @@ class Owner:
 
     name: str
     uid: str
+
+
+def encode(values: dict[str, str]) -> dict[str, str]:
+    """A Secret's `data` (base64): with server-side apply, each key is then owned and kept
+    exactly as rendered (stringData is write-only and merges badly)."""
+    return {k: base64.b64encode(v.encode()).decode() for k, v in values.items()}
 
 
 def labels(db: Database) -> dict[str, str]:
@@ -84,7 +91,7 @@ def binding_secret(db: Database, owner: Owner | None, data: dict[str, str]) -> K
         "kind": "Secret",
         "metadata": metadata(db, secret_name(db.name), owner, "binding"),
         "type": SECRET_TYPE,
-        "stringData": data,
+        "data": encode(data),
     }
 
 
@@ -231,7 +238,7 @@ def superuser_secret(db: Database, owner: Owner | None, password: str) -> KubeOb
         "kind": "Secret",
         "metadata": metadata(db, f"{db.name}-superuser", owner, "superuser"),
         "type": "kubernetes.io/basic-auth",
-        "stringData": {"username": "postgres", "password": password},
+        "data": encode({"username": "postgres", "password": password}),
     }
 
 
@@ -466,7 +473,7 @@ def cnpg_app_secret(db: Database, owner: Owner | None, binding: dict[str, str]) 
         "kind": "Secret",
         "metadata": metadata(db, f"{db.name}-app", owner, "credentials"),
         "type": "kubernetes.io/basic-auth",
-        "stringData": {"username": binding["username"], "password": binding["password"]},
+        "data": encode({"username": binding["username"], "password": binding["password"]}),
     }
 
 
