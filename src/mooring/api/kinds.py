@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from mooring.api.crd import Column, Kind
+from mooring.api.database import MAX_DATABASE_NAME, DatabaseSpec, DatabaseStatus
 from mooring.api.platform import PlatformConfigSpec
 from mooring.api.status import Condition
 from mooring.api.tenant import MAX_NAMESPACE, MAX_TENANT_NAME, TenantSpec, TenantStatus
@@ -66,4 +67,48 @@ PLATFORM_CONFIG = Kind(
     rules=(("self.metadata.name == 'default'", "the PlatformConfig must be named 'default'"),),
 )
 
-KINDS: tuple[Kind, ...] = (TENANT, PLATFORM_CONFIG)
+DATABASE = Kind(
+    kind="Database",
+    plural="databases",
+    scope="Namespaced",
+    spec=DatabaseSpec,
+    status=DatabaseStatus,
+    short_names=("mdb",),
+    columns=(
+        Column("Plan", ".spec.plan"),
+        Column("Ready", ".status.ready"),
+        Column("Reason", '.status.conditions[?(@.type=="Ready")].reason'),
+        Column("Endpoint", ".status.endpoint"),
+        Column("Secret", ".status.binding.name"),
+        Column("Policy", ".spec.deletionPolicy", priority=1),
+    ),
+    rules=(
+        (
+            f"self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && "
+            f"size(self.metadata.name) <= {MAX_DATABASE_NAME}",
+            f"database name must be a DNS label of at most {MAX_DATABASE_NAME} characters "
+            "(lower-case letters, digits and '-')",
+        ),
+        (
+            "self.spec.plan == 'shared' || !has(self.spec.server)",
+            "spec.server names a shared server; a dedicated database has its own: remove "
+            "spec.server or use plan: shared",
+        ),
+        (
+            "self.spec.plan == 'dedicated' || !has(self.spec.resources)",
+            "spec.resources sizes a dedicated server; the shared plan has none: remove "
+            "spec.resources or use plan: dedicated",
+        ),
+        (
+            "!has(oldSelf.spec) || (self.spec.plan == oldSelf.spec.plan && "
+            "self.spec.engine == oldSelf.spec.engine && "
+            "self.spec.version == oldSelf.spec.version && "
+            "(has(self.spec.server) == has(oldSelf.spec.server)) && "
+            "(!has(self.spec.server) || self.spec.server == oldSelf.spec.server))",
+            "engine, version, plan and server cannot change once a database exists (its data "
+            "would have to move); create a new Database and copy the data",
+        ),
+    ),
+)
+
+KINDS: tuple[Kind, ...] = (TENANT, PLATFORM_CONFIG, DATABASE)

@@ -36,7 +36,8 @@ class ContainerDefaults(Model):
 
 
 class DatabaseLimits(Model):
-    """How many managed databases a tenant of a tier may have, and how much storage."""
+    """How many managed databases a tenant of a tier may have (across its environments),
+    and how much storage they may declare in total."""
 
     count: int = Field(2, ge=0)
     storage: Quantity = "10Gi"
@@ -75,16 +76,40 @@ class PeerSelector(Model):
 
 
 class DatabaseServer(Model):
-    """A PostgreSQL server the platform operates, shared by tenants (plan `shared`)."""
+    """A PostgreSQL server the platform operates, shared by tenants (plan `shared`).
+
+    The admin Secret (keys `username` and `password`) holds a login with CREATEROLE and
+    CREATEDB (and pg_signal_backend, to end connections when a database is dropped); it
+    need not be a superuser. Only the operator reads it.
+    """
 
     name: DnsLabel
-    host: str = Field(min_length=1, max_length=253)
+    host: str = Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$",
+        description="Host name or address, as the operator and applications reach it.",
+    )
     port: int = Field(5432, ge=1, le=65535)
     admin_secret: SecretRef
     ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
         "prefer"
     )
-    versions: list[str] = Field(default_factory=lambda: ["15"])
+    versions: list[str] = Field(
+        default_factory=lambda: ["15"],
+        description="PostgreSQL major versions this server satisfies (its own).",
+    )
+    create_strategy: Literal["WAL_LOG", "FILE_COPY"] | None = Field(
+        None,
+        description="CREATE DATABASE's STRATEGY (PostgreSQL 15+; default: the server's, "
+        "WAL_LOG). FILE_COPY is several times faster from a small template, at the cost of "
+        "two checkpoints per new database.",
+    )
+    peer: PeerSelector | None = Field(
+        None,
+        description="Where the server's pods run, when it runs in the cluster: tenants' "
+        "pods get an egress NetworkPolicy to them (for an address host, one is made anyway).",
+    )
 
 
 class SecretRef(Model):
@@ -92,9 +117,50 @@ class SecretRef(Model):
     name: DnsLabel
 
 
+class DedicatedSettings(Model):
+    """How dedicated servers (plan `dedicated`) run: images per major version, storage."""
+
+    images: dict[str, str] = Field(
+        default_factory=lambda: {
+            "15": "docker.io/library/postgres:15.13-bookworm",
+            "16": "docker.io/library/postgres:16.9-bookworm",
+            "17": "docker.io/library/postgres:17.5-bookworm",
+        },
+        description="Major version -> pinned image.",
+    )
+    storage_class: str | None = Field(
+        None, max_length=253, description="StorageClass of data volumes (the cluster's default)."
+    )
+
+
 class DatabaseSettings(Model):
-    servers: list[DatabaseServer] = Field(default_factory=list)
+    servers: list[DatabaseServer] = Field(
+        default_factory=list,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
     default_server: DnsLabel | None = None
+    dedicated: DedicatedSettings = Field(default_factory=DedicatedSettings)
+
+    @model_validator(mode="after")
+    def _servers(self) -> DatabaseSettings:
+        seen: set[str] = set()
+        for server in self.servers:
+            if server.name in seen:
+                raise ValueError(f"database server {server.name!r} is listed twice")
+            seen.add(server.name)
+        if self.default_server is not None and self.default_server not in seen:
+            raise ValueError(
+                f"defaultServer {self.default_server!r} is not one of the servers "
+                f"({', '.join(sorted(seen)) or 'none'})"
+            )
+        return self
+
+    def server(self, name: str | None) -> DatabaseServer | None:
+        """The named server, else the default, else the only one."""
+        wanted = name or self.default_server
+        if wanted is None:
+            return self.servers[0] if len(self.servers) == 1 else None
+        return next((s for s in self.servers if s.name == wanted), None)
 
 
 class PlatformConfigSpec(Model):

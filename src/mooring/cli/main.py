@@ -11,6 +11,7 @@ import sys
 import click
 
 from mooring import __version__
+from mooring.cli.db import db
 from mooring.cli.demo import demo
 from mooring.cli.dev import dev
 from mooring.cli.install import apply_repository, install
@@ -24,7 +25,7 @@ def cli() -> None:
     """Mooring: a Container-as-a-Service control plane for Kubernetes."""
 
 
-for command in (demo, dev, validate, render, diff, tenant, apply_repository, install, operator):
+for command in (demo, dev, validate, render, diff, tenant, apply_repository, install, operator, db):
     cli.add_command(command)
 
 

@@ -33,6 +33,9 @@ from mooring.operator.main import OperatorStartError, Options, run
     show_default=True,
     help="How often to look for optional parts installed later (Cilium's CRDs).",
 )
+@click.option(
+    "--crash-at", default=None, hidden=True, help="Tests: SIGKILL itself at STEP[@NAMESPACE/NAME]."
+)
 def operator(
     kubeconfig: Path | None,
     metrics_port: int,
@@ -40,6 +43,7 @@ def operator(
     liveness_port: int | None,
     log_level: str,
     feature_poll_seconds: float,
+    crash_at: str | None,
 ) -> None:
     """Reconcile Tenants (and the rest of Mooring's resources) until interrupted."""
     try:
@@ -51,6 +55,7 @@ def operator(
                 liveness_port=liveness_port,
                 log_level=log_level,
                 feature_poll_seconds=feature_poll_seconds,
+                crash_at=crash_at,
             )
         )
     except OperatorStartError as error:

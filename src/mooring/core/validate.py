@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from mooring.api.database import Database
 from mooring.api.documents import Document, PathItem, dotted, model_errors
 from mooring.api.names import GROUP
 from mooring.api.platform import PlatformConfig, PlatformConfigSpec
@@ -46,7 +47,11 @@ class Finding:
 
 
 # Kinds of mooring.dev that validate knows: kind -> model. Other issues add theirs.
-MODELS: dict[str, type[BaseModel]] = {"Tenant": Tenant, "PlatformConfig": PlatformConfig}
+MODELS: dict[str, type[BaseModel]] = {
+    "Tenant": Tenant,
+    "PlatformConfig": PlatformConfig,
+    "Database": Database,
+}
 # Cross-document checks that other kinds register: (parsed, platform) -> findings.
 RepositoryCheck = Callable[["Parsed"], list[Finding]]
 EXTRA_CHECKS: list[RepositoryCheck] = []
@@ -311,3 +316,9 @@ def as_dict(finding: Finding) -> dict[str, Any]:
         "severity": finding.severity,
         "message": finding.message,
     }
+
+
+# Checks of other kinds register themselves; imported last, as they build on the above.
+from mooring.core.validate_databases import check_databases  # noqa: E402
+
+EXTRA_CHECKS.append(check_databases)

@@ -27,6 +27,8 @@ class Options:
     log_level: str = "info"
     # How often to look for optional parts installed later (Cilium's CRDs).
     feature_poll_seconds: float = 30.0
+    # Tests of convergence: kill the process (SIGKILL) at this named step of a reconcile.
+    crash_at: str | None = None
 
 
 @kopf.on.startup(registry=REGISTRY)

@@ -6,6 +6,7 @@
   namespaces, nor escalate or bind: those come from Git through Mooring.
 - The operator's own ServiceAccount and least-privilege ClusterRole (no wildcards).
 - The CRDs, generated from the models.
+- Admission policies: a Database only in a tenant namespace.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from mooring.api import names
 from mooring.api.crd import crd
 from mooring.api.kinds import KINDS
+from mooring.core.render.database import admission_policy as database_admission_policy
 from mooring.core.render.rbac import cluster_role_name
 
 KubeObject = dict[str, Any]
@@ -122,6 +124,16 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     rule("batch", ["jobs", "cronjobs"], READ),
     # kopf scans which resources exist.
     rule("apiextensions.k8s.io", ["customresourcedefinitions"], READ),
+    # Databases: binding Secrets (and the shared servers' admin Secrets, read), and what a
+    # dedicated server or a backup is made of; CloudNativePG's kinds where it is installed.
+    rule("", ["secrets", "services", "configmaps"], [*READ, *WRITE]),
+    rule("", ["persistentvolumeclaims"], WRITE),
+    # A dedicated server's data volume is switched to reclaim policy Retain (Database Retain).
+    rule("", ["persistentvolumes"], ["get", "patch"]),
+    rule("apps", ["statefulsets"], WRITE),
+    rule("batch", ["cronjobs"], WRITE),
+    rule("policy", ["poddisruptionbudgets"], [*READ, *WRITE]),
+    rule("postgresql.cnpg.io", ["clusters", "scheduledbackups"], [*READ, *WRITE]),
 )
 
 
@@ -181,8 +193,14 @@ def crds() -> list[KubeObject]:
 
 
 def install(extra_rules: tuple[Rule, ...] = ()) -> list[KubeObject]:
-    """Everything `mooring install` applies, in order: CRDs, roles, the operator's RBAC."""
-    return [*crds(), *tenant_cluster_roles(), *operator_rbac(extra_rules)]
+    """Everything `mooring install` applies, in order: CRDs, roles, the operator's RBAC,
+    admission policies."""
+    return [
+        *crds(),
+        *tenant_cluster_roles(),
+        *operator_rbac(extra_rules),
+        *database_admission_policy(),
+    ]
 
 
 def operator_user() -> tuple[str, tuple[str, ...]]:
