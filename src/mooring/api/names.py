@@ -30,8 +30,11 @@ ANNOTATION_TENANT_UID: Final = f"{DOMAIN}/tenant-uid"
 # On a namespace Mooring no longer wants but keeps because it holds data: why.
 ANNOTATION_RETAINED: Final = f"{DOMAIN}/retained"
 
-# kopf keeps its progress, diff base and its own finalizer under our domain, not zalando.org.
-KOPF_PREFIX: Final = DOMAIN
+# kopf keeps its progress and diff base under our domain, not zalando.org; in a subdomain of
+# its own, because kopf ignores changes to annotations under its prefix, and people's
+# annotations (mooring.dev/rotate-password) must be seen. Its finalizer is FINALIZER.
+KOPF_PREFIX: Final = f"kopf.{DOMAIN}"
+KOPF_DIFF_BASE: Final = f"{KOPF_PREFIX}/last-handled-configuration"
 
 # Labels the local control plane puts on its fake nodes.
 KWOK_NODE_ANNOTATION: Final = "kwok.x-k8s.io/node"

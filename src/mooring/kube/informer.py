@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from mooring.api.names import KOPF_DIFF_BASE
 from mooring.kube.client import Gone, Kube, KubeError
 
 Obj = dict[str, Any]
@@ -37,7 +38,7 @@ KEPT_METADATA = (
 BULKY_ANNOTATIONS = frozenset(
     {
         "kubectl.kubernetes.io/last-applied-configuration",
-        "mooring.dev/last-handled-configuration",  # kopf's diff base, under our prefix
+        KOPF_DIFF_BASE,  # kopf's diff base, a copy of the spec
     }
 )
 

@@ -1,8 +1,8 @@
 """kopf handlers for Databases. Thin: events in, services.databases out.
 
 - Database created, changed or resumed: services.databases.reconcile; status, Events;
-  retried with backoff while it cannot finish. The rotate-password annotation is watched
-  on every event (kopf ignores changes to annotations under its own prefix).
+  retried with backoff while it cannot finish. Setting the rotate-password annotation is
+  a change like any other (kopf's own annotations live under kopf.mooring.dev).
 - Database deleted: services.databases.finalize (kopf's finalizer is mooring.dev/finalizer):
   Retain keeps the data, Delete drops it; a Delete that cannot reach the server waits.
 - Its binding Secret deleted: the Database is reconciled again (a new password is issued).
@@ -26,7 +26,6 @@ from mooring.api import names
 from mooring.api.database import DatabaseStatus
 from mooring.api.status import set_condition
 from mooring.core.database import backoff
-from mooring.core.database import rotation_requested as rotation_request
 from mooring.kube.client import Kube, KubeError, NotFound
 from mooring.kube.events import post_event
 from mooring.operator.metrics import RECONCILES
@@ -103,19 +102,6 @@ async def finalize_database(
         raise kopf.TemporaryError(str(error), delay=backoff(retry)) from error
     await _post(memo["kube"], body, outcome.events)
     memo.get("database_locks", {}).pop(uid, None)
-
-
-@kopf.on.event(*DATABASES, registry=REGISTRY, id="rotate-password")
-async def rotation_requested(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """The rotate-password annotation changed. kopf's change detection ignores annotations
-    under its own prefix (mooring.dev), so the request is noticed here, on every event."""
-    if type == "DELETED" or body.get("metadata", {}).get("deletionTimestamp"):
-        return
-    status = body.get("status") or {}
-    if not status.get("binding"):
-        return  # not provisioned yet: the first reconcile handles the request anyway
-    if rotation_request(body.get("metadata", {}).get("annotations"), status.get("rotation")):
-        await _reconcile_now(memo, body["metadata"]["namespace"], body["metadata"]["name"])
 
 
 @kopf.on.event(

@@ -41,7 +41,7 @@ def _clean(obj: KubeObject | None) -> KubeObject | None:
     annotations = {
         k: v
         for k, v in (meta.get("annotations") or {}).items()
-        if not k.startswith(f"{names.KOPF_PREFIX}/last-handled")
+        if not k.startswith(f"{names.KOPF_PREFIX}/")
     }
     if annotations:
         meta["annotations"] = annotations
