@@ -66,14 +66,15 @@ async def test_l7_and_fqdn_rules_become_cilium_policies_once_cilium_is_installed
     await kube.apply(tenant(name, network=network))
     namespace = f"{name}-dev"
 
-    async def rendered() -> list[dict[str, Any]]:
-        await wait_ready(kube, name)
-        return await kube.list(CNP, "CiliumNetworkPolicy", namespace)
+    expected = {"mooring-allow-ingress-l7", "mooring-allow-egress-fqdn"}
 
-    policies = {
-        p["metadata"]["name"]: p for p in await eventually(rendered, timeout=30, what="CNPs")
-    }
-    assert set(policies) == {"mooring-allow-ingress-l7", "mooring-allow-egress-fqdn"}
+    async def rendered() -> dict[str, dict[str, Any]] | None:
+        await wait_ready(kube, name)
+        listed = await kube.list(CNP, "CiliumNetworkPolicy", namespace)
+        found = {p["metadata"]["name"]: p for p in listed}
+        return found if set(found) == expected else None
+
+    policies = await eventually(rendered, timeout=30, what=f"CiliumNetworkPolicies {expected}")
     http = policies["mooring-allow-ingress-l7"]["spec"]["ingress"][0]["toPorts"][0]["rules"]
     assert http == {"http": [{"method": "GET", "path": "/api/.*"}]}
     # The L4 allowance would bypass the L7 rules, so it is not there.
