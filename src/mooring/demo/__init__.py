@@ -21,7 +21,9 @@ import yaml
 from mooring.core.render.platform import install, operator_user
 from mooring.devcluster.binaries import ensure_built, repository_root
 from mooring.devcluster.cluster import DevCluster, free_port, http_ok
+from mooring.devcluster.postgres import LocalPostgres
 from mooring.kube.client import Forbidden, Kube
+from mooring.services.databases import register_server, try_database
 from mooring.services.install import apply_objects
 from mooring.services.sources import read_sources
 
@@ -55,7 +57,10 @@ class Demo:
         self.say(f"  {kubectl} get tenants")
         self.say(f"  {kubectl} get ns -l app.kubernetes.io/managed-by=mooring --show-labels")
         self.say(f"  .venv/bin/mooring validate {self.examples}")
-        self.say("  .venv/bin/mooring dev down   # stops the operator and the control plane")
+        self.say("  .venv/bin/mooring db list --namespace payments-dev")
+        self.say(
+            "  .venv/bin/mooring dev down   # stops the operator, PostgreSQL and the control plane"
+        )
 
     def step(self, title: str) -> None:
         self.say("")
@@ -115,6 +120,7 @@ class Demo:
                 )
             await self._member(kube)
             await self._drift(kube)
+            await self._database(kube)
 
     async def _wait_ready(self, kube: Kube, timeout: float = 60) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
@@ -206,6 +212,36 @@ class Demo:
             f"  {namespace}/{name} restored by the operator in "
             f"{(time.monotonic() - deleted) * 1000:.0f} ms"
         )
+
+    async def _database(self, kube: Kube) -> None:
+        self.step("7. A managed PostgreSQL database for payments-dev, and a query through it")
+        server = self._postgres()
+        admin = server.create_admin()
+        await register_server(
+            kube, "local", server.host, server.port, admin.username, admin.password
+        )
+        self.say(
+            f"  shared server: Debian's PostgreSQL on {server.host}:{server.port}, "
+            "registered in the PlatformConfig"
+        )
+        result = await try_database(kube, "payments-dev", "orders")
+        self.say(
+            f"  Database payments-dev/orders Ready; Secret {result.secret} holds the "
+            "host, port, database, username, password and uri"
+        )
+        self.say(f"  with only those values: CREATE TABLE, INSERT, SELECT -> {result.rows}")
+        self.say(f"  from asking to the answer: {result.seconds:.2f} s")
+
+    def _postgres(self) -> LocalPostgres:
+        """The demo's PostgreSQL server, started once and found again on the next run."""
+        root = self.cluster.postgres_root
+        port_file = root / "port"
+        port = int(port_file.read_text()) if port_file.is_file() else None
+        server = LocalPostgres(root, port)
+        if not server.running():
+            server.start()
+            port_file.write_text(str(server.port))
+        return server
 
     def _kube(self) -> Kube:
         return Kube.from_kubeconfig(self.cluster.kubeconfig_path)

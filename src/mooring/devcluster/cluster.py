@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -18,6 +19,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -32,6 +34,7 @@ import yaml
 from mooring.api.names import KWOK_NODE_ANNOTATION, KWOK_NODE_VALUE
 from mooring.devcluster import pki
 from mooring.devcluster.binaries import ensure_built
+from mooring.devcluster.postgres import LocalPostgres
 from mooring.kube.client import Conflict, Kube
 
 ADMIN_USER = "mooring-admin"
@@ -123,6 +126,11 @@ class DevCluster:
         self.logs = self.dir / "logs"
         self.state_file = self.dir / "state.json"
         self.kubeconfig_path = self.dir / "kubeconfig"
+        # The demo's PostgreSQL: under /tmp, because the postgres user it runs as cannot
+        # enter root's home, where the state folder usually is.
+        self.postgres_root = Path(tempfile.gettempdir()) / (
+            "mooring-dev-postgres-" + hashlib.sha256(str(self.dir).encode()).hexdigest()[:10]
+        )
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
     # -- queries -------------------------------------------------------------------------------
@@ -424,6 +432,11 @@ class DevCluster:
 
     def down(self, say: Say = print, purge: bool = False) -> None:
         """Stop every process `up` started (by PID) and check their ports are free."""
+        if self.postgres_root.exists():
+            server = LocalPostgres(self.postgres_root)
+            server.stop()
+            if purge:
+                server.remove()
         state = self.state()
         if state is None:
             say("the local control plane is not running")
