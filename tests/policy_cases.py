@@ -247,9 +247,9 @@ def privileged() -> Iterator[Case]:
                     container(
                         "init",
                         securityContext={
-                                "privileged": True,
-                                "allowPrivilegeEscalation": DELETE,
-                            },
+                            "privileged": True,
+                            "allowPrivilegeEscalation": DELETE,
+                        },
                     ),
                 )
             ),
