@@ -11,6 +11,7 @@ pods/ephemeralcontainers subresource of a real pod, as `kubectl debug` adds them
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import hashlib
 import time
@@ -161,7 +162,5 @@ class AdmissionLab:
         for namespace in await self.kube.list(
             "v1", "Namespace", labels=f"{LAB_LABEL}={self.prefix}"
         ):
-            try:
+            with contextlib.suppress(KubeError):
                 await self.kube.delete("v1", "Namespace", namespace["metadata"]["name"])
-            except KubeError:
-                pass
