@@ -329,6 +329,12 @@ def privilege_escalation() -> Iterator[Case]:
         True,
     )
     yield Case(
+        "allows a Windows pod, which may not set allowPrivilegeEscalation",
+        rule,
+        workload("Pod", pod_spec(container(securityContext=DELETE), os={"name": "windows"})),
+        False,
+    )
+    yield Case(
         "allows an ephemeral container with allowPrivilegeEscalation false",
         rule,
         workload("Pod", pod_spec(ephemerals=(ephemeral(),))),

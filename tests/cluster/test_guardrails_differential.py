@@ -26,13 +26,13 @@ pytestmark = pytest.mark.cluster
 async def lab(kube: Kube) -> AsyncIterator[AdmissionLab]:
     lab = AdmissionLab(kube, prefix="gd")
     pairs = sorted({(case.rule, case.context) for case in CASES})
-    await lab.prepare((rule, context, CONTEXTS[context]) for rule, context in pairs)
+    await lab.prepare((((rule,), context), CONTEXTS[context]) for rule, context in pairs)
     sentinels = {}
     for rule, context in pairs:
         denied = [c for c in CASES if (c.rule, c.context) == (rule, context) and c.denied]
         plain = [c for c in denied if not c.has_ephemeral]
         if plain:
-            sentinels[(rule, context)] = plain[0].obj
+            sentinels[((rule,), context)] = plain[0].obj
     await lab.wait_active(sentinels)
     try:
         yield lab
@@ -49,5 +49,6 @@ def offline(case: Case) -> bool:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 async def test_offline_and_admission_agree(lab: AdmissionLab, case: Case) -> None:
-    server = await lab.verdict(case.rule, case.context, case.obj)
+    server = await lab.verdict(((case.rule,), case.context), case.obj)
+    assert not server.refused, f"the API server refused the case itself: {server.message}"
     assert (offline(case), server.denied) == (case.denied, case.denied), server.message

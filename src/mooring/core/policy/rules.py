@@ -170,10 +170,12 @@ PRIVILEGE_ESCALATION = Rule(
     severity="high",
     category="Pod Security",
     description="Containers must set securityContext.allowPrivilegeEscalation to false, so "
-    "that a process cannot gain more privileges than its parent (setuid binaries).",
+    "that a process cannot gain more privileges than its parent (setuid binaries). Windows "
+    "pods (spec.os.name: windows), which may not set it, are exempt, as in Pod Security.",
     target=PODS,
     violations=each_container(
-        bad=f"{SC}.?allowPrivilegeEscalation.orValue(true) != false",
+        bad=f"variables.spec.?os.?name.orValue('') != 'windows' && "
+        f"{SC}.?allowPrivilegeEscalation.orValue(true) != false",
         message=container_says(
             "'allows privilege escalation; set securityContext.allowPrivilegeEscalation to false'"
         ),
