@@ -47,7 +47,7 @@ from mooring.services.sources import MAX_BYTES, SourceError, expand
 # Parallel work pays off from about this many bytes of YAML.
 PARALLEL_FROM_BYTES = 2 * 1024 * 1024
 MAX_EXPANDED_NODES = 1_000_000
-MOORING_KINDS = {
+MOORING_KINDS: dict[str, type[BaseModel]] = {
     "PlatformConfig": PlatformConfig,
     "Tenant": Tenant,
     "PolicyException": PolicyException,
