@@ -107,6 +107,8 @@ def check(
         namespace=namespace,
         rules=rules,
         jobs=jobs or default_jobs(),
+        # Asked for by name, workers are used whatever the size of the input.
+        **({"parallel_from": 0} if jobs else {}),
     )
     rendered = RENDERERS[fmt](outcome, now)
     if rendered:

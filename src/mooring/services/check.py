@@ -406,10 +406,12 @@ def _chunks(texts: Sequence[_Text], count: int) -> list[list[int]]:
     return [g for g in groups if g]
 
 
-def _shares(texts: list[_Text], setup: Setup, jobs: int) -> Iterator[tuple[int, _Share]]:
+def _shares(
+    texts: list[_Text], setup: Setup, jobs: int, parallel_from: int
+) -> Iterator[tuple[int, _Share]]:
     global _WORK
     total = sum(len(t.text) for t in texts)
-    if jobs <= 1 or total < PARALLEL_FROM_BYTES or len(texts) < 2:
+    if jobs <= 1 or total < parallel_from or len(texts) < 2:
         judge = _judge_for(setup)
         for i, text in enumerate(texts):
             yield i, judge_text(text, judge)
@@ -439,8 +441,12 @@ def check(
     namespace: str | None = None,
     rules: Sequence[str] = (),
     jobs: int = 1,
+    parallel_from: int = PARALLEL_FROM_BYTES,
 ) -> Outcome:
-    """Read, set up, judge, locate. Unknown rule ids raise KeyError (the caller checks first)."""
+    """Read, set up, judge, locate. Unknown rule ids raise KeyError (the caller checks first).
+
+    Work is shared by `jobs` processes when the input has at least `parallel_from` bytes.
+    """
     select(tuple(rules))
     outcome = Outcome()
     setup = Setup(default_namespace=namespace, rules=tuple(rules), now=now)
@@ -450,7 +456,7 @@ def check(
     outcome.files = len(texts)
     read_setup([*extra, *texts], setup, outcome)
     outcome.setup = setup
-    results = sorted(_shares(texts, setup, jobs), key=lambda pair: pair[0])
+    results = sorted(_shares(texts, setup, jobs, parallel_from), key=lambda pair: pair[0])
     for _, share in results:
         outcome.findings += share.findings
         outcome.errors += share.errors
