@@ -5,13 +5,19 @@ package main
 
 import rego.v1
 
+# The object under review (conftest: the input; gator: input.review.object) and the
+# parameters (conftest: data.params; gator: the constraint's input.parameters).
+obj := input
+
+params := data.params
+
 workload_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"}
 
-pod_spec := input.spec if input.kind == "Pod"
+pod_spec := obj.spec if obj.kind == "Pod"
 
-pod_spec := input.spec.jobTemplate.spec.template.spec if input.kind == "CronJob"
+pod_spec := obj.spec.jobTemplate.spec.template.spec if obj.kind == "CronJob"
 
-pod_spec := input.spec.template.spec if input.kind in workload_kinds
+pod_spec := obj.spec.template.spec if obj.kind in workload_kinds
 
 container_lists := ["containers", "initContainers", "ephemeralContainers"]
 
@@ -74,7 +80,7 @@ deny contains msg if {
 deny contains msg if {
 	some [list, c] in containers
 	some cap in object.get(c, ["securityContext", "capabilities", "add"], [])
-	not cap in data.params.allowedCapabilities
+	not cap in params.allowedCapabilities
 	msg := sprintf("capabilities: %s %s adds %s", [list, c.name, cap])
 }
 
@@ -120,18 +126,18 @@ full_image(image) := concat("", ["docker.io/", image]) if {
 }
 
 allowed_image(image) if {
-	some allowed in data.params.allowedRegistries
+	some allowed in params.allowedRegistries
 	startswith(full_image(image), concat("", [allowed, "/"]))
 }
 
 allowed_image(image) if {
-	some allowed in data.params.allowedRegistries
+	some allowed in params.allowedRegistries
 	contains(allowed, "/")
 	startswith(full_image(image), concat("", [allowed, ":"]))
 }
 
 deny contains msg if {
-	count(data.params.allowedRegistries) > 0
+	count(params.allowedRegistries) > 0
 	some [list, c] in containers
 	not allowed_image(object.get(c, "image", ""))
 	msg := sprintf("allowed-registries: %s %s", [list, c.name])
@@ -145,29 +151,31 @@ deny contains msg if {
 	msg := sprintf("resources: %s %s limits.%s", [list, c.name, resource])
 }
 
-label_sets contains ["metadata.labels", object.get(input, ["metadata", "labels"], {})] if pod_spec
+label_sets contains ["metadata.labels", object.get(obj, ["metadata", "labels"], {})] if pod_spec
 
-label_sets contains ["template", object.get(input, ["spec", "template", "metadata", "labels"], {})] if {
-	input.kind in workload_kinds
+label_sets contains ["template", object.get(obj, ["spec", "template", "metadata", "labels"], {})] if {
+	obj.kind in workload_kinds
 }
 
-label_sets contains ["template", object.get(input, ["spec", "jobTemplate", "spec", "template", "metadata", "labels"], {})] if {
-	input.kind == "CronJob"
+label_sets contains ["template", object.get(obj, ["spec", "jobTemplate", "spec", "template", "metadata", "labels"], {})] if {
+	obj.kind == "CronJob"
 }
 
-label_sets contains ["jobTemplate", object.get(input, ["spec", "jobTemplate", "metadata", "labels"], {})] if {
-	input.kind == "CronJob"
+label_sets contains ["jobTemplate", object.get(obj, ["spec", "jobTemplate", "metadata", "labels"], {})] if {
+	obj.kind == "CronJob"
 }
 
 deny contains msg if {
 	some [where, labels] in label_sets
-	some key in data.params.requiredLabels
+	some key in params.requiredLabels
 	not labels[key]
 	msg := sprintf("required-labels: %s %s", [where, key])
 }
 
+service_rules := {"NodePort": "node-port-services", "LoadBalancer": "load-balancer-services"}
+
 deny contains msg if {
-	input.kind == "Service"
-	input.spec.type in {"NodePort", "LoadBalancer"}
-	msg := sprintf("service type %s", [input.spec.type])
+	obj.kind == "Service"
+	rule := service_rules[obj.spec.type]
+	msg := sprintf("%s: type %s", [rule, obj.spec.type])
 }

@@ -87,6 +87,7 @@ class Judge:
     default_namespace: str | None = None
     engine: Engine = field(default_factory=Engine)
     _contexts: dict[str | None, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _modes: dict[str | None, dict[str, Mode]] = field(default_factory=dict, repr=False)
 
     def namespace_of(self, obj: dict[str, Any]) -> str | None:
         meta = obj.get("metadata")
@@ -110,14 +111,21 @@ class Judge:
         if not self.engine.applies(obj):
             return []
         namespace = self.namespace_of(obj)
-        tenant = tenant_of(self.tenants, namespace)
-        settings = self.platform.guardrails if self.platform is not None else GuardrailSettings()
-        judged = []
-        for result in self.engine.evaluate(obj, self.context(namespace)):
-            mode = effective_mode(result.rule.id, settings, tenant)
-            if mode != "off":
-                judged.append(Judged(result, mode))
-        return judged
+        modes = self._modes.get(namespace)
+        if modes is None:
+            tenant = tenant_of(self.tenants, namespace)
+            settings = (
+                self.platform.guardrails if self.platform is not None else GuardrailSettings()
+            )
+            modes = {
+                rule.id: effective_mode(rule.id, settings, tenant) for rule in self.engine.rules
+            }
+            self._modes[namespace] = modes
+        return [
+            Judged(result, modes[result.rule.id])
+            for result in self.engine.evaluate(obj, self.context(namespace))
+            if modes[result.rule.id] != "off"
+        ]
 
     def findings(self, obj: dict[str, Any]) -> list[Finding]:
         """What `mooring check` reports about one object: everything but the passes."""
