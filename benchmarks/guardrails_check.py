@@ -205,7 +205,8 @@ def main() -> None:
         outputs[name] = done.stdout
         results[name] = {"wall": wall, "cpu": cpu, "per_second": args.manifests / wall}
         print(
-            f"  {name:<30} {wall:7.2f} s  {cpu:7.2f} s CPU  {args.manifests / wall:9.0f} manifests/s",
+            f"  {name:<30} {wall:7.2f} s  {cpu:7.2f} s CPU  "
+            f"{args.manifests / wall:9.0f} manifests/s",
             flush=True,
         )
     print(f"load average after:  {load()}")
