@@ -27,6 +27,7 @@ from mooring.api.kinds import GUARDRAIL_CONTEXT, POLICY_EXCEPTION
 from mooring.api.tenant import Environment, GuardrailOverride, Subjects, Tenant, TenantSpec
 from mooring.core.policy.admission import MANAGED_SELECTOR, admission_objects
 from mooring.core.policy.context import context_object
+from mooring.core.policy.rules import RULE_IDS
 from mooring.kube.client import Forbidden, Invalid, Kube, KubeError
 from mooring.services.install import apply_objects
 
@@ -86,7 +87,9 @@ class AdmissionLab:
                     },
                 }
             )
-            contexts.append(context_object(name, spec))
+            # This namespace enforces the key's rules and nothing else.
+            modes = {rule: ("enforce" if rule in key[0] else "off") for rule in RULE_IDS}
+            contexts.append(context_object(name, spec.model_copy(update={"modes": modes})))
         await asyncio.gather(*(self.kube.apply(c) for c in contexts))
         settings = GuardrailSettings(default_mode="off")
         for obj in admission_objects(settings, tenants):

@@ -21,13 +21,14 @@ from mooring.api.exceptions import PolicyException
 from mooring.api.guardrails import GuardrailSettings, RuleMode
 from mooring.api.platform import PlatformConfigSpec
 from mooring.api.tenant import Environment, GuardrailOverride, Quota, Subjects, Tenant, TenantSpec
-from mooring.core.policy.admission import admission_objects, bindings, policy
+from mooring.core.policy.admission import admission_objects, policy, validation, variable
 from mooring.core.policy.cel import Program
 from mooring.core.policy.check import Judge
 from mooring.core.policy.context import build_context, effective_mode, in_force, next_expiry
 from mooring.core.policy.engine import Engine, resolve_path
 from mooring.core.policy.report import Row, policy_report, reported_through_owner
 from mooring.core.policy.rules import ALL, BY_ID
+from mooring.core.policy.targets import PODS
 from mooring.services.check import split_documents
 from tests.policy_cases import container, pod_spec, workload
 
@@ -287,50 +288,81 @@ def test_judging_with_an_expired_exception_finds_the_violation_again() -> None:
 # -- admission objects -------------------------------------------------------------------------
 
 
-def test_every_rule_has_a_policy_with_the_rules_own_expressions() -> None:
+def _names(objects: list[dict[str, Any]], kind: str) -> list[str]:
+    return [o["metadata"]["name"] for o in objects if o["kind"] == kind]
+
+
+def test_one_policy_per_target_and_mode_in_use_with_every_rules_own_expressions() -> None:
     objects = admission_objects(GuardrailSettings())
-    policies = [o for o in objects if o["kind"] == "ValidatingAdmissionPolicy"]
-    assert len(policies) == len(ALL)
-    for rule, obj in zip(ALL, policies, strict=True):
+    assert _names(objects, "ValidatingAdmissionPolicy") == [
+        "pods-enforce.guardrails.mooring.dev",
+        "services-enforce.guardrails.mooring.dev",
+    ]
+    pods, services = objects[:2]
+    for obj, target in ((pods, "pods"), (services, "services")):
         variables = {v["name"]: v["expression"] for v in obj["spec"]["variables"]}
-        assert variables["violations"] == rule.violations
+        for rule in ALL:
+            if rule.target.name == target:
+                assert variables[variable(rule, "violations")] == rule.violations
         assert obj["spec"]["failurePolicy"] == "Fail"
         assert obj["spec"]["paramKind"]["kind"] == "GuardrailContext"
-
-
-def test_bindings_carry_the_platform_mode_and_each_tenant_override() -> None:
-    settings_ = GuardrailSettings(
-        default_mode="enforce", rules=[RuleMode(rule="resources", mode="warn")]
-    )
-    tenants = [tenant("a", {"image-tag": "warn"}), tenant("b", {"image-tag": "off"}), tenant("c")]
-    found = {
-        b["metadata"]["name"]: b["spec"] for b in bindings(BY_ID["image-tag"], settings_, tenants)
-    }
-    default = found["image-tag.guardrails.mooring.dev"]
-    assert default["validationActions"] == ["Deny"]
-    assert default["matchResources"]["namespaceSelector"]["matchExpressions"] == [
-        {"key": "mooring.dev/tenant", "operator": "Exists"},
-        {"key": "mooring.dev/tenant", "operator": "NotIn", "values": ["a", "b"]},
+    assert len(pods["spec"]["validations"]) == 11 and len(services["spec"]["validations"]) == 2
+    (binding_,) = [b for b in objects if b["metadata"]["name"].startswith("pods-enforce")][1:]
+    assert binding_["spec"]["validationActions"] == ["Deny"]
+    assert binding_["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"] == [
+        {"key": "mooring.dev/tenant", "operator": "Exists"}
     ]
-    warn = found["image-tag-warn.guardrails.mooring.dev"]
-    assert warn["validationActions"] == ["Warn"]
-    assert warn["matchResources"]["namespaceSelector"]["matchExpressions"][0]["values"] == ["a"]
-    assert len(found) == 2  # "off" is no binding at all
-    (resources,) = bindings(BY_ID["resources"], settings_, tenants)
-    assert resources["spec"]["validationActions"] == ["Warn"]
-    off = GuardrailSettings(default_mode="off")
-    (audit,) = bindings(BY_ID["privileged"], off, [tenant("a", {"privileged": "audit"})])
-    assert audit["spec"]["validationActions"] == ["Audit"]
-    assert bindings(BY_ID["privileged"], off, []) == []
+
+
+def test_the_modes_in_use_decide_which_policies_exist() -> None:
+    settings_ = GuardrailSettings(
+        default_mode="audit", rules=[RuleMode(rule="resources", mode="off")]
+    )
+    objects = admission_objects(settings_, [tenant("a", {"image-tag": "warn"}), tenant("b")])
+    assert _names(objects, "ValidatingAdmissionPolicyBinding") == [
+        "pods-warn.guardrails.mooring.dev",
+        "pods-audit.guardrails.mooring.dev",
+        "services-audit.guardrails.mooring.dev",
+    ]  # no services-warn: image-tag, warned about for tenant a, looks at pods only
+    actions = {b["metadata"]["name"]: b["spec"]["validationActions"] for b in objects[3:]}
+    assert actions["pods-warn.guardrails.mooring.dev"] == ["Warn"]
+    assert actions["pods-audit.guardrails.mooring.dev"] == ["Audit"]
+    assert admission_objects(GuardrailSettings(default_mode="off")) == []
+
+
+def test_a_rules_validation_applies_only_where_the_context_gives_it_that_mode() -> None:
+    rule = BY_ID["image-tag"]
+    found = {"violations_image_tag": ["x"], "exceptions_image_tag": []}
+
+    def passes(mode: str, modes: dict[str, str] | None) -> bool:
+        # The policy's variables, given here as fields of `object`.
+        expression = validation(rule, mode)["expression"].replace("variables.", "object.")  # type: ignore[arg-type]
+        spec = {"modes": modes} if modes is not None else {}
+        return bool(Program(expression).evaluate({"params": {"spec": spec}, "object": found}).value)
+
+    assert passes("warn", {"image-tag": "warn"}) is False  # warned about
+    assert passes("warn", {"image-tag": "enforce"}) is True  # another policy's business
+    assert passes("warn", {"image-tag": "off"}) is True
+    assert passes("warn", None) is True
+    assert passes("enforce", None) is False  # a context without modes enforces: fail closed
 
 
 def test_the_policies_judge_pods_on_create_and_workloads_on_create_and_update() -> None:
-    rules = policy(BY_ID["privileged"])["spec"]["matchConstraints"]["resourceRules"]
+    rules = policy(PODS, "enforce", [BY_ID["privileged"]])["spec"]["matchConstraints"][
+        "resourceRules"
+    ]
     by_resource = {r: tuple(rule["operations"]) for rule in rules for r in rule["resources"]}
     assert by_resource["pods"] == ("CREATE",)
     assert by_resource["pods/ephemeralcontainers"] == ("UPDATE",)
     assert by_resource["deployments"] == ("CREATE", "UPDATE")
     assert by_resource["cronjobs"] == ("CREATE", "UPDATE")
+
+
+def test_the_context_tells_each_rules_mode() -> None:
+    context = build_context("a-dev", PLATFORM, tenants=[tenant("a", {"image-tag": "off"})], now=NOW)
+    modes = context["spec"]["modes"]
+    assert set(modes) == set(BY_ID)
+    assert modes["image-tag"] == "off" and modes["privileged"] == "warn"
 
 
 # -- reports ----------------------------------------------------------------------------------
@@ -393,10 +425,12 @@ def test_policy_render_prints_the_admission_objects(tmp_path: Any) -> None:
         check=True,
     )
     objects = list(yaml.safe_load_all(done.stdout))
+    # image-tag alone, enforced by the platform: one policy, one binding.
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
-        ("ValidatingAdmissionPolicy", "image-tag.guardrails.mooring.dev"),
-        ("ValidatingAdmissionPolicyBinding", "image-tag.guardrails.mooring.dev"),
+        ("ValidatingAdmissionPolicy", "pods-enforce.guardrails.mooring.dev"),
+        ("ValidatingAdmissionPolicyBinding", "pods-enforce.guardrails.mooring.dev"),
     ]
+    assert len(objects[0]["spec"]["validations"]) == 1
     assert objects[1]["spec"]["validationActions"] == ["Deny"]
 
 

@@ -140,6 +140,10 @@ class ExceptionInForce(Model):
 
 class GuardrailContextSpec(Model):
     tenant: str | None = None
+    modes: dict[str, Mode] = Field(
+        default_factory=dict,
+        description="Each rule's mode in this namespace (the tenant's, else the platform's).",
+    )
     allowed_registries: list[str] = Field(default_factory=list)
     allowed_capabilities: list[str] = Field(default_factory=list)
     required_labels: list[RequiredLabel] = Field(default_factory=list)

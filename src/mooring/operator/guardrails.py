@@ -153,18 +153,22 @@ class Guardrails:
                 self.wake.set()
 
     async def step(self) -> None:
+        # Take the work first, then read the caches: an event arriving from here on marks
+        # work for the next step, which will see what it announced.
+        policies, contexts = self.policies_dirty, self.contexts_dirty
+        namespaces, self.namespaces_dirty = self.namespaces_dirty, set()
+        self.policies_dirty = self.contexts_dirty = False
         log.debug(
             "guardrails step: policies %s, contexts %s, namespaces %s",
-            self.policies_dirty,
-            self.contexts_dirty,
-            sorted(self.namespaces_dirty),
+            policies,
+            contexts,
+            sorted(namespaces),
         )
         now = datetime.now(UTC)
         world = self.world()
         for problem in world.problems:
             log.warning("guardrails: %s", problem)
-        if self.policies_dirty:
-            self.policies_dirty = False
+        if policies:
             current = self._cache("ValidatingAdmissionPolicy") + self._cache(
                 "ValidatingAdmissionPolicyBinding"
             )
@@ -175,16 +179,15 @@ class Guardrails:
             if errors:
                 self.policies_dirty = True
         expired = self.next_expiry is not None and now >= self.next_expiry
-        if self.contexts_dirty or expired:
-            self.contexts_dirty = False
-            contexts = {
+        if contexts or expired:
+            current_contexts = {
                 ns: obj
                 for (ns, name), obj in self.informers["GuardrailContext"].cache.items()
                 if name == "guardrails"
             }
-            changed, errors = await admission.sync_contexts(self.kube, world, now, contexts)
+            changed, errors = await admission.sync_contexts(self.kube, world, now, current_contexts)
             GUARDRAIL_CONTEXT_WRITES.inc(len(changed))
-            self.namespaces_dirty.update(changed)
+            namespaces.update(changed)
             self._report("guardrail contexts", changed, errors)
             errors += await admission.sync_exception_status(
                 self.kube, world, self._cache("PolicyException"), now
@@ -194,12 +197,11 @@ class Guardrails:
             self._count_exceptions(world, now)
         self.next_expiry = admission.wake_up(world, now)
         if time.monotonic() >= self.next_full_audit:
-            self.namespaces_dirty.update(world.namespaces)
+            namespaces.update(world.namespaces)
             self.next_full_audit = time.monotonic() + self.audit_interval
-        await self._audit(world, now)
+        await self._audit(world, now, namespaces)
 
-    async def _audit(self, world: admission.World, now: datetime) -> None:
-        dirty, self.namespaces_dirty = self.namespaces_dirty, set()
+    async def _audit(self, world: admission.World, now: datetime, dirty: set[str]) -> None:
         if dirty and not self.reports:
             # `mooring install apply` may have installed the kind since the last look.
             self.reports = await audit.has_report_kind(self.kube)
@@ -215,7 +217,7 @@ class Guardrails:
             if self.reports:
                 try:
                     await audit.write_report(self.kube, result)
-                except Exception as error:
+                except Exception as error:  # reported, and retried on the next pass
                     result.error = str(error)
             GUARDRAIL_AUDIT_SECONDS.observe(time.perf_counter() - started)
             GUARDRAIL_AUDITS.labels("error" if result.error else "ok").inc()
@@ -256,8 +258,10 @@ class Guardrails:
 
 @kopf.on.startup(registry=REGISTRY)
 async def start_guardrails(memo: kopf.Memo, **_: Any) -> None:
-    kube: Kube = memo["kube"]
     options = memo["options"]
+    # A client of its own: its sixteen watches each hold a connection, which the shared
+    # client's pool keeps for the tenants' requests and watches.
+    kube = Kube.from_kubeconfig(options.kubeconfig)
     guardrails = Guardrails(kube, audit_interval=float(getattr(options, "audit_interval", 300)))
     guardrails.reports = await audit.has_report_kind(kube)
     if not guardrails.reports:
@@ -292,3 +296,4 @@ async def stop_guardrails(memo: kopf.Memo, **_: Any) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await guardrails.task
     await asyncio.gather(*(i.stop() for i in guardrails.informers.values()))
+    await guardrails.kube.aclose()

@@ -156,11 +156,12 @@ class Judge:
                 )
 
             if result.verdict == "error":
+                error = result.error or result.exceptions_error
                 found.append(
                     finding(
                         "",
-                        f"the rule could not be evaluated ({result.error}); check the types "
-                        "of the fields it reads",
+                        f"the rule could not be evaluated ({error}); check the types of the "
+                        "fields it reads",
                     )
                 )
                 continue

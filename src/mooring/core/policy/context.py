@@ -1,7 +1,8 @@
 """Pure: the GuardrailContext of a namespace, and each rule's mode for a tenant.
 
-The GuardrailContext is what the admission policies read as `params`: the platform's
-parameters, what the tenant's quota allows, and the PolicyExceptions in force at `now`.
+The GuardrailContext is what the admission policies read as `params`: each rule's mode in
+the namespace, the platform's parameters, what the tenant's quota allows, and the
+PolicyExceptions in force at `now`.
 The operator writes it into each tenant namespace (and rewrites it when an exception
 expires); `mooring check` and the audit build the very same object in memory. That one
 function decides, for all three, which exceptions still apply.
@@ -18,6 +19,7 @@ from mooring.api.exceptions import PolicyException
 from mooring.api.guardrails import GuardrailContextSpec, GuardrailSettings, Mode
 from mooring.api.platform import PlatformConfigSpec
 from mooring.api.tenant import Quota, Tenant
+from mooring.core.policy.rules import RULE_IDS
 from mooring.core.render.context import Context
 
 CONTEXT_NAME = "guardrails"
@@ -79,6 +81,7 @@ def context_spec(
     """Pure: the parameters of one namespace; `exceptions` are those in force there."""
     return GuardrailContextSpec(
         tenant=tenant.name if tenant is not None else None,
+        modes={rule: effective_mode(rule, settings, tenant) for rule in RULE_IDS},
         allowed_registries=list(settings.allowed_registries),
         allowed_capabilities=list(settings.allowed_capabilities),
         required_labels=list(settings.required_labels),

@@ -1,8 +1,9 @@
 """Pure: evaluate the rules offline, exactly as the generated admission policies do.
 
-The admission policy of a rule binds the target's variables and the rule's
-`violations` and `exceptions` expressions as `spec.variables`, then validates
-`size(variables.exceptions) > 0 || size(variables.violations) == 0` (rules.VALIDATION).
+An admission policy (admission.py) binds the target's variables and each rule's
+`violations` and `exceptions` expressions as `spec.variables`, and validates, for a rule in
+the policy's mode, `size(violations) == 0 || size(exceptions) > 0` (RuleResult.verdict
+is that validation's outcome, errors included).
 
 Offline, the same expression texts are evaluated two ways:
 - Fast: all rules of a target in one expression, the shared variables computed once
@@ -57,16 +58,21 @@ class RuleResult:
     rule: Rule
     violations: tuple[Violation, ...] = ()
     exceptions: tuple[str, ...] = ()  # PolicyExceptions in force that lift the rule here
-    error: str | None = None
+    error: str | None = None  # the violations expression's error
+    exceptions_error: str | None = None
 
     @property
     def verdict(self) -> Verdict:
-        """As the policy's validation decides it (errors deny: failurePolicy Fail)."""
-        if self.exceptions:
-            return "excepted" if self.violations else "pass"
-        if self.error is not None:
+        """`size(violations) == 0 || size(exceptions) > 0` as CEL decides it: either side
+        true is enough, whatever error the other has; an error alone denies (failurePolicy
+        Fail)."""
+        if self.error is None and not self.violations:
+            return "pass"
+        if self.exceptions_error is None and self.exceptions:
+            return "excepted"
+        if self.error is not None or self.exceptions_error is not None:
             return "error"
-        return "fail" if self.violations else "pass"
+        return "fail"
 
     @property
     def denied(self) -> bool:
@@ -142,8 +148,7 @@ class Engine:
 def _result(rule: Rule, violations: Outcome, exceptions: Outcome) -> RuleResult:
     found = _violations(violations.value) if violations.error is None else ()
     lifted = tuple(str(n) for n in exceptions.value) if exceptions.error is None else ()
-    error = violations.error or exceptions.error
-    return RuleResult(rule, found, lifted, error)
+    return RuleResult(rule, found, lifted, violations.error, exceptions.error)
 
 
 def offline_expressions(rule: Rule) -> tuple[str, str]:

@@ -70,8 +70,8 @@ def _reference(obj: dict[str, Any]) -> dict[str, str]:
 
 def _message(item: Judged) -> str:
     result = item.result
-    if result.error is not None and not result.violations:
-        return f"the rule could not be evaluated: {result.error}"
+    if result.verdict == "error":
+        return f"the rule could not be evaluated: {result.error or result.exceptions_error}"
     if not result.violations:
         return f"{result.rule.title}: compliant"
     return "; ".join(f"{v.field}: {v.message}" for v in result.violations)

@@ -23,9 +23,6 @@ CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 # Ephemeral containers may not declare resources (the API server refuses them).
 RESOURCE_LISTS = ("containers", "initContainers")
 
-# The validation every generated policy runs: no violation, or an exception in force.
-VALIDATION = "size(variables.exceptions) > 0 || size(variables.violations) == 0"
-
 
 @dataclass(frozen=True)
 class Rule:
