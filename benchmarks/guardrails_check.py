@@ -214,7 +214,8 @@ def main() -> None:
     if base:
         for name, figures in results.items():
             if not name.startswith("mooring"):
-                print(f"  mooring check is {figures['wall'] / base['wall']:.1f}x {name} (wall)")
+                ratio = figures["wall"] / base["wall"]
+                print(f"  {name}: {ratio:.2f}x the wall time of mooring check (2 processes)")
     found = {}
     if "mooring check (2 processes)" in outputs:
         found["mooring"] = mooring_pairs(outputs["mooring check (2 processes)"])
