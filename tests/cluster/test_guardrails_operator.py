@@ -173,6 +173,15 @@ async def test_admission_follows_the_tenant_modes(
     warnings = []
     await kube.create(pod("fine", namespace), dry_run=True, warnings=warnings)
     assert not [w for w in warnings if "guardrail" in w], warnings
+    # Updates: judged when the template or the labels change, not when scaled.
+    web = deployment("web", namespace, "registry.example.com/app:1.0")
+    await kube.apply(web)
+    web["metadata"]["labels"]["tier"] = "frontend"
+    await kube.apply(web)
+    await kube.patch("apps/v1", "Deployment", "web", {"spec": {"replicas": 3}}, namespace=namespace)
+    web["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/app:latest"
+    with pytest.raises(Forbidden, match=r"\[guardrail image-tag\]"):
+        await kube.apply(web)
 
 
 async def test_node_ports_and_load_balancers_follow_the_quota(

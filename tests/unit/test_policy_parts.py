@@ -456,3 +456,43 @@ def test_validate_checks_policy_exceptions_and_rule_ids(tmp_path: Any) -> None:
     assert {f.code for f in findings} == {"unknown-rule", "exception-namespace"}
     (unknown,) = [f for f in findings if f.code == "unknown-rule"]
     assert unknown.field_path == "spec.rules[1]"
+
+
+@pytest.mark.parametrize(
+    ("operation", "change", "sub_resource", "judged"),
+    [
+        ("CREATE", None, None, True),
+        ("UPDATE", "replicas", None, False),
+        ("UPDATE", "annotation", None, False),
+        ("UPDATE", "template", None, True),
+        ("UPDATE", "labels", None, True),
+        ("UPDATE", None, "ephemeralcontainers", True),
+    ],
+    ids=[
+        "judges a create",
+        "does not judge scaling again",
+        "does not judge a new annotation again",
+        "judges a changed pod template",
+        "judges changed labels",
+        "judges added ephemeral containers",
+    ],
+)
+def test_which_updates_are_judged_again(
+    operation: str, change: str | None, sub_resource: str | None, judged: bool
+) -> None:
+    old = workload("Deployment", pod_spec(container()))
+    new = copy.deepcopy(old)
+    if change == "replicas":
+        new["spec"]["replicas"] = 5
+    elif change == "annotation":
+        new["metadata"]["annotations"] = {"deployment.kubernetes.io/revision": "2"}
+    elif change == "template":
+        new["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:latest"
+    elif change == "labels":
+        new["metadata"]["labels"]["extra"] = "x"
+    request: dict[str, Any] = {"operation": operation}  # no subResource key, as the API server
+    if sub_resource:
+        request["subResource"] = sub_resource
+    condition = Program(PODS.match_condition)
+    data = {"request": request, "object": new, "oldObject": old if operation == "UPDATE" else None}
+    assert condition.evaluate(data).value is judged

@@ -116,8 +116,12 @@ def binding(target: Target, mode: Mode) -> KubeObject:
             "policyName": policy_name(target, mode),
             "validationActions": list(ACTIONS[mode]),
             # The GuardrailContext in the namespace of the object being admitted. Without
-            # one, the request is refused: the guardrails fail closed.
-            "paramRef": {"name": CONTEXT_NAME, "parameterNotFoundAction": "Deny"},
+            # one, an enforcing policy refuses the request (the guardrails fail closed); a
+            # warning or auditing one lets it through (the API server would refuse it too).
+            "paramRef": {
+                "name": CONTEXT_NAME,
+                "parameterNotFoundAction": "Deny" if mode == "enforce" else "Allow",
+            },
             "matchResources": {
                 "namespaceSelector": {
                     "matchExpressions": [{"key": names.LABEL_TENANT, "operator": "Exists"}]

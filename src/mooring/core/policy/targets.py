@@ -113,7 +113,8 @@ PODS = Target(
     # Scaling a ReplicaSet or annotating a Deployment changes neither its pod template nor
     # its labels: such updates (often by controllers) are not judged again.
     match_condition=(
-        "request.operation != 'UPDATE' || request.subResource == 'ephemeralcontainers' || "
+        "request.operation != 'UPDATE' || "
+        "request.?subResource.orValue('') == 'ephemeralcontainers' || "
         "object.?spec.?template != oldObject.?spec.?template || "
         "object.?spec.?jobTemplate != oldObject.?spec.?jobTemplate || "
         "object.metadata.?labels != oldObject.metadata.?labels"
