@@ -120,7 +120,10 @@ class Guardrails:
     # -- the loop --------------------------------------------------------------------------
 
     def _cache(self, kind: str) -> list[Obj]:
-        return list(self.informers[kind].cache.values())
+        informer = self.informers[kind]
+        keys = informer.keys()  # (namespace or "", name), a list (the informer is no dict)
+        found = (informer.get(namespace or None, name) for namespace, name in keys)
+        return [obj for obj in found if obj is not None]
 
     def world(self) -> admission.World:
         return admission.world_of(
@@ -181,9 +184,9 @@ class Guardrails:
         expired = self.next_expiry is not None and now >= self.next_expiry
         if contexts or expired:
             current_contexts = {
-                ns: obj
-                for (ns, name), obj in self.informers["GuardrailContext"].cache.items()
-                if name == "guardrails"
+                str(obj["metadata"]["namespace"]): obj
+                for obj in self._cache("GuardrailContext")
+                if obj["metadata"]["name"] == "guardrails"
             }
             changed, errors = await admission.sync_contexts(self.kube, world, now, current_contexts)
             GUARDRAIL_CONTEXT_WRITES.inc(len(changed))
