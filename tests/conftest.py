@@ -32,7 +32,7 @@ import yaml
 from mooring.core.render.platform import install, operator_user
 from mooring.devcluster.cluster import DevCluster
 from mooring.kube.client import Kube
-from mooring.services.install import apply_objects
+from mooring.services.install import install_platform
 
 
 @pytest.fixture(scope="session")
@@ -142,7 +142,7 @@ class OperatorProcess:
 @pytest_asyncio.fixture(scope="session")
 async def platform(kube: Kube) -> dict[str, Any]:
     """Mooring installed (CRDs, roles, operator RBAC) and the test PlatformConfig applied."""
-    await apply_objects(kube, install())
+    await install_platform(kube, install())  # as `mooring install apply` (PolicyReport CRD)
     config: dict[str, Any] = yaml.safe_load(PLATFORM.read_text())
     await kube.apply(config)
     return config

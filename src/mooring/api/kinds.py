@@ -10,6 +10,8 @@ from pydantic.alias_generators import to_camel
 
 from mooring.api.crd import Column, Kind
 from mooring.api.database import MAX_DATABASE_NAME, DatabaseSpec, DatabaseStatus
+from mooring.api.exceptions import PolicyExceptionSpec, PolicyExceptionStatus
+from mooring.api.guardrails import GuardrailContextSpec, GuardrailContextStatus
 from mooring.api.platform import PlatformConfigSpec
 from mooring.api.status import Condition
 from mooring.api.tenant import MAX_NAMESPACE, MAX_TENANT_NAME, TenantSpec, TenantStatus
@@ -111,4 +113,38 @@ DATABASE = Kind(
     ),
 )
 
-KINDS: tuple[Kind, ...] = (TENANT, PLATFORM_CONFIG, DATABASE)
+POLICY_EXCEPTION = Kind(
+    kind="PolicyException",
+    plural="policyexceptions",
+    scope="Namespaced",
+    spec=PolicyExceptionSpec,
+    status=PolicyExceptionStatus,
+    short_names=("pex",),
+    columns=(
+        Column("Rules", ".spec.rules"),
+        Column("Expires", ".spec.expires", type="date"),
+        Column("Phase", ".status.phase"),
+        Column("Approver", ".spec.approver", priority=1),
+    ),
+)
+
+# Written by the operator in each tenant namespace; the admission policies' `params`.
+GUARDRAIL_CONTEXT = Kind(
+    kind="GuardrailContext",
+    plural="guardrailcontexts",
+    scope="Namespaced",
+    spec=GuardrailContextSpec,
+    status=GuardrailContextStatus,
+    columns=(
+        Column("Tenant", ".spec.tenant"),
+        Column("Next expiry", ".status.nextExpiry", priority=1),
+    ),
+)
+
+KINDS: tuple[Kind, ...] = (
+    TENANT,
+    PLATFORM_CONFIG,
+    DATABASE,
+    POLICY_EXCEPTION,
+    GUARDRAIL_CONTEXT,
+)

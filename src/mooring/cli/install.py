@@ -15,7 +15,7 @@ from mooring.cli.output import EXIT_FAILED, EXIT_USAGE, err, out, say
 from mooring.cli.tenants import _load, kubeconfig_option
 from mooring.core.render.platform import install as install_objects
 from mooring.kube.client import Kube, KubeError
-from mooring.services.install import apply_objects
+from mooring.services.install import apply_objects, install_platform
 from mooring.services.sources import read_sources
 
 
@@ -33,8 +33,11 @@ def install_render() -> None:
 @install.command("apply")
 @kubeconfig_option
 def install_apply(kubeconfig: Path | None) -> None:
-    """Apply the objects to the cluster (server-side apply) and wait for the CRDs."""
-    _apply(kubeconfig, install_objects())
+    """Apply the objects to the cluster (server-side apply) and wait for the CRDs.
+
+    The PolicyReport CRD (wgpolicyk8s.io) is installed too when the cluster has none.
+    """
+    _apply(kubeconfig, install_objects(), platform=True)
 
 
 @click.command("apply")
@@ -53,9 +56,11 @@ def apply_repository(paths: tuple[str, ...], kubeconfig: Path | None) -> None:
     _apply(kubeconfig, objects)
 
 
-def _apply(kubeconfig: Path | None, objects: list[dict[str, Any]]) -> None:
+def _apply(kubeconfig: Path | None, objects: list[dict[str, Any]], platform: bool = False) -> None:
     async def go() -> list[str]:
         async with Kube.from_kubeconfig(kubeconfig) as kube:
+            if platform:
+                return await install_platform(kube, objects)
             return await apply_objects(kube, objects)
 
     try:

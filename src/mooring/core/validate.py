@@ -124,6 +124,8 @@ def validate_documents(documents: Sequence[Document]) -> tuple[Parsed, list[Find
 def check_repository(parsed: Parsed) -> list[Finding]:
     findings: list[Finding] = []
     if parsed.platform is None:
+        for check in EXTRA_CHECKS:
+            findings += check(parsed)
         if parsed.tenants:
             findings.append(
                 Finding(
@@ -322,3 +324,9 @@ def as_dict(finding: Finding) -> dict[str, Any]:
 from mooring.core.validate_databases import check_databases  # noqa: E402
 
 EXTRA_CHECKS.append(check_databases)
+
+# Guardrails register PolicyException and their repository check (at the end: they use
+# the names above).
+from mooring.core.policy import validation as _guardrails  # noqa: E402
+
+del _guardrails

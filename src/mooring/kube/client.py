@@ -224,16 +224,27 @@ class Kube:
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
         what: str = "",
+        warnings: builtins.list[str] | None = None,
     ) -> Obj:
+        """One request. `warnings`, when given, receives the server's Warning headers (the
+        messages of admission policies in Warn mode, deprecations)."""
         content = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": content_type} if content is not None else {}
+        seen: builtins.list[str] | None = [] if warnings is not None else None
         async with self._in_flight:
             try:
                 status, reason, data = await self._transport.request(
-                    method, path, content=content, params=params or {}, headers=headers
+                    method,
+                    path,
+                    content=content,
+                    params=params or {},
+                    headers=headers,
+                    warnings=seen,
                 )
             except TransportError as error:
                 raise _unreachable(self.server, what or f"{method} {path}", error) from None
+        if warnings is not None and seen:
+            warnings.extend(_warning(v) for v in seen)
         if status >= 400:
             raise _error(status, reason, data, what or f"{method} {path}")
         if not data:
@@ -326,12 +337,23 @@ class Kube:
             what=describe(obj),
         )
 
-    async def create(self, obj: Mapping[str, Any], *, dry_run: bool = False) -> Obj:
+    async def create(
+        self,
+        obj: Mapping[str, Any],
+        *,
+        dry_run: bool = False,
+        warnings: builtins.list[str] | None = None,
+    ) -> Obj:
         res = await self.resource(obj["apiVersion"], obj["kind"])
         params = {"dryRun": "All"} if dry_run else {}
         namespace = obj.get("metadata", {}).get("namespace")
         return await self.request(
-            "POST", res.path(namespace), body=obj, params=params, what=describe(obj)
+            "POST",
+            res.path(namespace),
+            body=obj,
+            params=params,
+            what=describe(obj),
+            warnings=warnings,
         )
 
     async def patch(
@@ -431,6 +453,15 @@ def _unreachable(server: str, what: str, error: Exception) -> KubeError:
     return KubeError(
         0, "Unreachable", f"cannot reach the API server at {server} ({detail})", what=what
     )
+
+
+def _warning(header: str) -> str:
+    """`299 - "text"` -> text (RFC 7234 warn-code, agent, quoted text)."""
+    code, _, rest = header.partition(" ")
+    _, _, text = rest.partition(" ")
+    if code.isdigit() and text.startswith('"') and text.endswith('"'):
+        return text[1:-1].replace('\\"', '"')
+    return header
 
 
 def _ns(namespace: str | None) -> str:

@@ -143,8 +143,12 @@ class Transport:
         content: bytes | None,
         params: Mapping[str, str],
         headers: Mapping[str, str],
+        warnings: list[str] | None = None,
     ) -> tuple[int, str, bytes]:
-        """(status, reason, body). Raises TransportError when the server is unreachable."""
+        """(status, reason, body). Raises TransportError when the server is unreachable.
+
+        `warnings`, when given, receives the response's Warning headers.
+        """
         session = self._open()
         try:
             async with session.request(
@@ -157,6 +161,8 @@ class Transport:
                 body = await response.read()
                 if response.status == 401:
                     self._credentials.expire()
+                if warnings is not None:
+                    warnings.extend(response.headers.getall("Warning", []))
                 return response.status, response.reason or "", body
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise TransportError(str(error) or type(error).__name__) from None

@@ -20,3 +20,24 @@ DRIFT_REPAIRS = Counter(
     "mooring_drift_repairs_total", "Managed objects restored after drift, by kind.", ["kind"]
 )
 TENANTS = Gauge("mooring_tenants", "Tenants by state (Ready, NotReady).", ["state"])
+
+# -- guardrails -------------------------------------------------------------------------------
+GUARDRAIL_VIOLATIONS = Gauge(
+    "mooring_guardrail_violations",
+    "Violations standing in the last audits (not excepted), by rule, tenant and mode.",
+    ["rule", "tenant", "mode"],
+)
+GUARDRAIL_EXCEPTIONS = Gauge(
+    "mooring_guardrail_exceptions", "PolicyExceptions by tenant and phase.", ["tenant", "phase"]
+)
+GUARDRAIL_AUDITS = Counter(
+    "mooring_guardrail_audits_total", "Namespace audits by result.", ["result"]
+)
+GUARDRAIL_AUDIT_SECONDS = Histogram(
+    "mooring_guardrail_audit_duration_seconds",
+    "Time to audit one namespace (judge and write its PolicyReport).",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+GUARDRAIL_CONTEXT_WRITES = Counter(
+    "mooring_guardrail_context_writes_total", "GuardrailContexts written (changed)."
+)

@@ -29,6 +29,7 @@ class Options:
     feature_poll_seconds: float = 30.0
     # Tests of convergence: kill the process (SIGKILL) at this named step of a reconcile.
     crash_at: str | None = None
+    audit_interval: float = 300.0  # seconds between full guardrail audits
 
 
 @kopf.on.startup(registry=REGISTRY)

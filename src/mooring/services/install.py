@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from mooring.api import policyreport
 from mooring.core.plan import ref
 from mooring.kube.client import Kube
 
@@ -44,3 +45,12 @@ async def apply_objects(kube: Kube, objects: Sequence[KubeObject]) -> list[str]:
         await kube.apply(obj)
     await asyncio.gather(*(kube.apply(o) for o in others))
     return [str(ref(o)) for o in [*crds, *rest]]
+
+
+async def install_platform(kube: Kube, objects: Sequence[KubeObject]) -> list[str]:
+    """Mooring's own objects, and the PolicyReport CRD when the cluster has none yet
+    (Kyverno and other tools ship the same one; theirs is then left alone)."""
+    extra = []
+    if not await kube.has_kind(policyreport.API_VERSION, policyreport.KIND):
+        extra.append(policyreport.crd())
+    return await apply_objects(kube, [*extra, *objects])

@@ -134,6 +134,17 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     rule("batch", ["cronjobs"], WRITE),
     rule("policy", ["poddisruptionbudgets"], [*READ, *WRITE]),
     rule("postgresql.cnpg.io", ["clusters", "scheduledbackups"], [*READ, *WRITE]),
+    # Guardrails: the admission objects and the contexts they read, ...
+    rule(
+        "admissionregistration.k8s.io",
+        ["validatingadmissionpolicies", "validatingadmissionpolicybindings"],
+        [*READ, *WRITE],
+    ),
+    rule(names.GROUP, ["guardrailcontexts"], [*READ, *WRITE]),
+    # ... the workloads they audit (beyond those read above), and the reports.
+    rule("", ["replicationcontrollers"], READ),
+    rule("apps", ["replicasets"], READ),
+    rule("wgpolicyk8s.io", ["policyreports"], [*READ, *WRITE]),
 )
 
 

@@ -1,0 +1,138 @@
+"""The peers of `mooring check`: kubeconform (schemas only) and conftest (Rego policies).
+
+Both are built from their Go modules, pinned in tools/peers/<name>/go.mod, into the ignored
+.cache/peers/ (only the Go module proxy is contacted, by the go command). kubeconform's
+JSON schemas are generated here from the local API server's OpenAPI document, never
+downloaded. conftest runs Rego policies equivalent to Mooring's rules (conftest/policy/).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = {
+    "kubeconform": "github.com/yannh/kubeconform/cmd/kubeconform",
+    "conftest": "github.com/open-policy-agent/conftest",
+}
+POLICY = Path(__file__).resolve().parent / "conftest" / "policy"
+
+
+def peers_cache() -> Path:
+    return ROOT / ".cache" / "peers"
+
+
+def build(name: str) -> Path:
+    """The peer's binary, built from tools/peers/<name> if missing."""
+    module = ROOT / "tools" / "peers" / name
+    digest = hashlib.sha256()
+    for part in ("go.mod", "go.sum"):
+        digest.update((module / part).read_bytes())
+    version = subprocess.run(
+        ["go", "env", "GOVERSION"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    digest.update(version.encode())
+    target = peers_cache() / f"{name}-{digest.hexdigest()[:16]}"
+    binary = target / name
+    if binary.is_file():
+        return binary
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    print(f"building {name} from tools/peers/{name} (first time only)", flush=True)
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly -buildvcs=false"}
+    subprocess.run(
+        ["go", "build", "-trimpath", "-o", str(staging) + os.sep, PEERS[name]],
+        cwd=module,
+        env=env,
+        check=True,
+    )
+    target.mkdir(parents=True, exist_ok=True)
+    (staging / name).replace(binary)
+    shutil.rmtree(staging, ignore_errors=True)
+    return binary
+
+
+# -- kubeconform's schemas, from the API server's OpenAPI v2 document --------------------------
+
+
+async def _openapi(kubeconfig: Path) -> dict[str, Any]:
+    from mooring.kube.client import Kube
+
+    async with Kube.from_kubeconfig(kubeconfig) as kube:
+        return await kube.request("GET", "/openapi/v2")
+
+
+def _standalone(node: Any, definitions: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:
+    """References inlined; int-or-string and quantities accept both forms, as YAML has them."""
+    if isinstance(node, list):
+        return [_standalone(item, definitions, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if isinstance(node.get("$ref"), str):
+        name = node["$ref"].rsplit("/", 1)[-1]
+        if name in seen:  # recursive types (JSONSchemaProps): accept anything below
+            return {}
+        return _standalone(copy.deepcopy(definitions[name]), definitions, (*seen, name))
+    result = {
+        k: _standalone(v, definitions, seen) for k, v in node.items() if not k.startswith("x-")
+    }
+    if result.get("format") == "int-or-string":
+        result.pop("type", None)
+        result.pop("format", None)
+        result["oneOf"] = [{"type": "string"}, {"type": "integer"}]
+    return result
+
+
+def schemas(kubeconfig: Path, folder: Path) -> Path:
+    """One standalone JSON schema per kind, named as kubeconform looks them up."""
+    if (folder / ".complete").is_file():
+        return folder
+    document = asyncio.run(_openapi(kubeconfig))
+    definitions = document["definitions"]
+    quantity = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+    if quantity in definitions:
+        definitions[quantity] = {"oneOf": [{"type": "string"}, {"type": "number"}]}
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, definition in definitions.items():
+        if name.endswith("List"):
+            continue
+        for gvk in definition.get("x-kubernetes-group-version-kind", []):
+            group, version, kind = gvk["group"], gvk["version"], gvk["kind"]
+            # kubeconform: {{ .ResourceKind }}{{ .KindSuffix }}.json, e.g. deployment-apps-v1
+            suffix = f"-{group.split('.')[0]}-{version}" if group else f"-{version}"
+            schema = _standalone(copy.deepcopy(definition), definitions, (name,))
+            schema["$schema"] = "http://json-schema.org/schema#"
+            (folder / f"{kind.lower()}{suffix}.json").write_text(json.dumps(schema))
+    (folder / ".complete").write_text("")
+    return folder
+
+
+# -- conftest's policies ------------------------------------------------------------------------
+
+
+def conftest_data(platform: dict[str, Any], folder: Path) -> Path:
+    """The parameters the Rego policies read, from the same PlatformConfig Mooring reads."""
+    guardrails = platform["spec"]["guardrails"]
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "params.json"
+    path.write_text(
+        json.dumps(
+            {
+                "params": {
+                    "allowedRegistries": guardrails.get("allowedRegistries", []),
+                    "allowedCapabilities": guardrails.get("allowedCapabilities", []),
+                    "requiredLabels": [r["key"] for r in guardrails.get("requiredLabels", [])],
+                }
+            }
+        )
+    )
+    return path

@@ -1,0 +1,182 @@
+"""Pure: judge objects against the rules, with the modes and exceptions that apply to them.
+
+`Judge` is the one place offline checks and the audit decide what the rules say about an
+object: it picks the GuardrailContext of the object's namespace (built by context.py at
+the given time, so expired exceptions no longer apply), evaluates the rules with the
+engine, and attaches each rule's mode for the object's tenant. `mooring check` keeps the
+findings, the audit every result (passes too, for its reports).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from mooring.api.documents import PathItem
+from mooring.api.exceptions import PolicyException
+from mooring.api.guardrails import GuardrailSettings, Mode
+from mooring.api.platform import PlatformConfigSpec
+from mooring.api.tenant import Tenant
+from mooring.core.policy.context import build_context, effective_mode, tenant_of
+from mooring.core.policy.engine import Engine, RuleResult, Verdict, resolve_path
+
+Level = Literal["error", "warning", "note"]
+
+
+def describe(obj: dict[str, Any]) -> str:
+    """`Kind namespace/name` of an object."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    assert isinstance(meta, dict)
+    name = meta.get("name") or meta.get("generateName") or "?"
+    namespace = meta.get("namespace")
+    return f"{obj.get('kind', '?')} {namespace + '/' if namespace else ''}{name}"
+
+
+@dataclass(frozen=True)
+class Judged:
+    """One rule's result for one object, with the mode it has there."""
+
+    result: RuleResult
+    mode: Mode
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.result.verdict
+
+    @property
+    def level(self) -> Level | None:
+        """How loud: an enforced violation is an error, a warned one a warning, the rest notes.
+
+        None for a pass.
+        """
+        verdict = self.result.verdict
+        if verdict == "pass":
+            return None
+        if verdict == "excepted" or self.mode == "audit":
+            return "note"
+        return "warning" if self.mode == "warn" else "error"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A rule that an object breaks (or would break, but for an exception)."""
+
+    rule_id: str
+    title: str
+    severity: str
+    mode: Mode
+    verdict: Verdict
+    level: Level
+    object: str
+    field: str
+    path: tuple[PathItem, ...]  # inside the object (the document's path adds any List item)
+    message: str
+    exceptions: tuple[str, ...] = ()
+
+
+@dataclass
+class Judge:
+    """Everything the rules need besides the object. Build once per run."""
+
+    platform: PlatformConfigSpec | None
+    now: datetime
+    tenants: Sequence[Tenant] = ()
+    exceptions: Sequence[PolicyException] = ()
+    default_namespace: str | None = None
+    engine: Engine = field(default_factory=Engine)
+    _contexts: dict[str | None, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _modes: dict[str | None, dict[str, Mode]] = field(default_factory=dict, repr=False)
+
+    def namespace_of(self, obj: dict[str, Any]) -> str | None:
+        meta = obj.get("metadata")
+        namespace = meta.get("namespace") if isinstance(meta, dict) else None
+        return str(namespace) if namespace else self.default_namespace
+
+    def context(self, namespace: str | None) -> dict[str, Any]:
+        """The GuardrailContext of a namespace, as the operator would write it at `now`."""
+        if namespace not in self._contexts:
+            self._contexts[namespace] = build_context(
+                namespace,
+                self.platform,
+                tenants=self.tenants,
+                exceptions=self.exceptions,
+                now=self.now,
+            )
+        return self._contexts[namespace]
+
+    def judge(self, obj: dict[str, Any]) -> list[Judged]:
+        """Every rule that looks at this object and is not off for its tenant."""
+        if not self.engine.applies(obj):
+            return []
+        namespace = self.namespace_of(obj)
+        modes = self._modes.get(namespace)
+        if modes is None:
+            tenant = tenant_of(self.tenants, namespace)
+            settings = (
+                self.platform.guardrails if self.platform is not None else GuardrailSettings()
+            )
+            modes = {
+                rule.id: effective_mode(rule.id, settings, tenant) for rule in self.engine.rules
+            }
+            self._modes[namespace] = modes
+        return [
+            Judged(result, modes[result.rule.id])
+            for result in self.engine.evaluate(obj, self.context(namespace))
+            if modes[result.rule.id] != "off"
+        ]
+
+    def findings(self, obj: dict[str, Any]) -> list[Finding]:
+        """What `mooring check` reports about one object: everything but the passes."""
+        found = []
+        what = describe(obj)
+        for item in self.judge(obj):
+            level = item.level
+            if level is None:
+                continue
+            result = item.result
+
+            def finding(
+                field: str, message: str, *, item: Judged = item, level: Level = level
+            ) -> Finding:
+                rule = item.result.rule
+                return Finding(
+                    rule_id=rule.id,
+                    title=rule.title,
+                    severity=rule.severity,
+                    mode=item.mode,
+                    verdict=item.result.verdict,
+                    level=level,
+                    object=what,
+                    field=field,
+                    path=resolve_path(obj, field) if field else (),
+                    message=message,
+                    exceptions=item.result.exceptions,
+                )
+
+            if result.verdict == "error":
+                error = result.error or result.exceptions_error
+                found.append(
+                    finding(
+                        "",
+                        f"the rule could not be evaluated ({error}); check the types of the "
+                        "fields it reads",
+                    )
+                )
+                continue
+            for violation in result.violations:
+                message = violation.message
+                if result.exceptions:
+                    message += f" (excepted by PolicyException {', '.join(result.exceptions)})"
+                found.append(finding(violation.field, message))
+        return found
+
+
+def expand_lists(obj: Any) -> Iterable[tuple[tuple[PathItem, ...], Any]]:
+    """A `kind: List` (kubectl get -o yaml) as its items with their paths; else the object."""
+    if isinstance(obj, dict) and obj.get("kind") == "List" and isinstance(obj.get("items"), list):
+        for index, item in enumerate(obj["items"]):
+            yield ("items", index), item
+    else:
+        yield (), obj

@@ -1,0 +1,148 @@
+"""Pure: the GuardrailContext of a namespace, and each rule's mode for a tenant.
+
+The GuardrailContext is what the admission policies read as `params`: each rule's mode in
+the namespace, the platform's parameters, what the tenant's quota allows, and the
+PolicyExceptions in force at `now`.
+The operator writes it into each tenant namespace (and rewrites it when an exception
+expires); `mooring check` and the audit build the very same object in memory. That one
+function decides, for all three, which exceptions still apply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from mooring.api import names
+from mooring.api.exceptions import PolicyException
+from mooring.api.guardrails import GuardrailContextSpec, GuardrailSettings, Mode
+from mooring.api.platform import PlatformConfigSpec
+from mooring.api.tenant import Quota, Tenant
+from mooring.core.policy.rules import RULE_IDS
+from mooring.core.render.context import Context
+
+CONTEXT_NAME = "guardrails"
+CONTEXT_API_VERSION = names.API_VERSION
+CONTEXT_KIND = "GuardrailContext"
+
+
+def effective_mode(rule_id: str, settings: GuardrailSettings, tenant: Tenant | None) -> Mode:
+    """The tenant's override, else the platform's mode for the rule, else its default."""
+    if tenant is not None:
+        for override in tenant.spec.guardrails:
+            if override.rule == rule_id:
+                return override.mode
+    return settings.mode(rule_id)
+
+
+def in_force(
+    exceptions: Iterable[PolicyException], namespace: str | None, now: datetime
+) -> list[PolicyException]:
+    """The exceptions of `namespace` that apply at `now`, by name."""
+    return sorted(
+        (e for e in exceptions if e.namespace == namespace and e.in_force(now)),
+        key=lambda e: e.name,
+    )
+
+
+def next_expiry(exceptions: Iterable[PolicyException], now: datetime) -> datetime | None:
+    """When the next exception in force expires (the operator's next wake-up)."""
+    times = [e.spec.expires for e in exceptions if e.in_force(now)]
+    return min(times) if times else None
+
+
+def environment_quota(
+    tenant: Tenant, platform: PlatformConfigSpec, namespace: str | None
+) -> Quota | None:
+    """The quota of the tenant environment that `namespace` is, if it is one."""
+    for environment in tenant.spec.environments:
+        if tenant.namespace(environment) == namespace:
+            if (tenant.spec.tier or platform.default_tier) not in platform.tiers:
+                return None
+            return Context(tenant, platform).quota(environment)
+    return None
+
+
+def tenant_of(tenants: Sequence[Tenant], namespace: str | None) -> Tenant | None:
+    for tenant in tenants:
+        if any(tenant.namespace(env) == namespace for env in tenant.spec.environments):
+            return tenant
+    return None
+
+
+def context_spec(
+    settings: GuardrailSettings,
+    *,
+    tenant: Tenant | None,
+    quota: Quota | None,
+    exceptions: Sequence[PolicyException],
+) -> GuardrailContextSpec:
+    """Pure: the parameters of one namespace; `exceptions` are those in force there."""
+    return GuardrailContextSpec(
+        tenant=tenant.name if tenant is not None else None,
+        modes={rule: effective_mode(rule, settings, tenant) for rule in RULE_IDS},
+        allowed_registries=list(settings.allowed_registries),
+        allowed_capabilities=list(settings.allowed_capabilities),
+        required_labels=list(settings.required_labels),
+        node_ports=bool(quota is not None and quota.node_ports),
+        load_balancers=bool(quota is not None and quota.load_balancers),
+        exceptions=[e.as_context_entry() for e in exceptions],
+    )
+
+
+def context_object(namespace: str | None, spec: GuardrailContextSpec) -> dict[str, Any]:
+    """The GuardrailContext object as the operator applies it and the policies read it."""
+    metadata: dict[str, Any] = {
+        "name": CONTEXT_NAME,
+        "labels": {
+            names.LABEL_MANAGED_BY: names.MANAGED_BY,
+            names.LABEL_COMPONENT: "guardrails",
+        },
+    }
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    obj: dict[str, Any] = {
+        "apiVersion": CONTEXT_API_VERSION,
+        "kind": CONTEXT_KIND,
+        "metadata": metadata,
+        "spec": spec.to_json(),
+    }
+    if spec.tenant is not None:
+        metadata["labels"][names.LABEL_TENANT] = spec.tenant
+    return obj
+
+
+def build_context(
+    namespace: str | None,
+    platform: PlatformConfigSpec | None,
+    *,
+    tenants: Sequence[Tenant] = (),
+    exceptions: Iterable[PolicyException] = (),
+    now: datetime,
+) -> dict[str, Any]:
+    """Everything above in one call: the GuardrailContext of `namespace` at `now`."""
+    settings = platform.guardrails if platform is not None else GuardrailSettings()
+    tenant = tenant_of(tenants, namespace)
+    quota = (
+        environment_quota(tenant, platform, namespace)
+        if tenant is not None and platform is not None
+        else None
+    )
+    spec = context_spec(
+        settings, tenant=tenant, quota=quota, exceptions=in_force(exceptions, namespace, now)
+    )
+    return context_object(namespace, spec)
+
+
+__all__ = [
+    "CONTEXT_NAME",
+    "build_context",
+    "context_object",
+    "context_spec",
+    "effective_mode",
+    "environment_quota",
+    "in_force",
+    "next_expiry",
+    "tenant_of",
+]

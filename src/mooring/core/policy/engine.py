@@ -1,0 +1,222 @@
+"""Pure: evaluate the rules offline, exactly as the generated admission policies do.
+
+An admission policy (admission.py) binds the target's variables and each rule's
+`violations` and `exceptions` expressions as `spec.variables`, and validates, for a rule in
+the policy's mode, `size(violations) == 0 || size(exceptions) > 0` (RuleResult.verdict
+is that validation's outcome, errors included).
+
+Offline, the same expression texts are evaluated two ways:
+- Fast: all rules of a target in one expression, the shared variables computed once
+  (`cel.bind(variables, {...}, ...)`), so an object is converted to CEL once and
+  evaluated once. (Exceptions are evaluated only when the namespace has some: with none
+  in force, every `exceptions` expression is the empty list.)
+- Exact, when the fast way meets an error: each rule on its own with every
+  `variables.x` replaced by `(its expression)`. CEL has no side effects, so this is the
+  API server's computation, lazily evaluated variables included; one bad field errs only
+  the rules that read it, as one policy's error denies only through that policy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal
+
+from mooring.api.documents import PathItem
+from mooring.core.policy.cel import Outcome, Program, activation, quote
+from mooring.core.policy.rules import ALL, Rule, exceptions_expression
+from mooring.core.policy.targets import TARGETS, Target
+
+Verdict = Literal["pass", "fail", "excepted", "error"]
+_VARIABLE = re.compile(r"\bvariables\.([A-Za-z_][A-Za-z0-9_]*)\b")
+
+
+def inline(expression: str, variables: Mapping[str, str]) -> str:
+    """`expression` with every `variables.name` replaced by `(its expression)`, recursively."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in variables:
+            raise KeyError(f"unknown variable {name!r} in {expression!r}")
+        return f"({inline(variables[name], variables)})"
+
+    return _VARIABLE.sub(replace, expression)
+
+
+@dataclass(frozen=True)
+class Violation:
+    field: str  # as the rule wrote it: spec.containers[name=app].securityContext.privileged
+    message: str
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    """One rule's judgement of one object."""
+
+    rule: Rule
+    violations: tuple[Violation, ...] = ()
+    exceptions: tuple[str, ...] = ()  # PolicyExceptions in force that lift the rule here
+    error: str | None = None  # the violations expression's error
+    exceptions_error: str | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        """`size(violations) == 0 || size(exceptions) > 0` as CEL decides it: either side
+        true is enough, whatever error the other has; an error alone denies (failurePolicy
+        Fail)."""
+        if self.error is None and not self.violations:
+            return "pass"
+        if self.exceptions_error is None and self.exceptions:
+            return "excepted"
+        if self.error is not None or self.exceptions_error is not None:
+            return "error"
+        return "fail"
+
+    @property
+    def denied(self) -> bool:
+        return self.verdict in ("fail", "error")
+
+
+def _violations(value: Any) -> tuple[Violation, ...]:
+    result = []
+    for item in value:
+        text = str(item)
+        field, sep, message = text.partition(": ")
+        result.append(Violation(field, message) if sep else Violation("", text))
+    return tuple(result)
+
+
+class Engine:
+    """The rules compiled for offline evaluation. Build once; `evaluate` many objects."""
+
+    def __init__(self, rules: Iterable[Rule] = ALL) -> None:
+        self.rules = tuple(rules)
+        self._by_target: dict[str, tuple[Rule, ...]] = {
+            target.name: tuple(rule for rule in self.rules if rule.target is target)
+            for target in TARGETS
+        }
+        self._kinds: dict[tuple[Any, Any], Target] = {
+            kind: target
+            for target in TARGETS
+            if self._by_target[target.name]
+            for kind in target.kinds
+        }
+
+    def applies(self, obj: Mapping[str, Any]) -> bool:
+        return (obj.get("apiVersion"), obj.get("kind")) in self._kinds
+
+    def evaluate(
+        self, obj: Mapping[str, Any], params: Mapping[str, Any], *, exact: bool = False
+    ) -> list[RuleResult]:
+        """Every rule of the object's target; [] when no rule looks at this kind.
+
+        `exact` skips the fast way (tests compare the two).
+        """
+        target = self._kinds.get((obj.get("apiVersion"), obj.get("kind")))
+        if target is None:
+            return []
+        rules = self._by_target[target.name]
+        spec = params.get("spec")
+        with_exceptions = bool(isinstance(spec, Mapping) and spec.get("exceptions"))
+        bound = activation({"object": obj, "params": params}, bindings=True)
+        outcome = (
+            Outcome(error="exact")
+            if exact
+            else _pack(rules, target, with_exceptions).evaluate_in(bound)
+        )
+        if outcome.error is None and isinstance(outcome.value, list):
+            if with_exceptions:
+                return [
+                    _result(rule, Outcome(found), Outcome(lifted))
+                    for rule, (found, lifted) in zip(rules, outcome.value, strict=True)
+                ]
+            return [
+                _result(rule, Outcome(found), Outcome([]))
+                for rule, found in zip(rules, outcome.value, strict=True)
+            ]
+        results = []
+        for rule in rules:
+            violations, exceptions = _rule_programs(rule)
+            results.append(
+                _result(rule, violations.evaluate_in(bound), exceptions.evaluate_in(bound))
+            )
+        return results
+
+
+def _result(rule: Rule, violations: Outcome, exceptions: Outcome) -> RuleResult:
+    found = _violations(violations.value) if violations.error is None else ()
+    lifted = tuple(str(n) for n in exceptions.value) if exceptions.error is None else ()
+    return RuleResult(rule, found, lifted, violations.error, exceptions.error)
+
+
+def offline_expressions(rule: Rule) -> tuple[str, str]:
+    """The rule's violations and exceptions expressions with the variables inlined."""
+    variables = dict(rule.target.variables)
+    return (
+        inline(rule.violations, variables),
+        inline(exceptions_expression(rule.id), variables),
+    )
+
+
+@lru_cache(maxsize=64)
+def _rule_programs(rule: Rule) -> tuple[Program, Program]:
+    violations, exceptions = offline_expressions(rule)
+    return Program(violations), Program(exceptions)
+
+
+@lru_cache(maxsize=32)
+def _pack(rules: tuple[Rule, ...], target: Target, with_exceptions: bool) -> Program:
+    """One expression for all `rules`: a list with, per rule, its violations (and, with
+    exceptions, `[violations, exceptions]`); the target's variables computed once, as a
+    map bound to the name `variables`, so the rules' text is used unchanged."""
+    entries = []
+    for rule in rules:
+        if with_exceptions:
+            entries.append(f"[{rule.violations}, {exceptions_expression(rule.id)}]")
+        else:
+            entries.append(rule.violations)
+    for name, value in target.variables:
+        if _VARIABLE.search(value):
+            raise ValueError(f"variable {name} of {target.name} reads another variable")
+    variables = ", ".join(f"{quote(name)}: {value}" for name, value in target.variables)
+    return Program(f"cel.bind(variables, {{{variables}}}, [{', '.join(entries)}])", bindings=True)
+
+
+# -- field paths ------------------------------------------------------------------------------
+
+_STEP = re.compile(r"([^.\[\]]+)|\[([^\]=]*)=([^\]]*)\]|\[(\d+)\]")
+
+
+def resolve_path(obj: Any, field: str) -> tuple[PathItem, ...]:
+    """`spec.containers[name=app].image` -> ('spec', 'containers', 0, 'image') in `obj`.
+
+    A keyed item that cannot be found ends the path at its list (the closest known place).
+    """
+    path: list[PathItem] = []
+    node = obj
+    for match in _STEP.finditer(field):
+        key, by_key, by_value, index = match.groups()
+        if key is not None:
+            path.append(key)
+            node = node.get(key) if isinstance(node, dict) else None
+        elif index is not None:
+            path.append(int(index))
+            node = node[int(index)] if isinstance(node, list) and int(index) < len(node) else None
+        else:
+            if not isinstance(node, list):
+                break
+            found = next(
+                (
+                    i
+                    for i, item in enumerate(node)
+                    if isinstance(item, dict) and str(item.get(by_key)) == by_value
+                ),
+                None,
+            )
+            if found is None:
+                break
+            path.append(found)
+            node = node[found]
+    return tuple(path)

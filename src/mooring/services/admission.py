@@ -1,0 +1,251 @@
+"""Keep the guardrails' admission side current: policies, bindings and GuardrailContexts.
+
+Side effects: server-side apply and prune of ValidatingAdmissionPolicies and their
+bindings; server-side apply of one GuardrailContext per tenant namespace; PolicyException
+status. Three steps, as every service: gather (the caller's informers, or `gather`),
+decide (core.policy: admission_objects, build_context), act (apply, prune, status).
+Each step keeps going past a failure and reports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from mooring.api import names
+from mooring.api.documents import model_errors
+from mooring.api.exceptions import PolicyException, format_time
+from mooring.api.guardrails import GuardrailSettings
+from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig, PlatformConfigSpec
+from mooring.api.tenant import Tenant
+from mooring.core.plan import drifted
+from mooring.core.policy.admission import API_VERSION, MANAGED_SELECTOR, admission_objects
+from mooring.core.policy.context import CONTEXT_NAME, build_context, next_expiry
+from mooring.kube.client import Kube, KubeError, describe
+
+Obj = dict[str, Any]
+POLICY_KINDS = ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy")
+
+
+@dataclass
+class World:
+    """What the guardrails depend on, parsed. Invalid objects are left out, with a problem."""
+
+    platform: PlatformConfigSpec | None = None
+    tenants: list[Tenant] = field(default_factory=list)
+    exceptions: list[PolicyException] = field(default_factory=list)
+    namespaces: dict[str, str] = field(default_factory=dict)  # tenant namespace -> tenant
+    problems: list[str] = field(default_factory=list)
+
+
+def _parse(model: type[BaseModel], obj: Mapping[str, Any], problems: list[str]) -> Any:
+    clean = {k: v for k, v in obj.items() if k != "status"}
+    instance, errors = model_errors(model, clean)
+    if errors:
+        problems.append(f"{describe(obj)}: {errors[0].dotted}: {errors[0].message}")
+    return instance
+
+
+def world_of(
+    platforms: Iterable[Mapping[str, Any]],
+    tenants: Iterable[Mapping[str, Any]],
+    exceptions: Iterable[Mapping[str, Any]],
+    namespaces: Iterable[Mapping[str, Any]],
+) -> World:
+    """Pure: the World from plain objects (an informer's cache or a list)."""
+    world = World()
+    for obj in platforms:
+        if (obj.get("metadata") or {}).get("name") == PLATFORM_CONFIG_NAME:
+            config = _parse(PlatformConfig, obj, world.problems)
+            if isinstance(config, PlatformConfig):
+                world.platform = config.spec
+    for obj in tenants:
+        if (obj.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        tenant = _parse(Tenant, obj, world.problems)
+        if isinstance(tenant, Tenant):
+            world.tenants.append(tenant)
+    for obj in exceptions:
+        exception = _parse(PolicyException, obj, world.problems)
+        if isinstance(exception, PolicyException):
+            world.exceptions.append(exception)
+    for obj in namespaces:
+        meta = obj.get("metadata") or {}
+        tenant_name = (meta.get("labels") or {}).get(names.LABEL_TENANT)
+        if tenant_name and not meta.get("deletionTimestamp"):
+            world.namespaces[meta["name"]] = tenant_name
+    return world
+
+
+async def gather(kube: Kube) -> World:
+    """Read the World from the API server (for callers without informers)."""
+    platforms, tenants, exceptions, namespaces = await asyncio.gather(
+        kube.list(names.API_VERSION, "PlatformConfig"),
+        kube.list(names.API_VERSION, "Tenant"),
+        kube.list(names.API_VERSION, "PolicyException"),
+        kube.list("v1", "Namespace", labels=names.LABEL_TENANT),
+    )
+    return world_of(platforms, tenants, exceptions, namespaces)
+
+
+# -- policies and bindings ----------------------------------------------------------------------
+
+
+def desired_policies(world: World) -> list[Obj]:
+    settings = world.platform.guardrails if world.platform is not None else GuardrailSettings()
+    return admission_objects(settings, world.tenants)
+
+
+async def sync_policies(
+    kube: Kube, world: World, current: Sequence[Obj] | None = None
+) -> tuple[list[str], list[str]]:
+    """Apply the policies and bindings that differ; delete managed ones no longer wanted.
+
+    `current` is what exists (an informer's view); listed when not given. Returns what
+    changed and the errors met (each naming the object).
+    """
+    desired = desired_policies(world)
+    if current is None:
+        current = []
+        for kind in POLICY_KINDS:
+            current += await kube.list(API_VERSION, kind, labels=MANAGED_SELECTOR)
+    existing = {(o.get("kind"), o["metadata"]["name"]): o for o in current}
+    wanted = {(o["kind"], o["metadata"]["name"]) for o in desired}
+    changed: list[str] = []
+    errors: list[str] = []
+    # Policies before bindings (admission_objects' order), so a binding never names a
+    # policy that does not exist yet.
+    for obj in desired:
+        key = (obj["kind"], obj["metadata"]["name"])
+        if key in existing and not drifted(obj, existing[key]):
+            continue
+        try:
+            await kube.apply(obj)
+            changed.append(f"{key[0]} {key[1]}")
+        except KubeError as error:
+            errors.append(str(error))
+    for key in sorted(existing.keys() - wanted, key=lambda k: POLICY_KINDS.index(str(k[0]))):
+        try:
+            await kube.delete(API_VERSION, str(key[0]), key[1])
+            changed.append(f"deleted {key[0]} {key[1]}")
+        except KubeError as error:
+            errors.append(str(error))
+    return changed, errors
+
+
+# -- GuardrailContexts --------------------------------------------------------------------------
+
+
+def desired_contexts(world: World, now: datetime) -> dict[str, Obj]:
+    """Pure: namespace -> its GuardrailContext at `now`."""
+    return {
+        namespace: build_context(
+            namespace,
+            world.platform,
+            tenants=world.tenants,
+            exceptions=world.exceptions,
+            now=now,
+        )
+        for namespace in sorted(world.namespaces)
+    }
+
+
+async def sync_contexts(
+    kube: Kube,
+    world: World,
+    now: datetime,
+    current: Mapping[str, Obj] | None = None,
+) -> tuple[list[str], list[str]]:
+    """Apply each tenant namespace's GuardrailContext where it differs.
+
+    `current`: namespace -> the GuardrailContext there now (an informer's view); read when
+    not given. Returns the namespaces whose context changed, and the errors met.
+    """
+    changed: list[str] = []
+    errors: list[str] = []
+    for namespace, obj in desired_contexts(world, now).items():
+        existing = (
+            current.get(namespace)
+            if current is not None
+            else await kube.get_or_none(
+                names.API_VERSION, "GuardrailContext", CONTEXT_NAME, namespace
+            )
+        )
+        if existing is not None and not drifted(obj, existing) and _same_spec(obj, existing):
+            continue
+        try:
+            await kube.apply(obj)
+            changed.append(namespace)
+        except KubeError as error:
+            errors.append(str(error))
+    return changed, errors
+
+
+def _same_spec(desired: Obj, existing: Obj) -> bool:
+    # Lists that shrank (an exception removed) do not show as drift in a superset check.
+    return bool(desired.get("spec") == existing.get("spec"))
+
+
+def wake_up(world: World, now: datetime) -> datetime | None:
+    """When an exception in force expires next: the contexts must be rewritten then."""
+    return next_expiry(world.exceptions, now)
+
+
+# -- PolicyException status ---------------------------------------------------------------------
+
+
+async def sync_exception_status(
+    kube: Kube, world: World, raw: Iterable[Mapping[str, Any]], now: datetime
+) -> list[str]:
+    """Phase Active or Expired on every PolicyException whose phase is not that yet."""
+    errors: list[str] = []
+    parsed = {(e.namespace, e.name): e for e in world.exceptions}
+    for obj in raw:
+        meta = obj.get("metadata") or {}
+        key = (meta.get("namespace"), str(meta.get("name")))
+        exception = parsed.get(key)
+        status = obj.get("status") or {}
+        if exception is None:
+            phase, message = "Invalid", "the exception does not validate; see `mooring validate`"
+            expires = None
+        elif exception.in_force(now):
+            phase = "Active"
+            expires = format_time(exception.spec.expires)
+            message = f"lifts {', '.join(exception.spec.rules)} until {expires}"
+        else:
+            phase = "Expired"
+            expires = format_time(exception.spec.expires)
+            message = f"expired at {expires}; it no longer applies"
+        if status.get("phase") == phase and status.get("observedGeneration") == meta.get(
+            "generation"
+        ):
+            continue
+        condition = {
+            "type": "Active",
+            "status": "True" if phase == "Active" else "False",
+            "reason": phase,
+            "message": message,
+            "lastTransitionTime": format_time(now),
+            "observedGeneration": meta.get("generation"),
+        }
+        body = {
+            "apiVersion": names.API_VERSION,
+            "kind": "PolicyException",
+            "metadata": {"name": key[1], "namespace": key[0]},
+            "status": {
+                "phase": phase,
+                **({"expires": expires} if expires else {}),
+                "observedGeneration": meta.get("generation"),
+                "conditions": [condition],
+            },
+        }
+        try:
+            await kube.apply(body, subresource="status")
+        except KubeError as error:
+            errors.append(str(error))
+    return errors

@@ -1,0 +1,470 @@
+"""`mooring check`'s job: read manifests, judge every workload, say where each finding is.
+
+Side effects: reads files, folders and standard input; on large inputs, forks worker
+processes (one per core) that each parse and judge a share of the files.
+
+Reading is two-speed. Every file is first parsed with libyaml straight into Python objects
+(no source positions: the fast path). Only the files that have findings are parsed again
+keeping YAML nodes, to turn each finding's field path into a line and column. Mooring's own
+documents among the inputs (PlatformConfig, Tenants, PolicyExceptions) are read first,
+in this process, since they decide modes, parameters and exceptions for the rest.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from mooring.api import yamlfast
+from mooring.api.documents import (
+    Document,
+    DocumentError,
+    PathItem,
+    Position,
+    iter_documents,
+    model_errors,
+)
+from mooring.api.exceptions import PolicyException
+from mooring.api.names import GROUP
+from mooring.api.platform import PlatformConfig
+from mooring.api.tenant import Tenant
+from mooring.core.policy.check import Finding, Judge, expand_lists
+from mooring.core.policy.engine import Engine
+from mooring.core.policy.rules import select
+from mooring.services.sources import MAX_BYTES, SourceError, expand
+
+# Parallel work pays off from about this many bytes of YAML.
+PARALLEL_FROM_BYTES = 2 * 1024 * 1024
+MAX_EXPANDED_NODES = 1_000_000
+MOORING_KINDS: dict[str, type[BaseModel]] = {
+    "PlatformConfig": PlatformConfig,
+    "Tenant": Tenant,
+    "PolicyException": PolicyException,
+}
+
+
+@dataclass(frozen=True)
+class Located:
+    """A finding with the file, line and column it points at."""
+
+    finding: Finding
+    position: Position
+    path: tuple[PathItem, ...]  # from the document's root (a List item's path included)
+
+
+@dataclass
+class Setup:
+    """What judging needs besides the workloads: from the inputs and the options."""
+
+    platform: PlatformConfig | None = None
+    tenants: list[Tenant] = field(default_factory=list)
+    exceptions: list[PolicyException] = field(default_factory=list)
+    default_namespace: str | None = None
+    rules: tuple[str, ...] = ()
+    now: datetime | None = None
+
+
+@dataclass
+class Outcome:
+    findings: list[Located] = field(default_factory=list)
+    errors: list[SourceError] = field(default_factory=list)  # unreadable or not Kubernetes
+    invalid: list[tuple[Position, str]] = field(default_factory=list)  # bad Mooring documents
+    setup: Setup = field(default_factory=Setup)
+    files: int = 0
+    documents: int = 0
+    judged: int = 0  # objects some rule looked at
+
+
+@dataclass(frozen=True)
+class _Text:
+    name: str
+    text: str
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def read_texts(
+    paths: Iterable[str], max_bytes: int = MAX_BYTES
+) -> tuple[list[_Text], list[SourceError]]:
+    texts: list[_Text] = []
+    errors: list[SourceError] = []
+    for item in expand(paths):
+        name = "<stdin>" if item == "-" else str(item)
+        try:
+            texts.append(_Text(name, _read(item, max_bytes)))
+        except _TooBig as too_big:
+            errors.append(
+                SourceError(
+                    Position(name, 1),
+                    f"{too_big.size // (1024 * 1024)} MiB is over the "
+                    f"{max_bytes // (1024 * 1024)} MiB limit for one input; split it into "
+                    "smaller files",
+                )
+            )
+        except FileNotFoundError:
+            errors.append(SourceError(Position(name, 1), "no such file or folder"))
+        except IsADirectoryError:
+            errors.append(SourceError(Position(name, 1), "is a folder"))
+        except UnicodeDecodeError as error:
+            errors.append(
+                SourceError(Position(name, 1), f"not UTF-8 text (byte {error.start}); is it YAML?")
+            )
+        except OSError as error:
+            errors.append(SourceError(Position(name, 1), f"cannot read: {error.strerror}"))
+    return texts, errors
+
+
+class _TooBig(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+def _read(item: str | Path, max_bytes: int) -> str:
+    if isinstance(item, Path):
+        size = item.stat().st_size
+        if size > max_bytes:
+            raise _TooBig(size)
+        return item.read_text(encoding="utf-8")
+    data = sys.stdin.buffer.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise _TooBig(len(data))
+    return data.decode("utf-8")
+
+
+# -- Mooring's own documents: the setup -------------------------------------------------------
+
+
+def read_setup(texts: Sequence[_Text], setup: Setup, outcome: Outcome) -> None:
+    """Collect PlatformConfig, Tenants and PolicyExceptions from the inputs into `setup`."""
+    for source in texts:
+        if f"{GROUP}/" not in source.text:
+            continue
+        try:
+            documents = list(iter_documents(source.text, source.name))
+        except (DocumentError, RecursionError):
+            continue  # reported when the file is read for workloads
+        for document in documents:
+            add_mooring_document(document, setup, outcome)
+
+
+def add_mooring_document(document: Document, setup: Setup, outcome: Outcome) -> None:
+    obj = document.obj
+    if not isinstance(obj, dict) or str(obj.get("apiVersion", "")).rpartition("/")[0] != GROUP:
+        return
+    model = MOORING_KINDS.get(str(obj.get("kind")))
+    if model is None:
+        return
+    instance, errors = model_errors(model, obj)
+    for error in errors:
+        outcome.invalid.append(
+            (document.position(error.path), f"{obj.get('kind')}: {error.dotted}: {error.message}")
+        )
+    _add(instance, document, setup, outcome)
+
+
+def _add(instance: BaseModel | None, document: Document, setup: Setup, outcome: Outcome) -> None:
+    if isinstance(instance, PlatformConfig):
+        if setup.platform is not None:
+            outcome.invalid.append(
+                (document.position(), "a second PlatformConfig among the inputs; give one")
+            )
+        else:
+            setup.platform = instance
+    elif isinstance(instance, Tenant):
+        setup.tenants.append(instance)
+    elif isinstance(instance, PolicyException):
+        if instance.metadata.namespace is None and setup.default_namespace is not None:
+            instance = instance.model_copy(
+                update={
+                    "metadata": instance.metadata.model_copy(
+                        update={"namespace": setup.default_namespace}
+                    )
+                }
+            )
+        setup.exceptions.append(instance)
+
+
+# -- judging ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Share:
+    findings: list[Located] = field(default_factory=list)
+    errors: list[SourceError] = field(default_factory=list)
+    documents: int = 0
+    judged: int = 0
+
+
+# An alias: `*name` where a value may start.
+_ALIAS = re.compile(r"(^|[\s\[{,:-])\*[^\s,\]}]")
+
+
+_MARKER = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
+_AWKWARD = re.compile(r"^(\.\.\.|%)", re.MULTILINE)  # document ends, directives
+
+
+def split_documents(text: str) -> list[tuple[int, str]]:
+    """The text cut at its `---` lines, each part with the number of lines before it.
+
+    A line starting with `---` always starts a document (YAML forbids it inside scalars),
+    so each part parses alone, and only the part with a finding is read again to find its
+    lines. Texts with `...` or directives stay whole.
+    """
+    if _AWKWARD.search(text):
+        return [(0, text)]
+    starts = [m.start() for m in _MARKER.finditer(text)]
+    if not starts:
+        return [(0, text)]
+    bounds = [0, *starts, len(text)] if starts[0] else [*starts, len(text)]
+    parts = []
+    line = 0
+    previous = 0
+    for begin, finish in itertools.pairwise(bounds):
+        line += text.count("\n", previous, begin)
+        previous = begin
+        parts.append((line, text[begin:finish]))
+    return parts
+
+
+def judge_text(source: _Text, judge: Judge) -> _Share:
+    """Parse one file fast, judge its objects, then locate the findings in a second pass."""
+    share = _Share()
+    try:
+        parts = [
+            (offset, part, yamlfast.safe_load_all(part))
+            for offset, part in split_documents(source.text)
+        ]
+    except yaml.YAMLError:
+        share.errors.append(_yaml_error(source))
+        return share
+    except RecursionError:
+        share.errors.append(SourceError(Position(source.name, 1), "YAML nested too deeply"))
+        return share
+    # Aliases need anchors; most texts have neither, and the plain `in` checks are cheap.
+    text = source.text
+    if (
+        "&" in text
+        and "*" in text
+        and _ALIAS.search(text)
+        and any(_expanded_size(o) > MAX_EXPANDED_NODES for _, _, objects in parts for o in objects)
+    ):
+        share.errors.append(
+            SourceError(
+                Position(source.name, 1),
+                f"YAML aliases expand to more than {MAX_EXPANDED_NODES} nodes; write the "
+                "objects out without anchors",
+            )
+        )
+        return share
+    for offset, part, objects in parts:
+        found: list[tuple[int, tuple[PathItem, ...], Finding]] = []
+        not_objects: list[int] = []
+        for index, obj in enumerate(objects):
+            if obj is None:
+                continue
+            share.documents += 1
+            for prefix, item in expand_lists(obj):
+                if not _is_object(item):
+                    not_objects.append(index)
+                    continue
+                if str(item.get("apiVersion", "")).rpartition("/")[0] == GROUP:
+                    continue  # Mooring's own: part of the setup
+                if judge.engine.applies(item):
+                    share.judged += 1
+                    found += [(index, prefix, f) for f in judge.findings(item)]
+        if found or not_objects:
+            _locate(source.name, offset, part, found, not_objects, share)
+    return share
+
+
+def _locate(
+    name: str,
+    offset: int,
+    part: str,
+    found: list[tuple[int, tuple[PathItem, ...], Finding]],
+    not_objects: list[int],
+    share: _Share,
+) -> None:
+    wanted: dict[int, set[tuple[PathItem, ...]]] = {}
+    for index in not_objects:
+        wanted.setdefault(index, set()).add(())
+    for index, prefix, finding in found:
+        wanted.setdefault(index, set()).add((*prefix, *finding.path))
+    try:
+        marks = yamlfast.locate(part, wanted)
+    except (yaml.YAMLError, RecursionError):
+        marks = {}
+    for index in not_objects:
+        share.errors.append(
+            SourceError(
+                _position(name, offset, marks, index, ()),
+                "not a Kubernetes object: a document needs apiVersion and kind",
+            )
+        )
+    for index, prefix, finding in found:
+        path = (*prefix, *finding.path)
+        share.findings.append(Located(finding, _position(name, offset, marks, index, path), path))
+
+
+def _position(
+    name: str,
+    offset: int,
+    marks: dict[tuple[int, tuple[PathItem, ...]], yamlfast.Mark],
+    index: int,
+    path: tuple[PathItem, ...],
+) -> Position:
+    """Where the deepest existing node along `path` starts."""
+    for length in range(len(path), -1, -1):
+        mark = marks.get((index, path[:length]))
+        if mark is not None:
+            return Position(name, mark[0] + offset, mark[1])
+    return Position(name, offset + 1)
+
+
+def _is_object(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("apiVersion"), str)
+        and isinstance(item.get("kind"), str)
+    )
+
+
+def _yaml_error(source: _Text) -> SourceError:
+    try:
+        for _ in iter_documents(source.text, source.name):
+            pass
+    except DocumentError as error:
+        return SourceError(error.position, error.message)
+    except RecursionError:
+        pass
+    return SourceError(Position(source.name, 1), "not valid YAML")
+
+
+def _expanded_size(obj: Any, limit: int = MAX_EXPANDED_NODES) -> int:
+    """Nodes in the object with aliases expanded (a YAML bomb is small text, huge data)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        if not isinstance(node, dict | list):
+            return 1
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        children = node.values() if isinstance(node, dict) else node
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > limit:
+                break
+        sizes[id(node)] = total
+        return total
+
+    return size(obj)
+
+
+# -- parallel work ----------------------------------------------------------------------------
+
+_WORK: tuple[list[_Text], Setup] | None = None  # inherited by forked workers
+
+
+def _judge_for(setup: Setup) -> Judge:
+    platform = setup.platform.spec if setup.platform is not None else None
+    assert setup.now is not None
+    return Judge(
+        platform=platform,
+        now=setup.now,
+        tenants=setup.tenants,
+        exceptions=setup.exceptions,
+        default_namespace=setup.default_namespace,
+        engine=Engine(select(setup.rules)),
+    )
+
+
+def _work(indexes: list[int]) -> list[tuple[int, _Share]]:
+    assert _WORK is not None
+    texts, setup = _WORK
+    judge = _judge_for(setup)
+    return [(i, judge_text(texts[i], judge)) for i in indexes]
+
+
+def _chunks(texts: Sequence[_Text], count: int) -> list[list[int]]:
+    """Indexes in `count` groups of about equal bytes, biggest files dealt first."""
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i].text))
+    groups: list[list[int]] = [[] for _ in range(count)]
+    sizes = [0] * count
+    for i in order:
+        smallest = sizes.index(min(sizes))
+        groups[smallest].append(i)
+        sizes[smallest] += len(texts[i].text)
+    return [g for g in groups if g]
+
+
+def _shares(
+    texts: list[_Text], setup: Setup, jobs: int, parallel_from: int
+) -> Iterator[tuple[int, _Share]]:
+    global _WORK
+    total = sum(len(t.text) for t in texts)
+    if jobs <= 1 or total < parallel_from or len(texts) < 2:
+        judge = _judge_for(setup)
+        for i, text in enumerate(texts):
+            yield i, judge_text(text, judge)
+        return
+    _WORK = (texts, setup)
+    try:
+        context = multiprocessing.get_context("fork")
+        # A few chunks per worker keeps the cores busy when the files' costs differ.
+        chunks = _chunks(texts, jobs * 4)
+        with context.Pool(jobs) as pool:
+            for part in pool.imap_unordered(_work, chunks):
+                yield from part
+    finally:
+        _WORK = None
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def check(
+    paths: Sequence[str],
+    *,
+    now: datetime,
+    platform_paths: Sequence[str] = (),
+    tenant_paths: Sequence[str] = (),
+    namespace: str | None = None,
+    rules: Sequence[str] = (),
+    jobs: int = 1,
+    parallel_from: int = PARALLEL_FROM_BYTES,
+) -> Outcome:
+    """Read, set up, judge, locate. Unknown rule ids raise KeyError (the caller checks first).
+
+    Work is shared by `jobs` processes when the input has at least `parallel_from` bytes.
+    """
+    select(tuple(rules))
+    outcome = Outcome()
+    setup = Setup(default_namespace=namespace, rules=tuple(rules), now=now)
+    extra, extra_errors = read_texts([*platform_paths, *tenant_paths])
+    texts, errors = read_texts(paths)
+    outcome.errors += extra_errors + errors
+    outcome.files = len(texts)
+    read_setup([*extra, *texts], setup, outcome)
+    outcome.setup = setup
+    results = sorted(_shares(texts, setup, jobs, parallel_from), key=lambda pair: pair[0])
+    for _, share in results:
+        outcome.findings += share.findings
+        outcome.errors += share.errors
+        outcome.documents += share.documents
+        outcome.judged += share.judged
+    return outcome

@@ -1,0 +1,356 @@
+"""The guardrails in a running cluster: the operator installs the admission policies and
+keeps them current, admission follows per-tenant modes and quotas, the audit writes one
+PolicyReport per namespace with metrics, and an expired PolicyException stops applying at
+admission, in the audit and in `mooring check` at the same moment."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mooring.api import names
+from mooring.api.exceptions import format_time
+from mooring.core.policy.admission import MANAGED_SELECTOR
+from mooring.core.policy.rules import RULE_IDS
+from mooring.kube.client import Forbidden, Kube
+from tests.cluster.conftest import PLATFORM, OperatorProcess, eventually, tenant, wait_ready
+
+pytestmark = pytest.mark.cluster
+ADMISSION = "admissionregistration.k8s.io/v1"
+REPORTS = "wgpolicyk8s.io/v1alpha2"
+MODES = [
+    {"rule": "image-tag", "mode": "enforce"},
+    {"rule": "resources", "mode": "warn"},
+    {"rule": "node-port-services", "mode": "enforce"},
+    {"rule": "load-balancer-services", "mode": "enforce"},
+]
+
+
+def pod_spec(image: str = "registry.example.com/app:1.0", **container: Any) -> dict[str, Any]:
+    """A pod spec Pod Security "restricted" admits (tenant namespaces enforce it)."""
+    return {
+        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [
+            {
+                "name": "app",
+                "image": image,
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+                "resources": {
+                    "requests": {"cpu": "50m", "memory": "32Mi"},
+                    "limits": {"cpu": "100m", "memory": "64Mi"},
+                },
+                **container,
+            }
+        ],
+    }
+
+
+def pod(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+        "spec": pod_spec(**spec),
+    }
+
+
+def deployment(name: str, namespace: str, image: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": pod_spec(image)},
+        },
+    }
+
+
+def service(name: str, namespace: str, service_type: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"type": service_type, "selector": {"app": name}, "ports": [{"port": 80}]},
+    }
+
+
+async def context_of(kube: Kube, namespace: str) -> dict[str, Any] | None:
+    return await kube.get_or_none(names.API_VERSION, "GuardrailContext", "guardrails", namespace)
+
+
+async def onboard(kube: Kube, name: str, cleanup: list[str], **spec: Any) -> str:
+    """A tenant with the guardrail modes above; its namespace once its context is there."""
+    cleanup.append(name)
+    await kube.apply(tenant(name, guardrails=MODES, **spec))
+    await wait_ready(kube, name)
+    namespace = f"{name}-dev"
+    await eventually(lambda: context_of(kube, namespace), 30, f"GuardrailContext in {namespace}")
+    await eventually(
+        lambda: kube.get_or_none("v1", "ServiceAccount", "default", namespace),
+        30,
+        "the default ServiceAccount",
+    )
+    # The API server takes up a changed binding within a moment: wait until the tenant's
+    # enforce mode is in force (its context exists, so a refusal is the policy's own).
+    probe = pod("probe", namespace, image="registry.example.com/app:latest")
+    await eventually(lambda: denied(kube, probe, "image-tag"), 30, "the tenant's modes in force")
+    return namespace
+
+
+async def denied(kube: Kube, obj: dict[str, Any], rule: str) -> bool:
+    try:
+        await kube.create(obj, dry_run=True)
+    except Forbidden as error:
+        assert f"[guardrail {rule}]" in error.message, error.message
+        return True
+    return False
+
+
+async def test_the_operator_installs_every_policy_and_restores_a_deleted_one(
+    kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str]
+) -> None:
+    await onboard(kube, name, cleanup)
+    # The cluster tests' platform audits by default; their tenants enforce and warn some
+    # rules: a policy per target and mode in use, each judging every rule of its target.
+    wanted = {
+        f"{target}-{mode}.guardrails.mooring.dev"
+        for target in ("pods", "services")
+        for mode in ("audit", "enforce")
+    } | {"pods-warn.guardrails.mooring.dev"}
+
+    async def installed() -> list[dict[str, Any]]:
+        found = await kube.list(ADMISSION, "ValidatingAdmissionPolicy", labels=MANAGED_SELECTOR)
+        return found if wanted <= {p["metadata"]["name"] for p in found} else []
+
+    policies = await eventually(installed, 60, "the guardrail policies installed")
+    rules = {
+        r for p in policies for r in p["metadata"]["annotations"]["mooring.dev/rules"].split(",")
+    }
+    assert rules == set(RULE_IDS)
+    victim = "pods-enforce.guardrails.mooring.dev"
+    await kube.delete(ADMISSION, "ValidatingAdmissionPolicy", victim)
+    await eventually(
+        lambda: kube.get_or_none(ADMISSION, "ValidatingAdmissionPolicy", victim),
+        30,
+        "the deleted policy restored",
+    )
+
+
+async def test_admission_follows_the_tenant_modes(
+    kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str]
+) -> None:
+    namespace = await onboard(kube, name, cleanup)
+    # enforce: refused, with the rule's message naming the object, container, field and fix.
+    latest = deployment("web", namespace, "registry.example.com/app:latest")
+    with pytest.raises(Forbidden) as refused:
+        await kube.create(latest, dry_run=True)
+    message = refused.value.message
+    assert "Deployment web" in message and "container app" in message, message
+    assert "spec.template.spec.containers[name=app].image" in message, message
+    assert "pin a version tag" in message and "[guardrail image-tag]" in message, message
+    # warn: admitted, with a warning. (A Deployment: the namespace's LimitRange gives Pods
+    # the defaults before admission, but not the templates of workloads.)
+    loose = deployment("loose", namespace, "registry.example.com/app:1.0")
+    del loose["spec"]["template"]["spec"]["containers"][0]["resources"]
+    warnings: list[str] = []
+    await kube.create(loose, dry_run=True, warnings=warnings)
+    assert any("[guardrail resources]" in w for w in warnings), warnings
+    # audit (the platform's default here): admitted, without a warning.
+    warnings = []
+    await kube.create(pod("fine", namespace), dry_run=True, warnings=warnings)
+    assert not [w for w in warnings if "guardrail" in w], warnings
+    # Updates: judged when the template or the labels change, not when scaled.
+    web = deployment("web", namespace, "registry.example.com/app:1.0")
+    await kube.apply(web)
+    web["metadata"]["labels"]["tier"] = "frontend"
+    await kube.apply(web)
+    await kube.patch("apps/v1", "Deployment", "web", {"spec": {"replicas": 3}}, namespace=namespace)
+    web["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/app:latest"
+    with pytest.raises(Forbidden, match=r"\[guardrail image-tag\]"):
+        await kube.apply(web)
+
+
+async def test_node_ports_and_load_balancers_follow_the_quota(
+    kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str]
+) -> None:
+    small = await onboard(kube, name, cleanup)
+    large = await onboard(kube, f"{name}l", cleanup, tier="large")
+    assert await denied(kube, service("np", small, "NodePort"), "node-port-services")
+    assert await denied(kube, service("lb", small, "LoadBalancer"), "load-balancer-services")
+    assert not await denied(kube, service("np", large, "NodePort"), "node-port-services")
+    assert not await denied(kube, service("lb", large, "LoadBalancer"), "load-balancer-services")
+    assert not await denied(kube, service("ip", small, "ClusterIP"), "node-port-services")
+
+
+async def report_of(kube: Kube, namespace: str) -> dict[str, Any] | None:
+    return await kube.get_or_none(REPORTS, "PolicyReport", "mooring-guardrails", namespace)
+
+
+def results_for(report: dict[str, Any] | None, kind: str, name: str, rule: str) -> list[str]:
+    if report is None:
+        return []
+    return [
+        r["result"]
+        for r in report.get("results") or []
+        if r["rule"] == rule
+        and r["resources"][0]["kind"] == kind
+        and r["resources"][0]["name"] == name
+    ]
+
+
+def metrics(operator: OperatorProcess) -> str:
+    url = f"http://127.0.0.1:{operator.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text: str = response.read().decode()
+        return text
+
+
+async def test_the_audit_writes_one_report_per_namespace_with_metrics(
+    kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str]
+) -> None:
+    namespace = await onboard(kube, name, cleanup)
+    await kube.create(deployment("good", namespace, "registry.example.com/app:1.0"))
+    # resources is in warn mode: admitted, and reported as a warning.
+    loose = deployment("loose", namespace, "registry.example.com/app:1.0")
+    loose["spec"]["template"]["spec"]["containers"][0]["resources"] = {"limits": {"cpu": "100m"}}
+    await kube.create(loose)
+
+    async def reported() -> dict[str, Any] | None:
+        report = await report_of(kube, namespace)
+        ready = results_for(report, "Deployment", "loose", "resources") == ["warn"] and results_for(
+            report, "Deployment", "good", "image-tag"
+        ) == ["pass"]
+        return report if ready else None
+
+    report = await eventually(reported, 30, "the PolicyReport with both workloads")
+    assert report["summary"]["warn"] >= 1 and report["summary"]["pass"] > 10
+    assert report["metadata"]["labels"][names.LABEL_TENANT] == name
+    # The Deployments' ReplicaSets and Pods copy their templates: reported through them, once.
+    kinds = {r["resources"][0]["kind"] for r in report["results"]}
+    assert kinds == {"Deployment"}, kinds
+    (loose,) = [
+        r
+        for r in report["results"]
+        if r["rule"] == "resources" and r["resources"][0]["name"] == "loose"
+    ]
+    assert "resources.limits.memory" in loose["message"] and loose["severity"] == "medium"
+    assert loose["properties"]["mode"] == "warn"
+    line = f'mooring_guardrail_violations{{mode="warn",rule="resources",tenant="{name}"}} 1.0'
+
+    async def counted() -> bool:
+        return line in metrics(operator)
+
+    await eventually(counted, 30, f"the metric {line}")
+
+
+def check(paths: list[Path], at: datetime | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "mooring.cli", "check", *map(str, paths), "--format", "json"]
+    if at is not None:
+        command += ["--at", format_time(at)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+async def test_an_expired_exception_stops_applying_everywhere_at_once(
+    kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str], tmp_path: Path
+) -> None:
+    namespace = await onboard(kube, name, cleanup)
+    expires = (datetime.now(UTC) + timedelta(seconds=12)).replace(microsecond=0)
+    exception = {
+        "apiVersion": names.API_VERSION,
+        "kind": "PolicyException",
+        "metadata": {"name": "legacy", "namespace": namespace},
+        "spec": {
+            "rules": ["image-tag"],
+            "workloads": {"names": ["legacy"]},
+            "justification": "the vendor ships only :latest until the next release",
+            "approver": "platform-team@example.com",
+            "expires": format_time(expires),
+        },
+    }
+    await kube.apply(exception)
+    legacy = deployment("legacy", namespace, "registry.example.com/vendor:latest")
+
+    async def lifted() -> bool:
+        context = await context_of(kube, namespace)
+        return any(e["name"] == "legacy" for e in (context or {})["spec"].get("exceptions", []))
+
+    await eventually(lifted, 30, "the exception in the GuardrailContext")
+    # In force: admitted, excepted in the report, a note in `mooring check`.
+    await kube.create(legacy)
+    probe = pod("legacy", namespace, image="registry.example.com/vendor:latest")
+    assert not await denied(kube, probe, "image-tag")
+    manifests = tmp_path / "repo"
+    manifests.mkdir()
+    (manifests / "app.yaml").write_text(yaml.safe_dump_all([legacy, exception]))
+    (manifests / "tenant.yaml").write_text(yaml.safe_dump(tenant(name, guardrails=MODES)))
+    repo = [manifests, PLATFORM]
+    before = check(repo)
+    assert before.returncode == 0, before.stdout + before.stderr
+    (finding,) = [f for f in json.loads(before.stdout)["findings"] if f["rule"] == "image-tag"]
+    assert finding["verdict"] == "excepted" and finding["exceptions"] == ["legacy"]
+
+    async def skipped() -> dict[str, Any] | None:
+        report = await report_of(kube, namespace)
+        return (
+            report if results_for(report, "Deployment", "legacy", "image-tag") == ["skip"] else None
+        )
+
+    report = await eventually(skipped, 30, "the excepted result in the PolicyReport")
+    (result,) = [r for r in report["results"] if r["rule"] == "image-tag"]
+    assert result["properties"]["exception"] == "legacy"
+    assert result["properties"]["approver"] == "platform-team@example.com"
+    assert result["properties"]["expires"] == format_time(expires)
+    # Expired: at admission, in the audit and offline, together.
+    await asyncio.sleep(max(0.0, (expires - datetime.now(UTC)).total_seconds()))
+    lag = {}
+
+    async def gone_at_admission() -> bool:
+        if await denied(kube, probe, "image-tag"):
+            lag["admission"] = (datetime.now(UTC) - expires).total_seconds()
+            return True
+        return False
+
+    async def failing_in_report() -> bool:
+        report = await report_of(kube, namespace)
+        if results_for(report, "Deployment", "legacy", "image-tag") == ["fail"]:
+            lag["audit"] = (datetime.now(UTC) - expires).total_seconds()
+            return True
+        return False
+
+    await asyncio.gather(
+        eventually(gone_at_admission, 30, "the exception gone at admission"),
+        eventually(failing_in_report, 30, "the Deployment failing in the report"),
+    )
+    after = check(repo)
+    assert after.returncode == 1, after.stdout + after.stderr
+    assert "expired" in " ".join(json.loads(after.stdout)["notes"])
+    # Within a few seconds of the expiry (the operator wakes at that moment).
+    assert lag["admission"] < 5 and lag["audit"] < 5, lag
+    exception_now = await kube.get(names.API_VERSION, "PolicyException", "legacy", namespace)
+    await eventually(
+        lambda: _phase(kube, namespace),
+        10,
+        f"the exception's phase Expired (now {exception_now.get('status')})",
+    )
+    # The same instant, judged by `mooring check` before and after the expiry.
+    assert check(repo, expires - timedelta(seconds=1)).returncode == 0
+    assert check(repo, expires).returncode == 1
+
+
+async def _phase(kube: Kube, namespace: str) -> bool:
+    obj = await kube.get(names.API_VERSION, "PolicyException", "legacy", namespace)
+    return bool((obj.get("status") or {}).get("phase") == "Expired")

@@ -1,0 +1,269 @@
+"""`mooring check` end to end: inputs of every shape, every output format, exit codes, and
+bad input answered with a clear error (file and line), never a traceback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import pytest
+import yaml
+
+from tests.policy_cases import container, pod_spec, workload
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(
+    *args: str, stdin: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mooring.cli", "check", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def good() -> dict[str, Any]:
+    return workload("Deployment", pod_spec(container()))
+
+
+def latest(name: str = "web") -> dict[str, Any]:
+    return workload("Deployment", pod_spec(container(image="ghcr.io/acme/app:latest")), name=name)
+
+
+def write(path: Path, *documents: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump_all(documents, sort_keys=False))
+    return path
+
+
+def test_a_clean_file_exits_0(tmp_path: Path) -> None:
+    done = run(str(write(tmp_path / "ok.yaml", good())))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 object(s) judged" in done.stderr
+
+
+def test_a_violation_exits_1_and_names_file_line_object_and_fix(tmp_path: Path) -> None:
+    path = write(tmp_path / "app.yaml", good(), latest())
+    done = run(str(path))
+    assert done.returncode == 1
+    (line,) = done.stdout.strip().splitlines()
+    text = path.read_text().splitlines()
+    location, _, message = line.partition(": error [image-tag] ")
+    number = int(location.rsplit(":", 1)[1])
+    assert "image: ghcr.io/acme/app:latest" in text[number - 1]
+    assert message.startswith("Deployment web: container app image ghcr.io/acme/app:latest")
+    assert "pin a version tag" in message
+
+
+def test_folders_are_read_recursively_and_stdin_with_a_dash(tmp_path: Path) -> None:
+    write(tmp_path / "a" / "one.yaml", latest("one"))
+    write(tmp_path / "a" / "b" / "two.yml", latest("two"))
+    (tmp_path / "a" / "notes.txt").write_text("not yaml: [")
+    done = run(str(tmp_path / "a"), "--format", "json")
+    found = {f["object"] for f in json.loads(done.stdout)["findings"]}
+    assert found == {"Deployment one", "Deployment two"}
+    piped = run("-", stdin=yaml.safe_dump_all([good(), latest("piped")]))
+    assert piped.returncode == 1
+    assert piped.stdout.startswith("<stdin>:")
+
+
+def test_helm_style_streams_with_comments_and_empty_documents(tmp_path: Path) -> None:
+    stream = "---\n# Source: chart/templates/a.yaml\n" + yaml.safe_dump(latest()) + "---\n---\n"
+    done = run("-", "--format", "json", stdin=stream)
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert (
+        finding["line"] == stream.splitlines().index("      - image: ghcr.io/acme/app:latest") + 1
+    )
+
+
+def test_a_list_of_objects_is_judged_item_by_item(tmp_path: Path) -> None:
+    listing = {"apiVersion": "v1", "kind": "List", "items": [good(), latest("in-list")]}
+    done = run(str(write(tmp_path / "list.yaml", listing)), "--format", "json")
+    (finding,) = json.loads(done.stdout)["findings"]
+    assert finding["object"] == "Deployment in-list"
+    assert finding["path"].startswith("items[1].spec.template")
+
+
+def test_rule_selects_one_rule(tmp_path: Path) -> None:
+    bad = workload("Pod", pod_spec(container(image="nginx", securityContext={"privileged": True})))
+    path = str(write(tmp_path / "pod.yaml", bad))
+    everything = {f["rule"] for f in json.loads(run(path, "--format", "json").stdout)["findings"]}
+    assert {"image-tag", "privileged"} <= everything
+    only = json.loads(run(path, "--rule", "privileged", "--format", "json").stdout)["findings"]
+    assert {f["rule"] for f in only} == {"privileged"}
+    unknown = run(path, "--rule", "no-such-rule")
+    assert unknown.returncode == 2 and "unknown rule 'no-such-rule'" in unknown.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("a: [1, 2\nb: c\n", ":2: error [unreadable] not valid YAML"),
+        ("key: value\n", ":1: error [unreadable] not a Kubernetes object"),
+        ("- a\n- b\n", ":1: error [unreadable] not a Kubernetes object"),
+        ("apiVersion: v1\nkind: Pod\n---\n\tbad: tab\n", ":4: error [unreadable] not valid YAML"),
+    ],
+    ids=["an unclosed list", "a mapping without kind", "a bare list", "a tab"],
+)
+def test_bad_input_exits_2_with_file_and_line(tmp_path: Path, content: str, expected: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(content)
+    done = run(str(path))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{path}{expected}" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_missing_files_binary_files_and_huge_inputs_are_errors_not_tracebacks(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "binary.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    missing = run(str(tmp_path / "nope.yaml"))
+    assert missing.returncode == 2 and "no such file or folder" in missing.stdout
+    binary = run(str(tmp_path / "binary.yaml"))
+    assert binary.returncode == 2 and "not UTF-8" in binary.stdout
+    huge = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\ndata:\n"
+        + ("  k: " + "x" * 1000 + "\n") * 70_000
+    )
+    big = run("-", stdin=huge)
+    assert big.returncode == 2 and "MiB limit" in big.stdout
+    for done in (missing, binary, big):
+        assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_an_alias_bomb_is_refused(tmp_path: Path) -> None:
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for n in range(1, 9):
+        levels.append(f"{chr(97 + n)}: &{chr(97 + n)} [" + ", ".join([f"*{chr(96 + n)}"] * 9) + "]")
+    text = "apiVersion: v1\nkind: Pod\nmetadata: {name: bomb}\nspec:\n" + "\n".join(
+        "  " + line for line in levels
+    )
+    done = run("-", stdin=text)
+    assert done.returncode == 2 and "aliases expand" in done.stdout
+
+
+def test_modes_and_exceptions_come_from_the_platform_tenants_and_exceptions(
+    tmp_path: Path,
+) -> None:
+    platform = {
+        "apiVersion": "mooring.dev/v1alpha1",
+        "kind": "PlatformConfig",
+        "metadata": {"name": "default"},
+        "spec": {
+            "tiers": {"small": {"quota": {"cpu": "2", "memory": "4Gi", "pods": 10}}},
+            "guardrails": {
+                "defaultMode": "warn",
+                "rules": [{"rule": "image-tag", "mode": "enforce"}],
+            },
+        },
+    }
+    tenant = {
+        "apiVersion": "mooring.dev/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {"name": "acme"},
+        "spec": {
+            "owners": {"users": ["alice"]},
+            "environments": [{"name": "dev"}],
+            "guardrails": [{"rule": "image-tag", "mode": "audit"}],
+        },
+    }
+    app = latest("web")
+    app["metadata"]["namespace"] = "acme-dev"
+    other = latest("web")
+    other["metadata"]["namespace"] = "elsewhere"
+    write(tmp_path / "platform.yaml", platform)
+    write(tmp_path / "tenants" / "acme.yaml", tenant)
+    write(tmp_path / "apps.yaml", app, other)
+    rows = json.loads(run(str(tmp_path), "--format", "json").stdout)["findings"]
+    modes = {(r["object"], r["mode"], r["level"]) for r in rows if r["rule"] == "image-tag"}
+    assert modes == {
+        ("Deployment acme-dev/web", "audit", "note"),
+        ("Deployment elsewhere/web", "enforce", "error"),
+    }
+    exception = {
+        "apiVersion": "mooring.dev/v1alpha1",
+        "kind": "PolicyException",
+        "metadata": {"name": "pinned-soon", "namespace": "elsewhere"},
+        "spec": {
+            "rules": ["image-tag"],
+            "workloads": {"names": ["web"]},
+            "justification": "the vendor publishes a pinned tag next month",
+            "approver": "bob",
+            "expires": "2030-01-01T00:00:00Z",
+        },
+    }
+    write(tmp_path / "exceptions.yaml", exception)
+    before = run(str(tmp_path), "--format", "json", "--at", "2029-12-31T23:59:59Z")
+    assert before.returncode == 0, before.stdout
+    excepted = [r for r in json.loads(before.stdout)["findings"] if r["verdict"] == "excepted"]
+    assert [r["exceptions"] for r in excepted] == [["pinned-soon"]]
+    after = run(str(tmp_path), "--format", "json", "--at", "2030-01-01T00:00:00Z")
+    assert after.returncode == 1
+    assert "PolicyException elsewhere/pinned-soon expired" in json.loads(after.stdout)["notes"][0]
+
+
+def test_an_invalid_policy_exception_is_reported_with_its_line(tmp_path: Path) -> None:
+    broken = {
+        "apiVersion": "mooring.dev/v1alpha1",
+        "kind": "PolicyException",
+        "metadata": {"name": "x", "namespace": "n"},
+        "spec": {
+            "rules": ["image-tag"],
+            "workloads": {},
+            "justification": "short",
+            "approver": "a",
+        },
+    }
+    done = run(str(write(tmp_path / "pex.yaml", broken)))
+    assert done.returncode == 1
+    assert f"{tmp_path / 'pex.yaml'}:" in done.stdout and "[invalid]" in done.stdout
+
+
+def test_github_annotations(tmp_path: Path) -> None:
+    done = run(str(write(tmp_path / "a.yaml", latest())), "--format", "github")
+    (line,) = done.stdout.strip().splitlines()
+    assert line.startswith(f"::error file={tmp_path / 'a.yaml'},line=")
+    assert "title=image-tag%3A Pinned image versions::Deployment web: container app" in line
+
+
+def test_junit_is_xml_with_one_failing_case_per_object(tmp_path: Path) -> None:
+    done = run(str(write(tmp_path / "a.yaml", good(), latest("bad"))), "--format", "junit")
+    root = ElementTree.fromstring(done.stdout.split("\n", 1)[1])
+    assert root.tag == "testsuites" and root.get("failures") == "1"
+    (case,) = root.iter("testcase")
+    assert case.get("name") == "Deployment bad"
+    failure = case.find("failure")
+    assert failure is not None and failure.get("type") == "image-tag"
+
+
+def test_sarif_is_a_valid_2_1_0_log(tmp_path: Path) -> None:
+    done = run(str(write(tmp_path / "a.yaml", latest())), "--format", "sarif")
+    log = json.loads(done.stdout)
+    assert log["version"] == "2.1.0" and log["$schema"].endswith("sarif-2.1.0.json")
+    (run_,) = log["runs"]
+    rules = run_["tool"]["driver"]["rules"]
+    (result,) = run_["results"]
+    assert rules[result["ruleIndex"]]["id"] == result["ruleId"] == "image-tag"
+    region = result["locations"][0]["physicalLocation"]["region"]
+    assert region["startLine"] > 1 and result["level"] == "error"
+
+
+def test_a_large_input_is_judged_in_parallel_with_the_same_result(tmp_path: Path) -> None:
+    documents = [latest(f"app-{n}") if n % 7 == 0 else good() for n in range(600)]
+    for n in range(0, 600, 20):
+        write(tmp_path / "many" / f"f{n:04d}.yaml", *documents[n : n + 20])
+    serial = run(str(tmp_path / "many"), "--format", "json", "-j", "1")
+    parallel = run(str(tmp_path / "many"), "--format", "json", "-j", "2")
+    assert json.loads(serial.stdout)["findings"] == json.loads(parallel.stdout)["findings"]
+    assert len(json.loads(serial.stdout)["findings"]) == 86

@@ -1,0 +1,498 @@
+"""The guardrails' parts: YAML reading and locating, CEL library functions, evaluation
+errors, contexts and expiry, admission objects and modes, reports, validate, render."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mooring.api import yamlfast
+from mooring.api.base import ObjectMeta
+from mooring.api.documents import iter_documents
+from mooring.api.exceptions import PolicyException
+from mooring.api.guardrails import GuardrailSettings, RuleMode
+from mooring.api.platform import PlatformConfigSpec
+from mooring.api.tenant import Environment, GuardrailOverride, Quota, Subjects, Tenant, TenantSpec
+from mooring.core.policy.admission import admission_objects, policy, validation, variable
+from mooring.core.policy.cel import Program
+from mooring.core.policy.check import Judge
+from mooring.core.policy.context import build_context, effective_mode, in_force, next_expiry
+from mooring.core.policy.engine import Engine, resolve_path
+from mooring.core.policy.report import Row, policy_report, reported_through_owner
+from mooring.core.policy.rules import ALL, BY_ID
+from mooring.core.policy.targets import PODS
+from mooring.services.check import split_documents
+from tests.policy_cases import container, pod_spec, workload
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+
+
+# -- YAML -------------------------------------------------------------------------------------
+
+TRICKY = """\
+a: yes
+b: on
+c: 0x1F
+d: 1_000
+e: 1:30
+f: 2001-12-14
+g: ~
+h:
+i: '1'
+j: .inf
+k: -.5e+3
+l: !!str 5
+m: &x {p: 1}
+n: *x
+o: |
+  block
+q: [1, 'a', "b", null]
+"""
+
+
+def test_the_fast_loader_reads_yaml_as_pyyaml_does() -> None:
+    assert yamlfast.load_all(TRICKY) == list(yaml.safe_load_all(TRICKY))
+
+
+def test_what_the_fast_loader_does_not_build_goes_to_pyyaml() -> None:
+    merge = "base: &b {x: 1}\nmine:\n  <<: *b\n  y: 2\n"
+    with pytest.raises(yamlfast.Unsupported):
+        yamlfast.load_all(merge)
+    assert yamlfast.safe_load_all(merge) == list(yaml.safe_load_all(merge))
+
+
+scalars = st.one_of(
+    st.integers(-(10**12), 10**12),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=20),
+)
+trees = st.recursive(
+    scalars,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(min_size=1, max_size=10), children, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@given(st.lists(trees, min_size=1, max_size=3), st.sampled_from([None, "'", '"', "|"]))
+@settings(max_examples=150, deadline=None)
+def test_any_dumped_document_loads_the_same_both_ways(
+    documents: list[Any], style: str | None
+) -> None:
+    text = yaml.safe_dump_all(documents, default_style=style)
+    assert yamlfast.safe_load_all(text) == list(yaml.safe_load_all(text))
+
+
+def test_locate_finds_what_document_positions_find() -> None:
+    text = (
+        "# a comment\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n"
+        "spec:\n  containers:\n  - name: app\n    image: x\n    securityContext:\n"
+        "      privileged: true\n---\nkind: Other\nlist:\n- 1\n- 2\n"
+    )
+    paths = [
+        ("spec", "containers", 0, "securityContext", "privileged"),
+        ("spec", "containers", 0, "securityContext"),
+        ("spec", "containers", 0, "missing", "deeper"),
+        ("metadata",),
+        (),
+    ]
+    marks = yamlfast.locate(text, {0: paths, 1: [("list", 1)]})
+    documents = {d.index: d for d in iter_documents(text, "f")}
+    for index, wanted in ((0, paths), (1, [("list", 1)])):
+        for path in wanted:
+            position = documents[index].position(path)
+            deepest = next(path[:n] for n in range(len(path), -1, -1) if (index, path[:n]) in marks)
+            assert marks[(index, deepest)] == (position.line, position.column), path
+
+
+def test_documents_are_split_at_their_markers_with_their_line_offsets() -> None:
+    text = "a: 1\n---\nb: 2\nc: |\n  --- not a marker\n---\nd: 4\n"
+    parts = split_documents(text)
+    assert [offset for offset, _ in parts] == [0, 1, 5]
+    assert [yaml.safe_load(part) for _, part in parts] == [
+        {"a": 1},
+        {"b": 2, "c": "--- not a marker\n"},
+        {"d": 4},
+    ]
+    assert split_documents("%YAML 1.1\n---\na: 1\n") == [(0, "%YAML 1.1\n---\na: 1\n")]
+
+
+def test_a_keyed_field_path_resolves_to_list_indexes() -> None:
+    obj = workload("Deployment", pod_spec(container("a"), container("b")))
+    field = "spec.template.spec.containers[name=b].securityContext.privileged"
+    assert resolve_path(obj, field) == (
+        "spec",
+        "template",
+        "spec",
+        "containers",
+        1,
+        "securityContext",
+        "privileged",
+    )
+    assert resolve_path(obj, "spec.template.spec.containers[name=zz].image") == (
+        "spec",
+        "template",
+        "spec",
+        "containers",
+    )
+
+
+# -- CEL --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "value"),
+    [
+        ("'abc 123 x45'.find('[0-9]+')", "123"),
+        ("'abc'.find('[0-9]+')", ""),
+        ("'abc 123 x45'.findAll('[0-9]+')", ["123", "45"]),
+        ("'a1b2c3'.findAll('[0-9]', 2)", ["1", "2"]),
+        ("'a1b2c3'.findAll('[0-9]', -1)", ["1", "2", "3"]),
+    ],
+)
+def test_kubernetes_regex_functions(expression: str, value: Any) -> None:
+    assert Program(expression).evaluate({}).value == value
+
+
+def test_no_rule_uses_what_the_api_server_lacks() -> None:
+    for rule in ALL:
+        assert "cel.bind" not in rule.violations
+
+
+def test_a_field_of_the_wrong_type_errs_only_the_rules_that_read_it() -> None:
+    obj = workload(
+        "Pod", pod_spec(container(securityContext={"capabilities": {"add": "SYS_ADMIN"}}))
+    )
+    results = {r.rule.id: r for r in Engine().evaluate(obj, build_context("ns", None, now=NOW))}
+    assert results["capabilities"].verdict == "error"
+    assert results["capabilities"].denied  # an error denies, as failurePolicy Fail does
+    assert results["image-tag"].verdict == "pass" and results["privileged"].verdict == "pass"
+
+
+# -- contexts, modes, expiry ------------------------------------------------------------------
+
+
+def exception(
+    name: str, expires: datetime, namespace: str = "acme-dev", **workloads: Any
+) -> PolicyException:
+    return PolicyException.model_validate(
+        {
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "rules": ["image-tag"],
+                "workloads": workloads or {"names": ["web"]},
+                "justification": "a good enough reason",
+                "approver": "alice",
+                "expires": expires.isoformat(),
+            },
+        }
+    )
+
+
+def tenant(name: str = "acme", overrides: dict[str, str] | None = None, **spec: Any) -> Tenant:
+    return Tenant(
+        metadata=ObjectMeta(name=name),
+        spec=TenantSpec(
+            owners=Subjects(users=["alice"]),
+            environments=[Environment(name="dev")],
+            guardrails=[GuardrailOverride(rule=r, mode=m) for r, m in (overrides or {}).items()],  # type: ignore[arg-type]
+            **spec,
+        ),
+    )
+
+
+PLATFORM = PlatformConfigSpec.model_validate(
+    {
+        "tiers": {
+            "small": {"quota": {"cpu": "2", "memory": "4Gi", "pods": 10, "nodePorts": 0}},
+            "large": {
+                "quota": {
+                    "cpu": "8",
+                    "memory": "16Gi",
+                    "pods": 50,
+                    "nodePorts": 3,
+                    "loadBalancers": 1,
+                }
+            },
+        },
+        "guardrails": {"defaultMode": "warn", "rules": [{"rule": "image-tag", "mode": "enforce"}]},
+    }
+)
+
+
+def test_an_exception_applies_until_the_instant_it_expires() -> None:
+    e = exception("x", NOW)
+    assert e.in_force(NOW - timedelta(microseconds=1)) and not e.in_force(NOW)
+    assert in_force([e], "acme-dev", NOW - timedelta(seconds=1)) == [e]
+    assert in_force([e], "other", NOW - timedelta(seconds=1)) == []
+    assert (
+        next_expiry([e, exception("y", NOW + timedelta(hours=1))], NOW - timedelta(seconds=5))
+        == NOW
+    )
+    assert next_expiry([e], NOW) is None
+
+
+def test_the_context_carries_parameters_quota_grants_and_exceptions_in_force() -> None:
+    tenants = [tenant("acme"), tenant("big", tier="large")]
+    exceptions = [
+        exception("live", NOW + timedelta(days=1)),
+        exception("old", NOW - timedelta(days=1)),
+    ]
+    small = build_context("acme-dev", PLATFORM, tenants=tenants, exceptions=exceptions, now=NOW)
+    assert small["spec"]["tenant"] == "acme"
+    assert (small["spec"]["nodePorts"], small["spec"]["loadBalancers"]) == (False, False)
+    assert [e["name"] for e in small["spec"]["exceptions"]] == ["live"]
+    big = build_context("big-dev", PLATFORM, tenants=tenants, now=NOW)
+    assert (big["spec"]["nodePorts"], big["spec"]["loadBalancers"]) == (True, True)
+    stranger = build_context("kube-system", PLATFORM, tenants=tenants, now=NOW)
+    assert "tenant" not in stranger["spec"] and stranger["spec"]["nodePorts"] is False
+
+
+def test_a_tenants_own_quota_override_decides_node_ports() -> None:
+    granted = tenant("acme", quota=Quota(node_ports=1))
+    context = build_context("acme-dev", PLATFORM, tenants=[granted], now=NOW)
+    assert context["spec"]["nodePorts"] is True
+
+
+def test_modes_come_from_the_tenant_then_the_rule_then_the_default() -> None:
+    settings_ = PLATFORM.guardrails
+    assert effective_mode("image-tag", settings_, None) == "enforce"
+    assert effective_mode("privileged", settings_, None) == "warn"
+    assert effective_mode("image-tag", settings_, tenant(overrides={"image-tag": "off"})) == "off"
+
+
+def test_judging_with_an_expired_exception_finds_the_violation_again() -> None:
+    app = workload("Deployment", pod_spec(container(image="nginx:latest")), name="web")
+    app["metadata"]["namespace"] = "acme-dev"
+    e = exception("x", NOW)
+    judge = lambda at: {  # noqa: E731
+        j.result.rule.id: j.result.verdict
+        for j in Judge(PLATFORM, now=at, tenants=[tenant()], exceptions=[e]).judge(app)
+    }
+    assert judge(NOW - timedelta(seconds=1))["image-tag"] == "excepted"
+    assert judge(NOW)["image-tag"] == "fail"
+
+
+# -- admission objects -------------------------------------------------------------------------
+
+
+def _names(objects: list[dict[str, Any]], kind: str) -> list[str]:
+    return [o["metadata"]["name"] for o in objects if o["kind"] == kind]
+
+
+def test_one_policy_per_target_and_mode_in_use_with_every_rules_own_expressions() -> None:
+    objects = admission_objects(GuardrailSettings())
+    assert _names(objects, "ValidatingAdmissionPolicy") == [
+        "pods-enforce.guardrails.mooring.dev",
+        "services-enforce.guardrails.mooring.dev",
+    ]
+    pods, services = objects[:2]
+    for obj, target in ((pods, "pods"), (services, "services")):
+        variables = {v["name"]: v["expression"] for v in obj["spec"]["variables"]}
+        for rule in ALL:
+            if rule.target.name == target:
+                assert variables[variable(rule, "violations")] == rule.violations
+        assert obj["spec"]["failurePolicy"] == "Fail"
+        assert obj["spec"]["paramKind"]["kind"] == "GuardrailContext"
+    assert len(pods["spec"]["validations"]) == 11 and len(services["spec"]["validations"]) == 2
+    (binding_,) = [b for b in objects if b["metadata"]["name"].startswith("pods-enforce")][1:]
+    assert binding_["spec"]["validationActions"] == ["Deny"]
+    assert binding_["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"] == [
+        {"key": "mooring.dev/tenant", "operator": "Exists"}
+    ]
+
+
+def test_the_modes_in_use_decide_which_policies_exist() -> None:
+    settings_ = GuardrailSettings(
+        default_mode="audit", rules=[RuleMode(rule="resources", mode="off")]
+    )
+    objects = admission_objects(settings_, [tenant("a", {"image-tag": "warn"}), tenant("b")])
+    assert _names(objects, "ValidatingAdmissionPolicyBinding") == [
+        "pods-warn.guardrails.mooring.dev",
+        "pods-audit.guardrails.mooring.dev",
+        "services-audit.guardrails.mooring.dev",
+    ]  # no services-warn: image-tag, warned about for tenant a, looks at pods only
+    actions = {b["metadata"]["name"]: b["spec"]["validationActions"] for b in objects[3:]}
+    assert actions["pods-warn.guardrails.mooring.dev"] == ["Warn"]
+    assert actions["pods-audit.guardrails.mooring.dev"] == ["Audit"]
+    assert admission_objects(GuardrailSettings(default_mode="off")) == []
+
+
+def test_a_rules_validation_applies_only_where_the_context_gives_it_that_mode() -> None:
+    rule = BY_ID["image-tag"]
+    found = {"violations_image_tag": ["x"], "exceptions_image_tag": []}
+
+    def passes(mode: str, modes: dict[str, str] | None) -> bool:
+        # The policy's variables, given here as fields of `object`.
+        expression = validation(rule, mode)["expression"].replace("variables.", "object.")  # type: ignore[arg-type]
+        spec = {"modes": modes} if modes is not None else {}
+        return bool(Program(expression).evaluate({"params": {"spec": spec}, "object": found}).value)
+
+    assert passes("warn", {"image-tag": "warn"}) is False  # warned about
+    assert passes("warn", {"image-tag": "enforce"}) is True  # another policy's business
+    assert passes("warn", {"image-tag": "off"}) is True
+    assert passes("warn", None) is True
+    assert passes("enforce", None) is False  # a context without modes enforces: fail closed
+
+
+def test_the_policies_judge_pods_on_create_and_workloads_on_create_and_update() -> None:
+    rules = policy(PODS, "enforce", [BY_ID["privileged"]])["spec"]["matchConstraints"][
+        "resourceRules"
+    ]
+    by_resource = {r: tuple(rule["operations"]) for rule in rules for r in rule["resources"]}
+    assert by_resource["pods"] == ("CREATE",)
+    assert by_resource["pods/ephemeralcontainers"] == ("UPDATE",)
+    assert by_resource["deployments"] == ("CREATE", "UPDATE")
+    assert by_resource["cronjobs"] == ("CREATE", "UPDATE")
+
+
+def test_the_context_tells_each_rules_mode() -> None:
+    context = build_context("a-dev", PLATFORM, tenants=[tenant("a", {"image-tag": "off"})], now=NOW)
+    modes = context["spec"]["modes"]
+    assert set(modes) == set(BY_ID)
+    assert modes["image-tag"] == "off" and modes["privileged"] == "warn"
+
+
+# -- reports ----------------------------------------------------------------------------------
+
+
+def test_the_report_has_a_result_per_object_and_rule_and_lists_exceptions() -> None:
+    app = workload("Deployment", pod_spec(container(image="nginx:latest")), name="web")
+    app["metadata"]["namespace"] = "acme-dev"
+    e = exception("later", NOW + timedelta(days=3))
+    judged = Judge(PLATFORM, now=NOW, tenants=[tenant()], exceptions=[e]).judge(app)
+    report = policy_report("acme-dev", [Row(app, tuple(judged))], NOW, [e], "acme")
+    assert report["apiVersion"] == "wgpolicyk8s.io/v1alpha2" and report["kind"] == "PolicyReport"
+    assert len(report["results"]) == sum(report["summary"].values()) == len(judged)
+    (tag,) = [r for r in report["results"] if r["rule"] == "image-tag"]
+    assert tag["result"] == "skip"
+    assert tag["properties"]["exception"] == "later" and tag["properties"]["approver"] == "alice"
+    assert tag["resources"][0] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "name": "web",
+        "namespace": "acme-dev",
+    }
+    (escalation,) = [r for r in report["results"] if r["rule"] == "privilege-escalation"]
+    assert escalation["result"] == "pass"
+
+
+def test_objects_a_controller_made_are_reported_through_their_owner() -> None:
+    made = copy.deepcopy(workload("Pod", owner=True, name="web-abc"))
+    assert reported_through_owner(made)
+    made["metadata"]["ownerReferences"][0]["kind"] = "SomethingCustom"
+    assert not reported_through_owner(made)
+    assert not reported_through_owner(workload("Pod"))
+
+
+# -- commands ---------------------------------------------------------------------------------
+
+
+def test_policy_render_prints_the_admission_objects(tmp_path: Any) -> None:
+    platform = {
+        "apiVersion": "mooring.dev/v1alpha1",
+        "kind": "PlatformConfig",
+        "metadata": {"name": "default"},
+        "spec": PLATFORM.model_dump(mode="json", by_alias=True, exclude_none=True),
+    }
+    (tmp_path / "platform.yaml").write_text(yaml.safe_dump(platform))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mooring.cli",
+            "policy",
+            "render",
+            str(tmp_path),
+            "--rule",
+            "image-tag",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    objects = list(yaml.safe_load_all(done.stdout))
+    # image-tag alone, enforced by the platform: one policy, one binding.
+    assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
+        ("ValidatingAdmissionPolicy", "pods-enforce.guardrails.mooring.dev"),
+        ("ValidatingAdmissionPolicyBinding", "pods-enforce.guardrails.mooring.dev"),
+    ]
+    assert len(objects[0]["spec"]["validations"]) == 1
+    assert objects[1]["spec"]["validationActions"] == ["Deny"]
+
+
+def test_validate_checks_policy_exceptions_and_rule_ids(tmp_path: Any) -> None:
+    from mooring.api.documents import parse_documents
+    from mooring.core.validate import validate_documents
+
+    text = yaml.safe_dump(
+        {
+            "apiVersion": "mooring.dev/v1alpha1",
+            "kind": "PolicyException",
+            "metadata": {"name": "x"},
+            "spec": {
+                "rules": ["image-tag", "no-such-rule"],
+                "workloads": {"names": ["web"]},
+                "justification": "a good enough reason",
+                "approver": "alice",
+                "expires": "2030-01-01T00:00:00Z",
+            },
+        }
+    )
+    _, findings = validate_documents(parse_documents(text, "pex.yaml"))
+    assert {f.code for f in findings} == {"unknown-rule", "exception-namespace"}
+    (unknown,) = [f for f in findings if f.code == "unknown-rule"]
+    assert unknown.field_path == "spec.rules[1]"
+
+
+@pytest.mark.parametrize(
+    ("operation", "change", "sub_resource", "judged"),
+    [
+        ("CREATE", None, None, True),
+        ("UPDATE", "replicas", None, False),
+        ("UPDATE", "annotation", None, False),
+        ("UPDATE", "template", None, True),
+        ("UPDATE", "labels", None, True),
+        ("UPDATE", None, "ephemeralcontainers", True),
+    ],
+    ids=[
+        "judges a create",
+        "does not judge scaling again",
+        "does not judge a new annotation again",
+        "judges a changed pod template",
+        "judges changed labels",
+        "judges added ephemeral containers",
+    ],
+)
+def test_which_updates_are_judged_again(
+    operation: str, change: str | None, sub_resource: str | None, judged: bool
+) -> None:
+    old = workload("Deployment", pod_spec(container()))
+    new = copy.deepcopy(old)
+    if change == "replicas":
+        new["spec"]["replicas"] = 5
+    elif change == "annotation":
+        new["metadata"]["annotations"] = {"deployment.kubernetes.io/revision": "2"}
+    elif change == "template":
+        new["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:latest"
+    elif change == "labels":
+        new["metadata"]["labels"]["extra"] = "x"
+    request: dict[str, Any] = {"operation": operation}  # no subResource key, as the API server
+    if sub_resource:
+        request["subResource"] = sub_resource
+    condition = Program(PODS.match_condition)
+    data = {"request": request, "object": new, "oldObject": old if operation == "UPDATE" else None}
+    assert condition.evaluate(data).value is judged
