@@ -23,6 +23,11 @@ def test_the_demo_runs_end_to_end_twice_and_down_stops_everything(tmp_path: Path
             "payments   tier medium  Ready",
             "deploy into checkout-dev: denied",
             "restored by the operator in",
+            "workloads/legacy-worker.yaml:19: error [privileged]",
+            "the same Deployment applied by dora to payments-dev: refused",
+            "limits: admitted, with the warning: Deployment nightly",
+            "the audit's PolicyReport analytics-dev lists it: rule resources warn",
+            "SELECT -> [(1, 'hello from Mooring')]",
             "demo finished",
         ):
             assert expected in first.stderr, first.stderr[-3000:]

@@ -9,6 +9,7 @@ what is already there.
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -18,13 +19,14 @@ from typing import Any
 
 import yaml
 
+from mooring.core.policy.report import REPORT_NAME
 from mooring.core.render.platform import install, operator_user
 from mooring.devcluster.binaries import ensure_built, repository_root
 from mooring.devcluster.cluster import DevCluster, free_port, http_ok
 from mooring.devcluster.postgres import LocalPostgres
-from mooring.kube.client import Forbidden, Kube
+from mooring.kube.client import Forbidden, Kube, KubeError
 from mooring.services.databases import register_server, try_database
-from mooring.services.install import apply_objects
+from mooring.services.install import install_platform
 from mooring.services.sources import read_sources
 
 API = "mooring.dev/v1alpha1"
@@ -69,8 +71,11 @@ class Demo:
     async def _platform(self) -> None:
         self.step("2. Mooring's CRDs and roles, then the example platform repository")
         async with self._kube() as kube:
-            applied = await apply_objects(kube, install())
-            self.say(f"  installed {len(applied)} objects (CRDs, tenant roles, operator RBAC)")
+            applied = await install_platform(kube, install())
+            self.say(
+                f"  installed {len(applied)} objects (CRDs, tenant roles, operator RBAC, "
+                "the Database admission policy)"
+            )
             sources = read_sources([str(self.examples)])
             if sources.errors:
                 raise RuntimeError("; ".join(str(e) for e in sources.errors))
@@ -120,6 +125,7 @@ class Demo:
                 )
             await self._member(kube)
             await self._drift(kube)
+            await self._guardrails(kube)
             await self._database(kube)
 
     async def _wait_ready(self, kube: Kube, timeout: float = 60) -> list[dict[str, Any]]:
@@ -147,10 +153,14 @@ class Demo:
         path = self.cluster.dir / "dora.kubeconfig"
         path.write_text(self.cluster.mint_kubeconfig("dora@example.com", ["payments-devs"]))
         async with Kube.from_kubeconfig(path) as dora:
-            await dora.apply(_deployment("api", "payments-dev"))
-            self.say("  deployed payments-dev/api: allowed")
+            api = _documents(self.examples.parent / "workloads" / "payments-api.yaml")[0]
+            await dora.apply(api)
+            self.say("  deployed payments-dev/api (examples/workloads/payments-api.yaml): allowed")
             for what, attempt in (
-                ("deploy into checkout-dev", dora.apply(_deployment("api", "checkout-dev"))),
+                (
+                    "deploy into checkout-dev",
+                    dora.apply({**api, "metadata": {"name": "api", "namespace": "checkout-dev"}}),
+                ),
                 ("read secrets in checkout-prod", dora.list("v1", "Secret", "checkout-prod")),
                 (
                     "raise the quota in payments-dev",
@@ -213,8 +223,104 @@ class Demo:
             f"{(time.monotonic() - deleted) * 1000:.0f} ms"
         )
 
+    async def _guardrails(self, kube: Kube) -> None:
+        self.step("7. Guardrails: one rule set, the same verdict in CI, at admission, in the audit")
+        workloads = self.examples.parent / "workloads"
+        platform = self.examples / "platform.yaml"
+        tenant = self.examples / "tenants" / "payments.yaml"
+        self.say(
+            f"  $ mooring check {workloads.name}/ --platform platform.yaml --tenant payments.yaml"
+        )
+        checked = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "mooring.cli",
+                "check",
+                str(workloads),
+                "--platform",
+                str(platform),
+                "--tenant",
+                str(tenant),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        for line in checked.stdout.splitlines():
+            self.say("    " + line.replace(str(workloads.parent) + "/", ""))
+        self.say(f"    (exit {checked.returncode}: the pull request would not merge)")
+        bad = _documents(workloads / "legacy-worker.yaml")[0]
+        path = self.cluster.dir / "dora.kubeconfig"
+        async with Kube.from_kubeconfig(path) as dora:
+            # The operator installs the admission policies as it starts; wait for them.
+            await _until_refused(dora, bad)
+            try:
+                await dora.create(bad)
+                verdict = "ADMITTED (unexpected)"
+            except KubeError as error:
+                verdict = "refused: " + error.message.split("denied request: ", 1)[-1][:160]
+        self.say(f"  the same Deployment applied by dora to payments-dev: {verdict}")
+        analytics = {**bad, "metadata": {"name": "nightly", "namespace": "analytics-dev"}}
+        template = analytics["spec"]["template"]["spec"]["containers"][0]
+        analytics["spec"] = {
+            **bad["spec"],
+            "template": {
+                **bad["spec"]["template"],
+                "spec": {
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [
+                        {
+                            "name": template["name"],
+                            "image": "registry.example.com/analytics/nightly:2.0.1",
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                        }
+                    ],
+                },
+            },
+        }
+        carol = self.cluster.dir / "ann.kubeconfig"
+        carol.write_text(self.cluster.mint_kubeconfig("ann@example.com", ["analytics"]))
+        warnings: list[str] = []
+        async with Kube.from_kubeconfig(carol) as ann:
+            await ann.delete("apps/v1", "Deployment", "nightly", "analytics-dev")
+            for _ in range(150):  # the warn-mode policy may still be on its way in
+                warnings.clear()
+                await ann.create(analytics, dry_run=True, warnings=warnings)
+                if warnings:
+                    break
+                await asyncio.sleep(0.2)
+            await ann.create(analytics, warnings=warnings)
+        # "Validation failed for ValidatingAdmissionPolicy '...' with binding '...': <why>"
+        said = warnings[0].rsplit("': ", 1)[-1][:150] if warnings else "no warning"
+        self.say("  analytics (resources in warn mode for its migration) runs a job without")
+        self.say(f"  limits: admitted, with the warning: {said}")
+        report = await self._report(kube, "analytics-dev", "nightly")
+        self.say(f"  and the audit's PolicyReport analytics-dev lists it: {report}")
+
+    async def _report(self, kube: Kube, namespace: str, name: str) -> str:
+        for _ in range(100):
+            report = await kube.get_or_none(
+                "wgpolicyk8s.io/v1alpha2", "PolicyReport", REPORT_NAME, namespace
+            )
+            for result in (report or {}).get("results", []):
+                subjects = [r.get("name") for r in result.get("resources", [])]
+                if name in subjects and result.get("result") in ("fail", "warn"):
+                    return (
+                        f"rule {result.get('rule')} {result.get('result')}: "
+                        f"{result.get('message', '')[:100]}"
+                    )
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"no PolicyReport result for {namespace}/{name}")
+
     async def _database(self, kube: Kube) -> None:
-        self.step("7. A managed PostgreSQL database for payments-dev, and a query through it")
+        self.step("8. A managed PostgreSQL database for payments-dev, and a query through it")
         server = self._postgres()
         admin = server.create_admin()
         await register_server(
@@ -247,6 +353,17 @@ class Demo:
         return Kube.from_kubeconfig(self.cluster.kubeconfig_path)
 
 
+async def _until_refused(kube: Kube, obj: dict[str, Any], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            await kube.create(obj, dry_run=True)
+        except KubeError:
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the guardrails' admission policies did not come into force")
+
+
 async def _refused(attempt: Awaitable[Any]) -> str:
     try:
         await attempt
@@ -255,31 +372,8 @@ async def _refused(attempt: Awaitable[Any]) -> str:
     return "ALLOWED (unexpected)"
 
 
-def _deployment(name: str, namespace: str) -> dict[str, Any]:
-    deployment: dict[str, Any] = yaml.safe_load(
-        f"""
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata: {{name: {name}, namespace: {namespace}}}
-        spec:
-          replicas: 2
-          selector: {{matchLabels: {{app: {name}}}}}
-          template:
-            metadata: {{labels: {{app: {name}}}}}
-            spec:
-              securityContext: {{runAsNonRoot: true, seccompProfile: {{type: RuntimeDefault}}}}
-              containers:
-                - name: {name}
-                  image: registry.example.com/payments/{name}:1.4.2
-                  resources:
-                    requests: {{cpu: 250m, memory: 128Mi}}
-                    limits: {{cpu: 250m, memory: 128Mi}}
-                  securityContext:
-                    allowPrivilegeEscalation: false
-                    capabilities: {{drop: [ALL]}}
-        """
-    )
-    return deployment
+def _documents(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
 
 
 def run_demo(state_dir: Path | None, say: Say) -> None:
