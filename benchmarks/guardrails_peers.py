@@ -1,4 +1,4 @@
-"""The peers of `mooring check`: kubeconform (schemas only) and conftest (Rego policies).
+"""The peers of `mooring check`: kubeconform (schemas only), conftest and gator (Rego).
 
 Both are built from their Go modules, pinned in tools/peers/<name>/go.mod, into the ignored
 .cache/peers/ (only the Go module proxy is contacted, by the go command). kubeconform's
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PEERS = {
     "kubeconform": "github.com/yannh/kubeconform/cmd/kubeconform",
     "conftest": "github.com/open-policy-agent/conftest",
+    "gator": "github.com/open-policy-agent/gatekeeper/v3/cmd/gator",
 }
 POLICY = Path(__file__).resolve().parent / "conftest" / "policy"
 
