@@ -13,13 +13,10 @@ source positions of findings cost a second pass only over files that have findin
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import yaml
-import yaml_rs
 from yaml.events import (
     AliasEvent,
     DocumentEndEvent,
@@ -44,36 +41,6 @@ _CONSTRUCTOR: Any = yaml.constructor.SafeConstructor()
 _RESOLVER: Any = yaml.resolver.Resolver()
 _PLAIN: dict[str, Any] = {}
 _PLAIN_LIMIT = 200_000
-
-
-_MARKER = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
-# The fast road (yaml_rs) reads YAML 1.2; PyYAML, like the API server, reads 1.1. They part
-# ways on some plain scalars, and in rare corners. A text takes the fast road only when
-# none of these is in it, anywhere (a comment or a quoted string counts too: a false alarm
-# costs speed, never a different reading):
-_SLOW_ROAD = re.compile(
-    r"[&*!?%`|>\t]"  # anchors, aliases, tags, explicit keys, reserved, block scalars, tabs
-    r"|0(?<![\w.]0)[0-9_o]"  # 0755, 08, 0o17: octal or not a number in 1.1
-    r"|[eE](?<=[0-9][eE])[-+]?[0-9]"  # 1e3: a string in 1.1, a float in 1.2
-    r"|\.(?<=[-+]\.)[0-9]"  # -.6: a string in 1.1
-    r"|_(?<=[^A-Za-z]_)"  # _0, 1_000: underscores in numbers
-    r"|:(?<=[\s\[{,]:)"  # a token starting with ':' (an empty key)
-    r"|<<"  # merge keys
-)
-# ...and, read back (as JSON, which is quick to search), no string that 1.1 would have
-# read as something else had it been plain: its booleans (yes, on, n...), sexagesimal
-# numbers (12:30), timestamps (2026-01-31).
-_SPECIAL_STRINGS = re.compile(
-    r'"(?:(?i:[yn]|yes|no|on|off)"'
-    r'|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"'
-    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2})"
-)
-
-
-def _one_document(text: str) -> bool:
-    """No document marker, or one that starts the text: exactly one document."""
-    markers = [m.start() for m in _MARKER.finditer(text)]
-    return not markers or (len(markers) == 1 and not text[: markers[0]].strip())
 
 
 class Unsupported(Exception):
@@ -195,25 +162,7 @@ def load_all(text: str) -> list[Any]:
 
 
 def safe_load_all(text: str) -> list[Any]:
-    """Every document, exactly as `yaml.safe_load_all` reads them, as fast as can be.
-
-    One document that shows none of the signs above goes to yaml_rs (Rust, several times
-    faster); anything else to `load_all`, or to PyYAML's own loader for what that does not
-    build.
-    """
-    if (
-        _one_document(text)
-        and not text.startswith((":", "..."))
-        and "\n..." not in text
-        and _SLOW_ROAD.search(text) is None
-    ):
-        try:
-            # Timestamps are judged by the walk: yaml_rs would turn quoted ones into dates.
-            document = yaml_rs.loads(text, parse_datetime=False)
-        except Exception:
-            document = None
-        if document is not None and not _SPECIAL_STRINGS.search(json.dumps(document)):
-            return [document]
+    """`load_all`, or PyYAML's loader for what it does not build."""
     try:
         return load_all(text)
     except Unsupported:
