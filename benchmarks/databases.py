@@ -25,10 +25,8 @@ import asyncio
 import base64
 import os
 import secrets
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -38,9 +36,9 @@ import psycopg
 
 from mooring.api import names
 from mooring.core.dbnames import database_names
-from mooring.core.render.platform import install, operator_user
+from mooring.core.render.platform import install
 from mooring.core.scram import scram_verifier
-from mooring.devcluster.cluster import DevCluster, NodeShape
+from mooring.devcluster.cluster import DevCluster, NodeShape, free_port, operator_command
 from mooring.devcluster.postgres import Admin, LocalPostgres
 from mooring.kube.client import Kube
 from mooring.services import postgres as sql
@@ -78,13 +76,6 @@ def platform(port: int, strategy: str | None) -> dict[str, Any]:
             },
         },
     }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def prepare(kube: Kube, server: LocalPostgres, admin: Admin, strategy: str | None) -> None:
@@ -274,27 +265,19 @@ def main() -> None:
                 await prepare(kube, server, admin, args.strategy)
 
         asyncio.run(setup())
-        user, groups = operator_user()
-        config = root / "operator.kubeconfig"
-        config.write_text(cluster.mint_kubeconfig(user, groups))
+        config = cluster.operator_kubeconfig(root / "operator.kubeconfig")
         log = (root / "operator.log").open("wb")
         profile = (
             ["-m", "cProfile", "-o", os.environ["PROFILE"]] if os.environ.get("PROFILE") else []
         )
         process = subprocess.Popen(
-            [
-                sys.executable,
-                *profile,
-                "-m",
-                "mooring.cli",
-                "operator",
-                "--kubeconfig",
-                str(config),
-                "--metrics-port",
-                str(free_port()),
+            operator_command(
+                config,
+                free_port(),
                 "--log-level",
                 os.environ.get("OPERATOR_LOG_LEVEL", "warning"),
-            ],
+                python=profile,
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -14,10 +14,8 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -32,7 +30,7 @@ from mooring.api.tenant import Tenant
 from mooring.core.render import Context, render_tenant
 from mooring.core.render.platform import install, operator_user
 from mooring.devcluster.binaries import ensure_built
-from mooring.devcluster.cluster import DevCluster, NodeShape
+from mooring.devcluster.cluster import DevCluster, NodeShape, free_port, operator_command
 from mooring.kube.client import Kube
 from mooring.services.install import apply_objects
 
@@ -200,28 +198,15 @@ def operator_run(
     process: subprocess.Popen[bytes] | None = None
     try:
         asyncio.run(prepare(cluster))
-        user, groups = operator_user()
-        config = root / "operator.kubeconfig"
-        config.write_text(cluster.mint_kubeconfig(user, groups))
+        config = cluster.operator_kubeconfig(root / "operator.kubeconfig")
+        user, _ = operator_user()
         log = (root / "operator.log").open("wb")
         metrics_port = free_port()
         profile = (
             ["-m", "cProfile", "-o", os.environ["PROFILE"]] if os.environ.get("PROFILE") else []
         )
         process = subprocess.Popen(
-            [
-                sys.executable,
-                *profile,
-                "-m",
-                "mooring.cli",
-                "operator",
-                "--kubeconfig",
-                str(config),
-                "--metrics-port",
-                str(metrics_port),
-                "--log-level",
-                "warning",
-            ],
+            operator_command(config, metrics_port, "--log-level", "warning", python=profile),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -277,13 +262,6 @@ def operator_run(
             )  # SIGINT lets cProfile write
             process.wait(timeout=60)
         cluster.down(say=lambda _: None, purge=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -29,8 +27,8 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from mooring.core.render.platform import install, operator_user
-from mooring.devcluster.cluster import DevCluster
+from mooring.core.render.platform import install
+from mooring.devcluster.cluster import DevCluster, free_port, operator_command
 from mooring.kube.client import Kube
 from mooring.services.install import install_platform
 
@@ -74,20 +72,13 @@ async def eventually(
         await asyncio.sleep(0.1)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class OperatorProcess:
     """`mooring operator` as a child process that tests can kill and restart."""
 
     def __init__(self, kubeconfig: Path, log: Path) -> None:
         self.kubeconfig = kubeconfig
         self.log = log
-        self.metrics_port = _free_port()
+        self.metrics_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, *extra: str) -> None:
@@ -95,19 +86,9 @@ class OperatorProcess:
         with self.log.open("ab") as out:
             out.write(f"\n===== mooring operator {' '.join(extra)} =====\n".encode())
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "mooring.cli",
-                    "operator",
-                    "--kubeconfig",
-                    str(self.kubeconfig),
-                    "--metrics-port",
-                    str(self.metrics_port),
-                    "--feature-poll-seconds",
-                    "1",
-                    *extra,
-                ],
+                operator_command(
+                    self.kubeconfig, self.metrics_port, "--feature-poll-seconds", "1", *extra
+                ),
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
@@ -153,9 +134,7 @@ def operator(
     platform: dict[str, Any], dev_cluster: DevCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[OperatorProcess]:
     directory = tmp_path_factory.mktemp("operator")
-    user, groups = operator_user()
-    kubeconfig = directory / "operator.kubeconfig"
-    kubeconfig.write_text(dev_cluster.mint_kubeconfig(user, groups))
+    kubeconfig = dev_cluster.operator_kubeconfig(directory / "operator.kubeconfig")
     process = OperatorProcess(kubeconfig, directory / "operator.log")
     process.start()
     yield process

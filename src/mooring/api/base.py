@@ -6,7 +6,8 @@ from the API server carries more than we model, and that is ignored.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -60,3 +61,27 @@ class ObjectMeta(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     deletion_timestamp: str | None = None
+
+
+T = TypeVar("T")
+
+
+def unique(items: Sequence[T], key: Callable[[T], Any], what: str) -> Sequence[T]:
+    """For validators: `items` unchanged, or a ValueError naming the first repeated key."""
+    seen: set[Any] = set()
+    for item in items:
+        value = key(item)
+        if value in seen:
+            raise ValueError(f"{what} {value!r} is listed twice")
+        seen.add(value)
+    return items
+
+
+class Resource(Model):
+    """The envelope of Mooring's kinds: subclasses set `kind` (a Literal) and `spec`."""
+
+    api_version: Literal["mooring.dev/v1alpha1"] = "mooring.dev/v1alpha1"
+    kind: str
+    metadata: ObjectMeta
+    # Written by the operator; read from the cluster, never part of what Git says.
+    status: dict[str, Any] | None = Field(None, exclude=True)

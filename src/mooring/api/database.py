@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from mooring.api.base import DNS_LABEL_PATTERN, DnsLabel, Model, ObjectMeta
+from mooring.api.base import DNS_LABEL_PATTERN, DnsLabel, Model, Resource
 from mooring.api.quantity import Quantity
 from mooring.api.status import Condition
 
@@ -104,10 +104,8 @@ class DatabaseSpec(Model):
         return self
 
 
-class Database(Model):
-    api_version: Literal["mooring.dev/v1alpha1"] = "mooring.dev/v1alpha1"
+class Database(Resource):
     kind: Literal["Database"] = "Database"
-    metadata: ObjectMeta
     spec: DatabaseSpec = Field(default_factory=DatabaseSpec)
 
     @model_validator(mode="after")

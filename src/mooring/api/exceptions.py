@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from mooring.api.base import LabelValue, Model, ObjectMeta
+from mooring.api.base import LabelValue, Model, Resource, unique
 from mooring.api.guardrails import ExceptionInForce, RuleId, check_label_keys
 from mooring.api.status import Condition
 
@@ -81,8 +81,7 @@ class PolicyExceptionSpec(Model):
     @field_validator("rules")
     @classmethod
     def _unique(cls, rules: list[str]) -> list[str]:
-        if len(set(rules)) != len(rules):
-            raise ValueError("a rule is listed twice")
+        unique(rules, lambda rule: rule, "rule")
         return rules
 
 
@@ -100,10 +99,8 @@ class PolicyExceptionStatus(BaseModel):
     )
 
 
-class PolicyException(Model):
-    api_version: Literal["mooring.dev/v1alpha1"] = "mooring.dev/v1alpha1"
+class PolicyException(Resource):
     kind: Literal["PolicyException"] = "PolicyException"
-    metadata: ObjectMeta
     spec: PolicyExceptionSpec
 
     @property

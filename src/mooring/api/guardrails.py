@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from mooring.api.base import LABEL_KEY_PATTERN, LabelValue, Model
+from mooring.api.base import LABEL_KEY_PATTERN, LabelValue, Model, unique
 
 Mode = Literal["enforce", "warn", "audit", "off"]
 MODES: tuple[Mode, ...] = ("enforce", "warn", "audit", "off")
@@ -113,11 +113,7 @@ class GuardrailSettings(Model):
     @field_validator("rules")
     @classmethod
     def _unique_rules(cls, rules: list[RuleMode]) -> list[RuleMode]:
-        seen: set[str] = set()
-        for entry in rules:
-            if entry.rule in seen:
-                raise ValueError(f"rule {entry.rule!r} is listed twice")
-            seen.add(entry.rule)
+        unique(rules, lambda entry: entry.rule, "rule")
         return rules
 
     def mode(self, rule: str) -> Mode:

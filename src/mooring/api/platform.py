@@ -8,11 +8,11 @@ settings and the shared database servers.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mooring.api.base import DnsLabel, LabelValue, Model, ObjectMeta
+from mooring.api.base import DnsLabel, LabelValue, Model, Resource, unique
 from mooring.api.guardrails import GuardrailSettings
 from mooring.api.quantity import Quantity
 from mooring.api.tenant import PodSecurityLevel, Quota
@@ -143,15 +143,12 @@ class DatabaseSettings(Model):
 
     @model_validator(mode="after")
     def _servers(self) -> DatabaseSettings:
-        seen: set[str] = set()
-        for server in self.servers:
-            if server.name in seen:
-                raise ValueError(f"database server {server.name!r} is listed twice")
-            seen.add(server.name)
-        if self.default_server is not None and self.default_server not in seen:
+        unique(self.servers, lambda server: server.name, "database server")
+        known = {server.name for server in self.servers}
+        if self.default_server is not None and self.default_server not in known:
             raise ValueError(
                 f"defaultServer {self.default_server!r} is not one of the servers "
-                f"({', '.join(sorted(seen)) or 'none'})"
+                f"({', '.join(sorted(known)) or 'none'})"
             )
         return self
 
@@ -190,12 +187,8 @@ class PlatformConfigSpec(Model):
         return self
 
 
-class PlatformConfig(Model):
-    api_version: Literal["mooring.dev/v1alpha1"] = "mooring.dev/v1alpha1"
+class PlatformConfig(Resource):
     kind: Literal["PlatformConfig"] = "PlatformConfig"
-    metadata: ObjectMeta
-    # Written by the operator; read from the cluster, never part of what Git says.
-    status: dict[str, Any] | None = Field(None, exclude=True)
     spec: PlatformConfigSpec
 
     @model_validator(mode="after")

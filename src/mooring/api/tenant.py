@@ -13,7 +13,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from mooring.api.base import DNS_LABEL_PATTERN, DnsLabel, LabelValue, Model, ObjectMeta
+from mooring.api.base import (
+    DNS_LABEL_PATTERN,
+    DnsLabel,
+    LabelValue,
+    Model,
+    Resource,
+    unique,
+)
 from mooring.api.quantity import Quantity
 from mooring.api.status import Condition
 
@@ -66,11 +73,7 @@ class Subjects(Model):
     @field_validator("users", "groups", "service_accounts")
     @classmethod
     def _unique(cls, values: list[str]) -> list[str]:
-        seen: set[str] = set()
-        for value in values:
-            if value in seen:
-                raise ValueError(f"{value!r} is listed twice")
-            seen.add(value)
+        unique(values, lambda value: value, "subject")
         return values
 
 
@@ -244,11 +247,7 @@ class TenantSpec(Model):
     @field_validator("environments")
     @classmethod
     def _unique_environments(cls, environments: list[Environment]) -> list[Environment]:
-        seen: set[str] = set()
-        for environment in environments:
-            if environment.name in seen:
-                raise ValueError(f"environment {environment.name!r} is listed twice")
-            seen.add(environment.name)
+        unique(environments, lambda environment: environment.name, "environment")
         return environments
 
     @field_validator("owners")
@@ -259,12 +258,8 @@ class TenantSpec(Model):
         return owners
 
 
-class Tenant(Model):
-    api_version: Literal["mooring.dev/v1alpha1"] = "mooring.dev/v1alpha1"
+class Tenant(Resource):
     kind: Literal["Tenant"] = "Tenant"
-    metadata: ObjectMeta
-    # Written by the operator; read from the cluster, never part of what Git says.
-    status: dict[str, Any] | None = Field(None, exclude=True)
     spec: TenantSpec
 
     @model_validator(mode="after")

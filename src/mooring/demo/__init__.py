@@ -20,9 +20,9 @@ from typing import Any
 import yaml
 
 from mooring.core.policy.report import REPORT_NAME
-from mooring.core.render.platform import install, operator_user
+from mooring.core.render.platform import install
 from mooring.devcluster.binaries import ensure_built, repository_root
-from mooring.devcluster.cluster import DevCluster, free_port, http_ok
+from mooring.devcluster.cluster import DevCluster, free_port, http_ok, operator_command
 from mooring.devcluster.postgres import LocalPostgres
 from mooring.kube.client import Forbidden, Kube, KubeError
 from mooring.services.databases import register_server, try_database
@@ -86,24 +86,11 @@ class Demo:
                 self.say(f"  applied {obj['kind']} {obj['metadata']['name']}")
 
     def _operator(self) -> None:
-        user, groups = operator_user()
-        config = self.cluster.dir / "operator.kubeconfig"
-        config.write_text(self.cluster.mint_kubeconfig(user, groups))
+        config = self.cluster.operator_kubeconfig(self.cluster.dir / "operator.kubeconfig")
         port = free_port()
         component = self.cluster.attach(
             "mooring-operator",
-            [
-                sys.executable,
-                "-m",
-                "mooring.cli",
-                "operator",
-                "--kubeconfig",
-                str(config),
-                "--metrics-port",
-                str(port),
-                "--liveness-port",
-                str(free_port()),
-            ],
+            operator_command(config, port, "--liveness-port", str(free_port())),
             port,
             lambda p: http_ok(f"http://127.0.0.1:{p}/metrics"),
         )

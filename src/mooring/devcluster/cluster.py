@@ -19,6 +19,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -32,6 +33,7 @@ from typing import Any
 import yaml
 
 from mooring.api.names import KWOK_NODE_ANNOTATION, KWOK_NODE_VALUE
+from mooring.core.render.platform import operator_user
 from mooring.devcluster import pki
 from mooring.devcluster.binaries import ensure_built
 from mooring.devcluster.postgres import LocalPostgres
@@ -509,6 +511,12 @@ class DevCluster:
             pair = pki.make_client(ca, user, groups)
             _write_private(self.dir / file, kubeconfig_yaml(server, ca.cert, user, pair))
 
+    def operator_kubeconfig(self, path: Path) -> Path:
+        """Write credentials of the operator's ServiceAccount (its least-privilege RBAC)."""
+        user, groups = operator_user()
+        _write_private(path, self.mint_kubeconfig(user, groups))
+        return path
+
     def admin_kubeconfig(self) -> str:
         if not self.running():
             raise DevClusterError("the local control plane is not running; run `mooring dev up`")
@@ -523,6 +531,25 @@ class DevCluster:
         return kubeconfig_yaml(
             state.server, ca.cert, user, pki.make_client(ca, user, tuple(groups))
         )
+
+
+def operator_command(
+    kubeconfig: Path, metrics_port: int, *options: str, python: Sequence[str] = ()
+) -> list[str]:
+    """`mooring operator` as a child process of this Python (`python`: interpreter options,
+    such as a profiler)."""
+    return [
+        sys.executable,
+        *python,
+        "-m",
+        "mooring.cli",
+        "operator",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--metrics-port",
+        str(metrics_port),
+        *options,
+    ]
 
 
 def kubeconfig_yaml(server: str, ca_cert: bytes, user: str, client: pki.KeyPair) -> str:
