@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,21 @@ import yaml
 from mooring.api.guardrails import GuardrailContextSpec, RequiredLabel
 
 ROOT = Path(__file__).resolve().parents[2]
-CORPORA = (ROOT / ".." / "shared" / "corpora").resolve()
+
+
+def _find_corpora() -> Path:
+    """`../shared/corpora` from the project root, as the corpora's README says; a clone
+    elsewhere (CI's clean clone) finds them in an ancestor folder or the workplace's
+    /work/shared; $MOORING_CORPORA overrides. Missing everywhere: the first candidate,
+    and test_the_corpora_are_there fails saying where it looked."""
+    configured = os.environ.get("MOORING_CORPORA")
+    candidates = [Path(configured)] if configured else []
+    candidates += [parent / "shared" / "corpora" for parent in ROOT.parents]
+    candidates.append(Path("/work/shared/corpora"))
+    return next((c.resolve() for c in candidates if c.is_dir()), candidates[0].resolve())
+
+
+CORPORA = _find_corpora()
 GATEKEEPER = CORPORA / "gatekeeper-library" / "library"
 PSA = CORPORA / "pod-security-admission" / "test" / "testdata"
 
