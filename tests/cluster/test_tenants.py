@@ -534,6 +534,14 @@ async def test_spec_changes_converge(kube: Kube, onboarded: dict[str, Any], name
         is None
     )
 
+    async def told() -> list[str]:
+        events = await kube.list("v1", "Event", "default", fields=f"involvedObject.name={name}")
+        return [e["message"] for e in events if e["reason"] in ("Updated", "Pruned")]
+
+    messages = " | ".join(await eventually(told, what="Updated and Pruned events"))
+    assert f"Namespace {name}-staging" in messages or "changed" in messages
+    assert f"RoleBinding {name}-prod/mooring-viewers" in messages  # pruned, and said so
+
 
 async def test_removing_an_environment_deletes_an_empty_namespace_and_keeps_one_with_workloads(
     kube: Kube, onboarded: dict[str, Any], name: str

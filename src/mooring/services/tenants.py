@@ -90,6 +90,7 @@ class Outcome:
     status: dict[str, Any]
     ready: bool
     applied: int = 0
+    sent: list[str] = field(default_factory=list)  # what was applied because it differed
     pruned: list[str] = field(default_factory=list)
     retained: list[str] = field(default_factory=list)
     errors: list[StepError] = field(default_factory=list)
@@ -350,6 +351,7 @@ async def reconcile(
         _dump(status),
         ready=status.ready == "True",
         applied=len(to_send),
+        sent=[str(ref(o)) for o in to_send] if view is not None else [],
         pruned=pruned,
         retained=[r.namespace for r in decision.retained],
         errors=errors_,
@@ -464,10 +466,17 @@ def _events(outcome: Outcome, decision: Plan, previous: TenantStatus) -> list[tu
     was_ready = previous.ready == "True"
     if outcome.ready and not was_ready:
         events.append(("Normal", "Reconciled", f"applied {outcome.applied} objects"))
+    elif outcome.sent:
+        shown = ", ".join(outcome.sent[:5]) + (", ..." if len(outcome.sent) > 5 else "")
+        events.append(("Normal", "Updated", f"applied {len(outcome.sent)} changed: {shown}"))
     for name in outcome.pruned:
         events.append(("Normal", "Pruned", f"deleted {name}, no longer in the spec"))
+    already = {n.name for n in previous.namespaces if n.phase == "Retained"}
     for retained in decision.retained:
-        events.append(("Normal", "Retained", f"namespace {retained.namespace} {retained.reason}"))
+        if retained.namespace not in already:
+            events.append(
+                ("Normal", "Retained", f"namespace {retained.namespace} {retained.reason}")
+            )
     for conflict in decision.conflicts:
         events.append(("Warning", "NamespaceConflict", conflict.reason))
     for error in outcome.errors:
