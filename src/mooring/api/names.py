@@ -24,7 +24,6 @@ LABEL_DATABASE: Final = f"{DOMAIN}/database"
 
 FINALIZER: Final = f"{DOMAIN}/finalizer"
 ANNOTATION_ROTATE: Final = f"{DOMAIN}/rotate-password"
-ANNOTATION_SOURCE: Final = f"{DOMAIN}/source"
 # On namespaces, which carry no ownerReference: the UID of the Tenant that made them.
 ANNOTATION_TENANT_UID: Final = f"{DOMAIN}/tenant-uid"
 # On a namespace Mooring no longer wants but keeps because it holds data: why.

@@ -28,9 +28,6 @@ class Target:
     # An UPDATE is judged again only when what the rules read may have changed.
     match_condition: str
 
-    def matches(self, obj: dict[str, Any]) -> bool:
-        return (str(obj.get("apiVersion")), str(obj.get("kind"))) in self.kinds
-
 
 def _by_kind(pod: str, cronjob: str, template: str) -> str:
     return f"object.kind == 'Pod' ? {pod} : (object.kind == 'CronJob' ? {cronjob} : {template})"
