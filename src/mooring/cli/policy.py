@@ -16,7 +16,8 @@ from mooring.api.guardrails import GuardrailSettings
 from mooring.cli.output import EXIT_USAGE, err, out
 from mooring.core.policy.admission import admission_objects
 from mooring.core.policy.rules import ALL, RULE_IDS, select
-from mooring.services.check import Outcome, Setup, read_setup, read_texts
+from mooring.services.check import Outcome, Setup, read_setup
+from mooring.services.sources import read_texts
 
 
 @click.group()

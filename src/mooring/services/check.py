@@ -16,11 +16,9 @@ import itertools
 import multiprocessing
 import os
 import re
-import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -42,7 +40,7 @@ from mooring.api.tenant import Tenant
 from mooring.core.policy.check import Finding, Judge, expand_lists
 from mooring.core.policy.engine import Engine
 from mooring.core.policy.rules import select
-from mooring.services.sources import MAX_BYTES, SourceError, expand
+from mooring.services.sources import SourceError, Text, read_texts
 
 # Parallel work pays off from about this many bytes of YAML.
 PARALLEL_FROM_BYTES = 2 * 1024 * 1024
@@ -86,67 +84,10 @@ class Outcome:
     judged: int = 0  # objects some rule looked at
 
 
-@dataclass(frozen=True)
-class _Text:
-    name: str
-    text: str
-
-
 # -- reading ----------------------------------------------------------------------------------
 
 
-def read_texts(
-    paths: Iterable[str], max_bytes: int = MAX_BYTES
-) -> tuple[list[_Text], list[SourceError]]:
-    texts: list[_Text] = []
-    errors: list[SourceError] = []
-    for item in expand(paths):
-        name = "<stdin>" if item == "-" else str(item)
-        try:
-            texts.append(_Text(name, _read(item, max_bytes)))
-        except _TooBig as too_big:
-            errors.append(
-                SourceError(
-                    Position(name, 1),
-                    f"{too_big.size // (1024 * 1024)} MiB is over the "
-                    f"{max_bytes // (1024 * 1024)} MiB limit for one input; split it into "
-                    "smaller files",
-                )
-            )
-        except FileNotFoundError:
-            errors.append(SourceError(Position(name, 1), "no such file or folder"))
-        except IsADirectoryError:
-            errors.append(SourceError(Position(name, 1), "is a folder"))
-        except UnicodeDecodeError as error:
-            errors.append(
-                SourceError(Position(name, 1), f"not UTF-8 text (byte {error.start}); is it YAML?")
-            )
-        except OSError as error:
-            errors.append(SourceError(Position(name, 1), f"cannot read: {error.strerror}"))
-    return texts, errors
-
-
-class _TooBig(Exception):
-    def __init__(self, size: int) -> None:
-        self.size = size
-
-
-def _read(item: str | Path, max_bytes: int) -> str:
-    if isinstance(item, Path):
-        size = item.stat().st_size
-        if size > max_bytes:
-            raise _TooBig(size)
-        return item.read_text(encoding="utf-8")
-    data = sys.stdin.buffer.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise _TooBig(len(data))
-    return data.decode("utf-8")
-
-
-# -- Mooring's own documents: the setup -------------------------------------------------------
-
-
-def read_setup(texts: Sequence[_Text], setup: Setup, outcome: Outcome) -> None:
+def read_setup(texts: Sequence[Text], setup: Setup, outcome: Outcome) -> None:
     """Collect PlatformConfig, Tenants and PolicyExceptions from the inputs into `setup`."""
     for source in texts:
         if f"{GROUP}/" not in source.text:
@@ -238,7 +179,7 @@ def split_documents(text: str) -> list[tuple[int, str]]:
     return parts
 
 
-def judge_text(source: _Text, judge: Judge) -> _Share:
+def judge_text(source: Text, judge: Judge) -> _Share:
     """Parse one file fast, judge its objects, then locate the findings in a second pass."""
     share = _Share()
     try:
@@ -341,7 +282,7 @@ def _is_object(item: Any) -> bool:
     )
 
 
-def _yaml_error(source: _Text) -> SourceError:
+def _yaml_error(source: Text) -> SourceError:
     try:
         for _ in iter_documents(source.text, source.name):
             pass
@@ -376,7 +317,7 @@ def _expanded_size(obj: Any, limit: int = MAX_EXPANDED_NODES) -> int:
 
 # -- parallel work ----------------------------------------------------------------------------
 
-_WORK: tuple[list[_Text], Setup] | None = None  # inherited by forked workers
+_WORK: tuple[list[Text], Setup] | None = None  # inherited by forked workers
 
 
 def _judge_for(setup: Setup) -> Judge:
@@ -399,7 +340,7 @@ def _work(indexes: list[int]) -> list[tuple[int, _Share]]:
     return [(i, judge_text(texts[i], judge)) for i in indexes]
 
 
-def _chunks(texts: Sequence[_Text], count: int) -> list[list[int]]:
+def _chunks(texts: Sequence[Text], count: int) -> list[list[int]]:
     """Indexes in `count` groups of about equal bytes, biggest files dealt first."""
     order = sorted(range(len(texts)), key=lambda i: -len(texts[i].text))
     groups: list[list[int]] = [[] for _ in range(count)]
@@ -412,7 +353,7 @@ def _chunks(texts: Sequence[_Text], count: int) -> list[list[int]]:
 
 
 def _shares(
-    texts: list[_Text], setup: Setup, jobs: int, parallel_from: int
+    texts: list[Text], setup: Setup, jobs: int, parallel_from: int
 ) -> Iterator[tuple[int, _Share]]:
     global _WORK
     total = sum(len(t.text) for t in texts)

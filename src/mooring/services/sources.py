@@ -54,35 +54,53 @@ def expand(paths: Iterable[str]) -> Iterator[str | Path]:
             yield path
 
 
-def read_sources(paths: Iterable[str], *, max_bytes: int = MAX_BYTES) -> Sources:
-    result = Sources()
+@dataclass(frozen=True)
+class Text:
+    """One input's name (a path, or <stdin>) and its text."""
+
+    name: str
+    text: str
+
+
+def read_texts(
+    paths: Iterable[str], max_bytes: int = MAX_BYTES
+) -> tuple[list[Text], list[SourceError]]:
+    """Every input as text, and an error naming each one that could not be read."""
+    texts: list[Text] = []
+    errors: list[SourceError] = []
     for item in expand(paths):
         name = "<stdin>" if item == "-" else str(item)
         try:
-            text = _read(item, max_bytes)
+            texts.append(Text(name, _read(item, max_bytes)))
         except _TooBig as too_big:
-            result.errors.append(
+            errors.append(
                 SourceError(
                     Position(name, 1),
-                    f"file is {too_big.size // (1024 * 1024)} MiB, over the "
-                    f"{max_bytes // (1024 * 1024)} MiB limit; split it into smaller files",
+                    f"{too_big.size // (1024 * 1024)} MiB is over the "
+                    f"{max_bytes // (1024 * 1024)} MiB limit for one input; split it into "
+                    "smaller files",
                 )
             )
-            continue
         except FileNotFoundError:
-            result.errors.append(SourceError(Position(name, 1), "no such file or folder"))
-            continue
+            errors.append(SourceError(Position(name, 1), "no such file or folder"))
+        except IsADirectoryError:
+            errors.append(SourceError(Position(name, 1), "is a folder"))
         except UnicodeDecodeError as error:
-            result.errors.append(
+            errors.append(
                 SourceError(Position(name, 1), f"not UTF-8 text (byte {error.start}); is it YAML?")
             )
-            continue
         except OSError as error:
-            result.errors.append(SourceError(Position(name, 1), f"cannot read: {error.strerror}"))
-            continue
-        result.files += 1
+            errors.append(SourceError(Position(name, 1), f"cannot read: {error.strerror}"))
+    return texts, errors
+
+
+def read_sources(paths: Iterable[str], *, max_bytes: int = MAX_BYTES) -> Sources:
+    """Every input read and parsed into positioned documents."""
+    texts, errors = read_texts(paths, max_bytes)
+    result = Sources(errors=errors, files=len(texts))
+    for source in texts:
         try:
-            result.documents.extend(iter_documents(text, name))
+            result.documents.extend(iter_documents(source.text, source.name))
         except DocumentError as error:
             result.errors.append(SourceError(error.position, error.message))
     return result
@@ -94,10 +112,10 @@ def _read(item: str | Path, max_bytes: int) -> str:
         if size > max_bytes:
             raise _TooBig(size)
         return item.read_text(encoding="utf-8")
-    text = sys.stdin.read(max_bytes + 1)
-    if len(text) > max_bytes:
-        raise _TooBig(len(text))
-    return text
+    data = sys.stdin.buffer.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise _TooBig(len(data))
+    return data.decode("utf-8")
 
 
 class _TooBig(Exception):
