@@ -6,6 +6,7 @@ from the API server carries more than we model, and that is ignored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -75,6 +76,16 @@ def unique(items: Sequence[T], key: Callable[[T], Any], what: str) -> Sequence[T
             raise ValueError(f"{what} {value!r} is listed twice")
         seen.add(value)
     return items
+
+
+def check_name(name: str, limit: int, what: str) -> None:
+    """For validators: a resource name that becomes part of other names must be a DNS
+    label of at most `limit` characters."""
+    if not re.fullmatch(DNS_LABEL_PATTERN, name) or len(name) > limit:
+        raise ValueError(
+            f"{what} name {name!r} must be a DNS label of at most {limit} characters "
+            "(lower-case letters, digits and '-')"
+        )
 
 
 class Resource(Model):

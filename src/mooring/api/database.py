@@ -6,13 +6,12 @@ server and `mooring validate` refuse the same specs for the same reasons.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from mooring.api.base import DNS_LABEL_PATTERN, DnsLabel, Model, Resource
+from mooring.api.base import DnsLabel, Model, Resource, check_name
 from mooring.api.quantity import Quantity
 from mooring.api.status import Condition
 
@@ -110,12 +109,7 @@ class Database(Resource):
 
     @model_validator(mode="after")
     def _name(self) -> Database:
-        name = self.metadata.name
-        if not re.fullmatch(DNS_LABEL_PATTERN, name) or len(name) > MAX_DATABASE_NAME:
-            raise ValueError(
-                f"database name {name!r} must be a DNS label of at most {MAX_DATABASE_NAME} "
-                "characters (lower-case letters, digits and '-')"
-            )
+        check_name(self.metadata.name, MAX_DATABASE_NAME, "database")
         return self
 
     @property

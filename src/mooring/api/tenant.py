@@ -7,18 +7,17 @@ server and `mooring validate` refuse the same specs for the same reasons.
 from __future__ import annotations
 
 import ipaddress
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from mooring.api.base import (
-    DNS_LABEL_PATTERN,
     DnsLabel,
     LabelValue,
     Model,
     Resource,
+    check_name,
     unique,
 )
 from mooring.api.quantity import Quantity
@@ -265,11 +264,7 @@ class Tenant(Resource):
     @model_validator(mode="after")
     def _namespace_names_fit(self) -> Tenant:
         name = self.metadata.name
-        if not re.fullmatch(DNS_LABEL_PATTERN, name) or len(name) > MAX_TENANT_NAME:
-            raise ValueError(
-                f"tenant name {name!r} must be a DNS label of at most {MAX_TENANT_NAME} "
-                "characters (lower-case letters, digits and '-')"
-            )
+        check_name(name, MAX_TENANT_NAME, "tenant")
         for environment in self.spec.environments:
             namespace = f"{name}-{environment.name}"
             if len(namespace) > MAX_NAMESPACE:
