@@ -1,8 +1,8 @@
 """The peers of `mooring check`: kubeconform (schemas only), conftest and gator (Rego).
 
-Both are built from their Go modules, pinned in tools/peers/<name>/go.mod, into the ignored
-.cache/peers/ (only the Go module proxy is contacted, by the go command). kubeconform's
-JSON schemas are generated here from the local API server's OpenAPI document, never
+Both are built from their Go modules, pinned in tools/peers/<name>/go.mod, into the peers/
+folder of Mooring's build cache (only the Go module proxy is contacted, by the go command).
+kubeconform's JSON schemas are generated here from the local API server's OpenAPI document, never
 downloaded. conftest runs Rego policies equivalent to Mooring's rules (conftest/policy/).
 """
 
@@ -18,6 +18,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from mooring.devcluster.binaries import cache_root
+
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = {
     "kubeconform": "github.com/yannh/kubeconform/cmd/kubeconform",
@@ -28,7 +30,7 @@ POLICY = Path(__file__).resolve().parent / "conftest" / "policy"
 
 
 def peers_cache() -> Path:
-    return ROOT / ".cache" / "peers"
+    return cache_root() / "peers"
 
 
 def build(name: str) -> Path:

@@ -1,20 +1,25 @@
 """Build the control plane's binaries from their pinned Go modules, once.
 
-Side effects: runs `go build` and writes binaries into the ignored cache folder
-`.cache/controlplane/<module>-<key>/`, where the key hashes the module's go.mod, go.sum and
-the Go toolchain version, so a changed pin builds anew and an unchanged one never does.
+Side effects: runs `go build` and writes binaries into the cache folder
+`$MOORING_CACHE` (default `${XDG_CACHE_HOME:-~/.cache}/mooring`) under
+`<group>/<module>-<key>/`, where the key hashes the module's go.mod, go.sum and the Go
+toolchain version, so a changed pin builds anew and an unchanged one never does. The cache
+lives outside the checkout so that every clone and worktree on a machine (CI's clean clone
+included) shares one build; a lock file per target keeps two builds of it from racing.
 Only the Go module proxy is contacted (by the go command), nothing else is downloaded.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
 import re
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,13 +32,16 @@ class BuildError(RuntimeError):
 class GoTool:
     """A pinned Go module under tools/ and the commands it builds."""
 
-    module_dir: str  # relative to the repository's tools/ folder
+    module_dir: str  # relative to the repository's tools/ folder, e.g. "controlplane/etcd"
     packages: dict[str, str]  # binary name -> Go package path
+    ldflags: str = ""  # e.g. "-X pkg.version=1.2.3" for a binary that reports its version
 
     def key(self, tools: Path, go_version: str) -> str:
         digest = hashlib.sha256(go_version.encode())
         for name in ("go.mod", "go.sum"):
             digest.update((tools / self.module_dir / name).read_bytes())
+        if self.ldflags:
+            digest.update(self.ldflags.encode())
         return digest.hexdigest()[:16]
 
 
@@ -65,8 +73,24 @@ def repository_root() -> Path:
 
 
 def cache_root() -> Path:
+    """$MOORING_CACHE, else ${XDG_CACHE_HOME:-~/.cache}/mooring: shared by every checkout."""
     configured = os.environ.get("MOORING_CACHE")
-    return Path(configured) if configured else repository_root() / ".cache"
+    if configured:
+        return Path(configured)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "mooring"
+
+
+@contextlib.contextmanager
+def build_lock(target: Path) -> Iterator[None]:
+    """Hold an exclusive lock for building `target` (another process waits, then finds it)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.with_name(target.name + ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _go_env() -> dict[str, str]:
@@ -87,9 +111,9 @@ def go_version() -> str:
 
 
 def binary_dir(tool: GoTool, tools: Path, version: str) -> Path:
-    return (
-        cache_root() / "controlplane" / f"{Path(tool.module_dir).name}-{tool.key(tools, version)}"
-    )
+    """<cache>/<group>/<module>-<key>, e.g. controlplane/etcd-0123abcd for controlplane/etcd."""
+    module = Path(tool.module_dir)
+    return cache_root() / module.parent / f"{module.name}-{tool.key(tools, version)}"
 
 
 def ensure_built(
@@ -104,7 +128,10 @@ def ensure_built(
         target = binary_dir(tool, root, version)
         missing = [name for name in tool.packages if not (target / name).is_file()]
         if missing:
-            _build(tool, root, target, missing, say)
+            with build_lock(target):
+                missing = [name for name in tool.packages if not (target / name).is_file()]
+                if missing:
+                    _build(tool, root, target, missing, say)
         paths.update({name: target / name for name in tool.packages})
     return paths
 
@@ -125,7 +152,8 @@ def _build(
     say(f"building {', '.join(names)} from {tool.module_dir} (first time only; takes minutes)")
     started = time.monotonic()
     # With -o naming a folder, one `go build` links every listed command, sharing the compile.
-    command = ["go", "build", "-trimpath", "-o", str(staging) + os.sep, *packages]
+    ldflags = ["-ldflags", tool.ldflags] if tool.ldflags else []
+    command = ["go", "build", "-trimpath", *ldflags, "-o", str(staging) + os.sep, *packages]
     done = subprocess.run(
         command,
         cwd=root / tool.module_dir,
