@@ -10,7 +10,13 @@ import yaml
 
 from mooring.api.crd import crd
 from mooring.api.kinds import KINDS, TENANT
-from mooring.api.quantity import QuantityError, format_bytes, format_cpu, parse_quantity
+from mooring.api.quantity import (
+    QuantityError,
+    check_size,
+    format_bytes,
+    format_cpu,
+    parse_quantity,
+)
 from mooring.core.render.platform import install
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,7 +34,18 @@ ROOT = Path(__file__).resolve().parents[2]
         ("1G", Decimal(10**9)),
         ("1e3", Decimal(1000)),
         ("100n", Decimal("1e-7")),
+        ("1Ei", Decimal(2**60)),
+        ("1.5Ei", Decimal(3 * 2**59)),
+        ("1E", Decimal(10**18)),
+        ("2E3", Decimal(2000)),
+        ("1e+3", Decimal(1000)),
+        ("1e-3", Decimal("0.001")),
+        ("+2", Decimal(2)),
+        (".5", Decimal("0.5")),
+        ("0e99999999", Decimal(0)),
+        ("1e-99999999", Decimal("1e-9")),
     ],
+    ids=lambda value: repr(value),
 )
 def test_quantities_parse_exactly(text: str | int, value: Decimal) -> None:
     assert parse_quantity(text) == value
@@ -38,6 +55,31 @@ def test_quantities_parse_exactly(text: str | int, value: Decimal) -> None:
 def test_a_malformed_quantity_says_what_a_quantity_looks_like(text: str) -> None:
     with pytest.raises(QuantityError, match="examples"):
         parse_quantity(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("8Ei", "below 8Ei"),
+        ("9223372036854775807", "below 8Ei"),
+        ("9.3e18", "below 8Ei"),
+        ("1e999999999", "below 8Ei"),
+        ("9" * 5000, "5000 characters"),
+        ("-1Gi", "negative"),
+        ("-0.5", "negative"),
+        (float("nan"), "not a quantity"),
+        (float("inf"), "not a quantity"),
+    ],
+    ids=["8Ei", "2^63-1", "9.3e18", "a huge exponent", "5000 digits", "-1Gi", "-0.5", "nan", "inf"],
+)
+def test_an_out_of_range_size_is_refused_with_the_range(value: str | float, reason: str) -> None:
+    with pytest.raises(QuantityError, match=reason):
+        check_size(value)
+
+
+def test_the_largest_size_below_the_limit_is_accepted() -> None:
+    assert check_size("9223372036854775806") == Decimal(2**63 - 2)
+    assert check_size("7Ei") == Decimal(7 * 2**60)
 
 
 @pytest.mark.parametrize(

@@ -1,26 +1,30 @@
 """YAML documents with their source positions, and readable model errors.
 
-Pure: takes text, not files. Each document keeps its YAML node, so a finding about any
-field can name the file and line it came from. Parsing uses libyaml (PyYAML's C loader).
+Pure: takes text, not files. Objects come from `yamlfast` (libyaml's events, with its
+bounds: no repeated keys, no nesting or alias expansion beyond its limits). A document's
+YAML nodes, which say where any field starts so that a finding can name its file and line,
+are composed from the same text only when a position is first asked for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from mooring.api import yamlfast
 from mooring.api.base import DNS_LABEL_PATTERN, LABEL_VALUE_PATTERN
+from mooring.api.yamlfast import PathItem
 
 try:
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
     _Loader = yaml.SafeLoader
 
-PathItem = str | int
+__all__ = ["PathItem"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,33 @@ class DocumentError(ValueError):
         super().__init__(f"{position}: {message}")
 
 
+class Nodes:
+    """The YAML nodes of one text, composed on first use (only findings need positions).
+
+    Composing is safe: the text passed `yamlfast`'s depth bound first, and libyaml's
+    composer recurses once per level."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._roots: list[yaml.Node] | None = None
+
+    def root(self, index: int) -> yaml.Node | None:
+        if self._roots is None:
+            loader = _Loader(self.text)
+            roots: list[yaml.Node] = []
+            try:
+                while loader.check_node():
+                    node = loader.get_node()
+                    if node is not None:
+                        roots.append(node)
+            except yaml.YAMLError:  # pragma: no cover - the text parsed before
+                pass
+            finally:
+                loader.dispose()
+            self._roots = roots
+        return self._roots[index] if index < len(self._roots) else None
+
+
 @dataclass
 class Document:
     """One YAML document of a file (or of standard input)."""
@@ -49,11 +80,12 @@ class Document:
     source: str
     index: int  # position in the file, from 0
     obj: Any
-    node: yaml.Node | None
+    line: int = 1  # where the document's root starts
+    nodes: Nodes | None = field(default=None, repr=False, compare=False)
 
     @property
-    def line(self) -> int:
-        return self.node.start_mark.line + 1 if self.node is not None else 1
+    def node(self) -> yaml.Node | None:
+        return self.nodes.root(self.index) if self.nodes is not None else None
 
     def position(self, path: Sequence[PathItem] = ()) -> Position:
         """Where the deepest existing node along `path` starts."""
@@ -91,17 +123,13 @@ def parse_documents(text: str, source: str) -> list[Document]:
 
 
 def iter_documents(text: str, source: str) -> Iterator[Document]:
-    loader = _Loader(text)
-    index = 0
+    """Every non-empty document of the text. Raises DocumentError naming the line."""
     try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            obj = loader.construct_document(node)
-            if obj is not None:
-                yield Document(source, index, obj, node)
-            index += 1
+        loaded = yamlfast.load_documents(text)
+    except yamlfast.Refused as refused:
+        raise DocumentError(
+            Position(source, refused.line, refused.column), refused.message
+        ) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else 1
@@ -113,8 +141,10 @@ def iter_documents(text: str, source: str) -> Iterator[Document]:
         ) from None
     except yaml.YAMLError as error:
         raise DocumentError(Position(source, 1), f"not valid YAML: {error}") from None
-    finally:
-        loader.dispose()
+    nodes = Nodes(text)
+    for index, document in enumerate(loaded):
+        if document.obj is not None:
+            yield Document(source, index, document.obj, document.line, nodes)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ Pure. Money and sizes never go through float: "500m" -> Decimal("0.5").
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
@@ -34,6 +34,18 @@ QUANTITY_PATTERN = (
     r"^[+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$"
 )
 _QUANTITY = re.compile(QUANTITY_PATTERN)
+_SUFFIX_GROUP = 5  # the group of QUANTITY_PATTERN that holds the suffix
+# Longer text is never a useful quantity; the bound also keeps the CRD's CEL rule cheap.
+MAX_QUANTITY_TEXT = 64
+
+
+# Kubernetes holds a quantity as an int64 of base units: the API server caps a binary
+# quantity at 2^63-1 (so "9Ei" reads as that), and counts there are meaningless for quotas
+# and sizes. A size must be below it (the CRD's rule compares with "8Ei", which the server
+# reads as the cap, so both refuse the same values).
+LIMIT_QUANTITY = Decimal(2**63 - 1)
+# Exponents beyond this are out of range whatever the digits (1e19 > 2^63 - 1).
+_MAX_EXPONENT = 40
 
 
 class QuantityError(ValueError):
@@ -41,27 +53,60 @@ class QuantityError(ValueError):
 
 
 def parse_quantity(value: str | int | float | Decimal) -> Decimal:
-    """Parse a Kubernetes quantity into an exact Decimal ("1500m" -> Decimal("1.5"))."""
+    """Parse a Kubernetes quantity into an exact Decimal ("1500m" -> Decimal("1.5")).
+
+    Suffixes as the API server reads them: "Ei" binary, "E" decimal (exa), "e3"/"E3" an
+    exponent. Raises QuantityError for text that is not a quantity.
+    """
     if isinstance(value, bool):
         raise QuantityError(f"{value!r} is not a quantity")
     if isinstance(value, int | Decimal):
         return Decimal(value)
     if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise QuantityError(f"{value!r} is not a quantity")
         return Decimal(str(value))
     text = value.strip()
-    if not _QUANTITY.match(text):
+    match = _QUANTITY.match(text)
+    if not match:
         raise QuantityError(
-            f"{value!r} is not a Kubernetes quantity (examples: 500m, 2, 1.5, 512Mi, 10Gi)"
+            f"{_shown(value)} is not a Kubernetes quantity (examples: 500m, 2, 1.5, 512Mi, 10Gi)"
         )
-    match = re.match(r"^([+-]?[0-9.]+)(.*)$", text)
-    assert match is not None
-    number, suffix = match.groups()
-    try:
-        if suffix and suffix[0] in "eE":
-            return Decimal(number) * (Decimal(10) ** int(suffix[1:]))
+    number = text[: match.start(_SUFFIX_GROUP)] if match.group(_SUFFIX_GROUP) else text
+    suffix = match.group(_SUFFIX_GROUP) or ""
+    if suffix in _SUFFIXES:
         return Decimal(number) * _SUFFIXES[suffix]
-    except (InvalidOperation, KeyError) as error:  # pragma: no cover - the pattern rules these out
-        raise QuantityError(f"{value!r} is not a Kubernetes quantity") from error
+    exponent = suffix[1:].lstrip("+")
+    negative = exponent.startswith("-")
+    digits = exponent.lstrip("-").lstrip("0") or "0"
+    if len(digits) > 3 or int(digits) > _MAX_EXPONENT:
+        if Decimal(number) == 0:
+            return Decimal(0)
+        if not negative:
+            raise QuantityError(f"{_shown(value)} is out of range: {_RANGE}")
+        return Decimal("1e-9")  # the API server rounds a positive quantity up to 1n
+    return Decimal(number).scaleb(-int(digits) if negative else int(digits))
+
+
+_RANGE = "sizes and amounts must be below 8Ei (2^63-1, about 9.2e18)"
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-8:]} ({len(text) - 2} characters)"
+
+
+def check_size(value: str | int | float | Decimal) -> Decimal:
+    """A quantity that is a size or an amount: not negative, and below LIMIT_QUANTITY.
+
+    Raises QuantityError with the reason and the range.
+    """
+    amount = parse_quantity(value)
+    if amount < 0:
+        raise QuantityError(f"{_shown(value)} is negative; sizes and amounts start at 0")
+    if amount >= LIMIT_QUANTITY:
+        raise QuantityError(f"{_shown(value)} is out of range: {_RANGE}")
+    return amount
 
 
 def format_cpu(value: Decimal) -> str:
@@ -85,8 +130,14 @@ def format_bytes(value: Decimal) -> str:
 
 def _validate(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise QuantityError(f"{value!r} is not a Kubernetes quantity (examples: 500m, 2, 512Mi)")
-    parse_quantity(value)
+        raise QuantityError(
+            f"{_shown(value)} is not a Kubernetes quantity (examples: 500m, 2, 512Mi)"
+        )
+    if isinstance(value, str) and len(value) > MAX_QUANTITY_TEXT:
+        raise QuantityError(
+            f"{_shown(value)} is longer than {MAX_QUANTITY_TEXT} characters; {_RANGE}"
+        )
+    check_size(value)
     return value if isinstance(value, str) else str(value)
 
 
@@ -99,6 +150,15 @@ Quantity = Annotated[
             "anyOf": [{"type": "integer"}, {"type": "string"}],
             "x-kubernetes-int-or-string": True,
             "pattern": QUANTITY_PATTERN,
+            "maxLength": MAX_QUANTITY_TEXT,
+            "x-kubernetes-validations": [
+                {
+                    "rule": "!isQuantity(string(self)) || "
+                    "(!quantity(string(self)).isLessThan(quantity('0')) && "
+                    "quantity(string(self)).isLessThan(quantity('8Ei')))",
+                    "message": f"must not be negative, and {_RANGE}",
+                }
+            ],
         }
     ),
     Field(description="A Kubernetes quantity such as 500m, 2, 512Mi or 10Gi."),

@@ -1,11 +1,18 @@
-"""Pure: YAML to Python objects, fast, and the line of a field only when one is asked for.
+"""Pure: YAML to Python objects, fast and bounded, and the line of a field only when asked.
 
 PyYAML's loader builds a node tree and then, in Python, an object from each node. Here
 the objects are built straight from libyaml's events, plain scalars are resolved once per
 distinct text (manifests repeat the same keys and values), and nothing is kept for
 positions. The result equals `yaml.safe_load_all` for what manifests use; anything rarer
-(merge keys, explicit tags other than !!str, complex keys) raises `Unsupported`, and the
-caller uses PyYAML's own loader for that text.
+(merge keys, explicit tags other than !!str, complex keys) is read by PyYAML's own loader
+(`load_documents` does both).
+
+Every text Mooring reads goes through `load_documents`, with the same bounds whatever the
+command: a mapping may not repeat a key (YAML says keys are unique; PyYAML would keep the
+last value silently, hiding a second `owners:` below the first), nesting stops at
+MAX_DEPTH levels, and aliases may not expand beyond MAX_EXPANDED_NODES nodes or
+MAX_DEPTH levels (a "billion laughs" is small text and huge data). Each is `Refused` with
+the line, before anything else sees the objects.
 
 `locate` reads the events again and returns where given field paths start, so the
 source positions of findings cost a second pass only over files that have findings.
@@ -14,11 +21,13 @@ source positions of findings cost a second pass only over files that have findin
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from yaml.events import (
     AliasEvent,
+    CollectionStartEvent,
     DocumentEndEvent,
     MappingEndEvent,
     MappingStartEvent,
@@ -29,14 +38,18 @@ from yaml.events import (
 )
 from yaml.nodes import ScalarNode
 
-from mooring.api.documents import PathItem
-
 try:
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
     _Loader = yaml.SafeLoader
 
+PathItem = str | int
 STR = "tag:yaml.org,2002:str"
+# Nesting deeper than this is refused. The deepest manifests in the wild are CRDs' schemas
+# (Argo CD's ApplicationSet: 35 levels); Python readers of the objects recurse per level.
+MAX_DEPTH = 128
+# Nodes one document may expand to through aliases (written out, that is about 10 MiB).
+MAX_EXPANDED_NODES = 1_000_000
 _CONSTRUCTOR: Any = yaml.constructor.SafeConstructor()
 _RESOLVER: Any = yaml.resolver.Resolver()
 _PLAIN: dict[str, Any] = {}
@@ -45,6 +58,39 @@ _PLAIN_LIMIT = 200_000
 
 class Unsupported(Exception):
     """YAML this loader does not build; PyYAML's full loader will."""
+
+
+class Refused(Exception):
+    """YAML that parses but is not accepted: a repeated key, nesting or expansion beyond
+    the bounds. Says where (line and column from 1) and why, for a person."""
+
+    def __init__(self, line: int, column: int, message: str) -> None:
+        self.line = line
+        self.column = column
+        self.message = message
+        super().__init__(f"line {line}: {message}")
+
+
+class _Repeated(Exception):
+    """A mapping built with fewer entries than keys; `scan` then says which and where."""
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One document: its object, and where its root starts (line and column from 1)."""
+
+    obj: Any
+    line: int
+    column: int
+
+
+def _too_deep(event: Any) -> Refused:
+    line, column = _mark(event)
+    return Refused(
+        line,
+        column,
+        f"YAML nested deeper than {MAX_DEPTH} levels; no manifest needs that many",
+    )
 
 
 def _plain(text: str) -> Any:
@@ -77,20 +123,26 @@ def _scalar(event: ScalarEvent) -> Any:
     return event.value
 
 
-def _node(get: Callable[[], Any], event: Any, anchors: dict[str, Any]) -> Any:
+def _node(get: Callable[[], Any], event: Any, anchors: dict[str, Any], depth: int) -> Any:
     # Scalars are handled inline (most events are scalars; a call each would cost more).
     kind = type(event)
     if kind is MappingStartEvent:
+        if depth > MAX_DEPTH:
+            raise _too_deep(event)
         if event.tag is not None and event.tag != "!" and not event.implicit:
             raise Unsupported(f"explicit tag {event.tag}")
         mapping: dict[Any, Any] = {}
         if event.anchor is not None:
             anchors[event.anchor] = mapping
+        keys = 0
         while True:
             key_event = get()
             key_kind = type(key_event)
             if key_kind is MappingEndEvent:
+                if len(mapping) != keys:
+                    raise _Repeated
                 return mapping
+            keys += 1
             if key_kind is not ScalarEvent:
                 raise Unsupported("a key that is not a scalar")
             if key_event.tag is None and key_event.anchor is None:
@@ -102,7 +154,7 @@ def _node(get: Callable[[], Any], event: Any, anchors: dict[str, Any]) -> Any:
                 else:
                     key = text
             else:
-                key = _node(get, key_event, anchors)
+                key = _node(get, key_event, anchors, depth)
             value_event = get()
             if (
                 type(value_event) is ScalarEvent
@@ -118,8 +170,10 @@ def _node(get: Callable[[], Any], event: Any, anchors: dict[str, Any]) -> Any:
                     value = text
                 mapping[key] = value
             else:
-                mapping[key] = _node(get, value_event, anchors)
+                mapping[key] = _node(get, value_event, anchors, depth + 1)
     if kind is SequenceStartEvent:
+        if depth > MAX_DEPTH:
+            raise _too_deep(event)
         if event.tag is not None and event.tag != "!" and not event.implicit:
             raise Unsupported(f"explicit tag {event.tag}")
         sequence: list[Any] = []
@@ -129,7 +183,7 @@ def _node(get: Callable[[], Any], event: Any, anchors: dict[str, Any]) -> Any:
             item = get()
             if type(item) is SequenceEndEvent:
                 return sequence
-            sequence.append(_node(get, item, anchors))
+            sequence.append(_node(get, item, anchors, depth + 1))
     if kind is ScalarEvent:
         value = _scalar(event)
         if event.anchor is not None:
@@ -143,30 +197,187 @@ def _node(get: Callable[[], Any], event: Any, anchors: dict[str, Any]) -> Any:
 
 
 def load_all(text: str) -> list[Any]:
-    """Every document of the text (None for an empty one). Raises yaml.YAMLError,
-    RecursionError or Unsupported."""
+    """Every document of the text (None for an empty one), by the fast path only.
+
+    Raises yaml.YAMLError, Refused or Unsupported."""
+    return [loaded.obj for loaded in _fast(text)]
+
+
+def safe_load_all(text: str) -> list[Any]:
+    """Every document of the text, bounded; `load_documents` without the positions."""
+    return [loaded.obj for loaded in load_documents(text)]
+
+
+def load_documents(text: str) -> list[Loaded]:
+    """Every document of the text (None for an empty one) with where it starts: the fast
+    path, or PyYAML's loader for what it does not build. Same bounds either way.
+
+    Raises Refused (a repeated key, too deep, aliases expanding too far) or yaml.YAMLError.
+    """
+    try:
+        return _fast(text)
+    except Unsupported:
+        return _full(text)
+    except _Repeated:
+        scan(text)
+        raise Refused(1, 1, "a mapping repeats a key") from None  # scan names it; not reached
+
+
+def _fast(text: str) -> list[Loaded]:
     loader = _Loader(text)
     try:
         get: Callable[[], Any] = loader.get_event
         get()  # StreamStartEvent
-        documents: list[Any] = []
+        documents: list[Loaded] = []
         while True:
             event = get()
             if type(event) is StreamEndEvent:
                 return documents
-            documents.append(_node(get, get(), {}))
+            root = get()
+            anchors: dict[str, Any] = {}
+            line, column = _mark(root)
+            obj = _node(get, root, anchors, 1)
+            if anchors:
+                check_expansion(obj, line, column)
+            documents.append(Loaded(obj, line, column))
             if type(get()) is not DocumentEndEvent:
                 raise Unsupported("a document that does not end")
     finally:
         loader.dispose()
 
 
-def safe_load_all(text: str) -> list[Any]:
-    """`load_all`, or PyYAML's loader for what it does not build."""
+def _full(text: str) -> list[Loaded]:
+    """PyYAML's own loader, after `scan` has checked what its C composer would recurse on."""
+    scan(text)
+    loader = _Loader(text)
+    documents: list[Loaded] = []
     try:
-        return load_all(text)
-    except Unsupported:
-        return list(yaml.load_all(text, Loader=_Loader))
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:  # pragma: no cover - check_node said there is one
+                break
+            line, column = node.start_mark.line + 1, node.start_mark.column + 1
+            obj = loader.construct_document(node)
+            check_expansion(obj, line, column)
+            documents.append(Loaded(obj, line, column))
+    finally:
+        loader.dispose()
+    return documents
+
+
+def _key(event: ScalarEvent) -> Any:
+    """A scalar key as the loaders build it; None for a merge key (`<<`), which may repeat."""
+    tag = event.tag
+    if tag is not None and tag != "!":
+        return event.value if tag == STR else (tag, event.value)
+    if event.implicit[0]:
+        try:
+            return _plain(event.value)
+        except Unsupported:
+            return None
+    return event.value
+
+
+def scan(text: str) -> None:
+    """Raise Refused at the first repeated key (naming both lines) or nesting beyond
+    MAX_DEPTH. Reads events with a stack of its own, so no depth can exhaust it."""
+    loader = _Loader(text)
+    # One frame per open collection: a mapping's keys so far (key -> line, text) and whether the
+    # next node is a key; None for a sequence.
+    stack: list[list[Any] | None] = []
+    try:
+        get: Callable[[], Any] = loader.get_event
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is StreamEndEvent:
+                return
+            if not (isinstance(event, CollectionStartEvent) or kind is ScalarEvent) and not (
+                kind is MappingEndEvent or kind is SequenceEndEvent or kind is AliasEvent
+            ):
+                continue  # stream, document starts and ends
+            if kind is MappingEndEvent or kind is SequenceEndEvent:
+                stack.pop()
+                continue
+            frame = stack[-1] if stack else None
+            if frame is not None:
+                if frame[1] and kind is ScalarEvent:
+                    key = _key(event)
+                    line = event.start_mark.line + 1
+                    if key is not None:
+                        first = frame[0].get(key)
+                        if first is not None:
+                            same = (
+                                f"key {event.value!r}"
+                                if first[1] == event.value
+                                else f"key {event.value!r} (the same key as {first[1]!r})"
+                            )
+                            raise Refused(
+                                line,
+                                event.start_mark.column + 1,
+                                f"{same} is repeated: first on line {first[0]}, again on line "
+                                f"{line}; YAML would keep only the last value, so write it once",
+                            )
+                        frame[0][key] = (line, event.value)
+                frame[1] = not frame[1]
+            if isinstance(event, CollectionStartEvent):
+                if len(stack) >= MAX_DEPTH:
+                    raise _too_deep(event)
+                stack.append([{}, True] if kind is MappingStartEvent else None)
+    finally:
+        loader.dispose()
+
+
+def check_expansion(obj: Any, line: int, column: int) -> None:
+    """Refused when aliases make `obj` more than MAX_EXPANDED_NODES nodes or MAX_DEPTH
+    levels written out, or make it contain itself. Iterative; shared parts counted once."""
+    if not isinstance(obj, dict | list):
+        return
+    sizes: dict[int, tuple[int, int]] = {}  # id -> (nodes, depth) written out
+    open_: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(obj, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        children = node.values() if isinstance(node, dict) else node
+        if finished:
+            nodes, depth = 1, 1
+            for child in children:
+                if isinstance(child, dict | list):
+                    child_nodes, child_depth = sizes[id(child)]
+                    nodes += child_nodes
+                    depth = max(depth, child_depth + 1)
+                else:
+                    nodes += 1
+            open_.discard(key)
+            sizes[key] = (nodes, depth)
+            if nodes > MAX_EXPANDED_NODES:
+                raise Refused(
+                    line,
+                    column,
+                    f"YAML aliases expand to more than {MAX_EXPANDED_NODES} nodes; write the "
+                    "objects out without anchors",
+                )
+            if depth > MAX_DEPTH:
+                raise Refused(
+                    line,
+                    column,
+                    f"YAML aliases nest deeper than {MAX_DEPTH} levels; write the objects out "
+                    "without anchors",
+                )
+            continue
+        if key in sizes:
+            continue
+        open_.add(key)
+        stack.append((node, True))
+        for child in children:
+            if isinstance(child, dict | list):
+                if id(child) in open_:
+                    raise Refused(
+                        line, column, "a YAML alias refers to the node that holds it (a loop)"
+                    )
+                if id(child) not in sizes:
+                    stack.append((child, False))
 
 
 Mark = tuple[int, int]  # line, column; from 1

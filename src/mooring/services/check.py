@@ -44,7 +44,6 @@ from mooring.services.sources import SourceError, Text, read_texts
 
 # Parallel work pays off from about this many bytes of YAML.
 PARALLEL_FROM_BYTES = 2 * 1024 * 1024
-MAX_EXPANDED_NODES = 1_000_000
 MOORING_KINDS: dict[str, type[BaseModel]] = {
     "PlatformConfig": PlatformConfig,
     "Tenant": Tenant,
@@ -94,7 +93,7 @@ def read_setup(texts: Sequence[Text], setup: Setup, outcome: Outcome) -> None:
             continue
         try:
             documents = list(iter_documents(source.text, source.name))
-        except (DocumentError, RecursionError):
+        except DocumentError:
             continue  # reported when the file is read for workloads
         for document in documents:
             add_mooring_document(document, setup, outcome)
@@ -148,10 +147,6 @@ class _Share:
     judged: int = 0
 
 
-# An alias: `*name` where a value may start.
-_ALIAS = re.compile(r"(^|[\s\[{,:-])\*[^\s,\]}]")
-
-
 _MARKER = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
 _AWKWARD = re.compile(r"^(\.\.\.|%)", re.MULTILINE)  # document ends, directives
 
@@ -182,33 +177,17 @@ def split_documents(text: str) -> list[tuple[int, str]]:
 def judge_text(source: Text, judge: Judge) -> _Share:
     """Parse one file fast, judge its objects, then locate the findings in a second pass."""
     share = _Share()
-    try:
-        parts = [
-            (offset, part, yamlfast.safe_load_all(part))
-            for offset, part in split_documents(source.text)
-        ]
-    except yaml.YAMLError:
-        share.errors.append(_yaml_error(source))
-        return share
-    except RecursionError:
-        share.errors.append(SourceError(Position(source.name, 1), "YAML nested too deeply"))
-        return share
-    # Aliases need anchors; most texts have neither, and the plain `in` checks are cheap.
-    text = source.text
-    if (
-        "&" in text
-        and "*" in text
-        and _ALIAS.search(text)
-        and any(_expanded_size(o) > MAX_EXPANDED_NODES for _, _, objects in parts for o in objects)
-    ):
-        share.errors.append(
-            SourceError(
-                Position(source.name, 1),
-                f"YAML aliases expand to more than {MAX_EXPANDED_NODES} nodes; write the "
-                "objects out without anchors",
-            )
-        )
-        return share
+    parts = []
+    for offset, part in split_documents(source.text):
+        try:
+            parts.append((offset, part, yamlfast.safe_load_all(part)))
+        except yamlfast.Refused as refused:
+            position = Position(source.name, refused.line + offset, refused.column)
+            share.errors.append(SourceError(position, refused.message))
+            return share
+        except yaml.YAMLError:
+            share.errors.append(_yaml_error(source))
+            return share
     for offset, part, objects in parts:
         found: list[tuple[int, tuple[PathItem, ...], Finding]] = []
         not_objects: list[int] = []
@@ -288,31 +267,7 @@ def _yaml_error(source: Text) -> SourceError:
             pass
     except DocumentError as error:
         return SourceError(error.position, error.message)
-    except RecursionError:
-        pass
     return SourceError(Position(source.name, 1), "not valid YAML")
-
-
-def _expanded_size(obj: Any, limit: int = MAX_EXPANDED_NODES) -> int:
-    """Nodes in the object with aliases expanded (a YAML bomb is small text, huge data)."""
-    sizes: dict[int, int] = {}
-
-    def size(node: Any) -> int:
-        if not isinstance(node, dict | list):
-            return 1
-        known = sizes.get(id(node))
-        if known is not None:
-            return known
-        children = node.values() if isinstance(node, dict) else node
-        total = 1
-        for child in children:
-            total += size(child)
-            if total > limit:
-                break
-        sizes[id(node)] = total
-        return total
-
-    return size(obj)
 
 
 # -- parallel work ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ YAML come back as `SourceError`s that name the file (and line), never as traceba
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -73,14 +74,15 @@ def read_texts(
         try:
             texts.append(Text(name, _read(item, max_bytes)))
         except _TooBig as too_big:
-            errors.append(
-                SourceError(
-                    Position(name, 1),
-                    f"{too_big.size // (1024 * 1024)} MiB is over the "
-                    f"{max_bytes // (1024 * 1024)} MiB limit for one input; split it into "
-                    "smaller files",
-                )
+            limit = f"{max_bytes // (1024 * 1024)} MiB limit for one input"
+            message = (
+                f"{too_big.size // (1024 * 1024)} MiB is over the {limit}; split it into "
+                "smaller files"
+                if too_big.size is not None
+                else f"reads on past the {limit} (a device, or a stream that does not end?); "
+                "give a YAML file, or split it into smaller ones"
             )
+            errors.append(SourceError(Position(name, 1), message))
         except FileNotFoundError:
             errors.append(SourceError(Position(name, 1), "no such file or folder"))
         except IsADirectoryError:
@@ -107,17 +109,21 @@ def read_sources(paths: Iterable[str], *, max_bytes: int = MAX_BYTES) -> Sources
 
 
 def _read(item: str | Path, max_bytes: int) -> str:
+    """At most `max_bytes`, whatever the input: a file's size is not trusted (devices such
+    as /dev/zero, pipes and /proc files say 0), so one byte more is read to tell."""
     if isinstance(item, Path):
-        size = item.stat().st_size
-        if size > max_bytes:
-            raise _TooBig(size)
-        return item.read_text(encoding="utf-8")
-    data = sys.stdin.buffer.read(max_bytes + 1)
+        with item.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > max_bytes:
+                raise _TooBig(size)
+            data = handle.read(max_bytes + 1)
+    else:
+        data = sys.stdin.buffer.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise _TooBig(len(data))
+        raise _TooBig(None)
     return data.decode("utf-8")
 
 
 class _TooBig(Exception):
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int | None) -> None:
         self.size = size
