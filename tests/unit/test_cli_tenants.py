@@ -102,7 +102,7 @@ def test_tenant_new_writes_a_file_that_validates(repo: Path) -> None:
         "--owner",
         "group:search-leads",
         "--developer",
-        "sa:search-ci/deployer",
+        "sa:ci/search-deployer",
         "--env",
         "dev",
         "--env",
@@ -117,7 +117,7 @@ def test_tenant_new_writes_a_file_that_validates(repo: Path) -> None:
     assert code == 0, output
     written = yaml.safe_load((repo / "tenants" / "search.yaml").read_text())
     assert written["spec"]["owners"] == {"users": ["dana@example.com"], "groups": ["search-leads"]}
-    assert written["spec"]["developers"] == {"serviceAccounts": ["search-ci/deployer"]}
+    assert written["spec"]["developers"] == {"serviceAccounts": ["ci/search-deployer"]}
     assert invoke("validate", str(repo))[0] == 0
     code, output = invoke("tenant", "new", "search", "--owner", "x", "--dir", str(repo / "tenants"))
     assert code == 2 and "exists; pass --force" in output

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mooring.core.plan import drifted, plan
+from mooring.core.plan import Adopt, Adopted, drifted, plan
 
 MANAGED = {"app.kubernetes.io/managed-by": "mooring"}
 
@@ -159,3 +159,61 @@ def test_a_terminating_namespace_is_not_a_conflict() -> None:
 )
 def test_drift(desired: Any, actual: Any, expected: bool) -> None:
     assert drifted(desired, actual) is expected
+
+
+# -- re-adoption and reserved namespaces -------------------------------------------------------
+
+OLD, NEW = "uid-of-the-deleted-acme", "uid-of-the-new-acme"
+
+
+def test_a_kept_namespace_of_a_deleted_tenant_is_not_adopted_silently() -> None:
+    kept = ns("acme-prod", uid=OLD)
+    result = plan("acme", [ns("acme-prod")], [kept], {"acme-prod": kept}, {}, "Retain", NEW)
+    (conflict,) = result.conflicts
+    assert conflict.code == "AdoptionRequired"
+    assert OLD in conflict.reason and "spec.adopt" in conflict.reason
+    assert result.apply == [] and result.adopted == []
+
+
+@pytest.mark.parametrize(
+    "adopt",
+    [Adopt(namespaces=frozenset({"acme-prod"})), Adopt(uids=frozenset({OLD}))],
+    ids=["by namespace", "by the old tenant's uid"],
+)
+def test_a_kept_namespace_is_adopted_when_the_tenant_names_it(adopt: Adopt) -> None:
+    kept = ns("acme-prod", uid=OLD)
+    result = plan("acme", [ns("acme-prod")], [kept], {"acme-prod": kept}, {}, "Retain", NEW, adopt)
+    assert result.conflicts == []
+    assert result.adopted == [Adopted("acme-prod", OLD)]
+    assert names(result.apply) == ["Namespace//acme-prod"]
+
+
+def test_adopting_another_namespace_or_uid_adopts_nothing_else() -> None:
+    kept = ns("acme-prod", uid=OLD)
+    adopt = Adopt(namespaces=frozenset({"acme-dev"}), uids=frozenset({"some-other-uid"}))
+    result = plan("acme", [ns("acme-prod")], [kept], {"acme-prod": kept}, {}, "Retain", NEW, adopt)
+    assert [c.code for c in result.conflicts] == ["AdoptionRequired"]
+
+
+@pytest.mark.parametrize("policy", ["Retain", "Delete"])
+def test_a_new_tenant_never_prunes_what_a_deleted_namesake_kept(policy: str) -> None:
+    kept = ns("acme-old", uid=OLD)
+    observed = [ns("acme-dev", uid=NEW), kept, child("ResourceQuota", "mooring-quota", "acme-old")]
+    result = plan("acme", [ns("acme-dev")], observed, {}, {"acme-old": ""}, policy, NEW)
+    assert result.prune == [] and result.retained == []
+
+
+def test_the_tenant_itself_still_prunes_its_own_namespaces_with_a_uid() -> None:
+    observed = [ns("acme-dev", uid=NEW), ns("acme-old", uid=NEW)]
+    result = plan("acme", [ns("acme-dev")], observed, {}, {"acme-old": ""}, "Retain", NEW)
+    assert names(result.prune) == ["Namespace//acme-old"]
+
+
+def test_a_reserved_namespace_is_refused_whether_or_not_it_exists() -> None:
+    reserved = {"ingress-nginx": "reserved for the platform"}
+    desired = [ns("ingress-nginx", "ingress"), child("ResourceQuota", "q", "ingress-nginx")]
+    result = plan("ingress", desired, [], {}, {}, "Retain", NEW, Adopt(), reserved)
+    assert [(c.namespace, c.code) for c in result.conflicts] == [
+        ("ingress-nginx", "NamespaceReserved")
+    ]
+    assert result.apply == []

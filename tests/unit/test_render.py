@@ -79,7 +79,7 @@ def test_offline_rendering_has_no_owner_references() -> None:
 def test_role_bindings_name_users_groups_and_service_accounts() -> None:
     t = tenant(
         owners=["alice"],
-        developers={"groups": ["devs"], "serviceAccounts": ["ci/deployer"]},
+        developers={"groups": ["devs"], "serviceAccounts": ["acme-dev/deployer"]},
     )
     objs = objects(t)
     owners = find(objs, "RoleBinding", "mooring-owners", "acme-dev")
@@ -87,7 +87,7 @@ def test_role_bindings_name_users_groups_and_service_accounts() -> None:
     developers = find(objs, "RoleBinding", "mooring-developers", "acme-dev")
     assert developers["subjects"] == [
         {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "devs"},
-        {"kind": "ServiceAccount", "name": "deployer", "namespace": "ci"},
+        {"kind": "ServiceAccount", "name": "deployer", "namespace": "acme-dev"},
     ]
     assert not [o for o in objs if o["metadata"]["name"] == "mooring-viewers"]
 
@@ -252,3 +252,27 @@ def test_any_valid_tenant_renders_unique_labelled_objects_inside_its_own_namespa
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "mooring"
         where = meta["name"] if obj["kind"] == "Namespace" else meta["namespace"]
         assert where in own
+
+
+def test_members_that_open_the_tenant_to_everyone_never_reach_a_role_binding() -> None:
+    t = tenant(
+        owners=["alice", "system:anonymous"],
+        developers={"groups": ["devs", "system:authenticated"], "serviceAccounts": ["x-dev/ci"]},
+        viewers={"groups": ["system:unauthenticated"]},
+    )
+    objs = objects(t)
+    owners = find(objs, "RoleBinding", "mooring-owners", "acme-dev")
+    assert [s["name"] for s in owners["subjects"]] == ["alice"]
+    developers = find(objs, "RoleBinding", "mooring-developers", "acme-dev")
+    assert [s["name"] for s in developers["subjects"]] == ["devs"]
+    assert not [o for o in objs if o["metadata"]["name"] == "mooring-viewers"]
+
+
+def test_members_the_platform_allows_are_bound() -> None:
+    t = tenant(developers={"groups": ["system:authenticated"], "serviceAccounts": ["ci/acme"]})
+    spec = platform(
+        allowedSubjects={"groups": ["system:authenticated"], "serviceAccountNamespaces": ["ci"]}
+    ).spec
+    objs = render_tenant(Context(t, spec))
+    developers = find(objs, "RoleBinding", "mooring-developers", "acme-dev")
+    assert [s["name"] for s in developers["subjects"]] == ["system:authenticated", "acme"]

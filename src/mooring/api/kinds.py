@@ -12,7 +12,7 @@ from mooring.api.crd import Column, Kind
 from mooring.api.database import MAX_DATABASE_NAME, DatabaseSpec, DatabaseStatus
 from mooring.api.exceptions import PolicyExceptionSpec, PolicyExceptionStatus
 from mooring.api.guardrails import GuardrailContextSpec, GuardrailContextStatus
-from mooring.api.platform import PlatformConfigSpec
+from mooring.api.platform import ALWAYS_RESERVED, PlatformConfigSpec
 from mooring.api.status import Condition
 from mooring.api.tenant import MAX_NAMESPACE, MAX_TENANT_NAME, TenantSpec, TenantStatus
 
@@ -28,6 +28,32 @@ class ConditionsStatus(BaseModel):
 
 
 READY = '.status.conditions[?(@.type=="Ready")].status'
+
+
+def _reserved_rule() -> str:
+    """CEL: no namespace (name + '-' + environment) is one of ALWAYS_RESERVED.
+
+    Written over the tenant name and the environment names apart (a namespace is split
+    at each '-' it has), since concatenating strings in a rule is beyond the API server's
+    cost budget. The PlatformConfig's own list is judged by the admission policy of
+    core/isolation.py, which reads the PlatformConfig.
+    """
+    name = "self.metadata.name"
+    hits = []
+    for pattern, _ in ALWAYS_RESERVED:
+        text = pattern.rstrip("*")
+        if pattern.endswith("*"):  # a prefix: the tenant name has it, or is it up to a '-'
+            hits.append(f"{name}.startsWith('{text}')")
+        for at, char in enumerate(text):
+            if char != "-":
+                continue
+            head, tail = text[:at], text[at + 1 :]
+            environment = (
+                f"e.name.startsWith('{tail}')" if pattern.endswith("*") else (f"e.name == '{tail}'")
+            )
+            hits.append(f"({name} == '{head}' && self.spec.environments.exists(e, {environment}))")
+    return "!(" + " || ".join(hits) + ")"
+
 
 TENANT = Kind(
     kind="Tenant",
@@ -54,6 +80,13 @@ TENANT = Kind(
             f"<= {MAX_NAMESPACE})",
             f"tenant name + '-' + environment must fit in {MAX_NAMESPACE} characters "
             "(it is the namespace name)",
+        ),
+        (
+            _reserved_rule(),
+            "a namespace (tenant name + '-' + environment) would be one of "
+            + ", ".join(pattern for pattern, _ in ALWAYS_RESERVED)
+            + ", which are reserved for Kubernetes and Mooring; rename the environment or "
+            "the tenant",
         ),
     ),
 )

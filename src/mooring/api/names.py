@@ -28,6 +28,12 @@ ANNOTATION_ROTATE: Final = f"{DOMAIN}/rotate-password"
 ANNOTATION_TENANT_UID: Final = f"{DOMAIN}/tenant-uid"
 # On a namespace Mooring no longer wants but keeps because it holds data: why.
 ANNOTATION_RETAINED: Final = f"{DOMAIN}/retained"
+# On a kept namespace that a Tenant adopted (spec.adopt): the UID of the deleted Tenant it
+# came from, for the record.
+ANNOTATION_ADOPTED_FROM: Final = f"{DOMAIN}/adopted-from"
+
+# Where Mooring itself runs (the operator); always reserved, never a tenant's.
+SYSTEM_NAMESPACE: Final = "mooring-system"
 
 # kopf keeps its progress and diff base under our domain, not zalando.org; in a subdomain of
 # its own, because kopf ignores changes to annotations under its prefix, and people's

@@ -8,16 +8,36 @@ settings and the shared database servers.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from mooring.api import names
 from mooring.api.base import DnsLabel, LabelValue, Model, Resource, unique
 from mooring.api.guardrails import GuardrailSettings
 from mooring.api.quantity import Quantity
-from mooring.api.tenant import PodSecurityLevel, Quota
+from mooring.api.tenant import PodSecurityLevel, Quota, SubjectName
 
 PLATFORM_CONFIG_NAME = "default"
+# A namespace, or a prefix ("kube-*") or suffix ("*-system") of namespaces.
+NAMESPACE_PATTERN = r"^(\*[-a-z0-9]*[a-z0-9]|[a-z0-9][-a-z0-9]*\*?)$"
+NamespacePattern = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=63,
+        pattern=NAMESPACE_PATTERN,
+        description="A namespace name, or a prefix (kube-*) or suffix (*-system) of names.",
+    ),
+]
+# Reserved whatever the PlatformConfig says: Kubernetes' own namespaces, and Mooring's.
+ALWAYS_RESERVED: tuple[tuple[str, str], ...] = (
+    ("kube-*", "Kubernetes' own namespaces"),
+    ("default", "Kubernetes' default namespace"),
+    (names.SYSTEM_NAMESPACE, "Mooring's own namespace"),
+)
+# Where the platform's own components usually live; a PlatformConfig may list others.
+DEFAULT_PLATFORM_NAMESPACES = ("*-system", "ingress-nginx", "monitoring", "argocd", "cert-manager")
 
 
 class Resources(Model):
@@ -73,6 +93,37 @@ class PeerSelector(Model):
 
     namespace: DnsLabel
     pod_labels: dict[str, LabelValue] = Field(default_factory=dict)
+
+
+class AllowedSubjects(Model):
+    """Members a tenant may name although they reach beyond it; none by default.
+
+    Refused unless listed here: users and groups in Kubernetes' reserved `system:` names
+    (system:authenticated is every signed-in identity, system:unauthenticated and
+    system:anonymous every request without credentials, system:serviceaccounts every
+    service account), and service accounts outside the tenant's own namespaces.
+    """
+
+    users: list[SubjectName] = Field(
+        default_factory=list,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description="system: users tenants may name (exactly as written).",
+    )
+    groups: list[SubjectName] = Field(
+        default_factory=list,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description="system: groups tenants may name, such as system:authenticated for a "
+        "platform where every signed-in person may read (exactly as written).",
+    )
+    service_account_namespaces: list[NamespacePattern] = Field(
+        default_factory=list,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description="Namespaces (or patterns such as ci-*) whose service accounts any "
+        "tenant may make members, such as a platform CI namespace.",
+    )
 
 
 class DatabaseServer(Model):
@@ -176,6 +227,22 @@ class PlatformConfigSpec(Model):
     )
     guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)
     databases: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    platform_namespaces: list[NamespacePattern] = Field(
+        default_factory=lambda: list(DEFAULT_PLATFORM_NAMESPACES),
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description="Namespaces the platform's components use (names, or patterns such as "
+        "*-system): no tenant environment may become one. kube-*, default and mooring-system "
+        "are always reserved, and so are the namespaces this PlatformConfig names (DNS, "
+        "ingress controller, database servers). Default: "
+        + ", ".join(DEFAULT_PLATFORM_NAMESPACES)
+        + ".",
+    )
+    allowed_subjects: AllowedSubjects = Field(
+        default_factory=AllowedSubjects,
+        description="Members tenants may name although they open a tenant beyond its team "
+        "(system: users and groups, other namespaces' service accounts); none by default.",
+    )
 
     @model_validator(mode="after")
     def _default_tier_exists(self) -> PlatformConfigSpec:

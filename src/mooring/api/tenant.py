@@ -209,6 +209,41 @@ class GuardrailOverride(Model):
     mode: Literal["enforce", "warn", "audit", "off"]
 
 
+class Adoption(Model):
+    """A namespace kept from a deleted tenant (it held data) that this tenant takes over,
+    with its workloads, volumes and Secrets. Never implicit: see docs/tenants.md."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.__namespace__) != has(self.tenantUid)",
+                    "message": "give exactly one of namespace or tenantUid",
+                }
+            ]
+        }
+    )
+
+    namespace: DnsLabel | None = Field(
+        None,
+        description="The kept namespace, by name (one of this tenant's: name-environment).",
+    )
+    tenant_uid: str | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9-]+$",
+        description="The UID of the deleted Tenant: every namespace kept from it (their "
+        "annotation mooring.dev/tenant-uid) is taken over.",
+    )
+
+    @model_validator(mode="after")
+    def _one(self) -> Adoption:
+        if (self.namespace is None) == (self.tenant_uid is None):
+            raise ValueError("give exactly one of namespace or tenantUid")
+        return self
+
+
 class TenantSpec(Model):
     owners: Subjects = Field(
         description="May administer the tenant's workloads; at least one.",
@@ -241,6 +276,14 @@ class TenantSpec(Model):
     )
     guardrails: list[GuardrailOverride] = Field(
         default_factory=list, max_length=64, json_schema_extra=_list_map("rule")
+    )
+    adopt: list[Adoption] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Namespaces kept from a deleted tenant of the same name that this tenant "
+        "takes over, data and Secrets included. Without an entry such a namespace is refused "
+        "(condition AdoptionRequired), so a re-created name never inherits another team's "
+        "data silently.",
     )
 
     @field_validator("environments")

@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 import yaml
 
-from mooring.api.documents import model_errors
+from mooring.api.documents import Document, model_errors
 from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import Tenant
 from mooring.cli.findings import FORMATS, Format, emit
 from mooring.cli.output import EXIT_FAILED, EXIT_FINDINGS, EXIT_USAGE, err, out, say
 from mooring.core.render import Context, Features, render_tenant
-from mooring.core.validate import Parsed, error_count, validate_documents
+from mooring.core.validate import Finding, Parsed, error_count, validate_documents
 from mooring.kube.client import Kube, KubeError
 from mooring.services.diff import diff_tenant
-from mooring.services.sources import read_sources
+from mooring.services.sources import SourceError, read_sources
 
 paths_argument = click.argument("paths", nargs=-1, required=True)
 kubeconfig_option = click.option(
@@ -35,17 +36,58 @@ kubeconfig_option = click.option(
 )
 
 
-def _load(paths: tuple[str, ...], fmt: Format) -> Parsed:
-    """Read and validate; print findings; exit 1 or 2 if there are errors."""
+@dataclass
+class Loaded:
+    """PATHS read once, parsed and validated: what every command of this module starts from."""
+
+    parsed: Parsed
+    documents: list[Document]
+    findings: list[Finding]
+    errors: list[SourceError]
+    files: int
+
+    @property
+    def error_count(self) -> int:
+        return error_count(self.findings) + len(self.errors)
+
+    def exit_code(self) -> int:
+        """2 unreadable input (or a document that is not a Kubernetes object, as `mooring
+        check` says), 1 findings, 0 clean: the same for every command given the same input."""
+        if self.errors or any(f.code == "not-an-object" for f in self.findings):
+            return EXIT_USAGE
+        if error_count(self.findings):
+            return EXIT_FINDINGS
+        return 0
+
+
+def load(paths: tuple[str, ...]) -> Loaded:
     sources = read_sources(paths)
     parsed, findings = validate_documents(sources.documents)
-    if findings or sources.errors:
-        emit(findings, sources.errors, fmt)
-    if sources.errors:
-        sys.exit(EXIT_USAGE)
-    if error_count(findings):
-        sys.exit(EXIT_FINDINGS)
-    return parsed
+    return Loaded(parsed, sources.documents, findings, sources.errors, sources.files)
+
+
+def report(loaded: Loaded, fmt: Format) -> None:
+    """Findings (file:line), then one summary line on stderr (text format)."""
+    emit(loaded.findings, loaded.errors, fmt)
+    if fmt == "text":
+        warnings = len(loaded.findings) - error_count(loaded.findings)
+        say(
+            f"{len(loaded.parsed.tenants)} tenant(s) in {loaded.files} file(s): "
+            f"{loaded.error_count} error(s), {warnings} warning(s)"
+        )
+
+
+def _load(paths: tuple[str, ...], fmt: Format) -> Loaded:
+    """Read and validate once; on errors print them and exit 1 or 2 (warnings are printed
+    and the command goes on)."""
+    loaded = load(paths)
+    code = loaded.exit_code()
+    if code:
+        report(loaded, fmt)
+        sys.exit(code)
+    if loaded.findings:
+        emit(loaded.findings, [], fmt)
+    return loaded
 
 
 @click.command()
@@ -56,21 +98,15 @@ def validate(paths: tuple[str, ...], fmt: Format) -> None:
 
     Schema checks (the same the API server applies) and checks across the repository:
     duplicate tenants or namespaces, unknown tiers, quotas beyond the platform's capacity,
-    allowances naming unknown tenants. Exit 0 clean, 1 findings, 2 unreadable input.
+    allowances naming unknown tenants, reserved (platform) namespaces, members that would
+    open a tenant to everyone, and what tenants' files may hold (Mooring's resources only,
+    in the tenant's own namespaces). Exit 0 clean, 1 findings, 2 unreadable input.
     """
-    sources = read_sources(paths)
-    parsed, findings = validate_documents(sources.documents)
-    emit(findings, sources.errors, fmt)
-    if fmt == "text":
-        errors, warnings = error_count(findings), len(findings) - error_count(findings)
-        say(
-            f"{len(parsed.tenants)} tenant(s) in {sources.files} file(s): "
-            f"{errors} error(s), {warnings} warning(s)"
-        )
-    if sources.errors:
-        sys.exit(EXIT_USAGE)
-    if error_count(findings):
-        sys.exit(EXIT_FINDINGS)
+    loaded = load(paths)
+    report(loaded, fmt)
+    code = loaded.exit_code()
+    if code:
+        sys.exit(code)
 
 
 @click.command()
@@ -78,7 +114,7 @@ def validate(paths: tuple[str, ...], fmt: Format) -> None:
 @click.option("--cilium", is_flag=True, help="Render as for a cluster with Cilium (L7, FQDN).")
 def render(paths: tuple[str, ...], cilium: bool) -> None:
     """Print every object the tenants in PATHS render to, as YAML."""
-    parsed = _load(paths, "text")
+    parsed = _load(paths, "text").parsed
     if parsed.platform is None:
         err.print("error: no PlatformConfig among the paths; add platform.yaml", markup=False)
         sys.exit(EXIT_USAGE)
@@ -98,7 +134,7 @@ def diff(paths: tuple[str, ...], kubeconfig: Path | None) -> None:
     Uses server-side dry-run, so admission (quota, policies) is consulted and nothing is
     written. Exit 0 no changes, 1 changes, 2 bad input, 3 cluster error.
     """
-    parsed = _load(paths, "text")
+    parsed = _load(paths, "text").parsed
     if parsed.platform is None:
         err.print("error: no PlatformConfig among the paths; add platform.yaml", markup=False)
         sys.exit(EXIT_USAGE)

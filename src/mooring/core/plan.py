@@ -3,6 +3,10 @@
 The rules that keep data safe live here, in one place:
 - only objects labelled as Mooring's and as this tenant's are ever pruned;
 - a namespace Mooring does not own, or another tenant owns, is never touched (a conflict);
+- a reserved (platform) namespace is never made or touched for a tenant (a conflict);
+- a namespace kept from a deleted tenant of the same name is taken over only when the
+  Tenant says so in spec.adopt (otherwise a conflict): its data and Secrets are another
+  team's until someone decides otherwise in Git;
 - a namespace that holds workloads or volumes is kept (retained) unless the tenant's
   deletionPolicy is Delete; what lives in a retained namespace is kept with it.
 """
@@ -42,6 +46,23 @@ def ref(obj: Mapping[str, Any]) -> Ref:
 class Conflict:
     namespace: str
     reason: str
+    code: str = "NamespaceConflict"  # or NamespaceReserved, AdoptionRequired
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """A kept namespace of a deleted Tenant (`previous_uid`) taken over as spec.adopt asks."""
+
+    namespace: str
+    previous_uid: str
+
+
+@dataclass(frozen=True)
+class Adopt:
+    """What a Tenant's spec.adopt names: kept namespaces, and UIDs of deleted Tenants."""
+
+    namespaces: frozenset[str] = frozenset()
+    uids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,7 @@ class Plan:
     prune: list[KubeObject] = field(default_factory=list)
     retained: list[Retained] = field(default_factory=list)
     conflicts: list[Conflict] = field(default_factory=list)
+    adopted: list[Adopted] = field(default_factory=list)
 
 
 def owner_of(namespace: Mapping[str, Any]) -> str | None:
@@ -72,24 +94,52 @@ def conflicts(
     desired: Iterable[KubeObject],
     existing: Mapping[str, KubeObject],
     uid: str | None = None,
-) -> list[Conflict]:
-    """Namespaces this tenant wants that exist and belong to someone else.
+    adopt: Adopt = Adopt(),
+    reserved: Mapping[str, str] | None = None,
+) -> tuple[list[Conflict], list[Adopted]]:
+    """Namespaces this tenant wants that it may not have, and kept ones it adopts.
 
-    A namespace is this tenant's when its labels say so, or when its tenant-uid annotation
-    names this Tenant (someone stripped the labels; applying restores them).
+    A namespace is this tenant's when its tenant-uid annotation names this Tenant (even if
+    someone stripped the labels; applying restores them), or its labels say so and no
+    other Tenant's UID is recorded on it. One recorded for an earlier Tenant of the same
+    name (deleted, the namespace kept for its data) is taken over only if `adopt` names
+    the namespace or that UID. `reserved` maps platform namespaces to why they are
+    reserved; those are never the tenant's, whether they exist or not.
     """
-    found = []
+    found: list[Conflict] = []
+    adopted: list[Adopted] = []
     for obj in desired:
         if obj["kind"] != "Namespace":
             continue
-        current = existing.get(obj["metadata"]["name"])
+        name = obj["metadata"]["name"]
+        if reserved and name in reserved:
+            found.append(Conflict(name, reserved[name], "NamespaceReserved"))
+            continue
+        current = existing.get(name)
         if current is None or current.get("metadata", {}).get("deletionTimestamp"):
             continue
         owner = owner_of(current)
-        annotations = current.get("metadata", {}).get("annotations") or {}
-        if owner == tenant or (uid and annotations.get(names.ANNOTATION_TENANT_UID) == uid):
+        recorded = _recorded_uid(current)
+        if uid and recorded == uid:
             continue
-        name = obj["metadata"]["name"]
+        if owner == tenant:
+            if not uid or not recorded:
+                continue  # offline, or a namespace from before UIDs were recorded
+            if name in adopt.namespaces or recorded in adopt.uids:
+                adopted.append(Adopted(name, recorded))
+                continue
+            found.append(
+                Conflict(
+                    name,
+                    f"namespace {name} was kept from an earlier tenant {tenant} (uid "
+                    f"{recorded}), deleted while the namespace held data; its workloads, "
+                    "volumes and Secrets are not handed to a new tenant silently. To take it "
+                    f"over, add to spec.adopt: {{namespace: {name}}} (or {{tenantUid: "
+                    f"{recorded}}}); otherwise rename the environment",
+                    "AdoptionRequired",
+                )
+            )
+            continue
         if owner is None:
             reason = (
                 f"namespace {name} already exists and is not managed by Mooring; "
@@ -99,7 +149,7 @@ def conflicts(
         else:
             reason = f"namespace {name} belongs to tenant {owner}; two tenants cannot share it"
         found.append(Conflict(name, reason))
-    return found
+    return found, adopted
 
 
 def plan(
@@ -110,16 +160,30 @@ def plan(
     contents: Mapping[str, str],
     deletion_policy: str,
     uid: str | None = None,
+    adopt: Adopt = Adopt(),
+    reserved: Mapping[str, str] | None = None,
 ) -> Plan:
     """Decide. `observed` are the objects labelled as this tenant's; `existing_namespaces`
     are the namespaces the tenant wants that already exist (whoever owns them);
     `contents` says, for namespaces that may be deleted, what workloads or volumes they
-    hold ("" when empty)."""
-    result = Plan(conflicts=conflicts(tenant, desired, existing_namespaces, uid))
+    hold ("" when empty); `adopt` and `reserved` as for `conflicts`."""
+    found, adopted = conflicts(tenant, desired, existing_namespaces, uid, adopt, reserved)
+    result = Plan(conflicts=found, adopted=adopted)
     blocked = {c.namespace for c in result.conflicts}
     result.apply = [obj for obj in desired if _namespace_of(obj) not in blocked]
     wanted = {ref(obj) for obj in desired}
     ours = [obj for obj in observed if _is_ours(obj, tenant)]
+    if uid:
+        # Kept from an earlier Tenant of this name and not adopted: not this one's to prune.
+        taken = {a.namespace for a in adopted}
+        foreign = {
+            o["metadata"]["name"]
+            for o in ours
+            if o["kind"] == "Namespace"
+            and _recorded_uid(o) not in (None, uid)
+            and o["metadata"]["name"] not in taken
+        }
+        ours = [o for o in ours if _namespace_of(o) not in foreign]
     retained_namespaces: set[str] = set()
     for obj in ours:
         if obj["kind"] != "Namespace" or ref(obj) in wanted:
@@ -150,6 +214,12 @@ def _namespace_of(obj: Mapping[str, Any]) -> str:
         return name
     namespace: str = meta.get("namespace", "")
     return namespace
+
+
+def _recorded_uid(namespace: Mapping[str, Any]) -> str | None:
+    annotations = namespace.get("metadata", {}).get("annotations") or {}
+    recorded: str | None = annotations.get(names.ANNOTATION_TENANT_UID)
+    return recorded
 
 
 def _is_ours(obj: Mapping[str, Any], tenant: str) -> bool:

@@ -9,7 +9,7 @@ the capacity budget.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
@@ -22,6 +22,7 @@ from mooring.api.names import GROUP
 from mooring.api.platform import PlatformConfig, PlatformConfigSpec
 from mooring.api.quantity import parse_quantity
 from mooring.api.tenant import Tenant
+from mooring.core.isolation import refused_subjects, reserved_message, squatted
 
 Severity = Literal["error", "warning"]
 
@@ -55,6 +56,9 @@ MODELS: dict[str, type[BaseModel]] = {
 # Cross-document checks that other kinds register: (parsed, platform) -> findings.
 RepositoryCheck = Callable[["Parsed"], list[Finding]]
 EXTRA_CHECKS: list[RepositoryCheck] = []
+# Checks over every document, Mooring's or not (the pull-request gate registers one).
+DocumentCheck = Callable[[Sequence[Document], "Parsed"], list[Finding]]
+DOCUMENT_CHECKS: list[DocumentCheck] = []
 
 
 @dataclass
@@ -118,6 +122,8 @@ def validate_documents(documents: Sequence[Document]) -> tuple[Parsed, list[Find
             )
     parsed.platform = platforms[0] if platforms else None
     findings += check_repository(parsed)
+    for check in DOCUMENT_CHECKS:
+        findings += check(documents, parsed)
     return parsed, findings
 
 
@@ -136,10 +142,17 @@ def check_repository(parsed: Parsed) -> list[Finding]:
             )
         return findings + _duplicates(parsed.tenants)
     platform = parsed.platform[0].spec
-    known = {tenant.name for tenant, _ in parsed.tenants}
+    known = frozenset(tenant.name for tenant, _ in parsed.tenants)
+    owner_of = {
+        tenant.namespace(env): tenant.name
+        for tenant, _ in parsed.tenants
+        for env in tenant.spec.environments
+    }
     findings += _duplicates(parsed.tenants)
     for tenant, document in parsed.tenants:
         for finding in check_tenant(tenant, platform, known):
+            findings.append(_at(finding, document))
+        for finding in check_isolation(tenant, platform, owner_of):
             findings.append(_at(finding, document))
     findings += _capacity(parsed.tenants, parsed.platform)
     for check in EXTRA_CHECKS:
@@ -151,12 +164,46 @@ def _at(finding: Finding, document: Document) -> Finding:
     return Finding(finding.code, finding.message, finding.path, finding.severity, document)
 
 
+def check_isolation(
+    tenant: Tenant, platform: PlatformConfigSpec, owner_of: Mapping[str, str] | None = None
+) -> list[Finding]:
+    """What a tenant may not claim (core/isolation.py): platform namespaces, members that
+    open it to everyone; and adoptions that name no namespace of its own. The operator
+    refuses the same per namespace and per member (the rest of the tenant proceeds)."""
+    findings = [
+        Finding(
+            "reserved-namespace",
+            reserved_message(namespace, why),
+            ("spec", "environments", index, "name"),
+        )
+        for index, namespace, why in squatted(tenant, platform)
+    ]
+    findings += [
+        Finding("member-refused", refusal.message, refusal.path)
+        for refusal in refused_subjects(tenant, platform, owner_of)
+    ]
+    own = {tenant.namespace(env) for env in tenant.spec.environments}
+    for index, adoption in enumerate(tenant.spec.adopt):
+        if adoption.namespace is not None and adoption.namespace not in own:
+            findings.append(
+                Finding(
+                    "adopt-not-own",
+                    f"spec.adopt names namespace {adoption.namespace}, which is not one of "
+                    f"this tenant's ({', '.join(sorted(own))}); only a kept namespace the "
+                    "tenant wants again can be adopted: add its environment or remove the entry",
+                    ("spec", "adopt", index, "namespace"),
+                )
+            )
+    return findings
+
+
 def check_tenant(
-    tenant: Tenant, platform: PlatformConfigSpec, known_tenants: Iterable[str] | None
+    tenant: Tenant, platform: PlatformConfigSpec, known_tenants: Set[str] | None
 ) -> list[Finding]:
     """A tenant against the platform: the checks the operator repeats in the cluster.
 
-    `known_tenants` None means "not known" (the allowance check is skipped).
+    `known_tenants` None means "not known" (the allowance check is skipped). A set, not
+    copied: validate checks every tenant against the same one (linear in tenants).
     """
     spec = tenant.spec
     findings: list[Finding] = []
@@ -190,7 +237,7 @@ def check_tenant(
                     )
                 )
     if known_tenants is not None:
-        known = set(known_tenants)
+        known = known_tenants
         network = spec.network
         for key, names_ in (
             (("spec", "network", "ingress", "fromTenants"), network.ingress.from_tenants),
@@ -330,3 +377,8 @@ EXTRA_CHECKS.append(check_databases)
 from mooring.core.policy import validation as _guardrails  # noqa: E402
 
 del _guardrails
+
+# The pull-request gate: what tenants' files may hold (all documents, not just Mooring's).
+from mooring.core.gate import check_gate  # noqa: E402
+
+DOCUMENT_CHECKS.append(check_gate)

@@ -98,7 +98,7 @@ async def diff_tenant(
         o["metadata"]["name"] for o in observed if o["kind"] == "Namespace" and ref(o) not in wanted
     ]
     contents = {n: await namespace_contents(kube, n) for n in leaving}
-    decision = plan(tenant.name, desired, observed, {}, contents, tenant.spec.deletion_policy)
+    decision = plan(tenant.name, desired, observed, {}, contents, tenant.spec.deletion_policy, uid)
     changes += [Change("delete", str(ref(o))) for o in decision.prune]
     changes += [Change("keep", f"Namespace {r.namespace}", r.reason) for r in decision.retained]
     return changes

@@ -18,7 +18,8 @@ from mooring.api.documents import model_errors
 from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig
 from mooring.api.status import Condition, set_condition
 from mooring.api.tenant import NamespaceStatus, QuotaUsage, Tenant, TenantStatus
-from mooring.core.plan import Plan, drifted, plan, ref
+from mooring.core.isolation import Refusal, refused_subjects, reserved_message, squatted
+from mooring.core.plan import Adopt, Plan, drifted, plan, ref
 from mooring.core.render import Context, Features, render_tenant
 from mooring.core.render.quotas import QUOTA_NAME
 from mooring.core.validate import check_tenant
@@ -94,6 +95,7 @@ class Outcome:
     pruned: list[str] = field(default_factory=list)
     retained: list[str] = field(default_factory=list)
     errors: list[StepError] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)  # members left out of the bindings
     events: list[tuple[str, str, str]] = field(default_factory=list)  # type, reason, message
 
 
@@ -222,6 +224,21 @@ async def _prune(kube: Kube, objects: Sequence[KubeObject]) -> tuple[list[str], 
     return sorted(pruned), errors
 
 
+async def _mark_adopted(kube: Kube, namespace: str, previous_uid: str) -> None:
+    """Record on an adopted namespace which deleted Tenant it was kept from."""
+    await kube.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": namespace,
+                "annotations": {names.ANNOTATION_ADOPTED_FROM: previous_uid},
+            },
+        },
+        field_manager=f"{names.FIELD_MANAGER}-adopt",
+    )
+
+
 async def _mark_retained(kube: Kube, namespace: str, reason: str | None) -> None:
     """Annotate why a namespace is kept; None takes the annotation away again.
 
@@ -284,6 +301,13 @@ async def reconcile(
     if problems:
         return failed("InvalidSpec", "; ".join(f"{f.field_path}: {f.message}" for f in problems))
     warnings = [f"{f.field_path}: {f.message}" for f in findings if f.severity == "warning"]
+    # Members that would open the tenant to everyone are left out of the RoleBindings (the
+    # renderer leaves them out too); reserved namespaces are refused as conflicts below.
+    refusals = refused_subjects(tenant, platform.spec)
+    reserved = {
+        namespace: reserved_message(namespace, why)
+        for _, namespace, why in squatted(tenant, platform.spec)
+    }
     features = await discover_features(kube)
     desired = render_tenant(Context(tenant, platform.spec, features, meta.get("uid")))
     if view is not None:
@@ -314,6 +338,11 @@ async def reconcile(
         contents,
         tenant.spec.deletion_policy,
         meta.get("uid"),
+        Adopt(
+            frozenset(a.namespace for a in tenant.spec.adopt if a.namespace),
+            frozenset(a.tenant_uid for a in tenant.spec.adopt if a.tenant_uid),
+        ),
+        reserved,
     )
 
     # act
@@ -324,6 +353,13 @@ async def reconcile(
             o for o in decision.apply if ref(o) not in current or drifted(o, current[ref(o)])
         ]
     errors_ = await _apply_all(kube, to_send)
+    for adopted in decision.adopted:
+        try:
+            await _mark_adopted(kube, adopted.namespace, adopted.previous_uid)
+        except KubeError as error:
+            errors_.append(
+                StepError("NamespacesReady", f"Namespace {adopted.namespace}", error.message)
+            )
     pruned, prune_errors = await _prune(kube, decision.prune)
     errors_ += prune_errors
     for retained in decision.retained:
@@ -345,7 +381,16 @@ async def reconcile(
                 )
 
     status = _status(
-        tenant, previous, decision, observed, errors_, warnings, generation, now, platform
+        tenant,
+        previous,
+        decision,
+        observed,
+        errors_,
+        warnings,
+        generation,
+        now,
+        platform,
+        refusals,
     )
     outcome = Outcome(
         _dump(status),
@@ -355,6 +400,7 @@ async def reconcile(
         pruned=pruned,
         retained=[r.namespace for r in decision.retained],
         errors=errors_,
+        refusals=refusals,
     )
     outcome.events = _events(outcome, decision, previous)
     return outcome
@@ -370,6 +416,7 @@ def _status(
     generation: int | None,
     now: str,
     platform: PlatformConfig,
+    refusals: Sequence[Refusal] = (),
 ) -> TenantStatus:
     conditions = previous.conditions
     by_step: dict[str, list[StepError]] = {}
@@ -385,25 +432,50 @@ def _status(
         else:
             conditions = set_condition(conditions, step, "True", "Applied", "", now, generation)
     conflicted = {c.namespace: c.reason for c in decision.conflicts}
+    codes = {c.code for c in decision.conflicts}
+    conflict_code = codes.pop() if len(codes) == 1 else "NamespaceConflict"
     if conflicted:
         conditions = set_condition(
             conditions,
             "NamespacesReady",
             "False",
-            "NamespaceConflict",
+            conflict_code,
             "; ".join(conflicted.values()),
             now,
             generation,
         )
-    if errors or conflicted:
-        failed_steps = sorted(
-            {e.step for e in errors} | ({"NamespacesReady"} if conflicted else set())
+    if refusals and "AccessReady" not in by_step:
+        conditions = set_condition(
+            conditions,
+            "AccessReady",
+            "False",
+            "SubjectRefused",
+            "left out of the role bindings: " + "; ".join(r.message for r in refusals),
+            now,
+            generation,
         )
-        reason = "NamespaceConflict" if conflicted and not errors else "StepsFailed"
+    if errors or conflicted or refusals:
+        failed_steps = sorted(
+            {e.step for e in errors}
+            | ({"NamespacesReady"} if conflicted else set())
+            | ({"AccessReady"} if refusals else set())
+        )
+        if errors:
+            reason = "StepsFailed"
+        elif conflicted and not refusals:
+            reason = conflict_code
+        elif refusals and not conflicted:
+            reason = "SubjectRefused"
+        else:
+            reason = "StepsFailed"
         message = f"failed: {', '.join(failed_steps)}; see those conditions"
         conditions = set_condition(conditions, "Ready", "False", reason, message, now, generation)
     else:
         message = "all objects applied"
+        if decision.adopted:
+            message += "; adopted " + ", ".join(
+                f"{a.namespace} (kept from tenant uid {a.previous_uid})" for a in decision.adopted
+            )
         if decision.retained:
             message += "; kept " + ", ".join(
                 f"{r.namespace} ({r.reason})" for r in decision.retained
@@ -478,7 +550,18 @@ def _events(outcome: Outcome, decision: Plan, previous: TenantStatus) -> list[tu
                 ("Normal", "Retained", f"namespace {retained.namespace} {retained.reason}")
             )
     for conflict in decision.conflicts:
-        events.append(("Warning", "NamespaceConflict", conflict.reason))
+        events.append(("Warning", conflict.code, conflict.reason))
+    for adopted in decision.adopted:
+        events.append(
+            (
+                "Normal",
+                "Adopted",
+                f"namespace {adopted.namespace}, kept from the deleted tenant with uid "
+                f"{adopted.previous_uid}, taken over with its data as spec.adopt asks",
+            )
+        )
+    for refusal in outcome.refusals:
+        events.append(("Warning", "SubjectRefused", refusal.message))
     for error in outcome.errors:
         events.append(("Warning", "ApplyFailed", f"{error.what}: {error.message}"))
     return events
@@ -502,7 +585,8 @@ async def finalize(kube: Kube, body: KubeObject) -> Outcome:
     contents = dict(
         zip(ours, await asyncio.gather(*(namespace_contents(kube, n) for n in ours)), strict=True)
     )
-    decision = plan(name, [], observed, {}, contents, deletion_policy)
+    # With its UID, so that a namespace kept from an earlier Tenant of this name stays.
+    decision = plan(name, [], observed, {}, contents, deletion_policy, meta.get("uid"))
     retained = {r.namespace: r.reason for r in decision.retained}
     # Children of kept namespaces lose their ownerReference, or the garbage collector
     # would delete them along with the Tenant and leave the namespace unguarded.

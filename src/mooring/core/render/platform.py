@@ -6,7 +6,8 @@
   namespaces, nor escalate or bind: those come from Git through Mooring.
 - The operator's own ServiceAccount and least-privilege ClusterRole (no wildcards).
 - The CRDs, generated from the models.
-- Admission policies: a Database only in a tenant namespace.
+- Admission policies: a Database only in a tenant namespace; a Tenant neither in a
+  reserved namespace nor with members that open it to everyone (core/isolation.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from mooring.api import names
 from mooring.api.crd import crd
 from mooring.api.kinds import KINDS
+from mooring.core.isolation import admission_policy as tenant_admission_policy
 from mooring.core.render.database import admission_policy as database_admission_policy
 from mooring.core.render.rbac import cluster_role_name
 
@@ -23,7 +25,7 @@ KubeObject = dict[str, Any]
 Rule = dict[str, Any]
 READ = ["get", "list", "watch"]
 WRITE = ["create", "update", "patch", "delete"]
-SYSTEM_NAMESPACE = "mooring-system"
+SYSTEM_NAMESPACE = names.SYSTEM_NAMESPACE
 OPERATOR = "mooring-operator"
 PART_OF = {"app.kubernetes.io/part-of": "mooring"}
 
@@ -211,6 +213,7 @@ def install(extra_rules: tuple[Rule, ...] = ()) -> list[KubeObject]:
         *tenant_cluster_roles(),
         *operator_rbac(extra_rules),
         *database_admission_policy(),
+        *tenant_admission_policy(),
     ]
 
 

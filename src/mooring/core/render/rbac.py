@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mooring.api.tenant import Subjects
+from mooring.core.isolation import refused_subjects
 from mooring.core.render.context import Context, KubeObject
 
 RBAC = "rbac.authorization.k8s.io"
@@ -19,12 +20,21 @@ def cluster_role_name(role: str) -> str:
     return f"mooring-tenant-{role}"
 
 
-def subjects(people: Subjects) -> list[dict[str, Any]]:
+def subjects(people: Subjects, refused: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """RBAC subjects of one role; `refused` ones (core/isolation.py) are left out."""
     result: list[dict[str, Any]] = [
-        {"apiGroup": RBAC, "kind": "User", "name": user} for user in people.users
+        {"apiGroup": RBAC, "kind": "User", "name": user}
+        for user in people.users
+        if user not in refused
     ]
-    result += [{"apiGroup": RBAC, "kind": "Group", "name": group} for group in people.groups]
+    result += [
+        {"apiGroup": RBAC, "kind": "Group", "name": group}
+        for group in people.groups
+        if group not in refused
+    ]
     for account in people.service_accounts:
+        if account in refused:
+            continue
         namespace, name = account.split("/", 1)
         result.append({"kind": "ServiceAccount", "name": name, "namespace": namespace})
     return result
@@ -33,11 +43,20 @@ def subjects(people: Subjects) -> list[dict[str, Any]]:
 def render(ctx: Context) -> list[KubeObject]:
     spec = ctx.tenant.spec
     by_role = {"owner": spec.owners, "developer": spec.developers, "viewer": spec.viewers}
+    # Members that would open the tenant to everyone never reach a binding, even if the
+    # Tenant got past validate and admission (say, admitted before the PlatformConfig
+    # changed); the operator reports them (SubjectRefused).
+    refused: dict[str, frozenset[str]] = {}
+    for refusal in refused_subjects(ctx.tenant, ctx.platform):
+        field = str(refusal.path[1])
+        refused[field] = refused.get(field, frozenset()) | {refusal.subject}
+    fields = {"owner": "owners", "developer": "developers", "viewer": "viewers"}
     objects = []
     for environment in spec.environments:
         for role in ROLES:
             people = by_role[role]
-            if people.empty():
+            kept = subjects(people, refused.get(fields[role], frozenset()))
+            if not kept:
                 continue
             objects.append(
                 {
@@ -49,7 +68,7 @@ def render(ctx: Context) -> list[KubeObject]:
                         "kind": "ClusterRole",
                         "name": cluster_role_name(role),
                     },
-                    "subjects": subjects(people),
+                    "subjects": kept,
                 }
             )
     return objects
