@@ -115,11 +115,19 @@ def check(
         out.print(rendered, markup=False, highlight=False)
     counts = summary(outcome)
     if fmt != "json":
+        # Every error line counts, as in validate, render, apply and diff: rule violations,
+        # unreadable inputs and invalid Mooring documents.
+        errors = counts["errors"] + counts["unreadable"] + counts["invalid"]
+        detail = [
+            f"{counts[key]} {label}"
+            for key, label in (("unreadable", "unreadable"), ("invalid", "invalid"))
+            if counts[key]
+        ]
         say(
             f"{counts['judged']} object(s) judged in {counts['documents']} document(s) of "
-            f"{counts['files']} file(s): {counts['errors']} error(s), {counts['warnings']} "
-            f"warning(s), {counts['notes']} note(s)"
-            + (f", {counts['unreadable']} unreadable" if counts["unreadable"] else "")
+            f"{counts['files']} file(s): {errors} error(s)"
+            + (f" ({', '.join(detail)})" if detail else "")
+            + f", {counts['warnings']} warning(s), {counts['notes']} note(s)"
         )
     if outcome.errors:
         sys.exit(EXIT_USAGE)

@@ -40,6 +40,7 @@ from mooring.api.tenant import Tenant
 from mooring.core.policy.check import Finding, Judge, expand_lists
 from mooring.core.policy.engine import Engine
 from mooring.core.policy.rules import select
+from mooring.core.validate import validate_documents
 from mooring.services.sources import SourceError, Text, read_texts
 
 # Parallel work pays off from about this many bytes of YAML.
@@ -86,8 +87,17 @@ class Outcome:
 # -- reading ----------------------------------------------------------------------------------
 
 
+# Findings of `mooring validate` that check already reports its own way (schema errors,
+# a second PlatformConfig), or that do not apply to judging manifests (a PlatformConfig may
+# come from elsewhere, or not at all).
+_REPORTED = frozenset({"schema", "duplicate-platform", "no-platform"})
+
+
 def read_setup(texts: Sequence[Text], setup: Setup, outcome: Outcome) -> None:
-    """Collect PlatformConfig, Tenants and PolicyExceptions from the inputs into `setup`."""
+    """Collect PlatformConfig, Tenants and PolicyExceptions from the inputs into `setup`;
+    what `mooring validate` finds wrong with them is reported as invalid, so the same bad
+    tenant fails both commands alike."""
+    mooring: list[Document] = []
     for source in texts:
         if f"{GROUP}/" not in source.text:
             continue
@@ -96,22 +106,46 @@ def read_setup(texts: Sequence[Text], setup: Setup, outcome: Outcome) -> None:
         except DocumentError:
             continue  # reported when the file is read for workloads
         for document in documents:
-            add_mooring_document(document, setup, outcome)
+            if add_mooring_document(document, setup, outcome):
+                mooring.append(document)
+    if mooring:
+        _, findings = validate_documents(mooring)
+        for finding in findings:
+            if finding.severity != "error" or finding.code in _REPORTED - {"schema"}:
+                continue
+            if finding.code == "schema" and _kind(finding.document) in MOORING_KINDS:
+                continue  # reported by add_mooring_document
+            where = finding.document.position(finding.path) if finding.document else None
+            field_ = f"{finding.field_path}: " if finding.field_path else ""
+            outcome.invalid.append(
+                (
+                    where or Position("(repository)", 1),
+                    f"{finding.code}: {field_}{finding.message}",
+                )
+            )
 
 
-def add_mooring_document(document: Document, setup: Setup, outcome: Outcome) -> None:
+def _kind(document: Document | None) -> str | None:
+    obj = document.obj if document is not None else None
+    return str(obj.get("kind")) if isinstance(obj, dict) else None
+
+
+def add_mooring_document(document: Document, setup: Setup, outcome: Outcome) -> bool:
+    """Add a Mooring document to the setup (its schema errors to `outcome`); False if the
+    document is not one of Mooring's."""
     obj = document.obj
     if not isinstance(obj, dict) or str(obj.get("apiVersion", "")).rpartition("/")[0] != GROUP:
-        return
+        return False
     model = MOORING_KINDS.get(str(obj.get("kind")))
     if model is None:
-        return
+        return True  # an unknown kind of Mooring's: validate says so
     instance, errors = model_errors(model, obj)
     for error in errors:
         outcome.invalid.append(
             (document.position(error.path), f"{obj.get('kind')}: {error.dotted}: {error.message}")
         )
     _add(instance, document, setup, outcome)
+    return True
 
 
 def _add(instance: BaseModel | None, document: Document, setup: Setup, outcome: Outcome) -> None:
