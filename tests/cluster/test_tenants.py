@@ -593,9 +593,10 @@ async def test_deleting_a_retain_tenant_keeps_namespaces_with_data_and_their_gua
     quota = await kube.get("v1", "ResourceQuota", "mooring-quota", f"{name}-prod")
     assert not quota["metadata"].get("ownerReferences")
     assert await kube.get_or_none("apps/v1", "Deployment", "data", f"{name}-prod")
-    # Re-creating the tenant adopts the kept namespace.
+    # Re-creating the tenant adopts the kept namespace when it says so (spec.adopt; without
+    # it, tests/cluster/test_isolation.py shows the refusal).
     cleanup.append(name)
-    await kube.apply(tenant(name, envs=("prod",)))
+    await kube.apply(tenant(name, envs=("prod",), adopt=[{"namespace": f"{name}-prod"}]))
     status = (await wait_ready(kube, name))["status"]
     assert status["namespaces"][0]["phase"] == "Active"
     adopted = await kube.get("v1", "Namespace", f"{name}-prod")
@@ -666,6 +667,9 @@ INVALID = [
     ({"environments": []}, "spec.environments"),
     ({"deletionPolicy": "Purge"}, "spec.deletionPolicy"),
     ({"quota": {"cpu": "two"}}, "spec.quota.cpu"),
+    ({"quota": {"memory": "9Ei"}}, "spec.quota.memory"),
+    ({"quota": {"cpu": "-1"}}, "spec.quota.cpu"),
+    ({"adopt": [{"namespace": "x-dev", "tenantUid": "1234"}]}, "spec.adopt[0]"),
     (
         {"network": {"egress": {"toCidrs": [{"cidr": "10.0.0.1/8"}]}}},
         "spec.network.egress.toCidrs[0]",
