@@ -142,3 +142,22 @@ def test_the_clean_twin_passes_every_offline_command(tmp_path: Path) -> None:
     for command in ("validate", "render", "check"):
         exit_code, errors, output = run(command, tmp_path, target)
         assert (exit_code, errors) == (0, 0), output
+
+
+def test_check_with_one_team_s_tenant_file_needs_no_other_tenant(tmp_path: Path) -> None:
+    """A team checks its manifests with its own tenant file: allowances naming tenants
+    not given are the repository's business (validate), not a finding of check."""
+    (tmp_path / "platform.yaml").write_text(yaml.safe_dump(platform_body(), sort_keys=False))
+    (tmp_path / "acme.yaml").write_text(tenant(network={"ingress": {"fromTenants": ["checkout"]}}))
+    result = CliRunner().invoke(
+        cli,
+        [
+            "check",
+            "--platform",
+            str(tmp_path / "platform.yaml"),
+            "--tenant",
+            str(tmp_path / "acme.yaml"),
+            str(tmp_path / "acme.yaml"),
+        ],
+    )
+    assert result.exit_code == 0, result.output

@@ -7,7 +7,7 @@ to everyone. One definition, read three ways:
 - the API server refuses the Tenant: `admission_policy()` is a ValidatingAdmissionPolicy
   whose CEL reads the same PlatformConfig (its `params`) and says the same thing. The
   Python and the CEL below are kept side by side so that they change together, and a
-  differential test (tests/cluster/test_isolation_admission.py) holds them to it.
+  differential test (tests/cluster/test_isolation.py) holds them to it.
 """
 
 from __future__ import annotations

@@ -88,9 +88,12 @@ class Outcome:
 
 
 # Findings of `mooring validate` that check already reports its own way (schema errors,
-# a second PlatformConfig), or that do not apply to judging manifests (a PlatformConfig may
-# come from elsewhere, or not at all).
-_REPORTED = frozenset({"schema", "duplicate-platform", "no-platform"})
+# a second PlatformConfig), or that need the whole repository, which check is rarely given
+# (a team checks its manifests with its own tenant file, or none; a PlatformConfig may come
+# from elsewhere, or not at all).
+_REPORTED = frozenset(
+    {"schema", "duplicate-platform", "no-platform", "unknown-tenant", "database-not-in-tenant"}
+)
 
 
 def read_setup(texts: Sequence[Text], setup: Setup, outcome: Outcome) -> None:
@@ -98,9 +101,11 @@ def read_setup(texts: Sequence[Text], setup: Setup, outcome: Outcome) -> None:
     what `mooring validate` finds wrong with them is reported as invalid, so the same bad
     tenant fails both commands alike."""
     mooring: list[Document] = []
+    seen: set[str] = set()
     for source in texts:
-        if f"{GROUP}/" not in source.text:
-            continue
+        if f"{GROUP}/" not in source.text or source.name in seen:
+            continue  # a file given twice (--tenant and among PATHS) counts once
+        seen.add(source.name)
         try:
             documents = list(iter_documents(source.text, source.name))
         except DocumentError:
