@@ -5,6 +5,7 @@ validates clean, so no refusal is vacuous.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -442,3 +443,17 @@ def test_apply_refuses_a_smuggled_object_before_it_contacts_any_cluster(tmp_path
     result = CliRunner().invoke(cli, ["apply", "--kubeconfig", str(kubeconfig), str(tmp_path)])
     assert result.exit_code == 1, result.output
     assert "not-mooring" in result.output
+
+
+def test_a_json_manifest_under_tenants_is_not_a_way_around_validate(tmp_path: Path) -> None:
+    (tmp_path / "platform.yaml").write_text(yaml.safe_dump(platform_body()))
+    (tmp_path / "tenants").mkdir()
+    (tmp_path / "tenants" / "acme.yaml").write_text(yaml.safe_dump(tenant_body("acme")))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "schema.json").write_text("{}")  # not a tenant's file: left alone
+    clean = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert clean.exit_code == 0, clean.output
+    (tmp_path / "tenants" / "zz.json").write_text(json.dumps(CLUSTER_ADMIN))
+    smuggled = CliRunner().invoke(cli, ["validate", str(tmp_path)])
+    assert smuggled.exit_code == 1, smuggled.output
+    assert f"{tmp_path / 'tenants' / 'zz.json'}:1: error [unread-manifest]" in smuggled.output

@@ -20,11 +20,12 @@ from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import Tenant
 from mooring.cli.findings import FORMATS, Format, emit
 from mooring.cli.output import EXIT_FAILED, EXIT_FINDINGS, EXIT_USAGE, err, out, say
+from mooring.core.gate import unread_manifests
 from mooring.core.render import Context, Features, render_tenant
 from mooring.core.validate import Finding, Parsed, error_count, validate_documents
 from mooring.kube.client import Kube, KubeError
 from mooring.services.diff import diff_tenant
-from mooring.services.sources import SourceError, read_sources
+from mooring.services.sources import SourceError, other_manifests, read_sources
 
 paths_argument = click.argument("paths", nargs=-1, required=True)
 kubeconfig_option = click.option(
@@ -63,6 +64,7 @@ class Loaded:
 def load(paths: tuple[str, ...]) -> Loaded:
     sources = read_sources(paths)
     parsed, findings = validate_documents(sources.documents)
+    findings += unread_manifests([str(path) for path in other_manifests(paths)])
     return Loaded(parsed, sources.documents, findings, sources.errors, sources.files)
 
 

@@ -84,6 +84,21 @@ def in_tenant_files(source: str) -> bool:
     return TENANTS_FOLDER in source.replace("\\", "/").split("/")[:-1]
 
 
+def unread_manifests(paths: Sequence[str]) -> list[Finding]:
+    """Files in tenants/ folders that Mooring does not read but Argo CD would apply (JSON,
+    Jsonnet): a way around the gate, so an error each."""
+    return [
+        Finding(
+            "unread-manifest",
+            f"{path} is not read by mooring validate (it reads YAML), yet Argo CD applies "
+            "JSON and Jsonnet files of a folder too; write tenants' files as YAML",
+            document=Document(path, 0, None),
+        )
+        for path in paths
+        if in_tenant_files(path)
+    ]
+
+
 def check_gate(documents: Sequence[Document], parsed: Parsed) -> list[Finding]:
     """Findings of the gate over every document (Mooring's or not) of a repository."""
     platform = parsed.platform[0].spec if parsed.platform is not None else None

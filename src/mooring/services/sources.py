@@ -15,6 +15,9 @@ from pathlib import Path
 from mooring.api.documents import Document, DocumentError, Position, iter_documents
 
 YAML_SUFFIXES = (".yaml", ".yml")
+# Manifests other tools read from a folder (Argo CD's directory sources: JSON, Jsonnet),
+# which Mooring's commands do not: `other_manifests` lists them so the gate can say so.
+OTHER_MANIFEST_SUFFIXES = (".json", ".jsonnet", ".libsonnet")
 MAX_BYTES = 64 * 1024 * 1024
 
 
@@ -53,6 +56,24 @@ def expand(paths: Iterable[str]) -> Iterator[str | Path]:
             )
         else:
             yield path
+
+
+def other_manifests(paths: Iterable[str]) -> list[Path]:
+    """Files below the folders among `paths` that hold manifests in another format than
+    YAML (not in hidden folders), sorted."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if raw == "-" or not path.is_dir():
+            continue
+        found += sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix in OTHER_MANIFEST_SUFFIXES
+            and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(path).parts[:-1])
+        )
+    return found
 
 
 @dataclass(frozen=True)
