@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
+from mooring.api import yamldump
 from mooring.cli.output import EXIT_FAILED, EXIT_USAGE, err, out, say
 from mooring.cli.tenants import _load, kubeconfig_option
 from mooring.core.render.platform import install as install_objects
@@ -27,7 +27,7 @@ def install() -> None:
 @install.command("render")
 def install_render() -> None:
     """Print the objects as YAML (what deploy/ holds)."""
-    out.print(yaml.safe_dump_all(install_objects(), sort_keys=False), end="", markup=False)
+    out.print(yamldump.dump_all(install_objects()), end="", markup=False)
 
 
 @install.command("apply")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 
 import click
-import yaml
 
+from mooring.api import yamldump
 from mooring.api.guardrails import GuardrailSettings
 from mooring.cli.output import EXIT_USAGE, err, out
 from mooring.core.policy.admission import admission_objects
@@ -52,7 +52,7 @@ def render(paths: tuple[str, ...], rules: tuple[str, ...]) -> None:
         sys.exit(EXIT_USAGE)
     settings = setup.platform.spec.guardrails if setup.platform else GuardrailSettings()
     objects = admission_objects(settings, setup.tenants, select(rules))
-    out.print(yaml.safe_dump_all(objects, sort_keys=False), end="", markup=False, highlight=False)
+    out.print(yamldump.dump_all(objects), end="", markup=False, highlight=False)
 
 
 @policy.command("rules")

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
+from mooring.api import yamldump
 from mooring.api.documents import model_errors
 from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import Tenant
@@ -86,7 +86,7 @@ def render(paths: tuple[str, ...], cilium: bool) -> None:
     objects: list[dict[str, Any]] = []
     for tenant, _ in parsed.tenants:
         objects += render_tenant(Context(tenant, platform, Features(cilium=cilium)))
-    out.print(yaml.safe_dump_all(objects, sort_keys=False), end="", markup=False)
+    out.print(yamldump.dump_all(objects), end="", markup=False)
 
 
 @click.command()
@@ -225,7 +225,7 @@ def tenant_new(
     directory.mkdir(parents=True, exist_ok=True)
     target.write_text(
         f"# Tenant {name}: reviewed by the platform team, applied by ArgoCD after merge.\n"
-        + yaml.safe_dump(document, sort_keys=False)
+        + yamldump.dump(document)
     )
     platform = directory.parent / "platform.yaml"
     say(f"wrote {target}; check it with: mooring validate {platform} {directory}")
