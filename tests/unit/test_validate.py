@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from mooring.api.documents import DocumentError, parse_documents
-from mooring.core.validate import validate_documents
+from mooring.core.validate import platform_validity, validate_documents
 from tests.builders import platform_body, tenant_body
 
 PLATFORM = yaml.safe_dump(platform_body())
@@ -116,3 +116,15 @@ def test_malformed_yaml_names_file_and_line() -> None:
         parse_documents("a: 1\nb: [2\nc: 3\n", "broken.yaml")
     assert str(raised.value).startswith("broken.yaml:")
     assert "not valid YAML" in str(raised.value)
+
+
+def test_a_platform_config_the_operator_accepts_is_valid() -> None:
+    valid, reason, message = platform_validity(platform_body())
+    assert (valid, reason) == (True, "Valid")
+    assert "default small" in message
+
+
+def test_a_platform_config_with_an_unknown_default_tier_is_not_valid_and_says_why() -> None:
+    valid, reason, message = platform_validity(platform_body(defaultTier="gold"))
+    assert (valid, reason) == (False, "InvalidSpec")
+    assert "defaultTier 'gold' is not one of the tiers" in message

@@ -28,7 +28,8 @@ class ConditionsStatus(BaseModel):
     conditions: list[Condition] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
-        description="The object's conditions (metav1.Condition).",
+        description="The object's conditions (metav1.Condition); a PlatformConfig has "
+        "Valid: whether the operator accepts it, and why not.",
     )
 
 
@@ -75,7 +76,11 @@ PLATFORM_CONFIG = Kind(
     spec=PlatformConfigSpec,
     status=ConditionsStatus,
     short_names=("pc",),
-    columns=(Column("Default tier", ".spec.defaultTier"), Column("Valid", READY)),
+    columns=(
+        Column("Default tier", ".spec.defaultTier"),
+        Column("Valid", '.status.conditions[?(@.type=="Valid")].status'),
+        Column("Reason", '.status.conditions[?(@.type=="Valid")].reason', priority=1),
+    ),
     rules=(("self.metadata.name == 'default'", "the PlatformConfig must be named 'default'"),),
 )
 

@@ -303,6 +303,26 @@ def _human(resource: str, value: Decimal) -> str:
     return f"{gib.quantize(Decimal('0.01')).normalize():f}Gi"
 
 
+def platform_validity(obj: Any) -> tuple[bool, str, str]:
+    """Pure: the PlatformConfig's `Valid` condition as (valid, reason, message).
+
+    The checks the CRD schema cannot make (a default tier among the tiers, complete tier
+    quotas, a default database server among the servers) decide it; the operator writes it
+    to the PlatformConfig's status, so a platform engineer sees at once why tenants fail.
+    """
+    instance, errors = model_errors(PlatformConfig, obj)
+    if not isinstance(instance, PlatformConfig):
+        detail = "; ".join(f"{e.dotted or 'spec'}: {e.message}" for e in errors)
+        return False, "InvalidSpec", f"{detail}; tenants are not reconciled until it is fixed"
+    spec = instance.spec
+    return (
+        True,
+        "Valid",
+        f"{len(spec.tiers)} tier(s) ({', '.join(sorted(spec.tiers))}), default "
+        f"{spec.default_tier}",
+    )
+
+
 def error_count(findings: Iterable[Finding]) -> int:
     return sum(1 for f in findings if f.severity == "error")
 

@@ -271,7 +271,14 @@ async def reconcile(
         return failed("InvalidSpec", detail)
     assert isinstance(tenant_model, Tenant)
     tenant = tenant_model
-    platform = await load_platform(kube, view)
+    try:
+        platform = await load_platform(kube, view)
+    except ValueError:  # pydantic's ValidationError: the PlatformConfig's status says why
+        return failed(
+            "InvalidPlatformConfig",
+            f"PlatformConfig {PLATFORM_CONFIG_NAME!r} is not valid; its status says why "
+            f"(kubectl describe platformconfig {PLATFORM_CONFIG_NAME})",
+        )
     if platform is None:
         return failed(
             "NoPlatformConfig",
