@@ -318,8 +318,7 @@ def platform_validity(obj: Any) -> tuple[bool, str, str]:
     return (
         True,
         "Valid",
-        f"{len(spec.tiers)} tier(s) ({', '.join(sorted(spec.tiers))}), default "
-        f"{spec.default_tier}",
+        f"{len(spec.tiers)} tier(s) ({', '.join(sorted(spec.tiers))}), default {spec.default_tier}",
     )
 
 

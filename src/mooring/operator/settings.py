@@ -5,7 +5,6 @@ Side effects: creates the Kube client at startup and closes it at cleanup.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import yaml
 
 from mooring.api.names import FINALIZER, KOPF_PREFIX
 from mooring.kube.client import Kube
+from mooring.operator import events
 from mooring.operator.registry import REGISTRY
 
 
@@ -40,13 +40,15 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
-    # kopf would turn every log line into a Kubernetes Event; Mooring posts its own.
-    settings.posting.level = logging.WARNING
+    # kopf would post Events about cluster-scoped objects where `kubectl describe` does not
+    # look (operator/events.py): Mooring posts its own, and kopf's warnings through a bridge.
+    settings.posting.enabled = False
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60
     options: Options = memo["options"]
     memo["kube"] = Kube.from_kubeconfig(options.kubeconfig)
+    memo.setdefault("on_close", []).append(events.install(memo["kube"]).close_async)
 
 
 @kopf.on.cleanup(registry=REGISTRY)

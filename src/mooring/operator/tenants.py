@@ -204,7 +204,7 @@ class Watches:
                 current = await self.kube.get_or_none(names.API_VERSION, "Tenant", tenant_name)
                 if current is None or current["metadata"].get("deletionTimestamp"):
                     return
-                outcome = await reconcile_and_report(self.kube, _body(current), self, post=True)
+                outcome = await reconcile_and_report(self.kube, _body(current), self)
                 await _write_status(self.kube, tenant_name, outcome.status)
             else:
                 await _restore(self.kube, wanted)
@@ -300,7 +300,7 @@ async def _watch_for_cilium(watches: Watches, every: float) -> None:
         informer.start()
         await informer.synced.wait()
         for body in list(watches.tenants.values()):
-            outcome = await reconcile_and_report(watches.kube, _body(body), watches, post=True)
+            outcome = await reconcile_and_report(watches.kube, _body(body), watches)
             await _write_status(watches.kube, body["metadata"]["name"], outcome.status)
 
 
@@ -336,9 +336,9 @@ async def remember_platform(
 
 
 async def reconcile_and_report(
-    kube: Kube, body: kopf.Body, watches: Watches | None, post: bool = False
+    kube: Kube, body: kopf.Body, watches: Watches | None
 ) -> service.Outcome:
-    """Reconcile, count, and tell (Events through kopf inside its handlers, else directly)."""
+    """Reconcile, count, and tell (Events where `kubectl describe tenant` finds them)."""
     started = time.perf_counter()
     view = watches if watches is not None and watches.synced() else None
     try:
@@ -351,10 +351,7 @@ async def reconcile_and_report(
     for error in outcome.errors:
         RECONCILE_ERRORS.labels("Tenant", error.step).inc()
     for type_, reason, message in outcome.events:
-        if post:
-            await post_event(kube, body, type_, reason, message)
-        else:
-            kopf.event(body, type=type_, reason=reason, message=message)
+        await post_event(kube, body, type_, reason, message)
     _READY[body["metadata"]["name"]] = "True" if outcome.ready else "False"
     return outcome
 
@@ -378,7 +375,7 @@ async def finalize_tenant(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     except KubeError as error:
         raise kopf.TemporaryError(str(error), delay=5) from error
     for type_, reason, message in outcome.events:
-        kopf.event(body, type=type_, reason=reason, message=message)
+        await post_event(memo["kube"], body, type_, reason, message)
 
 
 # -- the platform ----------------------------------------------------------------------------

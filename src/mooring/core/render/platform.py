@@ -116,7 +116,8 @@ OPERATOR_RULES: tuple[Rule, ...] = (
         ["bind"],
         [cluster_role_name(r) for r in TENANT_ROLES],
     ),
-    rule("", ["events"], ["create", "patch"]),
+    # Events: the same one again is counted on the existing one (get, then patch).
+    rule("", ["events"], ["create", "get", "patch"]),
     rule("events.k8s.io", ["events"], ["create", "patch"]),
     # To tell whether a namespace holds data before deleting it.
     rule("", ["pods", "persistentvolumeclaims"], READ),
