@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from mooring.core.plan import ref
 from mooring.core.render import Context, Features, render_tenant
+from mooring.core.render.cilium import cilium_only
 from tests.builders import platform, tenant
 
 
@@ -252,3 +253,21 @@ def test_any_valid_tenant_renders_unique_labelled_objects_inside_its_own_namespa
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "mooring"
         where = meta["name"] if obj["kind"] == "Namespace" else meta["namespace"]
         assert where in own
+
+
+def test_allowances_only_cilium_enforces_are_named_with_their_field_paths() -> None:
+    network = {
+        "ingress": {"fromTenants": ["web"], "http": [{"method": "GET"}]},
+        "egress": {
+            "toCidrs": [{"cidr": "10.0.0.0/8"}],
+            "toFqdns": [{"matchName": "api.stripe.com"}, {"matchPattern": "*.s3.amazonaws.com"}],
+        },
+    }
+    found = [str(item) for item in cilium_only(tenant(network=network))]
+    assert found == [
+        "spec.network.egress.toFqdns[0] (api.stripe.com): egress to it stays denied",
+        "spec.network.egress.toFqdns[1] (*.s3.amazonaws.com): egress to it stays denied",
+        "spec.network.ingress.http (1 HTTP rule(s)): not enforced; the allowed peers may send "
+        "any request",
+    ]
+    assert cilium_only(tenant()) == []

@@ -186,6 +186,19 @@ class DatabaseSettings(Model):
         return next((s for s in self.servers if s.name == wanted), None)
 
 
+class NetworkSettings(Model):
+    """What the cluster's network offers beyond Kubernetes NetworkPolicies."""
+
+    cilium: bool = Field(
+        False,
+        description="The cluster runs Cilium, so tenants' FQDN egress and HTTP (L7) "
+        "allowances can be enforced. Offline tools go by this (`mooring validate` warns "
+        "about such allowances when it is false; `mooring render` renders "
+        "CiliumNetworkPolicies when it is true); the operator looks for Cilium's CRDs "
+        "itself and reports allowances it cannot enforce in the tenant's NetworkReady.",
+    )
+
+
 class PlatformConfigSpec(Model):
     """The platform's settings."""
 
@@ -211,6 +224,9 @@ class PlatformConfigSpec(Model):
         ),
         description="Where the ingress controller runs (spec.network.ingress."
         "fromIngressController of a tenant lets it in).",
+    )
+    network: NetworkSettings = Field(
+        default_factory=NetworkSettings, description="The cluster's network features."
     )
     guardrails: GuardrailSettings = Field(
         default_factory=GuardrailSettings,

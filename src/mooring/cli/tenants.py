@@ -40,7 +40,7 @@ def _load(paths: tuple[str, ...], fmt: Format) -> Parsed:
     sources = read_sources(paths)
     parsed, findings = validate_documents(sources.documents)
     if findings or sources.errors:
-        emit(findings, sources.errors, fmt)
+        emit(findings, sources.errors, fmt, console=err)
     if sources.errors:
         sys.exit(EXIT_USAGE)
     if error_count(findings):
@@ -75,17 +75,23 @@ def validate(paths: tuple[str, ...], fmt: Format) -> None:
 
 @click.command()
 @paths_argument
-@click.option("--cilium", is_flag=True, help="Render as for a cluster with Cilium (L7, FQDN).")
-def render(paths: tuple[str, ...], cilium: bool) -> None:
+@click.option(
+    "--cilium/--no-cilium",
+    default=None,
+    help="Render as for a cluster with (or without) Cilium: L7 and FQDN allowances "
+    "(default: the PlatformConfig's spec.network.cilium).",
+)
+def render(paths: tuple[str, ...], cilium: bool | None) -> None:
     """Print every object the tenants in PATHS render to, as YAML."""
     parsed = _load(paths, "text")
     if parsed.platform is None:
         err.print("error: no PlatformConfig among the paths; add platform.yaml", markup=False)
         sys.exit(EXIT_USAGE)
     platform = parsed.platform[0].spec
+    features = Features(cilium=platform.network.cilium if cilium is None else cilium)
     objects: list[dict[str, Any]] = []
     for tenant, _ in parsed.tenants:
-        objects += render_tenant(Context(tenant, platform, Features(cilium=cilium)))
+        objects += render_tenant(Context(tenant, platform, features))
     out.print(yamldump.dump_all(objects), end="", markup=False)
 
 

@@ -20,6 +20,7 @@ from mooring.api.status import Condition, set_condition
 from mooring.api.tenant import NamespaceStatus, QuotaUsage, Tenant, TenantStatus
 from mooring.core.plan import Plan, drifted, plan, ref
 from mooring.core.render import Context, Features, render_tenant
+from mooring.core.render.cilium import CiliumOnly, cilium_only
 from mooring.core.render.quotas import QUOTA_NAME
 from mooring.core.validate import check_tenant
 from mooring.kube.client import Kube, KubeError, NotFound
@@ -351,8 +352,19 @@ async def reconcile(
                     StepError("NamespacesReady", f"Namespace {namespace}", error.message)
                 )
 
+    # Allowances only Cilium enforces: without it they are not rendered, and status says so.
+    unenforced = [] if features.cilium else cilium_only(tenant)
     status = _status(
-        tenant, previous, decision, observed, errors_, warnings, generation, now, platform
+        tenant,
+        previous,
+        decision,
+        observed,
+        errors_,
+        warnings,
+        generation,
+        now,
+        platform,
+        unenforced,
     )
     outcome = Outcome(
         _dump(status),
@@ -377,6 +389,7 @@ def _status(
     generation: int | None,
     now: str,
     platform: PlatformConfig,
+    unenforced: Sequence[CiliumOnly] = (),
 ) -> TenantStatus:
     conditions = previous.conditions
     by_step: dict[str, list[StepError]] = {}
@@ -391,6 +404,16 @@ def _status(
             )
         else:
             conditions = set_condition(conditions, step, "True", "Applied", "", now, generation)
+    if unenforced and "NetworkReady" not in by_step:
+        conditions = set_condition(
+            conditions,
+            "NetworkReady",
+            "False",
+            CILIUM_REQUIRED,
+            cilium_message(unenforced),
+            now,
+            generation,
+        )
     conflicted = {c.namespace: c.reason for c in decision.conflicts}
     if conflicted:
         conditions = set_condition(
@@ -417,9 +440,12 @@ def _status(
             )
         if warnings:
             message += "; warnings: " + "; ".join(warnings)
-        conditions = set_condition(
-            conditions, "Ready", "True", "Reconciled", message, now, generation
-        )
+        reason = "Reconciled"
+        if unenforced:
+            # The tenant works, but not all it asks for is in force: say so where people look.
+            reason = "Degraded"
+            message += f"; NetworkReady is False: {cilium_message(unenforced)}"
+        conditions = set_condition(conditions, "Ready", "True", reason, message, now, generation)
     quotas = {
         o["metadata"]["namespace"]: o
         for o in observed
@@ -447,6 +473,17 @@ def _status(
         namespace_count=len(namespaces),
         namespaces=namespaces,
         conditions=_ordered(conditions),
+    )
+
+
+CILIUM_REQUIRED = "CiliumRequired"
+
+
+def cilium_message(unenforced: Sequence[CiliumOnly]) -> str:
+    return (
+        "this cluster has no Cilium (CiliumNetworkPolicy), so these allowances are not in "
+        "force: " + "; ".join(str(u) for u in unenforced) + ". Install Cilium, or remove "
+        "them from the tenant"
     )
 
 
@@ -488,6 +525,14 @@ def _events(outcome: Outcome, decision: Plan, previous: TenantStatus) -> list[tu
         events.append(("Warning", "NamespaceConflict", conflict.reason))
     for error in outcome.errors:
         events.append(("Warning", "ApplyFailed", f"{error.what}: {error.message}"))
+    network: dict[str, Any] = next(
+        (c for c in outcome.status.get("conditions", []) if c["type"] == "NetworkReady"), {}
+    )
+    before = next((c for c in previous.conditions if c.type == "NetworkReady"), None)
+    if network.get("reason") == CILIUM_REQUIRED and (
+        before is None or before.message != network.get("message")
+    ):
+        events.append(("Warning", CILIUM_REQUIRED, str(network.get("message"))))
     return events
 
 
