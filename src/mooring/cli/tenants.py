@@ -17,6 +17,7 @@ from mooring.api import yamldump
 from mooring.api.documents import model_errors
 from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import Tenant
+from mooring.cli import tenant_status
 from mooring.cli.findings import FORMATS, Format, emit
 from mooring.cli.output import EXIT_FAILED, EXIT_FINDINGS, EXIT_USAGE, err, out, say
 from mooring.core.render import Context, Features, render_tenant
@@ -159,7 +160,10 @@ def _subjects(entries: tuple[str, ...]) -> dict[str, list[str]]:
 
 @click.group()
 def tenant() -> None:
-    """Work with tenant files."""
+    """Tenants: start a tenant file; see a tenant's scorecard."""
+
+
+tenant.add_command(tenant_status.status)
 
 
 @tenant.command("new")

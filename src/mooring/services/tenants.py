@@ -32,6 +32,8 @@ Clock = Callable[[], datetime.datetime]
 OWNED_KINDS: tuple[tuple[str, str, str], ...] = (
     ("v1", "Namespace", "NamespacesReady"),
     ("rbac.authorization.k8s.io/v1", "RoleBinding", "AccessReady"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole", "AccessReady"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "AccessReady"),
     ("v1", "ResourceQuota", "QuotaReady"),
     ("v1", "LimitRange", "LimitsReady"),
     ("networking.k8s.io/v1", "NetworkPolicy", "NetworkReady"),
@@ -176,7 +178,8 @@ async def _existing_tenants(kube: Kube, tenant: Tenant) -> set[str]:
 
 
 async def _apply_all(kube: Kube, objects: Sequence[KubeObject]) -> list[StepError]:
-    """Apply namespaces first, then everything else concurrently; collect every error."""
+    """Apply namespaces first, then ClusterRoles (a binding to a role that does not exist
+    yet is refused), then everything else concurrently; collect every error."""
     errors: list[StepError] = []
     limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -192,10 +195,12 @@ async def _apply_all(kube: Kube, objects: Sequence[KubeObject]) -> list[StepErro
     namespaces = [o for o in objects if o["kind"] == "Namespace"]
     await asyncio.gather(*(apply(o) for o in namespaces))
     failed = {e.what.split(" ", 1)[1] for e in errors}
+    await asyncio.gather(*(apply(o) for o in objects if o["kind"] == "ClusterRole"))
     rest = [
         o
         for o in objects
-        if o["kind"] != "Namespace" and o["metadata"].get("namespace") not in failed
+        if o["kind"] not in ("Namespace", "ClusterRole")
+        and o["metadata"].get("namespace") not in failed
     ]
     await asyncio.gather(*(apply(o) for o in rest))
     return errors
