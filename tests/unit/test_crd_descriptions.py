@@ -21,6 +21,8 @@ def undescribed(node: dict[str, Any], path: str) -> list[str]:
     missing = []
     for key, child in (node.get("properties") or {}).items():
         here = f"{path}.{key}"
+        if here.count(".") == 1 and key == "metadata":
+            continue  # the API server refuses anything but a type there; ObjectMeta's own
         if not str(child.get("description", "")).strip():
             missing.append(here)
         missing += undescribed(child, here)

@@ -28,7 +28,6 @@ KIND_DESCRIPTION = (
     "Kind is a string value representing the REST resource this object represents. Servers "
     "may infer this from the endpoint the client submits requests to. In CamelCase."
 )
-METADATA_DESCRIPTION = "Standard object's metadata: name, labels, annotations."
 
 
 @dataclass(frozen=True)
@@ -155,7 +154,8 @@ def crd(kind: Kind) -> dict[str, Any]:
     properties: Schema = {
         "apiVersion": {"type": "string", "description": API_VERSION_DESCRIPTION},
         "kind": {"type": "string", "description": KIND_DESCRIPTION},
-        "metadata": {"type": "object", "description": METADATA_DESCRIPTION},
+        # The API server allows nothing but the type here; kubectl explains ObjectMeta itself.
+        "metadata": {"type": "object"},
         "spec": spec_schema,
     }
     root: Schema = {

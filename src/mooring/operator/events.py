@@ -59,6 +59,7 @@ class EventBridge(logging.Handler):
 
     async def close_async(self) -> None:
         logging.getLogger(KOPF_OBJECT_LOGGER).removeHandler(self)
+        await asyncio.sleep(0)  # posts scheduled from emit() start first
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
