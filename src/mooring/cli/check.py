@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import click
 
 from mooring.cli.check_formats import FORMATS, RENDERERS, Format, summary
-from mooring.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, out, say
+from mooring.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, error, out, say
 from mooring.core.policy.rules import RULE_IDS
 from mooring.services.check import check as run_check
 from mooring.services.check import default_jobs
@@ -35,6 +35,8 @@ def _time(value: str | None) -> datetime:
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option(
+    "-o",
+    "--output",
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
@@ -94,9 +96,7 @@ def check(
     """
     unknown = [r for r in rules if r not in RULE_IDS]
     if unknown:
-        err.print(
-            f"error: unknown rule {unknown[0]!r}; rules are: {', '.join(RULE_IDS)}", markup=False
-        )
+        error(f"unknown rule {unknown[0]!r}; rules are: {', '.join(RULE_IDS)}")
         sys.exit(EXIT_USAGE)
     now = _time(at)
     outcome = run_check(

@@ -63,3 +63,23 @@ def context_namespace(kubeconfig: Path | None, context: str | None, namespace: s
     except Exception:  # no usable kubeconfig: the request itself will say so
         return "default"
     return str(getattr(config, "namespace", None) or "default")
+
+
+def input_paths(command: F) -> F:
+    """PATH... and -f/--filename PATH (repeatable), as kubectl reads files; '-' is stdin."""
+    command = click.option(
+        "-f",
+        "--filename",
+        "filenames",
+        multiple=True,
+        metavar="PATH",
+        help="A file or folder to read, like PATH ('-' reads standard input); repeatable.",
+    )(command)
+    return click.argument("paths", nargs=-1)(command)
+
+
+def all_paths(paths: tuple[str, ...], filenames: tuple[str, ...]) -> tuple[str, ...]:
+    merged = (*paths, *filenames)
+    if not merged:
+        raise click.UsageError("give at least one PATH (or -f PATH); '-' reads standard input")
+    return merged

@@ -17,7 +17,7 @@ import click
 
 from mooring.api import yamldump
 from mooring.cli.options import connect, context_namespace, kube_options, output_option
-from mooring.cli.output import EXIT_FAILED, EXIT_USAGE, err, out
+from mooring.cli.output import EXIT_FAILED, EXIT_USAGE, error, out
 from mooring.core.scorecard import QuotaLine, Scorecard
 from mooring.kube.client import Forbidden, KubeError
 from mooring.services.scorecard import NoTenant, scorecard, tenant_of_namespace
@@ -120,17 +120,14 @@ def status(
 
     try:
         card = asyncio.run(gather())
-    except NoTenant as error:
-        err.print(f"error: {error}", markup=False)
+    except NoTenant as problem:
+        error(str(problem))
         sys.exit(EXIT_USAGE)
-    except Forbidden as error:
-        err.print(
-            f"error: {error}\n(members read their own tenant only; ask an owner to add you)",
-            markup=False,
-        )
+    except Forbidden as problem:
+        error(f"{problem}\n(members read their own tenant only; ask an owner to add you)")
         sys.exit(EXIT_FAILED)
-    except (KubeError, OSError) as error:
-        err.print(f"error: {error}", markup=False)
+    except (KubeError, OSError) as problem:
+        error(str(problem))
         sys.exit(EXIT_FAILED)
     if output == "json":
         out.print(json.dumps(card.to_dict(), indent=2), markup=False, highlight=False)
