@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +147,31 @@ async def test_a_policy_exceptions_expiry_prints_as_a_time(
     text = run([*kubectl, "get", "policyexceptions", "-n", namespace])
     assert "2099-06-30T00:00:00Z" in text
     assert "<invalid>" not in text
+
+
+async def test_kubectl_finds_and_runs_mooring_as_a_plugin(
+    kube: Kube, kubectl: list[str], operator: OperatorProcess, name: str, cleanup: list[str]
+) -> None:
+    """Installing the package puts `kubectl-mooring` beside `mooring`: `kubectl mooring ...`."""
+    cleanup.append(name)
+    await kube.apply(tenant(name))
+    await wait_ready(kube, name)
+    bin_dir = Path(sys.executable).parent
+    assert (bin_dir / "kubectl-mooring").is_file(), "the kubectl-mooring entry point is missing"
+    binary, _, kubeconfig = kubectl
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "KUBECONFIG": kubeconfig}
+
+    def plugin(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [binary, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    listed = plugin("plugin", "list")
+    assert str(bin_dir / "kubectl-mooring") in listed.stdout, listed.stdout + listed.stderr
+    rules = plugin("mooring", "policy", "rules", "-o", "name")
+    assert rules.returncode == 0, rules.stderr
+    assert "image-tag" in rules.stdout.split()
+    # It talks to the cluster kubectl was pointed at (KUBECONFIG).
+    card = plugin("mooring", "tenant", "status", name, "-o", "json")
+    assert card.returncode == 0, card.stderr
+    assert json.loads(card.stdout)["tenant"] == name
