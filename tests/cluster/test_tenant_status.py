@@ -215,3 +215,20 @@ async def test_the_operator_writes_only_tenant_reader_cluster_roles(
             await operator_client.apply(role("probe-reader", reader))
         with pytest.raises(Forbidden, match="may only get, list and watch one Tenant"):
             await operator_client.apply(role("mooring-tenant:probe", secrets))
+
+
+async def test_a_deleted_tenant_reader_binding_is_restored(
+    kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str]
+) -> None:
+    cleanup.append(name)
+    await kube.apply(tenant(name))
+    await wait_ready(kube, name)
+    rbac = "rbac.authorization.k8s.io/v1"
+    reader = f"mooring-tenant:{name}"
+    await kube.delete(rbac, "ClusterRoleBinding", reader)
+
+    async def restored() -> bool:
+        binding = await kube.get_or_none(rbac, "ClusterRoleBinding", reader)
+        return binding is not None and binding["subjects"][0]["name"] == f"{name}-owner"
+
+    await eventually(restored, timeout=15, what="the reader binding restored")
