@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from mooring.cli.output import EXIT_FAILED, err, out, say
-from mooring.devcluster.binaries import BuildError, ensure_built
+from mooring.devcluster.binaries import CONTROL_PLANE, GITOPS, BuildError, ensure_built
 from mooring.devcluster.cluster import DevCluster, DevClusterError, NodeShape
 
 state_dir_option = click.option(
@@ -27,10 +27,13 @@ def dev() -> None:
 
 
 @dev.command()
-def build() -> None:
+@click.option(
+    "--gitops", is_flag=True, help="Also Argo CD and kustomize (about 10 minutes the first time)."
+)
+def build(gitops: bool) -> None:
     """Build the control plane binaries from their pinned Go modules, if missing."""
     try:
-        paths = ensure_built(say=say)
+        paths = ensure_built([*CONTROL_PLANE, *(GITOPS if gitops else ())], say=say)
     except BuildError as error:
         err.print(f"[red]error:[/] {error}", markup=True)
         sys.exit(EXIT_FAILED)
