@@ -145,6 +145,9 @@ class LocalArgoCD:
                     str(self.dir / "redis"),
                     "--daemonize",
                     "no",
+                    # Keep argv as started: `down` recognises its processes by their command.
+                    "--set-proc-title",
+                    "no",
                 ],
                 redis_port,
                 _redis_ok,

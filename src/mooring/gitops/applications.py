@@ -43,6 +43,8 @@ class AppView:
     operation_message: str
     conditions: tuple[str, ...] = ()
     resources: tuple[ResourceView, ...] = field(default_factory=tuple)
+    # Per-object refusals of the last sync ("... is not permitted in project tenants").
+    failures: tuple[str, ...] = ()
 
     @property
     def settled(self) -> bool:
@@ -53,6 +55,8 @@ class AppView:
         for resource in self.resources:
             if resource.health in ("Degraded", "Missing") and resource.message:
                 return f"{resource.kind} {resource.name}: {resource.message}"
+        if self.failures:
+            return "; ".join(self.failures)
         if self.operation in ("Failed", "Error") and self.operation_message:
             return self.operation_message
         return self.conditions[0] if self.conditions else ""
@@ -84,6 +88,11 @@ def view(app: dict[str, Any]) -> AppView:
             f"{c.get('type')}: {c.get('message', '')}" for c in status.get("conditions") or []
         ),
         resources=resources,
+        failures=tuple(
+            f"{r.get('kind')} {r.get('name')}: {r.get('message', '')}"
+            for r in (operation.get("syncResult") or {}).get("resources") or []
+            if r.get("status") == "SyncFailed"
+        ),
     )
 
 
@@ -112,14 +121,24 @@ async def wait_for(
     timeout: float = 120,
     what: str = "",
     namespace: str = NAMESPACE,
+    nudge: float | None = None,
 ) -> AppView:
-    """Poll until `ready(view)`; on timeout the error says where the Application stands."""
+    """Poll until `ready(view)`; on timeout the error says where the Application stands.
+
+    `nudge`: refresh the Application every so many seconds while waiting. Argo CD 3.2 does
+    not re-assess an Application when a CRD it created turns Established a moment later
+    (the CRD stays Degraded until the next resync, minutes away); a refresh re-assesses it.
+    """
     deadline = time.monotonic() + timeout
     last: AppView | None = None
+    nudged = time.monotonic()
     while True:
         last = await get(kube, name, namespace)
         if last is not None and ready(last):
             return last
+        if nudge is not None and last is not None and time.monotonic() - nudged > nudge:
+            await refresh(kube, name, namespace)
+            nudged = time.monotonic()
         if time.monotonic() > deadline:
             where = (
                 "does not exist"

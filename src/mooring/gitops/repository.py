@@ -190,7 +190,7 @@ def root_application(s: Settings) -> dict[str, Any]:
             "project": "platform",
             "source": {"repoURL": s.repo_url, "targetRevision": s.revision, "path": "bootstrap"},
             "destination": {"server": IN_CLUSTER, "namespace": s.argocd_namespace},
-            "syncPolicy": {"automated": {"prune": False, "selfHeal": True}},
+            "syncPolicy": {"automated": {"selfHeal": True}},
         },
     }
 
@@ -263,7 +263,9 @@ def _tenant_sync_policy() -> dict[str, Any]:
     return {
         "automated": {"prune": True, "selfHeal": True},
         "syncOptions": list(TENANT_SYNC_OPTIONS),
-        "retry": {"limit": 5, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "3m"}},
+        # A team's first file holds its Tenant and Databases in the Tenant's namespaces: the
+        # Databases are refused until Mooring has made those, a second or two later.
+        "retry": {"limit": 5, "backoff": {"duration": "2s", "factor": 2, "maxDuration": "1m"}},
     }
 
 
@@ -445,7 +447,7 @@ def mooring_application(s: Settings) -> dict[str, Any]:
             "destination": {"server": IN_CLUSTER, "namespace": "mooring-system"},
             "syncPolicy": {
                 # Never prune Mooring's CRDs: that would delete every Tenant and Database.
-                "automated": {"prune": False, "selfHeal": True},
+                "automated": {"selfHeal": True},  # no prune
                 "syncOptions": ["CreateNamespace=true", "ServerSideApply=true"],
             },
         },
@@ -471,7 +473,7 @@ def config_application(s: Settings) -> dict[str, Any]:
             },
             "destination": {"server": IN_CLUSTER},
             "syncPolicy": {
-                "automated": {"prune": False, "selfHeal": True},
+                "automated": {"selfHeal": True},  # no prune
                 "syncOptions": ["SkipDryRunOnMissingResource=true"],
             },
         },
