@@ -47,7 +47,20 @@ def build(gitops: bool) -> None:
 @click.option("--node-cpu", default="8", show_default=True, help="CPU capacity of each node.")
 @click.option("--node-memory", default="32Gi", show_default=True, help="Memory of each node.")
 @click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for ready.")
-def up(state_dir: Path | None, nodes: int, node_cpu: str, node_memory: str, timeout: float) -> None:
+@click.option(
+    "--gitops",
+    is_flag=True,
+    help="Also Argo CD, a local Git repository holding a platform repository "
+    "(`mooring init --profile local`) and Mooring's operator: merges become tenants.",
+)
+def up(
+    state_dir: Path | None,
+    nodes: int,
+    node_cpu: str,
+    node_memory: str,
+    timeout: float,
+    gitops: bool,
+) -> None:
     """Build what is missing, start the control plane and wait until it is ready."""
     cluster = DevCluster(state_dir, NodeShape(count=nodes, cpu=node_cpu, memory=node_memory))
     try:
@@ -55,12 +68,42 @@ def up(state_dir: Path | None, nodes: int, node_cpu: str, node_memory: str, time
     except (DevClusterError, BuildError) as error:
         err.print(f"[red]error:[/] {error}", markup=True)
         sys.exit(EXIT_FAILED)
+    if gitops:
+        _gitops(cluster)
     say("")
     say("next:")
     say(f"  export KUBECONFIG={cluster.kubeconfig_path}")
     say("  kubectl get nodes            # 4 kwok nodes, Ready")
     say("  mooring dev kubeconfig --user alice --group team-a > alice.kubeconfig")
     say("  mooring dev down             # stops every process, frees every port")
+
+
+@dev.command("gitops")
+@state_dir_option
+def gitops_command(state_dir: Path | None) -> None:
+    """Start Argo CD and the local Git repository on a running control plane (see up --gitops)."""
+    _gitops(DevCluster(state_dir))
+
+
+def _gitops(cluster: DevCluster) -> None:
+    from mooring.demo.localgitops import LocalGitOps
+    from mooring.devcluster.gitrepo import GitError
+    from mooring.kube.client import KubeError
+
+    loop = LocalGitOps(cluster, say)
+    try:
+        loop.up()
+        operator = loop.start_operator()
+    except (DevClusterError, BuildError, GitError, KubeError, TimeoutError, RuntimeError) as error:
+        err.print(f"[red]error:[/] {error}", markup=True)
+        sys.exit(EXIT_FAILED)
+    say(f"  Mooring's operator: pid {operator.pid}, log {operator.log}")
+    say("")
+    say("the GitOps loop:")
+    say(f"  git clone {loop.repo.url} platform && cd platform")
+    say("  mooring tenant new payments --owner alice@example.com --env dev --dir tenants")
+    say("  git add -A && git commit -m 'payments' && git push   # Argo CD syncs on push")
+    say("  kubectl get applications -n argocd; kubectl get tenants")
 
 
 @dev.command()

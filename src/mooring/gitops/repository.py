@@ -21,6 +21,7 @@ is copied per team or per cluster.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -85,7 +86,7 @@ def render_repository(settings: Settings) -> dict[str, str]:
             ],
             namespace=s.argocd_namespace,
             comment="Applied once by hand (`kubectl apply -k bootstrap/`); then the root "
-            "Application keeps it in sync with Git.",
+            "Application\nkeeps it in sync with Git.",
         ),
         "bootstrap/projects.yaml": _dump(
             [platform_project(s, addons), tenants_project(s)],
@@ -126,6 +127,15 @@ def render_repository(settings: Settings) -> dict[str, str]:
             "`configs.cm` instead.",
         ),
     }
+    oci = [addon for addon in addons if addon.oci]
+    if oci:
+        files["bootstrap/repositories.yaml"] = _dump(
+            [oci_repository(addon, s.argocd_namespace) for addon in oci],
+            "Helm charts served from OCI registries: Argo CD needs them declared.",
+        )
+        files["bootstrap/kustomization.yaml"] = files["bootstrap/kustomization.yaml"].replace(
+            "- argocd-cm.yaml\n", "- argocd-cm.yaml\n- repositories.yaml\n"
+        )
     files.update(_platform_files(s, addons))
     files.update(_environment_files(s, addons))
     files["tenants/README.md"] = _TENANTS_README
@@ -134,6 +144,14 @@ def render_repository(settings: Settings) -> dict[str, str]:
     files[".github/CODEOWNERS"] = _codeowners(s)
     files.update(s.extra)
     return dict(sorted(files.items()))
+
+
+def write_files(directory: Path, files: dict[str, str]) -> None:
+    """Side effect: write `files` (relative paths) under `directory`."""
+    for relative, text in files.items():
+        path = directory / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
 
 
 # -- Argo CD objects --------------------------------------------------------------------------
@@ -381,6 +399,25 @@ def cluster_secret(name: str, server: str, environment: str, namespace: str) -> 
         },
         "type": "Opaque",
         "stringData": {"name": name, "server": server},
+    }
+
+
+def oci_repository(addon: Addon, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": f"repository-{addon.name}",
+            "namespace": namespace,
+            "labels": {"argocd.argoproj.io/secret-type": "repository"},
+        },
+        "type": "Opaque",
+        "stringData": {
+            "type": "helm",
+            "name": addon.name,
+            "url": addon.repo_url,
+            "enableOCI": "true",
+        },
     }
 
 
