@@ -643,17 +643,24 @@ def _environment_files(s: Settings, addons: list[Addon]) -> dict[str, str]:
             comment=f"The {environment} clusters' app of apps: the platform base and the "
             f"addon values that differ in {environment}.",
         )
-        files[f"environments/{environment}/config/kustomization.yaml"] = _kustomization(
-            ["../../base"],
-            patches=[
+        # The local profile's one cluster plays every environment with the base as it is.
+        config_patches = (
+            []
+            if s.profile == "local"
+            else [
                 {
                     "target": {"kind": "PlatformConfig", "name": "default"},
                     "patch": _merge_patch(
                         "PlatformConfig", "default", {"spec": CONFIG_PATCHES[environment]}
                     ),
                 }
-            ],
-            comment=f"The PlatformConfig of the {environment} clusters: the base, patched.",
+            ]
+        )
+        files[f"environments/{environment}/config/kustomization.yaml"] = _kustomization(
+            ["../../base"],
+            patches=config_patches,
+            comment=f"The PlatformConfig of the {environment} clusters: the base, patched "
+            "where it differs.",
         )
     return files
 
