@@ -121,119 +121,90 @@ class LocalArgoCD:
             (self.dir / folder).mkdir(parents=True, exist_ok=True)
         (self.dir / "gnupg").chmod(0o700)
         env = self._env(binaries["kustomize"].parent)
-        argocd = str(binaries["argocd"])
-        appset_start = _size(self.log(APPSET_CONTROLLER))
-        redis_port, repo_port = free_port(), free_port()
-        metrics = {name: free_port() for name in COMPONENTS[1:]}
-        redis_address = f"127.0.0.1:{redis_port}"
-        repo_address = f"127.0.0.1:{repo_port}"
-        p = self.polling
-        plan: list[tuple[str, list[str], int, Callable[[int], bool]]] = [
-            (
-                REDIS,
-                [
-                    redis,
-                    "--bind",
-                    "127.0.0.1",
-                    "--port",
-                    str(redis_port),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(self.dir / "redis"),
-                    "--daemonize",
-                    "no",
-                    # Keep argv as started: `down` recognises its processes by their command.
-                    "--set-proc-title",
-                    "no",
-                ],
-                redis_port,
-                _redis_ok,
-            ),
-            (
-                REPO_SERVER,
-                [
-                    argocd,
-                    "--address",
-                    "127.0.0.1",
-                    "--port",
-                    str(repo_port),
-                    "--metrics-address",
-                    "127.0.0.1",
-                    "--metrics-port",
-                    str(metrics[REPO_SERVER]),
-                    "--redis",
-                    redis_address,
-                    "--revision-cache-expiration",
-                    p.revision_cache,
-                    "--loglevel",
-                    "warn",
-                ],
-                repo_port,
-                lambda _: http_ok(f"http://127.0.0.1:{metrics[REPO_SERVER]}/healthz"),
-            ),
-            (
-                APPSET_CONTROLLER,
-                [
-                    argocd,
-                    "--namespace",
-                    NAMESPACE,
-                    "--argocd-repo-server",
-                    repo_address,
-                    "--metrics-addr",
-                    f"127.0.0.1:{metrics[APPSET_CONTROLLER]}",
-                    "--probe-addr",
-                    f"127.0.0.1:{free_port()}",
-                    "--webhook-addr",
-                    f"127.0.0.1:{free_port()}",
-                    "--enable-leader-election=false",
-                    "--loglevel",
-                    "info",
-                ],
-                metrics[APPSET_CONTROLLER],
-                # Its probe port answers 404 in 3.2.11; this log line (of this start) is the signal.
-                lambda _: "Starting workers" in _read(self.log(APPSET_CONTROLLER), appset_start),
-            ),
-            (
-                APP_CONTROLLER,
-                [
-                    argocd,
-                    "--namespace",
-                    NAMESPACE,
-                    "--redis",
-                    redis_address,
-                    "--repo-server",
-                    repo_address,
-                    "--metrics-port",
-                    str(metrics[APP_CONTROLLER]),
-                    "--app-resync",
-                    str(p.app_resync),
-                    "--app-resync-jitter",
-                    str(p.app_resync_jitter),
-                    # Without it the Lua health message never reaches the Application.
-                    "--persist-resource-health",
-                    "--status-processors",
-                    "20",
-                    "--operation-processors",
-                    "10",
-                    "--loglevel",
-                    "warn",
-                ],
-                metrics[APP_CONTROLLER],
-                lambda port: http_ok(f"http://127.0.0.1:{port}/healthz"),
-            ),
-        ]
-        for name, argv, port, healthy in plan:
-            extra = {"ARGOCD_BINARY_NAME": name}
-            if name == APPSET_CONTROLLER:
-                extra["ARGOCD_APPLICATIONSET_CONTROLLER_REQUEUE_AFTER"] = p.appset_requeue
-            component = self.cluster.attach(
-                name, argv, port, healthy, timeout=timeout, env={**env, **extra}
-            )
-            say(f"  {name} up (pid {component.pid}, port {component.port})")
+        ports: dict[str, int] = {}
+        for name in COMPONENTS:
+            for attempt in range(3):
+                ports.update(_ports(name))
+                argv, port, healthy = self._command(name, redis, str(binaries["argocd"]), ports)
+                extra = {"ARGOCD_BINARY_NAME": name}
+                if name == APPSET_CONTROLLER:
+                    extra["ARGOCD_APPLICATIONSET_CONTROLLER_REQUEUE_AFTER"] = (
+                        self.polling.appset_requeue
+                    )
+                try:
+                    component = self.cluster.attach(
+                        name, argv, port, healthy, timeout=timeout, env={**env, **extra}
+                    )
+                except DevClusterError as error:
+                    # A free port taken by another process between our check and its bind.
+                    if "address already in use" in str(error) and attempt < 2:
+                        continue
+                    raise
+                say(f"  {name} up (pid {component.pid}, port {component.port})")
+                break
         say(f"  Argo CD ready in {time.monotonic() - started:.1f} s")
+
+    def _command(
+        self, name: str, redis: str, argocd: str, ports: dict[str, int]
+    ) -> tuple[list[str], int, Callable[[int], bool]]:
+        """One component's command line, its main port and its readiness check."""
+        redis_address = f"127.0.0.1:{ports['redis']}"
+        repo_address = f"127.0.0.1:{ports['repo']}"
+        p = self.polling
+        if name == REDIS:
+            argv = [
+                redis,
+                *("--bind", "127.0.0.1", "--port", str(ports["redis"])),
+                *("--save", "", "--appendonly", "no", "--dir", str(self.dir / "redis")),
+                "--daemonize",
+                "no",
+                # Keep argv as started: `down` recognises its processes by their command.
+                *("--set-proc-title", "no"),
+            ]
+            return argv, ports["redis"], _redis_ok
+        if name == REPO_SERVER:
+            metrics = ports["repo-metrics"]
+            argv = [
+                argocd,
+                *("--address", "127.0.0.1", "--port", str(ports["repo"])),
+                *("--metrics-address", "127.0.0.1", "--metrics-port", str(metrics)),
+                *("--redis", redis_address),
+                *("--revision-cache-expiration", p.revision_cache),
+                *("--loglevel", "warn"),
+            ]
+            return argv, ports["repo"], lambda _: http_ok(f"http://127.0.0.1:{metrics}/healthz")
+        if name == APPSET_CONTROLLER:
+            log_start = _size(self.log(APPSET_CONTROLLER))
+            argv = [
+                argocd,
+                *("--namespace", NAMESPACE, "--argocd-repo-server", repo_address),
+                *("--metrics-addr", f"127.0.0.1:{ports['appset-metrics']}"),
+                *("--probe-addr", f"127.0.0.1:{ports['appset-probe']}"),
+                *("--webhook-addr", f"127.0.0.1:{ports['appset-webhook']}"),
+                "--enable-leader-election=false",
+                *("--loglevel", "info"),
+            ]
+            # Its probe port answers 404 in 3.2.11; this log line (of this start) is the signal.
+            return (
+                argv,
+                ports["appset-metrics"],
+                lambda _: "Starting workers" in _read(self.log(APPSET_CONTROLLER), log_start),
+            )
+        argv = [
+            argocd,
+            *("--namespace", NAMESPACE, "--redis", redis_address, "--repo-server", repo_address),
+            *("--metrics-port", str(ports["controller-metrics"])),
+            *("--app-resync", str(p.app_resync), "--app-resync-jitter", str(p.app_resync_jitter)),
+            # Without it the Lua health message never reaches the Application.
+            "--persist-resource-health",
+            *("--status-processors", "20", "--operation-processors", "10"),
+            *("--loglevel", "warn"),
+        ]
+        return (
+            argv,
+            ports["controller-metrics"],
+            lambda port: http_ok(f"http://127.0.0.1:{port}/healthz"),
+        )
 
     def _env(self, kustomize_dir: Path) -> dict[str, str]:
         d = self.dir
@@ -325,6 +296,17 @@ async def _established(kube: Kube, names: list[str], timeout: float = 30) -> Non
             if time.monotonic() > deadline:
                 raise DevClusterError(f"Argo CD's CRD {name} was not Established in {timeout} s")
             await asyncio.sleep(0.1)
+
+
+def _ports(component: str) -> dict[str, int]:
+    """Fresh free ports for one component's listeners."""
+    names = {
+        REDIS: ("redis",),
+        REPO_SERVER: ("repo", "repo-metrics"),
+        APPSET_CONTROLLER: ("appset-metrics", "appset-probe", "appset-webhook"),
+        APP_CONTROLLER: ("controller-metrics",),
+    }[component]
+    return {name: free_port() for name in names}
 
 
 def _redis_ok(port: int) -> bool:

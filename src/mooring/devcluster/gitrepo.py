@@ -119,7 +119,8 @@ class LocalGitRepo:
         return self.head(name)
 
     def checkout(self, branch: str, create: bool = False) -> None:
-        args = ["checkout", "--quiet", *(["-b"] if create else []), branch]
+        """Switch to `branch`; `create`: (re)start it from the current commit."""
+        args = ["checkout", "--quiet", *(["-B"] if create else []), branch]
         self._git(self.work, *args)
 
     def merge(self, branch: str, message: str) -> str:
