@@ -93,9 +93,7 @@ async def pull_request(gitops: LocalGitOps, say: Say) -> None:
     repo = gitops.repo
     repo.checkout(repo.branch)
     repo.checkout("search-onboarding", create=True)
-    repo.write(
-        {"tenants/search.yaml": "# The search team.\n" + yaml.safe_dump(search, sort_keys=False)}
-    )
+    repo.write({"tenants/search.yaml": _search_file()})
     repo.commit("search joins the platform")
     say("  branch search-onboarding adds tenants/search.yaml")
     checked = _validate(repo.work, "environments/base/platform.yaml", "tenants/")
