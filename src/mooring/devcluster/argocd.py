@@ -283,7 +283,7 @@ def _load(paths: list[Path]) -> list[dict[str, Any]]:
     return objects
 
 
-async def _established(kube: Kube, names: list[str], timeout: float = 30) -> None:
+async def _established(kube: Kube, names: list[str], timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     for name in names:
         while True:
