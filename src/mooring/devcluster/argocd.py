@@ -148,8 +148,8 @@ class LocalArgoCD:
         self, name: str, redis: str, argocd: str, ports: dict[str, int]
     ) -> tuple[list[str], int, Callable[[int], bool]]:
         """One component's command line, its main port and its readiness check."""
-        redis_address = f"127.0.0.1:{ports['redis']}"
-        repo_address = f"127.0.0.1:{ports['repo']}"
+        redis_address = f"127.0.0.1:{ports.get('redis')}"
+        repo_address = f"127.0.0.1:{ports.get('repo')}"  # set once the repo-server runs
         p = self.polling
         if name == REDIS:
             argv = [
