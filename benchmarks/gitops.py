@@ -270,48 +270,50 @@ def load() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
+def merge_phase(phase: str, delivery: TenantsDelivery, many: int) -> None:
+    with loop(phase, tenants=delivery) as gitops:
+        seconds, figures = one_merge(gitops, many)
+    rss = sum(r for r, _ in figures.values())
+    pss = sum(p for _, p in figures.values())
+    say(
+        f"{phase} ({delivery}): {many} teams (2 environments each) in one merge, "
+        f"all Ready in {seconds:.1f} s"
+    )
+    say(
+        f"  Argo CD memory at {many} tenants: RSS {rss} MiB, PSS {pss} MiB ("
+        + ", ".join(f"{n.removeprefix('argocd-')} {r}/{p}" for n, (r, p) in figures.items())
+        + " MiB RSS/PSS)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--teams", type=int, default=50)
     parser.add_argument("--many", type=int, default=500)
     parser.add_argument("--interval", type=float, default=5.0)
-    parser.add_argument("--phases", default="hook,polling,merge,apply")
+    parser.add_argument("--phases", default="hook,merge,apply,folder,polling")
     args = parser.parse_args()
     phases = args.phases.split(",")
     say(f"machine: {os.cpu_count()} cores; load at start: {load()}")
-    if "hook" in phases:
-        with loop("hook") as gitops:
-            latencies = one_by_one(gitops, args.teams, None)
-        say(f"hook: {args.teams} teams one by one, merge to Ready: {percentiles(latencies)}")
-        say(f"  load: {load()}")
-    if "polling" in phases:
-        with loop("polling", hook=False) as gitops:
-            latencies = one_by_one(gitops, args.teams, args.interval)
-        say(
-            f"polling defaults: {args.teams} teams, one push every {args.interval:.0f} s, merge "
-            f"to Ready: {percentiles(latencies)}"
-        )
-        say(f"  load: {load()}")
-    for phase, delivery in (("merge", "applicationset"), ("folder", "application")):
-        if phase not in phases:
-            continue
-        with loop(phase, tenants=delivery) as gitops:  # type: ignore[arg-type]
-            seconds, figures = one_merge(gitops, args.many)
-        rss = sum(r for r, _ in figures.values())
-        pss = sum(p for _, p in figures.values())
-        say(
-            f"{phase} ({delivery}): {args.many} teams (2 environments each) in one merge, "
-            f"all Ready in {seconds:.1f} s"
-        )
-        say(
-            f"  Argo CD memory at {args.many} tenants: RSS {rss} MiB, PSS {pss} MiB ("
-            + ", ".join(f"{n.removeprefix('argocd-')} {r}/{p}" for n, (r, p) in figures.items())
-            + " MiB RSS/PSS)"
-        )
-        say(f"  load: {load()}")
-    if "apply" in phases:
-        seconds = apply_many(args.many)
-        say(f"mooring apply: the same {args.many} files, all Ready in {seconds:.1f} s")
+    for phase in phases:
+        if phase == "hook":
+            with loop("hook") as gitops:
+                latencies = one_by_one(gitops, args.teams, None)
+            say(f"hook: {args.teams} teams one by one, merge to Ready: {percentiles(latencies)}")
+        elif phase == "merge":
+            merge_phase("merge", "applicationset", args.many)
+        elif phase == "folder":
+            merge_phase("folder", "application", args.many)
+        elif phase == "apply":
+            seconds = apply_many(args.many)
+            say(f"mooring apply: the same {args.many} files, all Ready in {seconds:.1f} s")
+        elif phase == "polling":
+            with loop("polling", hook=False) as gitops:
+                latencies = one_by_one(gitops, args.teams, args.interval)
+            say(
+                f"polling defaults: {args.teams} teams, one push every {args.interval:.0f} s, "
+                f"merge to Ready: {percentiles(latencies)}"
+            )
         say(f"  load: {load()}")
 
 
