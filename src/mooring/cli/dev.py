@@ -10,6 +10,7 @@ import click
 from mooring.cli.output import EXIT_FAILED, err, out, say
 from mooring.devcluster.binaries import CONTROL_PLANE, GITOPS, BuildError, ensure_built
 from mooring.devcluster.cluster import DevCluster, DevClusterError, NodeShape
+from mooring.devcluster.prometheus import DevPrometheus
 
 state_dir_option = click.option(
     "--state-dir",
@@ -53,6 +54,13 @@ def build(gitops: bool) -> None:
     help="Also Argo CD, a local Git repository holding a platform repository "
     "(`mooring init --profile local`) and Mooring's operator: merges become tenants.",
 )
+@click.option(
+    "--prometheus",
+    "with_prometheus",
+    is_flag=True,
+    help="Also run Debian's Prometheus, scraping kwok's simulated usage, the scheduler's "
+    "/metrics/resources and the API server.",
+)
 def up(
     state_dir: Path | None,
     nodes: int,
@@ -60,11 +68,14 @@ def up(
     node_memory: str,
     timeout: float,
     gitops: bool,
+    with_prometheus: bool,
 ) -> None:
     """Build what is missing, start the control plane and wait until it is ready."""
     cluster = DevCluster(state_dir, NodeShape(count=nodes, cpu=node_cpu, memory=node_memory))
     try:
         cluster.up(say=say, timeout=timeout)
+        if with_prometheus:
+            say(f"  prometheus up at {DevPrometheus(cluster).start()}")
     except (DevClusterError, BuildError) as error:
         err.print(f"[red]error:[/] {error}", markup=True)
         sys.exit(EXIT_FAILED)
