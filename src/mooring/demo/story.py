@@ -138,8 +138,9 @@ async def broken_change(gitops: LocalGitOps, say: Say) -> None:
     checked = _validate(repo.work, "environments/base/platform.yaml", "tenants/")
     say("  branch search-database asks for a 500Gi Database on the small tier")
     say(f"  CI: $ mooring validate ... -> exit {checked.returncode}")
-    for line in checked.stdout.strip().splitlines()[:2]:
-        say(f"      {line}")
+    for line in checked.stdout.strip().splitlines():
+        if "database-over-limit" in line:
+            say(f"      {line}")
     repo.merge("search-database", "Merge pull request #13 (branch protection bypassed)")
     repo.push()
     say("  an administrator merges it anyway; Argo CD syncs it, Mooring refuses it:")
