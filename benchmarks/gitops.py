@@ -134,8 +134,9 @@ async def wait_ready(kube: Kube, names: set[str], timeout: float) -> dict[str, f
             break
         try:
             async with asyncio.timeout(max(1.0, deadline - time.monotonic())):
-                async for _, obj in kube.watch(API, "Tenant", resource_version=version):
-                    _note(obj, names, ready)
+                async for event, obj in kube.watch(API, "Tenant", resource_version=version):
+                    if event != "BOOKMARK":
+                        _note(obj, names, ready)
                     if len(ready) == len(names):
                         break
         except TimeoutError:
