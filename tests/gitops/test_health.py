@@ -204,11 +204,11 @@ def exception(expires: str) -> dict[str, Any]:
     }
 
 
-def database(storage: str) -> dict[str, Any]:
+def database(storage: str, name: str = "orders") -> dict[str, Any]:
     return {
         "apiVersion": API,
         "kind": "Database",
-        "metadata": {"name": "orders", "namespace": "eps-dev"},
+        "metadata": {"name": name, "namespace": "eps-dev"},
         "spec": {"storage": storage},
     }
 
@@ -225,7 +225,7 @@ async def test_each_kind_is_healthy_then_degraded_with_moorings_message_then_hea
     good = tenant_file("eps", database("1Gi"), exception("2099-01-01T00:00:00Z"))
     loop.commit({path_of("eps"): good}, "eps with a database and an exception")
     app = await app_state(kube, "tenant-eps", applications.healthy, 120, "Healthy")
-    assert {r.kind: r.health for r in app.resources} == {
+    assert {r.kind: r.health for r in app.resources if r.name != "reports"} == {
         "Tenant": "Healthy",
         "Database": "Healthy",
         "PolicyException": "Healthy",
@@ -234,11 +234,20 @@ async def test_each_kind_is_healthy_then_degraded_with_moorings_message_then_hea
     platform = await kube.get(API, "PlatformConfig", "default")
     assert platform["spec"]["databases"]["defaultServer"] == "local"
 
-    broken = tenant_file("eps", database("50Gi"), exception("2020-01-01T00:00:00Z"))
+    # A new Database beyond the tier's storage (one already provisioned keeps working when
+    # it grows: its data is never taken away), and an exception past its expiry.
+    broken = tenant_file(
+        "eps", database("1Gi"), database("50Gi", "reports"), exception("2020-01-01T00:00:00Z")
+    )
     loop.commit({path_of("eps"): broken}, "eps asks for too much")
-    app = await app_state(kube, "tenant-eps", health_is("Database", "Degraded"), 60, "Degraded")
+
+    def reports_degraded(app: AppView) -> bool:
+        return any(r.name == "reports" and r.health == "Degraded" for r in app.resources)
+
+    app = await app_state(kube, "tenant-eps", reports_degraded, 90, "Degraded")
     assert app.health == "Degraded"
-    assert resource(app, "Database").message.startswith("OverLimit: tier 'small' allows 10Gi")
+    reports = next(r for r in app.resources if r.name == "reports")
+    assert reports.message.startswith("OverLimit: tier 'small' allows 10Gi")
     app = await app_state(
         kube, "tenant-eps", health_is("PolicyException", "Degraded"), 60, "Degraded"
     )
