@@ -93,7 +93,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
 async def kube(loop: Loop) -> AsyncIterator[Kube]:
     async with Kube.from_kubeconfig(loop.cluster.kubeconfig_path) as client:
         await applications.wait_for(
-            client, "platform-config", applications.healthy, 120, "Healthy", nudge=5
+            client, "platform-config", applications.healthy, 600, "Healthy", nudge=5
         )
         yield client
 

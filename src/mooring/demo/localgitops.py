@@ -75,7 +75,7 @@ class LocalGitOps:
 
     # -- up ----------------------------------------------------------------------------------
 
-    def up(self, timeout: float = 180) -> None:
+    def up(self, timeout: float = 600) -> None:
         """Argo CD running, the platform repository committed and bootstrapped, Mooring synced."""
         started = time.monotonic()
         self.argocd.up(self.say)
