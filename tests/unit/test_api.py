@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from mooring.api.crd import crd
+from mooring.api.install import InstallValues
 from mooring.api.kinds import KINDS, TENANT
 from mooring.api.quantity import QuantityError, format_bytes, format_cpu, parse_quantity
-from mooring.api.install import InstallValues
 from mooring.core.render.install import manifests
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DISTRIBUTION = "mooring-platform"
 # Any install command a reader could copy: pip, pipx, uv, poetry, pip3, python -m pip.
 INSTALLERS = r"(?:pip3?|pipx|uv\s+(?:pip\s+)?|poetry|python3?\s+-m\s+pip)\s+(?:install|add)"
-WRONG = re.compile(INSTALLERS + r"(?:\s+-\S+)*\s+[\"']?mooring(?![\w.-]*platform)(?=[\s\"'=<>~!\[@]|$)")
+WRONG = re.compile(
+    INSTALLERS + r"(?:\s+-\S+)*\s+[\"']?mooring(?![\w.-]*platform)(?=[\s\"'=<>~!\[@]|$)"
+)
 
 
 def _texts() -> list[Path]:
@@ -21,9 +23,7 @@ def _texts() -> list[Path]:
     suffixes = {".md", ".yaml", ".yml", ".txt", ".toml", ""}
     found = [ROOT / "README.md", ROOT / "pyproject.toml", ROOT / "Dockerfile"]
     for folder in ("docs", "examples", "deploy", "scripts", ".ci"):
-        found += [
-            p for p in (ROOT / folder).rglob("*") if p.is_file() and p.suffix in suffixes
-        ]
+        found += [p for p in (ROOT / folder).rglob("*") if p.is_file() and p.suffix in suffixes]
     return [p for p in found if p.is_file()]
 
 

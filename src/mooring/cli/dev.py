@@ -8,8 +8,10 @@ from pathlib import Path
 import click
 
 from mooring.cli.output import EXIT_FAILED, err, out, say
-from mooring.devcluster.binaries import BuildError, ensure_built
+from mooring.devcluster.binaries import CONTROL_PLANE, HELM, BuildError, ensure_built
 from mooring.devcluster.cluster import DevCluster, DevClusterError, NodeShape
+
+EXTRA_TOOLS = {"helm": HELM}
 
 state_dir_option = click.option(
     "--state-dir",
@@ -27,10 +29,17 @@ def dev() -> None:
 
 
 @dev.command()
-def build() -> None:
+@click.option(
+    "--with",
+    "extra",
+    multiple=True,
+    type=click.Choice(sorted(EXTRA_TOOLS)),
+    help="Also build this pinned tool (helm: to lint and render deploy/helm/mooring).",
+)
+def build(extra: tuple[str, ...]) -> None:
     """Build the control plane binaries from their pinned Go modules, if missing."""
     try:
-        paths = ensure_built(say=say)
+        paths = ensure_built((*CONTROL_PLANE, *(EXTRA_TOOLS[name] for name in extra)), say=say)
     except BuildError as error:
         err.print(f"[red]error:[/] {error}", markup=True)
         sys.exit(EXIT_FAILED)

@@ -90,7 +90,7 @@ class Demo:
         port = free_port()
         component = self.cluster.attach(
             "mooring-operator",
-            operator_command(config, port, "--liveness-port", str(free_port())),
+            operator_command(config, port, "--health-port", str(free_port())),
             port,
             lambda p: http_ok(f"http://127.0.0.1:{p}/metrics"),
         )

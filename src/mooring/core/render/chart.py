@@ -85,8 +85,15 @@ def _template(obj: dict[str, Any], p: install.Params) -> str:
                 f"{' ' * (indent + 2)}{{{{- toYaml {expression} | nindent {indent + 2} }}}}"
             )
         else:
-            lines.append(_ANY.sub(lambda m, line=line: _inline(p, m.group(0), line), line))
+            lines.append(_inline_all(p, line))
     return "\n".join(lines) + "\n"
+
+
+def _inline_all(p: install.Params, line: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        return _inline(p, match.group(0), line)
+
+    return _ANY.sub(one, line)
 
 
 def _inline(p: install.Params, token: str, line: str) -> str:
