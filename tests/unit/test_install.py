@@ -4,6 +4,9 @@ rendering by a real helm is in tests/cluster/test_install_chart.py."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from mooring.cli.main import cli
 from mooring.core import lease, versions
 from mooring.core.render import chart
 from mooring.core.render.install import SERVICE_MONITOR, manifests
+from mooring.kube import incluster
 from mooring.services.check import check
 from mooring.services.install import ValuesError, parse_set, read_values
 
@@ -331,3 +335,46 @@ def test_taking_over_counts_a_transition_and_renewing_does_not() -> None:
     released = lease.release(taken, at)
     assert "holderIdentity" not in released
     assert released["leaseDurationSeconds"] == 1
+
+
+# -- the operator's start ----------------------------------------------------------------------
+
+
+def test_an_operator_told_it_is_in_a_pod_when_it_is_not_says_what_is_missing() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUBERNETES_SERVICE")}
+    done = subprocess.run(
+        [sys.executable, "-m", "mooring.cli", "operator", "--in-cluster", "--metrics-port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3
+    assert "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set" in done.stderr
+
+
+def test_leader_election_timings_must_nest() -> None:
+    result = CliRunner().invoke(
+        cli, ["operator", "--leader-election", "--lease-duration", "5", "--renew-deadline", "6"]
+    )
+    assert result.exit_code == 2
+    assert "--retry-period < --renew-deadline < --lease-duration" in result.stderr
+
+
+def test_the_in_cluster_login_reads_the_mounted_folder(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("abc\n")
+    (tmp_path / "ca.crt").write_text("pem")
+    (tmp_path / "namespace").write_text("mooring-system")
+    env = {
+        "KUBERNETES_SERVICE_HOST": "fd00::1",
+        "KUBERNETES_SERVICE_PORT": "443",
+        incluster.DIR_VARIABLE: str(tmp_path),
+    }
+    login = incluster.load(env)
+    assert login.server == "https://[fd00::1]:443"
+    assert login.token() == "abc"
+    assert login.namespace == "mooring-system"
+    (tmp_path / "token").unlink()
+    with pytest.raises(incluster.InClusterError, match="no token in"):
+        incluster.load(env)
