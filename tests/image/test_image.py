@@ -161,8 +161,20 @@ async def test_the_image_s_entrypoint_runs_read_only_as_non_root_and_becomes_rea
     log = tmp_path / "pod.log"
     with log.open("wb") as out:
         pod = subprocess.Popen(
-            ["unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", POD, "pod",
-             str(image / "rootfs"), str(account), *command],
+            [
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "/bin/sh",
+                "-c",
+                POD,
+                "pod",
+                str(image / "rootfs"),
+                str(account),
+                *command,
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -184,7 +196,8 @@ async def test_the_image_s_entrypoint_runs_read_only_as_non_root_and_becomes_rea
         status = Path(f"/proc/{pod.pid}/status").read_text()
         assert "\nUid:\t65532\t65532\t65532\t65532\n" in status
         root = next(
-            line.split() for line in Path(f"/proc/{pod.pid}/mountinfo").read_text().splitlines()
+            line.split()
+            for line in Path(f"/proc/{pod.pid}/mountinfo").read_text().splitlines()
             if line.split()[4] == "/"
         )
         assert root[5].split(",")[0] == "ro", "the root filesystem is mounted read-only"
