@@ -4,8 +4,8 @@ it: its entrypoint and command from the image config, in a chroot of its root fi
 mounted read-only, as user 65532, with the ServiceAccount token mounted where the kubelet
 mounts it, against a local control plane. It answers /healthz and becomes ready.
 
-The build takes about a minute once its Debian base is cached (~4 min the first time), so
-these tests run when the image is built already (MOORING_IMAGE_DIR, default build/image)
+The build takes minutes (on 2 busy cores: 3.5 min for the Debian base, cached after, and
+3.4 min for the rest), so these tests run when the image is built already (MOORING_IMAGE_DIR, default build/image)
 or when MOORING_IMAGE_TEST=1 asks for a build; otherwise they are skipped with that said.
 """
 
@@ -53,8 +53,8 @@ def image() -> Path:
         print(f"[image] scripts/build-image took {time.monotonic() - started:.0f} s")
     elif not _built():
         pytest.skip(
-            f"no image in {IMAGE}: run scripts/build-image (about 1 min with its Debian base "
-            "cached, 4 min without), or set MOORING_IMAGE_TEST=1 to build it here"
+            f"no image in {IMAGE}: run `make image-test` (scripts/build-image takes "
+            "minutes), or set MOORING_IMAGE_TEST=1 to build it here"
         )
     return IMAGE
 
