@@ -5,8 +5,9 @@ mounted read-only, as user 65532, with the ServiceAccount token mounted where th
 mounts it, against a local control plane. It answers /healthz and becomes ready.
 
 The build takes minutes (on 2 busy cores: 3.5 min for the Debian base, cached after, and
-3.4 min for the rest), so these tests run when the image is built already (MOORING_IMAGE_DIR, default build/image)
-or when MOORING_IMAGE_TEST=1 asks for a build; otherwise they are skipped with that said.
+3.4 min for the rest), so these tests run when the image is built already
+(MOORING_IMAGE_DIR, default build/image; `make image-test`) or when MOORING_IMAGE_TEST=1
+asks for a build; otherwise they are skipped with that said.
 """
 
 from __future__ import annotations
