@@ -128,8 +128,9 @@ def install_apply(
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def install_chart(directory: Path) -> None:
     """Write the Helm chart into DIRECTORY (deploy/helm/mooring is this, committed)."""
+    files = chart.files()
     written = 0
-    for name, text in sorted(chart.files().items()):
+    for name, text in sorted(files.items()):
         path = directory / name
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text() != text:
@@ -138,7 +139,7 @@ def install_chart(directory: Path) -> None:
     stale = [
         p
         for p in directory.rglob("*")
-        if p.is_file() and str(p.relative_to(directory)) not in chart.files()
+        if p.is_file() and str(p.relative_to(directory)) not in files
     ]
     for path in stale:
         path.unlink()

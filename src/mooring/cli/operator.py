@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mooring.cli.output import EXIT_FAILED, err
+from mooring.cli.output import EXIT_FAILED, EXIT_USAGE, err
 from mooring.operator.main import OperatorStartError, Options, run
 
 
@@ -93,14 +93,14 @@ def operator(
     """Reconcile Tenants (and the rest of Mooring's resources) until interrupted."""
     if in_cluster and kubeconfig is not None:
         err.print("error: --in-cluster and --kubeconfig exclude each other", markup=False)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     if leader_election and not retry_period < renew_deadline < lease_duration:
         err.print(
             "error: leader election needs --retry-period < --renew-deadline < --lease-duration "
             f"(got {retry_period:g} < {renew_deadline:g} < {lease_duration})",
             markup=False,
         )
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     try:
         run(
             Options(
