@@ -78,7 +78,7 @@ async def main(runs: int, lease: int, renew: float, retry: float) -> None:
     with tempfile.TemporaryDirectory(prefix="mooring-failover-") as tmp:
         folder = Path(tmp)
         cluster = DevCluster(folder / "state")
-        state = cluster.up(say=lambda _: None)
+        state = await asyncio.to_thread(cluster.up, say=lambda _: None)
         try:
             async with Kube.from_kubeconfig(cluster.kubeconfig_path) as kube:
                 await install_platform(kube, manifests(InstallValues()))
@@ -140,7 +140,7 @@ async def main(runs: int, lease: int, renew: float, retry: float) -> None:
                     replica.process.terminate()
                     replica.process.wait(30)
         finally:
-            cluster.down(say=lambda _: None, purge=True)
+            await asyncio.to_thread(cluster.down, say=lambda _: None, purge=True)
     print(f"lease {lease} s, renew deadline {renew:g} s, retry {retry:g} s; {runs} leader kills")
     bound = lease + 1.2 * retry  # the record is at most one renewal old; tries are jittered
     print(
