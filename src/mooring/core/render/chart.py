@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from mooring import __version__
 from mooring.api.install import InstallValues, defaults
@@ -119,9 +121,27 @@ def _templates() -> dict[str, str]:
 
 def values_yaml() -> str:
     """The chart's defaults: the model's, except that `helm install --create-namespace`
-    makes the namespace."""
+    makes the namespace; each value under a comment from the model's description."""
     values = {**defaults(), "createNamespace": False}
-    return HEADER + yaml.safe_dump(values, sort_keys=False)
+    return HEADER + "".join(_commented(InstallValues, values, 0))
+
+
+def _commented(model: type[BaseModel], values: dict[str, Any], depth: int) -> list[str]:
+    lines = []
+    pad = "  " * depth
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        value = values[key]
+        if info.description:
+            lines += [f"{pad}# {line}\n" for line in textwrap.wrap(info.description, 88 - len(pad))]
+        nested = info.annotation
+        if isinstance(nested, type) and issubclass(nested, BaseModel) and isinstance(value, dict):
+            lines.append(f"{pad}{key}:\n")
+            lines += _commented(nested, value, depth + 1)
+            continue
+        text = yaml.safe_dump({key: value}, sort_keys=False)
+        lines += [f"{pad}{line}\n" for line in text.splitlines()]
+    return lines
 
 
 def values_schema() -> str:
