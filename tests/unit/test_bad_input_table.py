@@ -114,7 +114,7 @@ def run(command: str, folder: Path, target: str) -> tuple[int, int, str]:
         args += ["--kubeconfig", str(kubeconfig(folder))]
     args += [platform, target]
     result = CliRunner().invoke(cli, args)
-    errors = sum(1 for line in result.stdout.splitlines() if ": error [" in line)
+    errors = sum(1 for line in result.output.splitlines() if ": error [" in line)
     return result.exit_code, errors, result.output
 
 
