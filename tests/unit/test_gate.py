@@ -31,11 +31,12 @@ CLUSTER_ADMIN = {
 }
 
 
-def database(namespace: str, name: str = "orders") -> dict[str, Any]:
+def database(namespace: str | None, name: str = "orders") -> dict[str, Any]:
+    metadata = {"name": name} if namespace is None else {"name": name, "namespace": namespace}
     return {
         "apiVersion": "mooring.dev/v1alpha1",
         "kind": "Database",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": metadata,
         "spec": {},
     }
 
@@ -139,6 +140,22 @@ ATTACKS = [
         },
         {},
         id="a PolicyException under tenants/acme/ for another namespace",
+    ),
+    pytest.param(
+        {"tenants/zz.yaml": [exception("other-dev")], "o.yaml": [OTHER]},
+        {},
+        "outside-tenant",
+        {"tenants/other/zz.yaml": [exception("other-dev")], "o.yaml": [OTHER]},
+        {},
+        id="a PolicyException for another tenant in a file under tenants/ named after none",
+    ),
+    pytest.param(
+        {"tenants/acme.yaml": [tenant_body("acme"), database(None)]},
+        {},
+        "no-namespace",
+        {"tenants/acme.yaml": [tenant_body("acme"), database("acme-dev")]},
+        {},
+        id="a Database with no namespace in a tenant's file (it lands where the applier says)",
     ),
     pytest.param(
         {

@@ -127,9 +127,20 @@ def test_the_over_limit_finding_points_at_the_later_database() -> None:
     assert over == [text.splitlines().index("metadata: {name: c, namespace: shop-dev}") + 1]
 
 
-def test_a_database_without_a_namespace_is_a_warning() -> None:
-    _, found = validate_documents(parse_documents(PLATFORM + database("a", None), "r.yaml"))
+def test_a_database_without_a_namespace_is_a_warning_in_a_team_s_own_file() -> None:
+    documents = parse_documents(PLATFORM, "r.yaml") + parse_documents(
+        database("a", None), "apps/db.yaml"
+    )
+    _, found = validate_documents(documents)
     assert [(f.code, f.severity) for f in found] == [("database-no-namespace", "warning")]
+
+
+def test_a_database_without_a_namespace_is_an_error_in_a_tenant_s_file() -> None:
+    _, found = validate_documents(parse_documents(PLATFORM + database("a", None), "r.yaml"))
+    assert sorted((f.code, f.severity) for f in found) == [
+        ("database-no-namespace", "warning"),
+        ("no-namespace", "error"),
+    ]
 
 
 def test_the_cli_exits_1_with_file_and_line(tmp_path: Path) -> None:

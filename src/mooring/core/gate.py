@@ -148,6 +148,8 @@ def check_gate(documents: Sequence[Document], parsed: Parsed) -> list[Finding]:
             metadata = document.obj.get("metadata")
             namespace = metadata.get("namespace") if isinstance(metadata, dict) else None
             if not isinstance(namespace, str):
+                if (folder or owners) and isinstance(metadata, dict):
+                    findings.append(_no_namespace(document, kind, owners, allowed))
                 continue
             why = reserved_by(namespace, reserved)
             if why is not None:
@@ -156,6 +158,18 @@ def check_gate(documents: Sequence[Document], parsed: Parsed) -> list[Finding]:
                         "reserved-namespace",
                         f"namespace {namespace} is reserved for the platform ({why}); a "
                         f"{kind} lives in one of its tenant's namespaces",
+                        ("metadata", "namespace"),
+                        document=document,
+                    )
+                )
+            elif folder and not owners:
+                findings.append(
+                    Finding(
+                        "outside-tenant",
+                        f"{source} holds no Tenant and its path names none "
+                        "(tenants/<tenant>.yaml or tenants/<tenant>/...), so whose namespace "
+                        f"{namespace} is cannot be told; put the {kind} in its tenant's file "
+                        "or folder",
                         ("metadata", "namespace"),
                         document=document,
                     )
@@ -173,6 +187,20 @@ def check_gate(documents: Sequence[Document], parsed: Parsed) -> list[Finding]:
                     )
                 )
     return findings
+
+
+def _no_namespace(document: Document, kind: str, owners: set[str], allowed: set[str]) -> Finding:
+    """A namespaced Mooring resource in a tenant's files lands wherever the tool applying it
+    puts it (Argo CD's destination, kubectl's context): it must say which namespace."""
+    choices = f": one of {', '.join(sorted(allowed))}" if allowed else ""
+    whose = f"tenant {' or '.join(sorted(owners))}'s" if owners else "its tenant's"
+    return Finding(
+        "no-namespace",
+        f"a {kind} in a tenant's files has no metadata.namespace, so where it lands is up to "
+        f"whatever applies it; set the namespace ({whose}{choices})",
+        ("metadata",),
+        document=document,
+    )
 
 
 def _not_mooring(document: Document, owners: set[str]) -> Finding:
