@@ -28,6 +28,7 @@ import yaml
 
 from mooring import __version__
 from mooring.api.names import API_VERSION, LABEL_COMPONENT
+from mooring.api.platform import DEFAULT_PLATFORM_NAMESPACES
 from mooring.api.yamldump import dump
 from mooring.gitops import catalog
 from mooring.gitops.catalog import Addon, Profile
@@ -90,9 +91,9 @@ def render_repository(settings: Settings) -> dict[str, str]:
             "Application\nkeeps it in sync with Git.",
         ),
         "bootstrap/projects.yaml": _dump(
-            [platform_project(s, addons), tenants_project(s)],
+            [platform_project(s, addons), tenants_project(s, addons)],
             "The AppProjects: `platform` may create anything anywhere (the platform team's "
-            "reviewed changes);\n`tenants` only Mooring's kinds, only outside the system "
+            "reviewed changes);\n`tenants` only Mooring's kinds, only outside the platform's "
             "namespaces (a team's pull request\ncannot bring a ClusterRoleBinding through "
             "Argo CD).",
         ),
@@ -174,11 +175,20 @@ def platform_project(s: Settings, addons: list[Addon]) -> dict[str, Any]:
     }
 
 
-# Namespaces a tenant file may never write to (Argo CD deny patterns).
+# Namespaces a tenant file may never write to (Argo CD deny patterns); with them, the
+# PlatformConfig's default platform namespaces and every addon's (tenants_denied).
 SYSTEM_NAMESPACES = ("kube-*", "default", "argocd", "mooring-system", "openshift*")
 
 
-def tenants_project(s: Settings) -> dict[str, Any]:
+def tenants_denied(addons: list[Addon]) -> list[str]:
+    """The namespace patterns the tenants project refuses, in order, each once: what
+    `mooring validate` reserves by default, and where the platform's addons run."""
+    patterns = [*SYSTEM_NAMESPACES, *DEFAULT_PLATFORM_NAMESPACES]
+    patterns += sorted({addon.namespace for addon in addons})
+    return list(dict.fromkeys(patterns))
+
+
+def tenants_project(s: Settings, addons: list[Addon]) -> dict[str, Any]:
     group = API_VERSION.split("/")[0]
     return {
         "apiVersion": ARGO_API,
@@ -188,7 +198,7 @@ def tenants_project(s: Settings) -> dict[str, Any]:
             "description": "The teams' files: Mooring's kinds only, never system namespaces",
             "sourceRepos": [s.repo_url],
             "destinations": [
-                *({"server": "*", "namespace": f"!{pattern}"} for pattern in SYSTEM_NAMESPACES),
+                *({"server": "*", "namespace": f"!{p}"} for p in tenants_denied(addons)),
                 {"server": "*", "namespace": "*"},
             ],
             "clusterResourceWhitelist": [{"group": group, "kind": "Tenant"}],
