@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 
 from mooring.api.base import DnsLabel, LabelValue, Model, Resource, unique
 from mooring.api.guardrails import GuardrailSettings
+from mooring.api.observe import ObserveSettings, Thresholds
 from mooring.api.quantity import Quantity
 from mooring.api.tenant import PodSecurityLevel, Quota
 
@@ -51,6 +52,10 @@ class Tier(Model):
         description="Pod Security levels a tenant of this tier may choose.",
     )
     databases: DatabaseLimits = Field(default_factory=DatabaseLimits)
+    alert_thresholds: Thresholds = Field(
+        default_factory=Thresholds,
+        description="Alert thresholds of this tier's tenants (over the platform's).",
+    )
 
     @model_validator(mode="after")
     def _complete_quota(self) -> Tier:
@@ -176,6 +181,11 @@ class PlatformConfigSpec(Model):
     )
     guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)
     databases: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    observe: ObserveSettings = Field(
+        default_factory=ObserveSettings,
+        description="Baseline alerts, dashboards and routing: thresholds, the scrape jobs "
+        "the rules read, runbook links, labels for the Prometheus Operator's selectors.",
+    )
 
     @model_validator(mode="after")
     def _default_tier_exists(self) -> PlatformConfigSpec:
