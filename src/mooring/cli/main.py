@@ -31,6 +31,8 @@ COMMANDS = {
     # guardrails
     "check": "mooring.cli.check:check",
     "policy": "mooring.cli.policy:policy",
+    # observability
+    "observe": "mooring.cli.observe:observe",
 }
 
 

@@ -76,7 +76,18 @@ def validate(paths: tuple[str, ...], fmt: Format) -> None:
 @click.command()
 @paths_argument
 @click.option("--cilium", is_flag=True, help="Render as for a cluster with Cilium (L7, FQDN).")
-def render(paths: tuple[str, ...], cilium: bool) -> None:
+@click.option(
+    "--prometheus-operator",
+    is_flag=True,
+    help="Render as for a cluster with the Prometheus Operator (PrometheusRule, "
+    "AlertmanagerConfig).",
+)
+@click.option(
+    "--grafana-operator", is_flag=True, help="Render GrafanaDashboards (grafana-operator)."
+)
+def render(
+    paths: tuple[str, ...], cilium: bool, prometheus_operator: bool, grafana_operator: bool
+) -> None:
     """Print every object the tenants in PATHS render to, as YAML."""
     parsed = _load(paths, "text")
     if parsed.platform is None:
@@ -85,7 +96,13 @@ def render(paths: tuple[str, ...], cilium: bool) -> None:
     platform = parsed.platform[0].spec
     objects: list[dict[str, Any]] = []
     for tenant, _ in parsed.tenants:
-        objects += render_tenant(Context(tenant, platform, Features(cilium=cilium)))
+        features = Features(
+            cilium=cilium,
+            prometheus_operator=prometheus_operator,
+            alertmanager_config=prometheus_operator,
+            grafana_operator=grafana_operator,
+        )
+        objects += render_tenant(Context(tenant, platform, features))
     out.print(yaml.safe_dump_all(objects, sort_keys=False), end="", markup=False)
 
 

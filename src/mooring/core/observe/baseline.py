@@ -258,7 +258,7 @@ def quota_ratio(s: Scope) -> list[Rule]:
     return [
         {
             "record": QUOTA_RATIO,
-            "expr": "\n or \n".join(f"({p})" for p in parts),
+            "expr": "\nor\n".join(f"({p})" for p in parts),
             "labels": {"tenant": s.tenant, "namespace": s.namespace},
         }
     ]
