@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/collector/processor/memorylimiterprocessor"
 	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
+	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 )
 
 func components() (otelcol.Factories, error) {
@@ -40,6 +41,7 @@ func components() (otelcol.Factories, error) {
 	); err != nil {
 		return otelcol.Factories{}, err
 	}
+	factories.Telemetry = otelconftelemetry.NewFactory()
 	return factories, nil
 }
 

@@ -266,9 +266,12 @@ def platform_dashboard(settings: ObserveSettings) -> dict[str, Any]:
 def otel_collector_config() -> dict[str, Any]:
     """Pure: the node collector of the addon catalog (a DaemonSet, one per node).
 
-    Runs as a DaemonSet with the node's /var/log/pods mounted and K8S_NODE_NAME from the
-    downward API; exporters point at the platform's monitoring and log stores by Service
-    name (monitoring/prometheus, logging/log-store)."""
+    Runs with the node's /var/log/pods mounted read-only; Prometheus scrapes each node's
+    collector on :8889 (its pod annotations or a PodMonitor); logs and traces go out as
+    OTLP/HTTP to the platform's log and trace store (logging/log-store by default).
+    The components are those of tools/otelcol (built from Go modules), which tests run
+    `otelcol validate` with."""
+    pipeline = ["memory_limiter", "batch"]
     return {
         "receivers": {
             "otlp": {
@@ -276,6 +279,13 @@ def otel_collector_config() -> dict[str, Any]:
                     "grpc": {"endpoint": "0.0.0.0:4317"},
                     "http": {"endpoint": "0.0.0.0:4318"},
                 }
+            },
+            "filelog": {
+                "include": ["/var/log/pods/*/*/*.log"],
+                "exclude": ["/var/log/pods/*/otel-collector/*.log"],
+                "start_at": "end",
+                "include_file_path": True,
+                "operators": [{"type": "container", "id": "container-parser"}],
             },
         },
         "processors": {
@@ -285,37 +295,31 @@ def otel_collector_config() -> dict[str, Any]:
                 "spike_limit_percentage": 25,
             },
             "batch": {"send_batch_size": 8192, "timeout": "5s"},
-            "resource": {
-                "attributes": [
-                    {"key": "k8s.node.name", "value": "${env:K8S_NODE_NAME}", "action": "upsert"}
-                ]
-            },
         },
         "exporters": {
-            "prometheusremotewrite": {
-                "endpoint": "http://prometheus.monitoring.svc:9090/api/v1/write",
+            "prometheus": {
+                "endpoint": "0.0.0.0:8889",
                 "resource_to_telemetry_conversion": {"enabled": True},
             },
-            "otlphttp/logs": {"endpoint": "http://log-store.logging.svc:4318"},
+            "otlphttp": {"endpoint": "http://log-store.logging.svc:4318"},
         },
-        "extensions": {"health_check": {"endpoint": "0.0.0.0:13133"}},
         "service": {
-            "extensions": ["health_check"],
+            "telemetry": {"metrics": {"level": "basic"}},
             "pipelines": {
                 "metrics": {
                     "receivers": ["otlp"],
-                    "processors": ["memory_limiter", "resource", "batch"],
-                    "exporters": ["prometheusremotewrite"],
+                    "processors": pipeline,
+                    "exporters": ["prometheus"],
                 },
                 "logs": {
-                    "receivers": ["otlp"],
-                    "processors": ["memory_limiter", "resource", "batch"],
-                    "exporters": ["otlphttp/logs"],
+                    "receivers": ["otlp", "filelog"],
+                    "processors": pipeline,
+                    "exporters": ["otlphttp"],
                 },
                 "traces": {
                     "receivers": ["otlp"],
-                    "processors": ["memory_limiter", "resource", "batch"],
-                    "exporters": ["otlphttp/logs"],
+                    "processors": pipeline,
+                    "exporters": ["otlphttp"],
                 },
             },
         },
