@@ -1,5 +1,5 @@
 """The addon catalog's OpenTelemetry Collector configuration, checked by a collector built
-from Go modules (tools/otelcol: OTLP and filelog in; Prometheus and OTLP/HTTP out)."""
+from Go modules (tools/observe/otelcol: OTLP and filelog in; Prometheus and OTLP/HTTP out)."""
 
 from __future__ import annotations
 

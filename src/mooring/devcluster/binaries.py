@@ -40,7 +40,7 @@ class GoTool:
         digest = hashlib.sha256(go_version.encode())
         for name in ("go.mod", "go.sum"):
             digest.update((tools / self.module_dir / name).read_bytes())
-        # A module with a main of its own (tools/otelcol): its source is part of the pin.
+        # A module with a main of its own (tools/observe/otelcol): its source is part of the pin.
         for source in sorted((tools / self.module_dir).glob("*.go")):
             digest.update(source.name.encode() + source.read_bytes())
         if self.ldflags:
@@ -58,9 +58,9 @@ KUBERNETES = GoTool(
 ETCD = GoTool("controlplane/etcd", {"etcd": "go.etcd.io/etcd/server/v3"})
 KWOK = GoTool("controlplane/kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"})
 CONTROL_PLANE = (ETCD, KWOK, KUBERNETES)
-# The addon catalog's OpenTelemetry Collector (tools/otelcol/main.go): `otelcol validate`
+# The addon catalog's OpenTelemetry Collector (tools/observe/otelcol/main.go): `otelcol validate`
 # checks the configuration Mooring generates. Built on first use by its test, then cached.
-OTELCOL = GoTool("otelcol", {"otelcol": "mooring.dev/tools/otelcol"})
+OTELCOL = GoTool("observe/otelcol", {"otelcol": "mooring.dev/tools/otelcol"})
 
 
 def repository_root() -> Path:

@@ -269,7 +269,7 @@ def otel_collector_config() -> dict[str, Any]:
     Runs with the node's /var/log/pods mounted read-only; Prometheus scrapes each node's
     collector on :8889 (its pod annotations or a PodMonitor); logs and traces go out as
     OTLP/HTTP to the platform's log and trace store (logging/log-store by default).
-    The components are those of tools/otelcol (built from Go modules), which tests run
+    The components are those of tools/observe/otelcol (built from Go modules), which tests run
     `otelcol validate` with."""
     pipeline = ["memory_limiter", "batch"]
     return {
