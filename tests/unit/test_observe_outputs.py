@@ -15,10 +15,11 @@ import yaml
 
 from mooring.api import names
 from mooring.api.tenant import Tenant
-from mooring.core.observe.dashboards import SCHEMA_VERSION, tenant_dashboard
+from mooring.core.observe.dashboards import SCHEMA_VERSION
 from mooring.core.observe.platform import platform_dashboard
-from mooring.core.observe.routing import alertmanager_config, alertmanager_configs, left_out
+from mooring.core.observe.routing import alertmanager_config, left_out
 from mooring.core.render import Context, Features, render_tenant
+from mooring.core.render.observe import alertmanager_configs, tenant_dashboard
 from mooring.core.render.platform import install
 from tests.builders import platform, tenant
 from tests.observe_cases import SLO

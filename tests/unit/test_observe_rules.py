@@ -17,10 +17,9 @@ from mooring.api.observe import Thresholds, parse_selector
 from mooring.api.tenant import Tenant
 from mooring.core.observe.baseline import alert_names
 from mooring.core.observe.platform import platform_alerts, platform_rule_file
-from mooring.core.observe.rules import prometheus_rules, rule_file
-from mooring.core.observe.scope import thresholds
 from mooring.core.observe.slo import scoped
 from mooring.core.render import Context, Features
+from mooring.core.render.observe import prometheus_rules, rule_file, thresholds
 from mooring.core.validate import validate_documents
 from mooring.services.sources import read_sources
 from tests.builders import platform, tenant

@@ -16,15 +16,14 @@ import yaml
 
 from mooring.cli.output import EXIT_USAGE, err, out, say
 from mooring.cli.tenants import _load, paths_argument
-from mooring.core.observe.dashboards import tenant_dashboard
 from mooring.core.observe.platform import (
     otel_collector_config,
     platform_dashboard,
     platform_rule_file,
 )
 from mooring.core.observe.routing import alertmanager_config, left_out
-from mooring.core.observe.rules import rule_file
 from mooring.core.render import Context
+from mooring.core.render.observe import rule_file, tenant_dashboard
 
 PARTS = ("rules", "alertmanager", "dashboards", "platform-rules", "platform-dashboard", "otelcol")
 

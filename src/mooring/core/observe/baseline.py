@@ -23,6 +23,12 @@ Alert = Callable[[Scope], list[Rule]]
 QUOTA_RATIO = "mooring:namespace_quota_used:ratio"
 # Quota resources whose use the kube-scheduler reports (its /metrics/resources), with the
 # scheduler's resource name: the fallback when kube-state-metrics is not scraped.
+# Cluster-wide rules only: each namespace's tenant, from its mooring.dev/tenant label.
+TENANT_OF = (
+    "max by (namespace, tenant) (label_replace("
+    'kube_namespace_labels{label_mooring_dev_tenant!=""}, '
+    '"tenant", "$1", "label_mooring_dev_tenant", "(.*)"))'
+)
 SCHEDULER_RESOURCES = {
     "requests.cpu": "cpu",
     "requests.memory": "memory",
@@ -41,9 +47,13 @@ def alert(
     for_: str | None = None,
 ) -> Rule:
     rule: Rule = {"alert": name, "expr": expr.strip()}
+    if scope.cluster_wide and "tenant" not in expr:
+        rule["expr"] = f"({rule['expr']})\n* on (namespace) group_left (tenant) {TENANT_OF}"
     if for_:
         rule["for"] = for_
     rule["labels"] = {"severity": severity, "tenant": scope.tenant, "namespace": scope.namespace}
+    if scope.cluster_wide:
+        rule["labels"] = {"severity": severity}
     rule["annotations"] = {
         "summary": summary,
         "description": description,
@@ -255,6 +265,8 @@ def quota_ratio(s: Scope) -> list[Rule]:
             f'label_replace(sum by (namespace) ({metric}{pods}) / {limit}, "resource", '
             f'"{resource}", "", "")'
         )
+    if s.cluster_wide:
+        return [{"record": QUOTA_RATIO, "expr": parts[0]}]
     return [
         {
             "record": QUOTA_RATIO,
@@ -265,7 +277,7 @@ def quota_ratio(s: Scope) -> list[Rule]:
 
 
 def quota(s: Scope) -> list[Rule]:
-    ratio = f'{QUOTA_RATIO}{{namespace="{s.namespace}"}}'
+    ratio = QUOTA_RATIO if s.cluster_wide else f'{QUOTA_RATIO}{{namespace="{s.namespace}"}}'
     almost = _ratio(s.thresholds.quota_almost_full_percent)
     said = (
         "Namespace {{ $labels.namespace }} is using {{ $value | humanizePercentage }} of its "

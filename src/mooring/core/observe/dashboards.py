@@ -1,6 +1,6 @@
-"""Pure: Grafana dashboards as JSON (Grafana 11.0's dashboard schema), and the objects
-that deliver them: a ConfigMap for Grafana's dashboard sidecar (label grafana_dashboard)
-and, where grafana-operator is installed, a GrafanaDashboard.
+"""Pure: Grafana dashboards as JSON (Grafana 11.0's dashboard schema). The objects that
+deliver a tenant's (a ConfigMap for Grafana's dashboard sidecar, a GrafanaDashboard where
+grafana-operator is installed) are made in core/render/observe.py.
 
 A tenant's dashboard overviews its namespaces: CPU and memory requested vs used vs quota,
 restarts, pod phases, alerts firing, guardrail violations, cost (once the cost metrics
@@ -9,21 +9,15 @@ exist) and the error budget of each SLO.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
-from mooring.api import names
 from mooring.api.observe import Slo
 from mooring.core.observe.baseline import QUOTA_RATIO
 from mooring.core.observe.slo import RATIO
-from mooring.core.render.context import Context, KubeObject
 
 GRAFANA_VERSION = "11.0"  # the schema tests validate against (tests/fixtures/grafana-...)
 SCHEMA_VERSION = 36
-DASHBOARD_CONFIGMAP = "mooring-dashboard"
-GRAFANA_DASHBOARD = "mooring-dashboard"
-GRAFANA_API = "grafana.integreatly.org/v1beta1"
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 Panel = dict[str, Any]
 
@@ -140,10 +134,8 @@ def _slo_panels(slos: Sequence[Slo], tenant: str, top: int) -> list[Panel]:
     return panels
 
 
-def tenant_dashboard(ctx: Context) -> dict[str, Any]:
+def overview(tenant: str, namespaces: Sequence[str], slos: Sequence[Slo]) -> dict[str, Any]:
     """Pure: the overview of one tenant's namespaces."""
-    tenant = ctx.tenant.name
-    namespaces = [ctx.tenant.namespace(e) for e in ctx.tenant.spec.environments]
     ns = 'namespace=~"$namespace"'
     panels = [
         panel(
@@ -255,7 +247,7 @@ def tenant_dashboard(ctx: Context) -> dict[str, Any]:
             (0, 20, 24, 6),
         ),
     ]
-    panels += _slo_panels(ctx.tenant.spec.observe.slos, tenant, top=26)
+    panels += _slo_panels(slos, tenant, top=26)
     return dashboard(
         f"mooring-tenant-{tenant}",
         f"Tenant {tenant}",
@@ -263,39 +255,3 @@ def tenant_dashboard(ctx: Context) -> dict[str, Any]:
         [_namespaces_variable(namespaces)],
         ["mooring", "tenant", tenant],
     )
-
-
-def dashboard_objects(ctx: Context, grafana_operator: bool) -> list[KubeObject]:
-    """Pure: the tenant dashboard as a sidecar ConfigMap (always) and a GrafanaDashboard
-    (where grafana-operator is installed), in the tenant's first namespace."""
-    environment = ctx.tenant.spec.environments[0]
-    text = json.dumps(tenant_dashboard(ctx), sort_keys=True, indent=1)
-    meta = ctx.metadata(DASHBOARD_CONFIGMAP, environment)
-    meta["labels"] = {**meta["labels"], names.LABEL_GRAFANA_DASHBOARD: "1"}
-    meta["annotations"] = {names.ANNOTATION_GRAFANA_FOLDER: "Mooring tenants"}
-    objects: list[KubeObject] = [
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": meta,
-            "data": {f"mooring-tenant-{ctx.tenant.name}.json": text},
-        }
-    ]
-    if grafana_operator:
-        objects.append(
-            {
-                "apiVersion": GRAFANA_API,
-                "kind": "GrafanaDashboard",
-                "metadata": ctx.metadata(GRAFANA_DASHBOARD, environment),
-                "spec": {
-                    "instanceSelector": {
-                        "matchLabels": dict(ctx.platform.observe.grafana_instance_labels)
-                    },
-                    "allowCrossNamespaceImport": True,
-                    "folder": "Mooring tenants",
-                    "resyncPeriod": "10m",
-                    "json": text,
-                },
-            }
-        )
-    return objects

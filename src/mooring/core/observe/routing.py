@@ -15,7 +15,6 @@ from typing import Any
 
 from mooring.api.observe import AlertmanagerSettings, Contacts, SecretKeyRef
 from mooring.api.tenant import Tenant
-from mooring.core.render.context import Context, KubeObject
 
 ALERTMANAGER_CONFIG = "mooring-routing"
 MONITORING_ALPHA = "monitoring.coreos.com/v1alpha1"
@@ -82,37 +81,19 @@ def _child_routes(tenant: str, contacts: Contacts, operator: bool) -> list[dict[
     ]
 
 
-def alertmanager_configs(ctx: Context) -> list[KubeObject]:
-    """Pure: an AlertmanagerConfig per namespace; none when the tenant names no contacts."""
-    contacts = ctx.tenant.spec.observe.contacts
-    if contacts.empty():
-        return []
-    notify, _ = receiver_names(ctx.tenant.name)
+def operator_spec(tenant: str, contacts: Contacts) -> dict[str, Any]:
+    """Pure: an AlertmanagerConfig's spec routing the tenant's alerts to its contacts."""
+    notify, _ = receiver_names(tenant)
     route: dict[str, Any] = {
         "receiver": notify,
         "groupBy": GROUP_BY,
         **{_camel(k): v for k, v in TIMING.items()},
-        "matchers": [{"name": "tenant", "value": ctx.tenant.name, "matchType": "="}],
+        "matchers": [{"name": "tenant", "value": tenant, "matchType": "="}],
     }
-    children = _child_routes(ctx.tenant.name, contacts, operator=True)
+    children = _child_routes(tenant, contacts, operator=True)
     if children:
         route["routes"] = children
-    objects = []
-    for environment in ctx.tenant.spec.environments:
-        meta = ctx.metadata(ALERTMANAGER_CONFIG, environment)
-        meta["labels"] = {**ctx.platform.observe.alertmanager_config_labels, **meta["labels"]}
-        objects.append(
-            {
-                "apiVersion": MONITORING_ALPHA,
-                "kind": "AlertmanagerConfig",
-                "metadata": meta,
-                "spec": {
-                    "route": route,
-                    "receivers": _operator_receivers(ctx.tenant.name, contacts),
-                },
-            }
-        )
-    return objects
+    return {"route": route, "receivers": _operator_receivers(tenant, contacts)}
 
 
 # -- a plain Alertmanager -----------------------------------------------------------------------

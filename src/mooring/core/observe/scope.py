@@ -3,6 +3,7 @@
 The thresholds are complete (Mooring's defaults, under the platform's, the tier's and the
 tenant's own); `quota` holds the hard limits Mooring rendered for the namespace, so the
 quota alerts work from the kube-scheduler's pod requests where kube-state-metrics is absent.
+core/render/observe.py makes them from a tenant.
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mooring.api.observe import DEFAULT_THRESHOLDS, Selectors, Thresholds
-from mooring.api.quantity import parse_quantity
-from mooring.core.render.context import Context
-from mooring.core.render.quotas import hard
 
 
 @dataclass(frozen=True)
@@ -26,10 +24,15 @@ class Scope:
     runbook_base_url: str
     quota: dict[str, Decimal]
     first: bool  # the tenant's first namespace carries its tenant-wide alerts
+    # The same alerts written once for every namespace, the tenant from the namespace's
+    # label (kube-state-metrics' kube_namespace_labels): the benchmark's floor.
+    cluster_wide: bool = False
 
     def select(self, source: str, *matchers: str, namespace: bool = True) -> str:
         """`{namespace="ns", <the source's job matchers>, <matchers>}`."""
-        parts = [f'namespace="{self.namespace}"'] if namespace else []
+        parts = [f'namespace="{self.namespace}"'] if namespace and not self.cluster_wide else []
+        if self.cluster_wide:
+            matchers = tuple(m for m in matchers if not m.startswith("tenant="))
         job = getattr(self.selectors, source)
         if job.strip():
             parts.append(job.strip())
@@ -40,32 +43,6 @@ class Scope:
         return f"{self.runbook_base_url.rstrip('/')}/{alert}.md"
 
 
-def thresholds(ctx: Context) -> Thresholds:
-    """Mooring's defaults, under the platform's, the tier's and the tenant's."""
-    result = DEFAULT_THRESHOLDS
-    for layer in (
-        ctx.platform.observe.alert_thresholds,
-        ctx.tier.alert_thresholds,
-        ctx.tenant.spec.observe.alert_thresholds,
-    ):
-        result = layer.over(result)
-    return result
-
-
-def scopes(ctx: Context) -> list[Scope]:
-    """One Scope per environment namespace, in the tenant's order."""
-    complete = thresholds(ctx)
-    settings = ctx.platform.observe
-    return [
-        Scope(
-            tenant=ctx.tenant.name,
-            namespace=ctx.tenant.namespace(environment),
-            environment=environment.name,
-            thresholds=complete,
-            selectors=settings.selectors,
-            runbook_base_url=settings.runbook_base_url,
-            quota={k: parse_quantity(v) for k, v in hard(ctx.quota(environment)).items()},
-            first=index == 0,
-        )
-        for index, environment in enumerate(ctx.tenant.spec.environments)
-    ]
+def cluster_wide_scope(selectors: Selectors, runbook_base_url: str) -> Scope:
+    """One scope for every namespace, with Mooring's default thresholds."""
+    return Scope("", "", "", DEFAULT_THRESHOLDS, selectors, runbook_base_url, {}, True, True)
