@@ -18,6 +18,7 @@ import yaml
 from mooring.core.observe.rules import PROMETHEUS_RULE
 from mooring.core.render.observe import DASHBOARD_CONFIGMAP
 from mooring.devcluster.cluster import DevCluster
+from mooring.devcluster.prometheus import DevPrometheus, query
 from mooring.kube.client import Forbidden, Kube, KubeError
 from tests.cluster.conftest import OperatorProcess, eventually, tenant, wait_ready
 
@@ -301,3 +302,85 @@ async def test_an_slo_change_reaches_the_prometheus_rules(
 
     await eventually(slo_gone, timeout=20, what="the SLO group removed")
     await asyncio.sleep(0)
+
+
+# -- a real Prometheus evaluates the operator's rules against live scrapes ------------------------
+
+
+def busy_pod(namespace: str, name: str, cpu: str, memory_limit: str, usage: str) -> dict[str, Any]:
+    """A compliant pod whose kwok-simulated memory use is `usage`."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "annotations": {"kwok.x-k8s.io/usage-memory": usage, "kwok.x-k8s.io/usage-cpu": "10m"},
+        },
+        "spec": {
+            "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "registry.example.com/app:1.0",
+                    "resources": {
+                        "requests": {"cpu": cpu, "memory": "64Mi"},
+                        "limits": {"cpu": cpu, "memory": memory_limit},
+                    },
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
+        },
+    }
+
+
+async def test_prometheus_evaluates_the_operators_rules_against_live_series(
+    kube: Kube,
+    observed: dict[str, Any],
+    name: str,
+    dev_prometheus: DevPrometheus,
+    tmp_path: Path,
+) -> None:
+    namespace = f"{name}-dev"
+    # The rules as the operator applied them, loaded into Debian's Prometheus.
+    applied = await kube.get(RULES, "PrometheusRule", PROMETHEUS_RULE, namespace)
+    rules = tmp_path / f"{name}.rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": applied["spec"]["groups"]}))
+    await asyncio.to_thread(dev_prometheus.add, rule_files=[rules])
+    # 1.9 of the 2 CPUs of the quota requested; one pod near its memory limit, one not.
+    await kube.apply(busy_pod(namespace, "hungry", "1500m", "100Mi", "95Mi"))
+    await kube.apply(busy_pod(namespace, "calm", "400m", "100Mi", "20Mi"))
+
+    async def alert(name_: str, **labels: str) -> list[dict[str, Any]]:
+        matchers = ", ".join(f'{k}="{v}"' for k, v in {"namespace": namespace, **labels}.items())
+        return await asyncio.to_thread(
+            query, dev_prometheus.url, f'ALERTS{{alertname="{name_}", {matchers}}}'
+        )
+
+    # Conditions met (pending: their `for` is 15 minutes) from kwok's usage and the
+    # scheduler's requests, scraped live.
+    hungry = await eventually(
+        lambda: alert("MooringPodMemoryNearLimit", pod="hungry"), 90, "memory alert pending"
+    )
+    assert hungry[0]["metric"]["tenant"] == name
+    assert hungry[0]["metric"]["severity"] == "warning"
+    quota = await eventually(
+        lambda: alert("KubeQuotaAlmostFull", resource="requests.cpu"), 90, "quota alert pending"
+    )
+    assert quota[0]["metric"]["alertstate"] == "pending"
+    ratio = await asyncio.to_thread(
+        query,
+        dev_prometheus.url,
+        f'mooring:namespace_quota_used:ratio{{namespace="{namespace}", resource="requests.cpu"}}',
+    )
+    assert float(ratio[0]["value"][1]) == pytest.approx(0.95)
+    # And what must not fire: the calm pod, the other namespace, an exceeded quota.
+    assert await alert("MooringPodMemoryNearLimit", pod="calm") == []
+    assert await alert("KubeQuotaExceeded") == []
+    assert (
+        await asyncio.to_thread(query, dev_prometheus.url, f'ALERTS{{namespace="{name}-prod"}}')
+        == []
+    )
