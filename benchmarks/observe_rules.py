@@ -221,7 +221,11 @@ def run(layout: str, rule_dir: Path, target: int, measure: float, root: Path) ->
         }
     finally:
         process.terminate()
-        process.wait(timeout=60)
+        try:
+            process.wait(timeout=120)  # it compacts its head block first; busy with 1000 groups
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
 
 
 def main() -> None:
@@ -248,7 +252,7 @@ def main() -> None:
         )
         for layout, folder in (("per-tenant", per_tenant), ("cluster-wide", cluster)):
             results[layout] = run(layout, folder, target, args.measure, root)
-            print(f"{layout}: {results[layout]}")
+            print(f"{layout}: {results[layout]}", flush=True)
     server.shutdown()
     floor = results["cluster-wide"]
     print()
