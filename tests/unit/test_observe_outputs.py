@@ -251,3 +251,40 @@ def test_members_may_write_their_own_prometheus_rules_and_the_protection_policy_
     assert not any("create" in r["verbs"] for r in viewer["rules"])
     policy = next(o for o in objects if o["metadata"]["name"] == "mooring-managed-objects")
     assert policy["kind"] == "ValidatingAdmissionPolicy"
+
+
+def _undescribed(schema: dict[str, Any], path: str) -> list[str]:
+    missing = []
+    for key, prop in (schema.get("properties") or {}).items():
+        where = f"{path}.{key}"
+        if not prop.get("description"):
+            missing.append(where)
+        missing += _undescribed(prop, where)
+        items = prop.get("items")
+        if isinstance(items, dict):
+            missing += _undescribed(items, f"{where}[]")
+        extra = prop.get("additionalProperties")
+        if isinstance(extra, dict):
+            missing += _undescribed(extra, f"{where}{{}}")
+    return missing
+
+
+@pytest.mark.parametrize(
+    ("kind", "paths"),
+    [("Tenant", ["observe"]), ("PlatformConfig", ["observe", "tiers"])],
+    ids=["the Tenant's observe fields", "the PlatformConfig's observe fields and tiers"],
+)
+def test_every_observe_field_of_the_crds_is_described(kind: str, paths: list[str]) -> None:
+    crd = next(
+        o
+        for o in install()
+        if o["kind"] == "CustomResourceDefinition" and o["spec"]["names"]["kind"] == kind
+    )
+    spec = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    for path in paths:
+        prop = spec["properties"][path]
+        assert path == "tiers" or prop.get("description"), path
+        found = _undescribed(prop, path)
+        if path == "tiers":  # only the field this work added to a tier
+            found = [f for f in found if "alertThresholds" in f]
+        assert found == [], found
