@@ -390,20 +390,14 @@ CASES: list[Case] = [
     Case(
         "MooringTenantBudgetForecastExceeded",
         "a forecast of 120% of the budget",
-        {
-            f'mooring_tenant_cost_forecast{{{MOORING}, tenant="acme"}}': "120x100",
-            f'mooring_tenant_budget{{{MOORING}, tenant="acme"}}': "100x100",
-        },
+        {f'mooring_tenant_budget_forecast_ratio{{{MOORING}, tenant="acme"}}': "1.2x100"},
         "90m",
         [warn()],
     ),
     Case(
         "MooringTenantBudgetForecastExceeded",
         "a forecast of 80%",
-        {
-            f'mooring_tenant_cost_forecast{{{MOORING}, tenant="acme"}}': "80x100",
-            f'mooring_tenant_budget{{{MOORING}, tenant="acme"}}': "100x100",
-        },
+        {f'mooring_tenant_budget_forecast_ratio{{{MOORING}, tenant="acme"}}': "0.8x100"},
         "90m",
     ),
 ]

@@ -416,8 +416,8 @@ def database_backup_overdue(s: Scope) -> list[Rule]:
 
 
 def budget_forecast(s: Scope) -> list[Rule]:
-    """BUDGET: reads the cost metrics of the `cost` work (mooring_tenant_cost_* and
-    mooring_tenant_budget_*); silent until they exist. Names to align when it lands."""
+    """BUDGET: the cost work's mooring_tenant_budget_forecast_ratio (the month's forecast
+    over the monthly budget, published by the operator's cost loop); silent without it."""
     if not s.first:
         return []
     mooring = s.select("mooring", f'tenant="{s.tenant}"', namespace=False)
@@ -426,15 +426,11 @@ def budget_forecast(s: Scope) -> list[Rule]:
         alert(
             s,
             "MooringTenantBudgetForecastExceeded",
-            f"""
-sum by (tenant) (mooring_tenant_cost_forecast{mooring})
-/ on (tenant)
-(sum by (tenant) (mooring_tenant_budget{mooring}) > 0)
-> {threshold}""",
+            f"max by (tenant) (mooring_tenant_budget_forecast_ratio{mooring}) > {threshold}",
             "warning",
             "The tenant's spend is forecast to exceed its budget.",
             "Tenant {{ $labels.tenant }} is forecast to spend {{ $value | humanizePercentage }} "
-            "of its budget this period.",
+            "of its monthly budget.",
             "1h",
         )
     ]

@@ -160,10 +160,15 @@ def overview(tenant: str, namespaces: Sequence[str], slos: Sequence[Slo]) -> dic
         panel(
             "stat",
             "Cost this month (forecast)",
-            [_target(f'sum(mooring_tenant_cost_forecast{{tenant="{tenant}"}})', "")],
+            [
+                _target(
+                    f'sum by (currency) (mooring_tenant_cost_forecast{{tenant="{tenant}"}})',
+                    "{{currency}}",
+                )
+            ],
             (12, 0, 6, 4),
-            unit="currencyUSD",
-            description="From Mooring's cost metrics; empty until cost reporting runs.",
+            description="The month's forecast from Mooring's cost metrics (empty until cost "
+            "reporting runs).",
         ),
         panel(
             "stat",
