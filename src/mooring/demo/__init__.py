@@ -381,6 +381,7 @@ class Demo:
             "metadata": {
                 "name": "hungry",
                 "namespace": "payments-dev",
+                "labels": {"app": "hungry"},  # not the api Deployment's: it would adopt it
                 "annotations": {"kwok.x-k8s.io/usage-memory": "120Mi"},
             },
             "spec": {
