@@ -159,6 +159,13 @@ def _cpu(metrics: dict[str, list[tuple[str, float]]]) -> float:
     return sum(v for _, v in metrics.get("process_cpu_seconds_total", []))
 
 
+def _completed(metrics: dict[str, list[tuple[str, float]]]) -> float:
+    """Group evaluations done (scheduled minus missed), summed over groups."""
+    scheduled = sum(v for _, v in metrics.get("prometheus_rule_group_iterations_total", []))
+    missed = sum(v for _, v in metrics.get("prometheus_rule_group_iterations_missed_total", []))
+    return scheduled - missed
+
+
 def run(layout: str, rule_dir: Path, target: int, measure: float, root: Path) -> dict[str, float]:
     binary = shutil.which("prometheus")
     assert binary, "Debian's prometheus is not installed; run scripts/bootstrap"
@@ -204,6 +211,7 @@ def run(layout: str, rule_dir: Path, target: int, measure: float, root: Path) ->
         rounds, rss, missed, groups, rules = [], [], 0.0, 0, 0
         first = scrape(f"{url}/metrics")
         cpu_start, at_start = _cpu(first), time.monotonic()
+        done_start = _completed(first)
         deadline = at_start + measure
         metrics = first
         while time.monotonic() < deadline:
@@ -217,6 +225,8 @@ def run(layout: str, rule_dir: Path, target: int, measure: float, root: Path) ->
         missed = sum(v for _, v in metrics.get("prometheus_rule_group_iterations_missed_total", []))
         cores = (_cpu(metrics) - cpu_start) / (time.monotonic() - at_start)
         return {
+            "cpu_s": _cpu(metrics) - cpu_start,
+            "rounds": (_completed(metrics) - done_start) / max(groups, 1),
             "groups": groups,
             "rules": rules,
             "cores": cores,
@@ -261,21 +271,24 @@ def main() -> None:
     scrape_only = results["no-rules"]["cores"]
     print()
     print(
-        "| layout | groups | rules | CPU for rules (cores, over no rules) | per 15 s round "
-        "| sum of group durations (wall) | missed rounds | RSS |"
+        "| layout | groups | rules | CPU for rules (cores over no rules) | rounds done "
+        "| CPU per complete round | missed group rounds | RSS |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    per_round: dict[str, float] = {}
     for layout, r in results.items():
         cost = r["cores"] - scrape_only
+        if r["rounds"]:
+            window = r["cpu_s"] / r["cores"] if r["cores"] else 0.0
+            per_round[layout] = cost * window / r["rounds"]
         print(
             f"| {layout} | {r['groups']:.0f} | {r['rules']:.0f} | {cost:.3f} | "
-            f"{cost * 15 * 1000:.0f} ms | {r['round_ms']:.0f} ms | {r['missed']:.0f} | "
+            f"{r['rounds']:.1f} | {per_round.get(layout, 0) * 1000:.0f} ms | {r['missed']:.0f} | "
             f"{r['rss_mib']:.0f} MiB |"
         )
-    per_tenant = results["per-tenant"]["cores"] - scrape_only
-    floor = results["cluster-wide"]["cores"] - scrape_only
-    if floor > 0:
-        print(f"\nper-tenant / cluster-wide rule CPU: x{per_tenant / floor:.1f}")
+    if per_round.get("cluster-wide"):
+        ratio = per_round["per-tenant"] / per_round["cluster-wide"]
+        print(f"\nper-tenant / cluster-wide, CPU per complete round: x{ratio:.1f}")
     print(f"load after: {os.getloadavg()}")
 
 

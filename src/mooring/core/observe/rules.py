@@ -21,11 +21,15 @@ MONITORING = "monitoring.coreos.com/v1"
 Group = dict[str, Any]
 
 
-def namespace_groups(slos: Sequence[Slo], scope: Scope) -> list[Group]:
+def namespace_groups(slos: Sequence[Slo], scope: Scope, interval: str) -> list[Group]:
     """Pure: the baseline group of one namespace, then a group per SLO."""
     return [
-        {"name": f"mooring-baseline-{scope.namespace}", "rules": baseline_rules(scope)},
-        *slo_groups(list(slos), scope),
+        {
+            "name": f"mooring-baseline-{scope.namespace}",
+            "interval": interval,
+            "rules": baseline_rules(scope),
+        },
+        *slo_groups(list(slos), scope, interval),
     ]
 
 
@@ -34,4 +38,5 @@ def cluster_wide_rule_file(settings: ObserveSettings) -> dict[str, Any]:
     namespace's label (one group; Mooring's default thresholds only). The benchmark's
     floor: per-tenant thresholds and per-namespace PrometheusRules cannot be had this way."""
     scope = cluster_wide_scope(settings.selectors, settings.runbook_base_url)
-    return {"groups": [{"name": "mooring-baseline", "rules": baseline_rules(scope)}]}
+    group = {"name": "mooring-baseline", "interval": settings.rule_interval}
+    return {"groups": [{**group, "rules": baseline_rules(scope)}]}

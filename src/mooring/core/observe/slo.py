@@ -112,7 +112,7 @@ def burn_alerts(slo: Slo, scope: Scope) -> list[Rule]:
     return rules
 
 
-def slo_groups(slos: list[Slo], scope: Scope, interval: str = "30s") -> list[dict[str, Any]]:
+def slo_groups(slos: list[Slo], scope: Scope, interval: str) -> list[dict[str, Any]]:
     """One rule group per SLO and namespace: its recording rules, then its alerts."""
     return [
         {

@@ -64,7 +64,8 @@ def scopes(ctx: Context) -> list[Scope]:
 def rule_groups(ctx: Context) -> list[Group]:
     """Every rule group of the tenant (the plain rule file's `groups`)."""
     slos = ctx.tenant.spec.observe.slos
-    return [group for scope in scopes(ctx) for group in namespace_groups(slos, scope)]
+    interval = ctx.platform.observe.rule_interval
+    return [group for scope in scopes(ctx) for group in namespace_groups(slos, scope, interval)]
 
 
 def rule_file(ctx: Context) -> dict[str, Any]:
@@ -84,7 +85,9 @@ def prometheus_rules(ctx: Context) -> list[KubeObject]:
                 "apiVersion": MONITORING,
                 "kind": "PrometheusRule",
                 "metadata": meta,
-                "spec": {"groups": namespace_groups(slos, scope)},
+                "spec": {
+                    "groups": namespace_groups(slos, scope, ctx.platform.observe.rule_interval)
+                },
             }
         )
     return objects
