@@ -205,7 +205,7 @@ def run(layout: str, rule_dir: Path, target: int, measure: float, root: Path) ->
                     break
             except OSError:
                 assert process.poll() is None, "prometheus exited"
-                assert time.monotonic() - started < 120, "prometheus not ready"
+                assert time.monotonic() - started < 900, "prometheus not ready"
                 time.sleep(0.5)
         time.sleep(45)  # a few scrapes and evaluation rounds
         rounds, rss, missed, groups, rules = [], [], 0.0, 0, 0
