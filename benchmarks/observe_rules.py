@@ -143,7 +143,7 @@ def serve(body: bytes) -> tuple[http.server.HTTPServer, int]:
 
 
 def scrape(url: str) -> dict[str, list[tuple[str, float]]]:
-    with urllib.request.urlopen(url, timeout=10) as response:
+    with urllib.request.urlopen(url, timeout=120) as response:
         text = response.read().decode()
     found: dict[str, list[tuple[str, float]]] = {}
     for line in text.splitlines():
