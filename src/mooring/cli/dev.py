@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from mooring.cli.output import EXIT_FAILED, err, out, say
+from mooring.cli.output import EXIT_FAILED, out, say
+from mooring.cli.output import error as error_
 from mooring.devcluster.binaries import BuildError, ensure_built
 from mooring.devcluster.cluster import DevCluster, DevClusterError, NodeShape
 from mooring.devcluster.prometheus import DevPrometheus
@@ -33,7 +34,7 @@ def build() -> None:
     try:
         paths = ensure_built(say=say)
     except BuildError as error:
-        err.print(f"[red]error:[/] {error}", markup=True)
+        error_(str(error))
         sys.exit(EXIT_FAILED)
     for name, path in sorted(paths.items()):
         say(f"  {name:<24} {path}")
@@ -67,7 +68,7 @@ def up(
         if with_prometheus:
             say(f"  prometheus up at {DevPrometheus(cluster).start()}")
     except (DevClusterError, BuildError) as error:
-        err.print(f"[red]error:[/] {error}", markup=True)
+        error_(str(error))
         sys.exit(EXIT_FAILED)
     say("")
     say("next:")
@@ -85,7 +86,7 @@ def down(state_dir: Path | None, purge: bool) -> None:
     try:
         DevCluster(state_dir).down(say=say, purge=purge)
     except DevClusterError as error:
-        err.print(f"[red]error:[/] {error}", markup=True)
+        error_(str(error))
         sys.exit(EXIT_FAILED)
 
 
@@ -96,7 +97,7 @@ def status(state_dir: Path | None) -> None:
     cluster = DevCluster(state_dir)
     statuses = cluster.status()
     if not statuses:
-        out.print("the local control plane is not running")
+        error_("the local control plane is not running; start it with `mooring dev up`")
         sys.exit(EXIT_FAILED)
     for s in statuses:
         mark = "running" if s.alive else "STOPPED"
@@ -113,10 +114,11 @@ def status(state_dir: Path | None) -> None:
 @click.option("--user", default=None, help="User name (the client certificate's CN).")
 @click.option("--group", "groups", multiple=True, help="A group (O field); repeatable.")
 @click.option(
-    "--output",
-    "-o",
+    "--write",
+    "output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    metavar="FILE",
     help="Write to this file (mode 0600) instead of standard output.",
 )
 def kubeconfig(
@@ -129,7 +131,7 @@ def kubeconfig(
     try:
         text = cluster.admin_kubeconfig() if user is None else cluster.mint_kubeconfig(user, groups)
     except DevClusterError as error:
-        err.print(f"[red]error:[/] {error}", markup=True)
+        error_(str(error))
         sys.exit(EXIT_FAILED)
     if output is None:
         click.echo(text, nl=False)

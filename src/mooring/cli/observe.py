@@ -14,8 +14,9 @@ from typing import Any
 import click
 import yaml
 
+from mooring.cli.options import all_paths, input_paths
 from mooring.cli.output import EXIT_USAGE, err, out, say
-from mooring.cli.tenants import _load, paths_argument
+from mooring.cli.tenants import _load
 from mooring.core.observe.platform import (
     otel_collector_config,
     platform_dashboard,
@@ -50,7 +51,7 @@ def observe() -> None:
 
 
 @observe.command("render")
-@paths_argument
+@input_paths
 @click.option(
     "--part",
     type=click.Choice(PARTS),
@@ -67,7 +68,9 @@ def observe() -> None:
     default=None,
     help="Write one file per tenant (rules, dashboards) into this folder instead of stdout.",
 )
-def render(paths: tuple[str, ...], part: str, directory: Path | None) -> None:
+def render(
+    paths: tuple[str, ...], filenames: tuple[str, ...], part: str, directory: Path | None
+) -> None:
     """Print what PATHS (a platform repository) observe with, for Prometheus, Alertmanager
     and Grafana run without their Kubernetes operators.
 
@@ -75,7 +78,7 @@ def render(paths: tuple[str, ...], part: str, directory: Path | None) -> None:
     PrometheusRules, routes as AlertmanagerConfigs and dashboards as GrafanaDashboards
     (and sidecar ConfigMaps) in each tenant's namespaces.
     """
-    parsed = _load(paths, "text")
+    parsed = _load(all_paths(paths, filenames), "text")
     if parsed.platform is None:
         err.print("error: no PlatformConfig among the paths; add platform.yaml", markup=False)
         sys.exit(EXIT_USAGE)

@@ -22,6 +22,7 @@ from mooring.api.names import GROUP
 from mooring.api.platform import PlatformConfig, PlatformConfigSpec
 from mooring.api.quantity import parse_quantity
 from mooring.api.tenant import Tenant
+from mooring.core.render.cilium import cilium_only
 
 Severity = Literal["error", "warning"]
 
@@ -141,6 +142,8 @@ def check_repository(parsed: Parsed) -> list[Finding]:
     for tenant, document in parsed.tenants:
         for finding in check_tenant(tenant, platform, known):
             findings.append(_at(finding, document))
+        if not platform.network.cilium:
+            findings += [_at(f, document) for f in _needs_cilium(tenant)]
     findings += _capacity(parsed.tenants, parsed.platform)
     for check in EXTRA_CHECKS:
         findings += check(parsed)
@@ -189,6 +192,18 @@ def check_tenant(
                         path,
                     )
                 )
+    ingress = spec.network.ingress
+    if ingress.http and not (ingress.from_tenants or ingress.from_ingress_controller):
+        findings.append(
+            Finding(
+                "http-without-peers",
+                "HTTP rules narrow what fromTenants or fromIngressController may send; with "
+                "neither, nothing may connect in and the rules do nothing: add a peer or "
+                "remove them",
+                ("spec", "network", "ingress", "http"),
+                severity="warning",
+            )
+        )
     if known_tenants is not None:
         known = set(known_tenants)
         network = spec.network
@@ -216,6 +231,26 @@ def check_tenant(
                         )
                     )
     return findings
+
+
+def _needs_cilium(tenant: Tenant) -> list[Finding]:
+    """Allowances only Cilium enforces, on a platform that does not declare Cilium.
+
+    Offline only: in the cluster the operator knows whether Cilium is there, and says so in
+    the tenant's NetworkReady condition instead.
+    """
+    return [
+        Finding(
+            "needs-cilium",
+            f"this allowance ({allowance.what}) needs Cilium, which the platform does not "
+            f"declare (PlatformConfig spec.network.cilium): without it {allowance.without}, "
+            "and the tenant reports NetworkReady=False. Install Cilium and set "
+            "spec.network.cilium, or remove the allowance",
+            allowance.path,
+            severity="warning",
+        )
+        for allowance in cilium_only(tenant)
+    ]
 
 
 def _duplicates(tenants: list[tuple[Tenant, Document]]) -> list[Finding]:
@@ -301,6 +336,25 @@ def _human(resource: str, value: Decimal) -> str:
         return f"{value.normalize():f}"
     gib = value / Decimal(2**30)
     return f"{gib.quantize(Decimal('0.01')).normalize():f}Gi"
+
+
+def platform_validity(obj: Any) -> tuple[bool, str, str]:
+    """Pure: the PlatformConfig's `Valid` condition as (valid, reason, message).
+
+    The checks the CRD schema cannot make (a default tier among the tiers, complete tier
+    quotas, a default database server among the servers) decide it; the operator writes it
+    to the PlatformConfig's status, so a platform engineer sees at once why tenants fail.
+    """
+    instance, errors = model_errors(PlatformConfig, obj)
+    if not isinstance(instance, PlatformConfig):
+        detail = "; ".join(f"{e.dotted or 'spec'}: {e.message}" for e in errors)
+        return False, "InvalidSpec", f"{detail}; tenants are not reconciled until it is fixed"
+    spec = instance.spec
+    return (
+        True,
+        "Valid",
+        f"{len(spec.tiers)} tier(s) ({', '.join(sorted(spec.tiers))}), default {spec.default_tier}",
+    )
 
 
 def error_count(findings: Iterable[Finding]) -> int:

@@ -30,8 +30,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mooring.api import yamldump
 from mooring.api.names import KWOK_NODE_ANNOTATION, KWOK_NODE_VALUE
 from mooring.core.render.platform import operator_user
 from mooring.devcluster import pki
@@ -611,7 +610,7 @@ def kubeconfig_yaml(server: str, ca_cert: bytes, user: str, client: pki.KeyPair)
         "contexts": [{"name": "mooring-dev", "context": {"cluster": "mooring-dev", "user": user}}],
         "current-context": "mooring-dev",
     }
-    return yaml.safe_dump(config, sort_keys=False)
+    return yamldump.dump(config)
 
 
 def _write_private(path: Path, text: str) -> None:

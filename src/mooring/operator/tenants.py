@@ -23,10 +23,12 @@ import kopf
 
 from mooring.api import names
 from mooring.api.platform import PLATFORM_CONFIG_NAME
+from mooring.api.status import Condition, set_condition
 from mooring.api.tenant import Tenant
 from mooring.core.plan import Ref, drifted, ref
 from mooring.core.render import Context, Features, render_tenant
 from mooring.core.render.quotas import QUOTA_NAME
+from mooring.core.validate import platform_validity
 from mooring.kube.client import Conflict, Kube, KubeError, NotFound
 from mooring.kube.events import post_event
 from mooring.kube.informer import Informer, slim
@@ -210,7 +212,7 @@ class Watches:
                 current = await self.kube.get_or_none(names.API_VERSION, "Tenant", tenant_name)
                 if current is None or current["metadata"].get("deletionTimestamp"):
                     return
-                outcome = await reconcile_and_report(self.kube, _body(current), self, post=True)
+                outcome = await reconcile_and_report(self.kube, _body(current), self)
                 await _write_status(self.kube, tenant_name, outcome.status)
             else:
                 await _restore(self.kube, wanted)
@@ -314,7 +316,7 @@ async def _watch_for_features(watches: Watches, every: float) -> None:
         started = _start_informers(watches)
         await asyncio.gather(*(i.synced.wait() for i in started))
         for body in list(watches.tenants.values()):
-            outcome = await reconcile_and_report(watches.kube, _body(body), watches, post=True)
+            outcome = await reconcile_and_report(watches.kube, _body(body), watches)
             await _write_status(watches.kube, body["metadata"]["name"], outcome.status)
 
 
@@ -350,9 +352,9 @@ async def remember_platform(
 
 
 async def reconcile_and_report(
-    kube: Kube, body: kopf.Body, watches: Watches | None, post: bool = False
+    kube: Kube, body: kopf.Body, watches: Watches | None
 ) -> service.Outcome:
-    """Reconcile, count, and tell (Events through kopf inside its handlers, else directly)."""
+    """Reconcile, count, and tell (Events where `kubectl describe tenant` finds them)."""
     started = time.perf_counter()
     view = watches if watches is not None and watches.synced() else None
     try:
@@ -365,10 +367,7 @@ async def reconcile_and_report(
     for error in outcome.errors:
         RECONCILE_ERRORS.labels("Tenant", error.step).inc()
     for type_, reason, message in outcome.events:
-        if post:
-            await post_event(kube, body, type_, reason, message)
-        else:
-            kopf.event(body, type=type_, reason=reason, message=message)
+        await post_event(kube, body, type_, reason, message)
     _READY[body["metadata"]["name"]] = "True" if outcome.ready else "False"
     return outcome
 
@@ -392,10 +391,38 @@ async def finalize_tenant(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     except KubeError as error:
         raise kopf.TemporaryError(str(error), delay=5) from error
     for type_, reason, message in outcome.events:
-        kopf.event(body, type=type_, reason=reason, message=message)
+        await post_event(memo["kube"], body, type_, reason, message)
 
 
 # -- the platform ----------------------------------------------------------------------------
+
+
+@kopf.on.resume(*PLATFORM_RESOURCE, registry=REGISTRY)
+@kopf.on.create(*PLATFORM_RESOURCE, registry=REGISTRY)
+@kopf.on.update(*PLATFORM_RESOURCE, registry=REGISTRY, field="spec")
+async def platform_status(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
+    """The PlatformConfig's Valid condition: whether the operator accepts it, and why not."""
+    valid, reason, message = platform_validity(dict(body))
+    generation = body["metadata"].get("generation")
+    previous = [
+        Condition.model_validate(c) for c in (body.get("status") or {}).get("conditions") or []
+    ]
+    was = next((c for c in previous if c.type == "Valid"), None)
+    conditions = set_condition(
+        previous,
+        "Valid",
+        "True" if valid else "False",
+        reason,
+        message,
+        service.timestamp(service.utc_now),
+        generation,
+    )
+    patch["status"] = {
+        "observedGeneration": generation,
+        "conditions": [c.model_dump(mode="json", by_alias=True) for c in conditions],
+    }
+    if not valid and (was is None or was.message != message):
+        await post_event(memo["kube"], body, "Warning", reason, message)
 
 
 @kopf.on.create(*PLATFORM_RESOURCE, registry=REGISTRY)
