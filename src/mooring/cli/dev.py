@@ -9,7 +9,7 @@ import click
 
 from mooring.cli.output import EXIT_FAILED, out, say
 from mooring.cli.output import error as error_
-from mooring.devcluster.binaries import BuildError, ensure_built
+from mooring.devcluster.binaries import CONTROL_PLANE, GITOPS, BuildError, ensure_built
 from mooring.devcluster.cluster import DevCluster, DevClusterError, NodeShape
 from mooring.devcluster.prometheus import DevPrometheus
 
@@ -29,10 +29,13 @@ def dev() -> None:
 
 
 @dev.command()
-def build() -> None:
+@click.option(
+    "--gitops", is_flag=True, help="Also Argo CD and kustomize (about 10 minutes the first time)."
+)
+def build(gitops: bool) -> None:
     """Build the control plane binaries from their pinned Go modules, if missing."""
     try:
-        paths = ensure_built(say=say)
+        paths = ensure_built([*CONTROL_PLANE, *(GITOPS if gitops else ())], say=say)
     except BuildError as error:
         error_(str(error))
         sys.exit(EXIT_FAILED)
@@ -47,6 +50,12 @@ def build() -> None:
 @click.option("--node-memory", default="32Gi", show_default=True, help="Memory of each node.")
 @click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for ready.")
 @click.option(
+    "--gitops",
+    is_flag=True,
+    help="Also Argo CD, a local Git repository holding a platform repository "
+    "(`mooring init --profile local`) and Mooring's operator: merges become tenants.",
+)
+@click.option(
     "--prometheus",
     "with_prometheus",
     is_flag=True,
@@ -59,6 +68,7 @@ def up(
     node_cpu: str,
     node_memory: str,
     timeout: float,
+    gitops: bool,
     with_prometheus: bool,
 ) -> None:
     """Build what is missing, start the control plane and wait until it is ready."""
@@ -70,12 +80,42 @@ def up(
     except (DevClusterError, BuildError) as error:
         error_(str(error))
         sys.exit(EXIT_FAILED)
+    if gitops:
+        _gitops(cluster)
     say("")
     say("next:")
     say(f"  export KUBECONFIG={cluster.kubeconfig_path}")
     say("  kubectl get nodes            # 4 kwok nodes, Ready")
     say("  mooring dev kubeconfig --user alice --group team-a > alice.kubeconfig")
     say("  mooring dev down             # stops every process, frees every port")
+
+
+@dev.command("gitops")
+@state_dir_option
+def gitops_command(state_dir: Path | None) -> None:
+    """Start Argo CD and the local Git repository on a running control plane (see up --gitops)."""
+    _gitops(DevCluster(state_dir))
+
+
+def _gitops(cluster: DevCluster) -> None:
+    from mooring.demo.localgitops import LocalGitOps
+    from mooring.devcluster.gitrepo import GitError
+    from mooring.kube.client import KubeError
+
+    loop = LocalGitOps(cluster, say)
+    try:
+        loop.up()
+        operator = loop.start_operator()
+    except (DevClusterError, BuildError, GitError, KubeError, TimeoutError, RuntimeError) as error:
+        error_(str(error))
+        sys.exit(EXIT_FAILED)
+    say(f"  Mooring's operator: pid {operator.pid}, log {operator.log}")
+    say("")
+    say("the GitOps loop:")
+    say(f"  git clone {loop.repo.url} platform && cd platform")
+    say("  mooring tenant new payments --owner alice@example.com --env dev --dir tenants")
+    say("  git add -A && git commit -m 'payments' && git push   # Argo CD syncs on push")
+    say("  kubectl get applications -n argocd; kubectl get tenants")
 
 
 @dev.command()

@@ -21,6 +21,7 @@ COMMANDS = {
     "db": "mooring.cli.db:db",
     "demo": "mooring.cli.demo:demo",
     "dev": "mooring.cli.dev:dev",
+    "init": "mooring.cli.gitops:init",
     "validate": "mooring.cli.tenants:validate",
     "render": "mooring.cli.tenants:render",
     "diff": "mooring.cli.tenants:diff",

@@ -23,7 +23,6 @@ import kopf
 
 from mooring.api import names
 from mooring.api.platform import PLATFORM_CONFIG_NAME
-from mooring.api.status import Condition, set_condition
 from mooring.api.tenant import Tenant
 from mooring.core.plan import Ref, drifted, ref
 from mooring.core.render import Context, Features, render_tenant
@@ -400,28 +399,13 @@ async def finalize_tenant(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.resume(*PLATFORM_RESOURCE, registry=REGISTRY)
 @kopf.on.create(*PLATFORM_RESOURCE, registry=REGISTRY)
 @kopf.on.update(*PLATFORM_RESOURCE, registry=REGISTRY, field="spec")
-async def platform_status(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
-    """The PlatformConfig's Valid condition: whether the operator accepts it, and why not."""
+async def platform_warning(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A PlatformConfig the operator cannot accept gets a Warning Event saying why (its Valid
+    condition is written with Ready by operator/platform.py, the status's one writer)."""
     valid, reason, message = platform_validity(dict(body))
-    generation = body["metadata"].get("generation")
-    previous = [
-        Condition.model_validate(c) for c in (body.get("status") or {}).get("conditions") or []
-    ]
-    was = next((c for c in previous if c.type == "Valid"), None)
-    conditions = set_condition(
-        previous,
-        "Valid",
-        "True" if valid else "False",
-        reason,
-        message,
-        service.timestamp(service.utc_now),
-        generation,
-    )
-    patch["status"] = {
-        "observedGeneration": generation,
-        "conditions": [c.model_dump(mode="json", by_alias=True) for c in conditions],
-    }
-    if not valid and (was is None or was.message != message):
+    conditions = (body.get("status") or {}).get("conditions") or []
+    was = next((c for c in conditions if c.get("type") == "Valid"), None)
+    if not valid and (was is None or was.get("message") != message):
         await post_event(memo["kube"], body, "Warning", reason, message)
 
 
