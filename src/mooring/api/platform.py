@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 from mooring.api import names
 from mooring.api.base import DnsLabel, LabelValue, Model, Resource, unique
 from mooring.api.guardrails import GuardrailSettings
+from mooring.api.observe import ObserveSettings, Thresholds
 from mooring.api.quantity import Quantity
 from mooring.api.tenant import PodSecurityLevel, Quota, SubjectName
 
@@ -83,6 +84,10 @@ class Tier(Model):
     )
     databases: DatabaseLimits = Field(
         default_factory=DatabaseLimits, description="Managed databases a tenant may have."
+    )
+    alert_thresholds: Thresholds = Field(
+        default_factory=Thresholds,
+        description="Alert thresholds of this tier's tenants (over the platform's).",
     )
 
     @model_validator(mode="after")
@@ -301,6 +306,11 @@ class PlatformConfigSpec(Model):
         default_factory=AllowedSubjects,
         description="Members tenants may name although they open a tenant beyond its team "
         "(system: users and groups, other namespaces' service accounts); none by default.",
+    )
+    observe: ObserveSettings = Field(
+        default_factory=ObserveSettings,
+        description="Baseline alerts, dashboards and routing: thresholds, the scrape jobs "
+        "the rules read, runbook links, labels for the Prometheus Operator's selectors.",
     )
 
     @model_validator(mode="after")
