@@ -150,6 +150,20 @@ ATTACKS = [
         id="a PolicyException for another tenant in a file under tenants/ named after none",
     ),
     pytest.param(
+        {
+            "tenants/acme-legacy.yaml": [exception("other-dev")],
+            "o.yaml": [OTHER, tenant_body("acme")],
+        },
+        {},
+        "outside-tenant",
+        {
+            "tenants/acme-legacy.yaml": [exception("acme-dev")],
+            "o.yaml": [OTHER, tenant_body("acme")],
+        },
+        {},
+        id="a PolicyException for another tenant in tenants/<tenant>-<anything>.yaml",
+    ),
+    pytest.param(
         {"tenants/acme.yaml": [tenant_body("acme"), database(None)]},
         {},
         "no-namespace",

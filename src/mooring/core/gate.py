@@ -16,7 +16,7 @@ annotations (not kopf's), and no namespace on a cluster-scoped kind.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import Any
 
 from mooring.api.documents import Document
@@ -69,14 +69,22 @@ def _is_object(obj: Any) -> bool:
     return isinstance(obj, dict) and "kind" in obj and "apiVersion" in obj
 
 
-def _folder_owner(source: str) -> str | None:
-    """tenants/payments.yaml and tenants/payments/db.yaml -> payments."""
+def _folder_owner(source: str, tenants: Container[str]) -> str | None:
+    """The tenant a path under tenants/ names: tenants/payments.yaml, tenants/payments/db.yaml
+    and tenants/payments-db.yaml -> payments (the longest tenant name the file name starts
+    with, followed by "-"), or None."""
     parts = source.replace("\\", "/").split("/")
     for at, part in enumerate(parts[:-1]):
         if part == TENANTS_FOLDER:
             rest = parts[at + 1 :]
-            name = rest[0] if len(rest) > 1 else rest[0].rsplit(".", 1)[0]
-            return name or None
+            if len(rest) > 1:
+                return rest[0] if rest[0] in tenants else None
+            words = rest[0].rsplit(".", 1)[0].split("-")
+            for end in range(len(words), 0, -1):
+                name = "-".join(words[:end])
+                if name in tenants:
+                    return name
+            return None
     return None
 
 
@@ -121,8 +129,8 @@ def check_gate(documents: Sequence[Document], parsed: Parsed) -> list[Finding]:
             if kind == "Tenant" and isinstance(document.obj.get("metadata"), dict)
         }
         if not owners and folder:
-            named = _folder_owner(source)
-            if named in namespaces_of:
+            named = _folder_owner(source, namespaces_of)
+            if named is not None:
                 owners = {named}
         allowed = set().union(*(namespaces_of.get(owner, set()) for owner in owners))
         for document, kind in zip(group, kinds, strict=True):
@@ -166,8 +174,9 @@ def check_gate(documents: Sequence[Document], parsed: Parsed) -> list[Finding]:
                 findings.append(
                     Finding(
                         "outside-tenant",
-                        f"{source} holds no Tenant and its path names none "
-                        "(tenants/<tenant>.yaml or tenants/<tenant>/...), so whose namespace "
+                        f"{source} holds no Tenant and its path names none (tenants/<tenant>"
+                        ".yaml, tenants/<tenant>-<anything>.yaml or tenants/<tenant>/...), so "
+                        "whose namespace "
                         f"{namespace} is cannot be told; put the {kind} in its tenant's file "
                         "or folder",
                         ("metadata", "namespace"),
