@@ -8,13 +8,13 @@ settings and the shared database servers.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from mooring.api.base import DnsLabel, LabelValue, Model, Resource, unique
+from mooring.api.base import DnsLabel, DnsName, LabelValue, Model, Resource, unique
 from mooring.api.guardrails import GuardrailSettings
-from mooring.api.quantity import Quantity
+from mooring.api.quantity import Quantity, format_bytes, parse_quantity
 from mooring.api.tenant import PodSecurityLevel, Quota
 
 PLATFORM_CONFIG_NAME = "default"
@@ -23,16 +23,45 @@ PLATFORM_CONFIG_NAME = "default"
 class Resources(Model):
     cpu: Quantity | None = None
     memory: Quantity | None = None
+    ephemeral_storage: Quantity | None = Field(
+        None, description="Ephemeral storage: writable layers, emptyDir volumes, logs."
+    )
+
+
+# Every tier's quota limits ephemeral storage, so every container needs an amount: these
+# are given to containers that set none, unless the tier's containerDefaults say otherwise.
+DEFAULT_EPHEMERAL_REQUEST = "100Mi"
+DEFAULT_EPHEMERAL_LIMIT = "1Gi"
 
 
 class ContainerDefaults(Model):
     """Becomes each namespace's LimitRange: what a container gets when it asks for nothing."""
 
     default_request: Resources = Field(
-        default_factory=lambda: Resources(cpu="100m", memory="128Mi")
+        default_factory=lambda: Resources(cpu="100m", memory="128Mi"),
+        description="Requests of a container that sets none (ephemeral storage: "
+        f"{DEFAULT_EPHEMERAL_REQUEST} unless given).",
     )
-    default_limit: Resources = Field(default_factory=lambda: Resources(cpu="500m", memory="512Mi"))
+    default_limit: Resources = Field(
+        default_factory=lambda: Resources(cpu="500m", memory="512Mi"),
+        description="Limits of a container that sets none (ephemeral storage: "
+        f"{DEFAULT_EPHEMERAL_LIMIT} unless given).",
+    )
     max: Resources | None = None
+
+    def request(self) -> Resources:
+        """The default requests, ephemeral storage always included."""
+        if self.default_request.ephemeral_storage is not None:
+            return self.default_request
+        return self.default_request.model_copy(
+            update={"ephemeral_storage": DEFAULT_EPHEMERAL_REQUEST}
+        )
+
+    def limit(self) -> Resources:
+        """The default limits, ephemeral storage always included."""
+        if self.default_limit.ephemeral_storage is not None:
+            return self.default_limit
+        return self.default_limit.model_copy(update={"ephemeral_storage": DEFAULT_EPHEMERAL_LIMIT})
 
 
 class DatabaseLimits(Model):
@@ -43,6 +72,46 @@ class DatabaseLimits(Model):
     storage: Quantity = "10Gi"
 
 
+PriorityClassName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="A PriorityClass name.",
+    ),
+]
+IngressClassName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="An IngressClass name.",
+    ),
+]
+
+
+class TierIngress(Model):
+    """What the Ingresses of a tier's tenants may use."""
+
+    classes: list[IngressClassName] = Field(
+        default_factory=list,
+        max_length=32,
+        description="IngressClasses (spec.ingressClassName) the tenants may use; empty: any. "
+        "An Ingress without a class gets the cluster's default class at admission: list it.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    host_suffixes: list[DnsName] = Field(
+        default_factory=list,
+        max_length=32,
+        description="DNS suffixes the tenants' hostnames must be under, such as "
+        "apps.example.com (a tenant then claims shop.apps.example.com or "
+        "*.shop.apps.example.com, never the suffix itself); empty: any name.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+
+
 class Tier(Model):
     quota: Quota
     container_defaults: ContainerDefaults = Field(default_factory=ContainerDefaults)
@@ -51,6 +120,18 @@ class Tier(Model):
         description="Pod Security levels a tenant of this tier may choose.",
     )
     databases: DatabaseLimits = Field(default_factory=DatabaseLimits)
+    priority_classes: list[PriorityClassName] = Field(
+        default_factory=list,
+        max_length=32,
+        description="PriorityClasses the tenants' pods may name (priorityClassName); empty: "
+        "none, pods run at the cluster's default priority. system-* classes (which preempt "
+        "anything) are never allowed to tenants.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    ingress: TierIngress = Field(
+        default_factory=TierIngress,
+        description="Ingress classes and host suffixes the tenants may use.",
+    )
 
     @model_validator(mode="after")
     def _complete_quota(self) -> Tier:
@@ -58,6 +139,40 @@ class Tier(Model):
         if missing:
             raise ValueError(f"a tier's quota must set {', '.join(missing)}")
         return self
+
+    def complete(self, quota: Quota) -> Quota:
+        """Pure: `quota` (the tier's, with the tenant's and environment's overrides) with
+        every limit a tenant namespace must have (MTB FNS-1, FNS-2) filled in where nobody
+        set it: object counts from the number of pods, ephemeral storage from the default
+        limit of a container, no load balancers or node ports, one ResourceQuota."""
+        pods = quota.pods if quota.pods is not None else 0
+        per_pod = parse_quantity(self.container_defaults.limit().ephemeral_storage or 0)
+        defaults = {
+            "ephemeral_storage": format_bytes(per_pod * pods),
+            "services": pods,
+            "persistent_volume_claims": pods,
+            "replication_controllers": pods,
+            "config_maps": 4 * pods,
+            "secrets": 4 * pods,
+            "load_balancers": 0,
+            "node_ports": 0,
+            "resource_quotas": 1,
+        }
+        missing = {key: value for key, value in defaults.items() if getattr(quota, key) is None}
+        return quota.model_copy(update=missing) if missing else quota
+
+    @field_validator("priority_classes")
+    @classmethod
+    def _no_system_classes(cls, classes: list[str]) -> list[str]:
+        unique(classes, lambda name: name, "priority class")
+        for name in classes:
+            if name.startswith("system-"):
+                raise ValueError(
+                    f"priority class {name!r} is reserved to the cluster's own components "
+                    "(it preempts every tenant's pods); create a PriorityClass of your own "
+                    "for tenants and list that"
+                )
+        return classes
 
 
 class Capacity(Model):
@@ -176,6 +291,11 @@ class PlatformConfigSpec(Model):
     )
     guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)
     databases: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    cluster_domain: DnsName = Field(
+        "cluster.local",
+        description="The cluster's DNS domain (kubelet --cluster-domain): names under it are "
+        "inside the cluster, which ExternalName Services may not point at.",
+    )
 
     @model_validator(mode="after")
     def _default_tier_exists(self) -> PlatformConfigSpec:

@@ -23,6 +23,7 @@ from mooring.api.exceptions import PolicyException, format_time
 from mooring.api.guardrails import GuardrailSettings
 from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig, PlatformConfigSpec
 from mooring.api.tenant import Tenant
+from mooring.core.hostnames import holdings
 from mooring.core.plan import drifted
 from mooring.core.policy.admission import API_VERSION, MANAGED_SELECTOR, admission_objects
 from mooring.core.policy.context import CONTEXT_NAME, build_context, next_expiry
@@ -143,6 +144,7 @@ async def sync_policies(
 
 def desired_contexts(world: World, now: datetime) -> dict[str, Obj]:
     """Pure: namespace -> its GuardrailContext at `now`."""
+    held = holdings(world.tenants, world.platform)
     return {
         namespace: build_context(
             namespace,
@@ -150,6 +152,7 @@ def desired_contexts(world: World, now: datetime) -> dict[str, Obj]:
             tenants=world.tenants,
             exceptions=world.exceptions,
             now=now,
+            held=held,
         )
         for namespace in sorted(world.namespaces)
     }
