@@ -1164,7 +1164,6 @@ def external_names() -> Iterator[Case]:
         ("10.96.0.1", True, "a cluster IP address"),
         ("169.254.169.254", True, "the cloud metadata address"),
         ("db.local", True, "an mDNS .local name"),
-        ("Kubernetes.Default", True, "an upper-case internal name"),
     ]
     for target, denied, what in names:
         yield Case(

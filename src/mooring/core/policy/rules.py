@@ -528,7 +528,8 @@ EXTERNAL_NAMES = Rule(
     violations=(
         "object.?spec.?type.orValue('') != 'ExternalName' ? [] : "
         + let(
-            "string(object.?spec.?externalName.orValue('')).lowerAscii()",
+            # The API server accepts only lower-case names here.
+            "string(object.?spec.?externalName.orValue(''))",
             "x",
             let(
                 "x.endsWith('.') ? x.substring(0, size(x) - 1) : x",
