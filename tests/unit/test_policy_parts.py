@@ -574,3 +574,29 @@ def test_which_service_and_ingress_updates_are_judged_again(
         new["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.9"}]}}
     data = {"request": {"operation": "UPDATE"}, "object": new, "oldObject": old}
     assert Program(target.match_condition).evaluate(data).value is judged
+
+
+def test_the_context_carries_the_tiers_classes_and_the_platforms_namespaces() -> None:
+    config = PLATFORM.model_dump(mode="json", by_alias=True, exclude_none=True)
+    config["tiers"]["large"]["priorityClasses"] = ["tenant-batch"]
+    config["tiers"]["large"]["ingress"] = {"classes": ["nginx"]}
+    config["clusterDomain"] = "corp.internal"
+    spec = PlatformConfigSpec.model_validate(config)
+    big = tenant("big", tier="large")
+    context = build_context("big-dev", spec, tenants=[big, tenant()], now=NOW)["spec"]
+    assert context["allowedPriorityClasses"] == ["tenant-batch"]
+    assert context["ingressClasses"] == ["nginx"]
+    assert context["clusterDomain"] == "corp.internal"
+    assert {"default", "kube-system", "ingress-nginx", "mooring-system"} <= set(
+        context["platformNamespaces"]
+    )
+    small = build_context("acme-dev", spec, tenants=[big, tenant()], now=NOW)["spec"]
+    assert small["allowedPriorityClasses"] == [] and small["ingressClasses"] == []
+
+
+@pytest.mark.parametrize("name", ["system-node-critical", "system-cluster-critical", "system-x"])
+def test_a_tier_may_not_give_tenants_a_system_priority_class(name: str) -> None:
+    config = PLATFORM.model_dump(mode="json", by_alias=True, exclude_none=True)
+    config["tiers"]["small"]["priorityClasses"] = [name]
+    with pytest.raises(ValueError, match="reserved to the cluster's own components"):
+        PlatformConfigSpec.model_validate(config)

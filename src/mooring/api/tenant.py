@@ -291,13 +291,8 @@ class TenantSpec(Model):
     @field_validator("hostnames")
     @classmethod
     def _hostnames(cls, hostnames: list[str]) -> list[str]:
+        # The pattern already wants two labels after a '*.': no claim on a whole TLD.
         unique(hostnames, lambda name: name, "hostname")
-        for name in hostnames:
-            if name.startswith("*.") and name.count(".") < 2:
-                raise ValueError(
-                    f"{name!r} would claim a whole top-level domain; claim a name below one "
-                    "you own, such as *.shop.example.com"
-                )
         return hostnames
 
     @field_validator("environments")
