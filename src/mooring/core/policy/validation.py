@@ -73,7 +73,7 @@ def check_hostnames(parsed: Parsed) -> list[Finding]:
     documents = {tenant.name: (tenant, document) for tenant, document in parsed.tenants}
     findings = []
     for refusal in holdings([tenant for tenant, _ in parsed.tenants], platform).refused:
-        tenant, document = documents[refusal.tenant]
+        _, document = documents[refusal.tenant]
         message = refusal.reason
         if refusal.holder is not None and refusal.holder in documents:
             holder, holder_document = documents[refusal.holder]
