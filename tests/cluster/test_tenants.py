@@ -128,7 +128,11 @@ async def test_onboarding_creates_namespaces_access_quota_limits_and_network_pol
         assert quota["spec"]["hard"]["pods"] == "10"
         assert quota["metadata"]["ownerReferences"][0]["uid"] == uid
         limits = await kube.get("v1", "LimitRange", "mooring-defaults", namespace)
-        assert limits["spec"]["limits"][0]["default"] == {"cpu": "200m", "memory": "128Mi"}
+        assert limits["spec"]["limits"][0]["default"] == {
+            "cpu": "200m",
+            "memory": "128Mi",
+            "ephemeral-storage": "1Gi",
+        }
         policies = {
             p["metadata"]["name"]
             for p in await kube.list("networking.k8s.io/v1", "NetworkPolicy", namespace)
@@ -416,17 +420,21 @@ async def test_deleting_a_managed_network_policy_restores_it(
             "ResourceQuota",
             "mooring-quota",
             {"spec": {"hard": {"pods": "999", "secrets": "3", "example.com/gpus": "8"}}},
-            lambda o: o["spec"]["hard"].get("pods") == "10"
-            and o["spec"]["hard"].get("secrets") == "40"
-            and "example.com/gpus" not in o["spec"]["hard"],
+            lambda o: (
+                o["spec"]["hard"].get("pods") == "10"
+                and o["spec"]["hard"].get("secrets") == "40"
+                and "example.com/gpus" not in o["spec"]["hard"]
+            ),
         ),
         (
             "v1",
             "LimitRange",
             "mooring-defaults",
             {"spec": {"limits": [{"type": "Container", "default": {"cpu": "4"}}]}},
-            lambda o: o["spec"]["limits"][0]["default"]
-            == {"cpu": "200m", "memory": "128Mi", "ephemeral-storage": "1Gi"},
+            lambda o: (
+                o["spec"]["limits"][0]["default"]
+                == {"cpu": "200m", "memory": "128Mi", "ephemeral-storage": "1Gi"}
+            ),
         ),
         (
             "rbac.authorization.k8s.io/v1",
