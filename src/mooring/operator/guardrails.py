@@ -269,7 +269,7 @@ class Guardrails:
 @kopf.on.startup(registry=REGISTRY)
 async def start_guardrails(memo: kopf.Memo, **_: Any) -> None:
     options = memo["options"]
-    # A client of its own: its sixteen watches each hold a connection, which the shared
+    # A client of its own: its seventeen watches each hold a connection, which the shared
     # client's pool keeps for the tenants' requests and watches.
     kube = Kube.from_kubeconfig(options.kubeconfig)
     guardrails = Guardrails(kube, audit_interval=float(getattr(options, "audit_interval", 300)))
