@@ -846,6 +846,16 @@ async def test_an_external_name_service_cannot_point_into_the_cluster(world: Wor
     await admitted(world.a, public)
 
 
+async def test_a_tenant_cannot_point_endpoints_at_other_workloads(world: World, kube: Kube) -> None:
+    """The other way to aim a Service at any address (CVE-2021-25740): Endpoints and
+    EndpointSlices written by hand. Tenants' roles read them and write neither."""
+    resources = {(r.group, r.name): r for r in await api_resources(kube)}
+    for key in (("", "endpoints"), ("discovery.k8s.io", "endpointslices")):
+        for verb in ("create", "update", "patch"):
+            assert not await can_i(world.a, verb, resources[key], world.a.namespace), (key, verb)
+        assert await can_i(world.a, "list", resources[key], world.a.namespace), key
+
+
 async def test_a_zero_limit_is_no_limit(world: World) -> None:
     """cpu: "0" passes the quota (the amount is given) but limits nothing: refused."""
     namespace = world.a.namespace

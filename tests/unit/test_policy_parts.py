@@ -29,6 +29,8 @@ from mooring.core.policy.engine import Engine, resolve_path
 from mooring.core.policy.report import Row, policy_report, reported_through_owner
 from mooring.core.policy.rules import ALL, BY_ID
 from mooring.core.policy.targets import INGRESSES, PODS, SERVICES, Target
+from mooring.services.admission import World
+from mooring.services.audit import judge_namespace
 from mooring.services.check import split_documents
 from tests.policy_cases import container, pod_spec, service, workload
 
@@ -600,3 +602,33 @@ def test_a_tier_may_not_give_tenants_a_system_priority_class(name: str) -> None:
     config["tiers"]["small"]["priorityClasses"] = [name]
     with pytest.raises(ValueError, match="reserved to the cluster's own components"):
         PlatformConfigSpec.model_validate(config)
+
+
+def test_the_audit_reports_ingresses_and_services_with_the_names_the_tenant_holds() -> None:
+    """The audit judges with the same context as admission: hosts held, and not."""
+    owner = tenant("acme", hostnames=["shop.example.com"])
+    rival = tenant("rival", hostnames=["rival.example.com"])
+    world = World(
+        platform=PLATFORM,
+        tenants=[owner, rival],
+        namespaces={"acme-dev": "acme", "rival-dev": "rival"},
+    )
+
+    def ingress(name: str, host: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": name, "namespace": "acme-dev"},
+            "spec": {"rules": [{"host": host}]},
+        }
+
+    captured = service("ClusterIP", name="captured")
+    captured["metadata"]["namespace"] = "acme-dev"
+    captured["spec"]["externalIPs"] = ["203.0.113.7"]
+    objects = [ingress("own", "shop.example.com"), ingress("theirs", "rival.example.com"), captured]
+    audit = judge_namespace("acme-dev", objects, world, NOW, Engine())
+    assert audit.report is not None
+    results = {(r["resources"][0]["name"], r["rule"]): r["result"] for r in audit.report["results"]}
+    assert results[("own", "ingress-hosts")] == "pass"
+    assert results[("theirs", "ingress-hosts")] == "warn"  # the platform's mode here: warn
+    assert results[("captured", "external-ips")] == "warn"

@@ -73,9 +73,22 @@ def tenant_of(tenants: Sequence[Tenant], namespace: str | None) -> Tenant | None
     return None
 
 
-# Namespaces every cluster has, whose single-word names a DNS search path would complete
-# (`kubernetes.default` is the API server).
-WELL_KNOWN_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+# Namespaces every cluster has, or that platforms commonly run in, whose names a DNS search
+# path would complete (`kubernetes.default` is the API server). Names with a '-' are
+# refused anyway (no top-level domain has one); these matter for the single words.
+WELL_KNOWN_NAMESPACES = (
+    "default",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "monitoring",
+    "argocd",
+    "logging",
+    "kyverno",
+    "gatekeeper-system",
+    "cert-manager",
+    "ingress-nginx",
+)
 
 
 def platform_namespaces(platform: PlatformConfigSpec | None) -> list[str]:
