@@ -165,7 +165,9 @@ class AdmissionLab:
             if pending:
                 await asyncio.sleep(0.5)
 
-    async def verdict(self, key: Key, obj: Obj, before: Obj | None = None) -> ServerVerdict:
+    async def verdict(
+        self, key: Key, obj: Obj, before: Obj | None = None, subresource: str | None = None
+    ) -> ServerVerdict:
         """The API server's verdict on creating `obj` (dry-run); with `before`, on changing
         a real `before` into `obj` (a dry-run patch of the difference)."""
         namespace = self.namespaces[key]
@@ -175,7 +177,7 @@ class AdmissionLab:
         # rule reads a name (exceptions aside, which the corpora do not use).
         obj["metadata"]["name"] = obj["metadata"]["name"].replace("_", "-")
         if before is not None:
-            return await self._update(namespace, before, obj)
+            return await self._update(namespace, before, obj, subresource)
         ephemerals = None
         if obj["kind"] == "Pod" and obj["spec"].get("ephemeralContainers"):
             ephemerals = obj["spec"].pop("ephemeralContainers")
@@ -198,7 +200,9 @@ class AdmissionLab:
             )
         )
 
-    async def _update(self, namespace: str, before: Obj, after: Obj) -> ServerVerdict:
+    async def _update(
+        self, namespace: str, before: Obj, after: Obj, subresource: str | None = None
+    ) -> ServerVerdict:
         self._serial += 1
         name = f"{after['metadata']['name']}-u{self._serial}"
         before = copy.deepcopy(before)
@@ -211,7 +215,7 @@ class AdmissionLab:
         return await self._dry_run(
             lambda: self.kube.request(
                 "PATCH",
-                resource.path(namespace, name),
+                resource.path(namespace, name, subresource),
                 body=merge_patch(before, after),
                 params={"dryRun": "All"},
                 # Strategic: lists of containers merge by name, so what the API server added

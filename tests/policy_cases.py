@@ -227,6 +227,7 @@ class Case:
     denied: bool
     context: str = "standard"
     before: Obj | None = field(default=None, compare=False)
+    subresource: str | None = None  # the update goes through it (resize, ...)
 
     @property
     def has_ephemeral(self) -> bool:
@@ -1392,6 +1393,23 @@ def updates() -> Iterator[Case]:
         workload("Pod", labels={"app": "web", "tier": "backend"}),
         True,
         before=good,
+    )
+    resized = pod_spec(container(resources={"requests": {"cpu": "0"}, "limits": {"cpu": "0"}}))
+    yield Case(
+        "denies a Pod resized in place to a zero cpu limit",
+        "resources",
+        workload("Pod", resized),
+        True,
+        before=good,
+        subresource="resize",
+    )
+    yield Case(
+        "allows a Pod resized in place to other limits",
+        "resources",
+        workload("Pod", pod_spec(container(resources={"limits": {"cpu": "300m"}}))),
+        False,
+        before=good,
+        subresource="resize",
     )
     yield Case(
         "denies a Deployment whose template image is patched to :latest",

@@ -52,6 +52,8 @@ def offline(case: Case) -> bool:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 async def test_offline_and_admission_agree(lab: AdmissionLab, case: Case) -> None:
-    server = await lab.verdict(((case.rule,), case.context), case.obj, case.before)
+    server = await lab.verdict(
+        ((case.rule,), case.context), case.obj, case.before, case.subresource
+    )
     assert not server.refused, f"the API server refused the case itself: {server.message}"
     assert (offline(case), server.denied) == (case.denied, case.denied), server.message
