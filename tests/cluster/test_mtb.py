@@ -761,6 +761,19 @@ async def test_priority_classes_follow_the_tier(world: World) -> None:
     await admitted(world.a, pod("plain", namespace))
 
 
+async def test_the_crd_refuses_a_tier_that_gives_tenants_a_system_priority_class(
+    world: World, kube: Kube, platform: Obj
+) -> None:
+    """The same rule as `mooring validate`, in the CRD (dry-run: the session's PlatformConfig
+    stays as it is)."""
+    config = copy.deepcopy(platform)
+    config["spec"]["tiers"]["secure"]["priorityClasses"] = ["system-node-critical"]
+    with pytest.raises(Invalid, match="reserved to the cluster's own components"):
+        await kube.apply(config, dry_run=True)
+    config["spec"]["tiers"]["secure"]["priorityClasses"] = [TENANT_CLASS, "batch-low"]
+    await kube.apply(config, dry_run=True)
+
+
 async def test_an_ingress_serves_only_the_tenants_own_host_names(world: World) -> None:
     """Another tenant's host, a catch-all rule or default backend, a TLS entry for every
     host, a server alias of another's name: refused. The tenant's own names: admitted."""

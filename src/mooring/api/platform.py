@@ -126,7 +126,16 @@ class Tier(Model):
         description="PriorityClasses the tenants' pods may name (priorityClassName); empty: "
         "none, pods run at the cluster's default priority. system-* classes (which preempt "
         "anything) are never allowed to tenants.",
-        json_schema_extra={"x-kubernetes-list-type": "set"},
+        json_schema_extra={
+            "x-kubernetes-list-type": "set",
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.all(c, !c.startsWith('system-'))",
+                    "message": "system-* priority classes are reserved to the cluster's own "
+                    "components (they preempt every tenant's pods); list a class of your own",
+                }
+            ],
+        },
     )
     ingress: TierIngress = Field(
         default_factory=TierIngress,
