@@ -353,6 +353,8 @@ def statefulset(db: Database, settings: DedicatedSettings, owner: Owner | None) 
                         {
                             "name": "postgres",
                             "image": settings.images[db.spec.version],
+                            # The tenant namespace's guardrails ask for it (image-pull-policy).
+                            "imagePullPolicy": "Always",
                             "env": env,
                             "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT}],
                             "readinessProbe": probe,
@@ -492,6 +494,8 @@ def cnpg_cluster(db: Database, settings: DedicatedSettings, owner: Owner | None)
     spec: dict[str, Any] = {
         "instances": 1,
         "imageName": settings.images[db.spec.version],
+        # Its pods are judged by the tenant namespace's guardrails (image-pull-policy).
+        "imagePullPolicy": "Always",
         "storage": storage,
         "resources": {
             "requests": {"cpu": cpu, "memory": memory},
