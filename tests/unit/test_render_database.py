@@ -127,11 +127,20 @@ def test_the_admission_policy_names_the_tenant_labels() -> None:
     assert binding["spec"]["policyName"] == policy["metadata"]["name"]
 
 
-def test_the_dedicated_server_passes_every_guardrail_of_the_tenant_namespace() -> None:
+def test_database_workloads_pass_every_guardrail_of_the_tenant_namespace() -> None:
     """Mooring's own workloads in a tenant namespace meet the rules it enforces there."""
     objects = render_dedicated(
-        db(plan="dedicated"), "shop", DedicatedSettings(), OWNER, BINDING, "superpw"
+        db(plan="dedicated", backup={"schedule": "@daily"}),
+        "shop",
+        DedicatedSettings(),
+        OWNER,
+        BINDING,
+        "superpw",
     )
+    objects += render_shared(
+        db(backup={"schedule": "@daily"}), server(), OWNER, BINDING, DedicatedSettings()
+    )
+    assert {"StatefulSet", "CronJob"} <= {o["kind"] for o in objects}
     context = build_context("shop-dev", None, now=datetime(2026, 1, 1, tzinfo=UTC))
     judged = [
         (o["kind"], result.rule.id, [v.message for v in result.violations])

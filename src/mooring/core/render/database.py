@@ -178,6 +178,7 @@ def backup_cronjob(db: Database, image: str, owner: Owner | None) -> KubeObject 
                                 {
                                     "name": "pg-dump",
                                     "image": image,
+                                    "imagePullPolicy": "Always",
                                     "command": ["sh", "-c", script],
                                     "envFrom": [{"secretRef": {"name": secret_name(db.name)}}],
                                     "securityContext": _container_security(),
