@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from mooring.cli.output import EXIT_FAILED, err
+from mooring.cli.output import EXIT_FAILED
+from mooring.cli.output import error as error_
 from mooring.operator.main import OperatorStartError, Options, run
 
 
@@ -17,6 +18,12 @@ from mooring.operator.main import OperatorStartError, Options, run
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Cluster credentials (default: in-cluster service account, then $KUBECONFIG).",
+)
+@click.option(
+    "--context",
+    default=None,
+    metavar="NAME",
+    help="The kubeconfig context to use (default: its current context).",
 )
 @click.option("--metrics-port", default=8080, show_default=True, help="Port of /metrics.")
 @click.option("--metrics-address", default="127.0.0.1", show_default=True)
@@ -38,6 +45,7 @@ from mooring.operator.main import OperatorStartError, Options, run
 )
 def operator(
     kubeconfig: Path | None,
+    context: str | None,
     metrics_port: int,
     metrics_address: str,
     liveness_port: int | None,
@@ -50,6 +58,7 @@ def operator(
         run(
             Options(
                 kubeconfig=kubeconfig,
+                context=context,
                 metrics_port=metrics_port,
                 metrics_address=metrics_address,
                 liveness_port=liveness_port,
@@ -59,5 +68,5 @@ def operator(
             )
         )
     except OperatorStartError as error:
-        err.print(f"error: {error}", markup=False)
+        error_(str(error))
         sys.exit(EXIT_FAILED)

@@ -15,6 +15,7 @@ from prometheus_client import start_http_server
 # modules import settings themselves, so it registers first whatever the order here).
 from mooring.operator import databases as _databases  # noqa: F401  (registers handlers)
 from mooring.operator import guardrails as _guardrails  # noqa: F401  (registers handlers)
+from mooring.operator import platform as _platform  # noqa: F401  (registers handlers)
 from mooring.operator import settings
 from mooring.operator import tenants as _tenants  # noqa: F401  (registers handlers)
 from mooring.operator.registry import REGISTRY

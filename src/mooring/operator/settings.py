@@ -5,7 +5,6 @@ Side effects: creates the Kube client at startup and closes it at cleanup.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,12 +14,14 @@ import yaml
 
 from mooring.api.names import FINALIZER, KOPF_PREFIX
 from mooring.kube.client import Kube
+from mooring.operator import events
 from mooring.operator.registry import REGISTRY
 
 
 @dataclass
 class Options:
     kubeconfig: Path | None = None
+    context: str | None = None  # of the kubeconfig; its current context if None
     metrics_port: int = 8080
     metrics_address: str = "127.0.0.1"
     liveness_port: int | None = None
@@ -40,13 +41,15 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
-    # kopf would turn every log line into a Kubernetes Event; Mooring posts its own.
-    settings.posting.level = logging.WARNING
+    # kopf would post Events about cluster-scoped objects where `kubectl describe` does not
+    # look (operator/events.py): Mooring posts its own, and kopf's warnings through a bridge.
+    settings.posting.enabled = False
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60
     options: Options = memo["options"]
-    memo["kube"] = Kube.from_kubeconfig(options.kubeconfig)
+    memo["kube"] = Kube.from_kubeconfig(options.kubeconfig, context=options.context)
+    memo.setdefault("on_close", []).append(events.install(memo["kube"]).close_async)
 
 
 @kopf.on.cleanup(registry=REGISTRY)
@@ -68,12 +71,12 @@ def login(
         return kopf.login_with_service_account(
             settings=settings, **kwargs
         ) or kopf.login_with_kubeconfig(settings=settings, **kwargs)
-    return _from_kubeconfig(options.kubeconfig)
+    return _from_kubeconfig(options.kubeconfig, options.context)
 
 
-def _from_kubeconfig(path: Path) -> kopf.ConnectionInfo:
+def _from_kubeconfig(path: Path, context_name: str | None = None) -> kopf.ConnectionInfo:
     config = yaml.safe_load(path.read_text())
-    context_name = config["current-context"]
+    context_name = context_name or config["current-context"]
     context = next(c["context"] for c in config["contexts"] if c["name"] == context_name)
     cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
     user = next(u["user"] for u in config["users"] if u["name"] == context["user"])
