@@ -27,7 +27,13 @@ ROOT = Path(__file__).resolve().parents[2]
         ("1Gi", Decimal(2**30)),
         ("1G", Decimal(10**9)),
         ("1e3", Decimal(1000)),
+        ("1E3", Decimal(1000)),
+        ("2.5e-3", Decimal("0.0025")),
         ("100n", Decimal("1e-7")),
+        ("1E", Decimal(10**18)),
+        ("1Ei", Decimal(2**60)),
+        ("8Ei", Decimal(2**63)),
+        ("1Pi", Decimal(2**50)),
     ],
 )
 def test_quantities_parse_exactly(text: str | int, value: Decimal) -> None:
@@ -37,6 +43,12 @@ def test_quantities_parse_exactly(text: str | int, value: Decimal) -> None:
 @pytest.mark.parametrize("text", ["two", "1.2.3", "5 Gi", "1GiB", "", "-"])
 def test_a_malformed_quantity_says_what_a_quantity_looks_like(text: str) -> None:
     with pytest.raises(QuantityError, match="examples"):
+        parse_quantity(text)
+
+
+@pytest.mark.parametrize("text", ["1e999999999", "1e101", "-1e-999"])
+def test_an_exponent_beyond_any_real_amount_is_refused_not_rounded(text: str) -> None:
+    with pytest.raises(QuantityError, match="too large or too small"):
         parse_quantity(text)
 
 
