@@ -24,9 +24,11 @@ class _NoAliases(_Base):  # type: ignore[valid-type, misc]
         return True
 
 
-def dump(obj: Any, *, sort_keys: bool = False) -> str:
-    """One document."""
-    text: str = yaml.dump(obj, Dumper=_NoAliases, sort_keys=sort_keys, allow_unicode=True)
+def dump(obj: Any, *, sort_keys: bool = False, width: int | None = None) -> str:
+    """One document (`width`: where to fold long lines; PyYAML's default, 80, if None)."""
+    text: str = yaml.dump(
+        obj, Dumper=_NoAliases, sort_keys=sort_keys, allow_unicode=True, width=width
+    )
     return text
 
 

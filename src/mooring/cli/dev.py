@@ -9,9 +9,20 @@ import click
 
 from mooring.cli.output import EXIT_FAILED, out, say
 from mooring.cli.output import error as error_
-from mooring.devcluster.binaries import CONTROL_PLANE, GITOPS, BuildError, ensure_built
+from mooring.devcluster.binaries import (
+    CONTROL_PLANE,
+    GITOPS,
+    HELM,
+    BuildError,
+    GoTool,
+    ensure_built,
+)
 from mooring.devcluster.cluster import DevCluster, DevClusterError, NodeShape
 from mooring.devcluster.prometheus import DevPrometheus
+
+# Pinned tools beyond the control plane, built on request: helm lints and renders the chart,
+# gitops is Argo CD and kustomize for `dev up --gitops`.
+EXTRA_TOOLS: dict[str, tuple[GoTool, ...]] = {"helm": (HELM,), "gitops": GITOPS}
 
 state_dir_option = click.option(
     "--state-dir",
@@ -30,12 +41,20 @@ def dev() -> None:
 
 @dev.command()
 @click.option(
-    "--gitops", is_flag=True, help="Also Argo CD and kustomize (about 10 minutes the first time)."
+    "--with",
+    "extra",
+    multiple=True,
+    type=click.Choice(sorted(EXTRA_TOOLS)),
+    help="Also build these pinned tools (helm: to lint and render deploy/helm/mooring; "
+    "gitops: Argo CD and kustomize, about 10 minutes the first time).",
 )
-def build(gitops: bool) -> None:
+@click.option("--gitops", is_flag=True, help="The same as --with gitops.")
+def build(extra: tuple[str, ...], gitops: bool) -> None:
     """Build the control plane binaries from their pinned Go modules, if missing."""
+    wanted = {*extra, *(("gitops",) if gitops else ())}
+    tools = [tool for name in sorted(wanted) for tool in EXTRA_TOOLS[name]]
     try:
-        paths = ensure_built([*CONTROL_PLANE, *(GITOPS if gitops else ())], say=say)
+        paths = ensure_built((*CONTROL_PLANE, *tools), say=say)
     except BuildError as error:
         error_(str(error))
         sys.exit(EXIT_FAILED)

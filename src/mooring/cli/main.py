@@ -33,6 +33,7 @@ COMMANDS = {
     # guardrails
     "check": "mooring.cli.check:check",
     "policy": "mooring.cli.policy:policy",
+    "version": "mooring.cli.version:version",
 }
 
 

@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from mooring.api import policyreport
+from mooring.api.yamldump import dump, dump_all
 from mooring.core.render.platform import install
 from mooring.devcluster.argocd import LocalArgoCD, Polling
 from mooring.devcluster.binaries import GITOPS, ensure_built
@@ -95,7 +94,7 @@ class LocalGitOps:
         repo = self.mooring_repo
         repo.create()
         objects = [policyreport.crd(), *install()]
-        repo.write({"deploy/install.yaml": yaml.safe_dump_all(objects, sort_keys=False)})
+        repo.write({"deploy/install.yaml": dump_all(objects, sort_keys=False)})
         sha = repo.commit("Mooring's manifests (mooring install render)")
         if sha is not None:
             repo.push()
@@ -110,7 +109,7 @@ class LocalGitOps:
         files = render_repository(self.settings())
         if self.platform_config is not None:
             header = "# The PlatformConfig every environment starts from.\n"
-            files["environments/base/platform.yaml"] = header + yaml.safe_dump(
+            files["environments/base/platform.yaml"] = header + dump(
                 self.platform_config, sort_keys=False
             )
         repo.write(files)
@@ -159,7 +158,7 @@ def start_operator(cluster: DevCluster) -> Component:
     port = free_port()
     return cluster.attach(
         OPERATOR,
-        operator_command(config, port, "--liveness-port", str(free_port())),
+        operator_command(config, port, "--health-port", str(free_port())),
         port,
         lambda p: http_ok(f"http://127.0.0.1:{p}/metrics"),
     )

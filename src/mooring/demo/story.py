@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from mooring.api.yamldump import dump_all
 from mooring.demo.localgitops import LocalGitOps
 from mooring.devcluster.cluster import DevCluster
 from mooring.gitops import applications
@@ -85,7 +86,7 @@ def _search_file(*more: dict[str, Any]) -> str:
             "costCenter": "cc-3003",
         },
     }
-    return "# The search team.\n" + yaml.safe_dump_all([search, *more], sort_keys=False)
+    return "# The search team.\n" + dump_all([search, *more], sort_keys=False)
 
 
 async def pull_request(gitops: LocalGitOps, say: Say) -> None:

@@ -56,6 +56,13 @@ KUBERNETES = GoTool(
 ETCD = GoTool("controlplane/etcd", {"etcd": "go.etcd.io/etcd/server/v3"})
 KWOK = GoTool("controlplane/kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"})
 CONTROL_PLANE = (ETCD, KWOK, KUBERNETES)
+HELM_VERSION = "v3.22.0"  # the pin in tools/helm/helm/go.mod
+# helm, to lint and render Mooring's chart (deploy/helm/mooring) in tests and CI.
+HELM = GoTool(
+    "helm/helm",
+    {"helm": "helm.sh/helm/v3/cmd/helm"},
+    ldflags=f"-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
+)
 
 # GitOps: Argo CD is one multi-call binary (the component is picked by ARGOCD_BINARY_NAME);
 # its repo-server runs kustomize from PATH for the environments' overlays. Built only when

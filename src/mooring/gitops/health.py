@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import yaml
-
 from mooring.api.names import GROUP
+from mooring.api.yamldump import dump
 
 # A kopf-managed field manager that writes to an object Git also holds: the shared PostgreSQL
 # server the demo and `register_server` add to PlatformConfig (services/databases.py).
@@ -139,4 +138,4 @@ def argocd_cm_data() -> dict[str, str]:
 
 
 def _yaml(value: object) -> str:
-    return yaml.safe_dump(value, sort_keys=False)
+    return dump(value, sort_keys=False)

@@ -28,6 +28,7 @@ import yaml
 
 from mooring import __version__
 from mooring.api.names import API_VERSION, LABEL_COMPONENT
+from mooring.api.yamldump import dump
 from mooring.gitops import catalog
 from mooring.gitops.catalog import Addon, Profile
 from mooring.gitops.health import argocd_cm_data
@@ -862,11 +863,11 @@ def _kustomization(
 
 def _merge_patch(kind: str, name: str, body: dict[str, Any], api_version: str = API_VERSION) -> str:
     patch = {"apiVersion": api_version, "kind": kind, "metadata": {"name": name}, **body}
-    return yaml.safe_dump(patch, sort_keys=False)
+    return dump(patch, sort_keys=False)
 
 
 def _json_patch(operations: list[tuple[str, str, str]]) -> str:
-    return yaml.safe_dump(
+    return dump(
         [{"op": op, "path": path, "value": value} for op, path, value in operations],
         sort_keys=False,
     )

@@ -13,6 +13,7 @@ import kopf
 import yaml
 
 from mooring.api.names import FINALIZER, KOPF_PREFIX
+from mooring.kube import incluster
 from mooring.kube.client import Kube
 from mooring.operator import events
 from mooring.operator.registry import REGISTRY
@@ -22,15 +23,31 @@ from mooring.operator.registry import REGISTRY
 class Options:
     kubeconfig: Path | None = None
     context: str | None = None  # of the kubeconfig; its current context if None
+    # As a pod: the ServiceAccount (kube/incluster.py), never a kubeconfig.
+    in_cluster: bool = False
     metrics_port: int = 8080
     metrics_address: str = "127.0.0.1"
-    liveness_port: int | None = None
+    health_port: int | None = None  # /healthz and /readyz (operator/health.py)
+    health_address: str = "127.0.0.1"
     log_level: str = "info"
+    # Leader election (operator/leader.py): only the holder of the Lease reconciles.
+    leader_election: bool = False
+    lease_namespace: str | None = None  # default: the pod's namespace, else mooring-system
+    identity: str | None = None  # default: $POD_NAME, else host name and PID
+    lease_duration: int = 15
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
     # How often to look for optional parts installed later (Cilium's CRDs).
     feature_poll_seconds: float = 30.0
     # Tests of convergence: kill the process (SIGKILL) at this named step of a reconcile.
     crash_at: str | None = None
     audit_interval: float = 300.0  # seconds between full guardrail audits
+
+    def connect(self, timeout: float = 30) -> Kube:
+        """A client for the cluster: the pod's ServiceAccount, or the kubeconfig."""
+        if self.in_cluster:
+            return Kube.in_cluster(incluster.load(), timeout=timeout)
+        return Kube.from_kubeconfig(self.kubeconfig, context=self.context, timeout=timeout)
 
 
 @kopf.on.startup(registry=REGISTRY)
@@ -48,7 +65,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60
     options: Options = memo["options"]
-    memo["kube"] = Kube.from_kubeconfig(options.kubeconfig, context=options.context)
+    memo["kube"] = options.connect()
     memo.setdefault("on_close", []).append(events.install(memo["kube"]).close_async)
 
 
@@ -67,6 +84,15 @@ def login(
     memo: kopf.Memo, settings: kopf.OperatorSettings, **kwargs: Any
 ) -> kopf.ConnectionInfo | None:
     options: Options = memo["options"]
+    if options.in_cluster:
+        # kopf logs in again on a 401, so a rotated token is read then.
+        pod = incluster.load()
+        return kopf.ConnectionInfo(
+            server=pod.server,
+            ca_path=str(pod.ca_path),
+            token=pod.token(),
+            default_namespace=pod.namespace or None,
+        )
     if options.kubeconfig is None:
         return kopf.login_with_service_account(
             settings=settings, **kwargs

@@ -168,19 +168,32 @@ def tenant_cluster_roles() -> list[KubeObject]:
     ]
 
 
-def operator_rbac(extra_rules: tuple[Rule, ...] = ()) -> list[KubeObject]:
-    """Namespace, ServiceAccount, ClusterRole and ClusterRoleBinding of the operator."""
+LEASE = OPERATOR  # the coordination.k8s.io Lease the operator's replicas elect a leader with
+RESTRICTED = {
+    # The operator's pods meet the restricted Pod Security profile; so must all else here.
+    f"pod-security.kubernetes.io/{mode}": "restricted"
+    for mode in ("enforce", "warn", "audit")
+}
+
+
+def operator_rbac(
+    extra_rules: tuple[Rule, ...] = (), namespace: str = SYSTEM_NAMESPACE
+) -> list[KubeObject]:
+    """Namespace, ServiceAccount, ClusterRole and ClusterRoleBinding of the operator, and
+    the Role and RoleBinding for its leader-election Lease (in its own namespace only)."""
     labels = {**PART_OF, names.LABEL_MANAGED_BY: names.MANAGED_BY}
+    subject = {"kind": "ServiceAccount", "name": OPERATOR, "namespace": namespace}
+    election = {"name": f"{OPERATOR}-leader-election", "namespace": namespace, "labels": labels}
     return [
         {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": SYSTEM_NAMESPACE, "labels": labels},
+            "metadata": {"name": namespace, "labels": {**labels, **RESTRICTED}},
         },
         {
             "apiVersion": "v1",
             "kind": "ServiceAccount",
-            "metadata": {"name": OPERATOR, "namespace": SYSTEM_NAMESPACE, "labels": labels},
+            "metadata": {"name": OPERATOR, "namespace": namespace, "labels": labels},
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -197,9 +210,28 @@ def operator_rbac(extra_rules: tuple[Rule, ...] = ()) -> list[KubeObject]:
                 "kind": "ClusterRole",
                 "name": OPERATOR,
             },
-            "subjects": [
-                {"kind": "ServiceAccount", "name": OPERATOR, "namespace": SYSTEM_NAMESPACE}
+            "subjects": [subject],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": election,
+            "rules": [
+                # Creating cannot be limited by name (the object has none yet).
+                rule("coordination.k8s.io", ["leases"], ["create"]),
+                rule("coordination.k8s.io", ["leases"], ["get", "update", "patch"], [LEASE]),
             ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": election,
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": election["name"],
+            },
+            "subjects": [subject],
         },
     ]
 
@@ -282,8 +314,9 @@ def crds() -> list[KubeObject]:
 
 
 def install(extra_rules: tuple[Rule, ...] = ()) -> list[KubeObject]:
-    """Everything `mooring install` applies, in order: CRDs, roles, the operator's RBAC,
-    admission policies."""
+    """The platform without the operator's workload, in order: CRDs, roles, the operator's
+    RBAC, admission policies (what the local control plane, tests and the demo install; the
+    operator runs as a local process there). core/render/install.py adds the rest."""
     return [
         *crds(),
         *tenant_cluster_roles(),
