@@ -4,8 +4,8 @@ Run: MOORING_CACHE=... .venv/bin/python benchmarks/guardrails_admission.py [--po
 
 On the local control plane (started here, in a temporary folder): 50 concurrent clients
 each create pods; every create's latency is recorded. First without any guardrail policy,
-then with the whole pack (13 ValidatingAdmissionPolicies, enforce bindings for the
-namespace's tenant, its GuardrailContext as params). The pods comply with every rule, so
+then with the whole pack (one ValidatingAdmissionPolicy per target, enforce bindings for
+the namespace's tenant, its GuardrailContext as params). The pods comply with every rule, so
 each create runs every policy to the end and is admitted. The pods carry a scheduling gate:
 the scheduler and kwok leave them alone, so the figure is the API server's.
 """
@@ -50,6 +50,7 @@ def pod(name: str, namespace: str) -> dict[str, Any]:
                 {
                     "name": "app",
                     "image": "registry.example.com/app:1.0",
+                    "imagePullPolicy": "Always",
                     "securityContext": {
                         "allowPrivilegeEscalation": False,
                         "capabilities": {"drop": ["ALL"]},

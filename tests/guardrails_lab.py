@@ -56,6 +56,20 @@ def _tenant(name: str, rules: tuple[str, ...]) -> Tenant:
     )
 
 
+def merge_patch(before: Any, after: Any) -> Any:
+    """The JSON merge patch (RFC 7386) that turns `before` into `after`: maps key by key,
+    None for a removed key, anything else replaced whole (lists too)."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return copy.deepcopy(after)
+    patch: dict[str, Any] = {key: None for key in before if key not in after}
+    for key, value in after.items():
+        if key not in before:
+            patch[key] = copy.deepcopy(value)
+        elif before[key] != value:
+            patch[key] = merge_patch(before[key], value)
+    return patch
+
+
 def lab_name(prefix: str, key: Key) -> str:
     digest = hashlib.sha256(f"{'+'.join(key[0])}/{key[1]}".encode()).hexdigest()[:10]
     return f"{prefix}-{digest}"
@@ -68,9 +82,25 @@ class AdmissionLab:
         self.namespaces: dict[Key, str] = {}
         self._serial = 0
 
-    async def prepare(self, setups: Iterable[tuple[Key, GuardrailContextSpec]]) -> None:
-        """Namespaces, contexts, policies and bindings for every ((rules, context), spec)."""
+    async def prepare(
+        self,
+        setups: Iterable[tuple[Key, GuardrailContextSpec]],
+        priority_classes: Iterable[str] = (),
+    ) -> None:
+        """Namespaces, contexts, policies and bindings for every ((rules, context), spec);
+        the PriorityClasses the cases name (a Pod naming a missing one is refused before
+        admission policies run)."""
         await apply_objects(self.kube, [crd(GUARDRAIL_CONTEXT), crd(POLICY_EXCEPTION)])
+        for name in priority_classes:
+            await self.kube.apply(
+                {
+                    "apiVersion": "scheduling.k8s.io/v1",
+                    "kind": "PriorityClass",
+                    "metadata": {"name": name, "labels": {LAB_LABEL: self.prefix}},
+                    "value": 1000,
+                    "description": "a PriorityClass of the guardrails lab",
+                }
+            )
         tenants = []
         contexts = []
         for key, spec in setups:
@@ -135,13 +165,19 @@ class AdmissionLab:
             if pending:
                 await asyncio.sleep(0.5)
 
-    async def verdict(self, key: Key, obj: Obj) -> ServerVerdict:
+    async def verdict(
+        self, key: Key, obj: Obj, before: Obj | None = None, subresource: str | None = None
+    ) -> ServerVerdict:
+        """The API server's verdict on creating `obj` (dry-run); with `before`, on changing
+        a real `before` into `obj` (a dry-run patch of the difference)."""
         namespace = self.namespaces[key]
         obj = copy.deepcopy(obj)
         obj["metadata"]["namespace"] = namespace
         # Pod Security's fixtures are named with '_', which Kubernetes refuses in names. No
         # rule reads a name (exceptions aside, which the corpora do not use).
         obj["metadata"]["name"] = obj["metadata"]["name"].replace("_", "-")
+        if before is not None:
+            return await self._update(namespace, before, obj, subresource)
         ephemerals = None
         if obj["kind"] == "Pod" and obj["spec"].get("ephemeralContainers"):
             ephemerals = obj["spec"].pop("ephemeralContainers")
@@ -164,6 +200,30 @@ class AdmissionLab:
             )
         )
 
+    async def _update(
+        self, namespace: str, before: Obj, after: Obj, subresource: str | None = None
+    ) -> ServerVerdict:
+        self._serial += 1
+        name = f"{after['metadata']['name']}-u{self._serial}"
+        before = copy.deepcopy(before)
+        before["metadata"].update({"name": name, "namespace": namespace})
+        after["metadata"]["name"] = name
+        created = await self._dry_run(lambda: self.kube.create(before))
+        if created.denied or created.refused:
+            return ServerVerdict(False, f"the object before the update: {created.message}", True)
+        resource = await self.kube.resource(after["apiVersion"], after["kind"])
+        return await self._dry_run(
+            lambda: self.kube.request(
+                "PATCH",
+                resource.path(namespace, name, subresource),
+                body=merge_patch(before, after),
+                params={"dryRun": "All"},
+                # Strategic: lists of containers merge by name, so what the API server added
+                # at creation (the service account's volume mount) is kept.
+                content_type="application/strategic-merge-patch+json",
+            )
+        )
+
     @staticmethod
     async def _dry_run(call: Any) -> ServerVerdict:
         try:
@@ -179,12 +239,15 @@ class AdmissionLab:
         return ServerVerdict(False)
 
     async def clean(self) -> None:
-        """Remove the policies, bindings and namespaces (other tests share the cluster)."""
-        for kind in ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy"):
-            for obj in await self.kube.list(
-                "admissionregistration.k8s.io/v1", kind, labels=f"{LAB_LABEL}={self.prefix}"
-            ):
-                await self.kube.delete(obj["apiVersion"], kind, obj["metadata"]["name"])
+        """Remove the policies, bindings, priority classes and namespaces (other tests
+        share the cluster)."""
+        for api_version, kind in (
+            ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"),
+            ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"),
+            ("scheduling.k8s.io/v1", "PriorityClass"),
+        ):
+            for obj in await self.kube.list(api_version, kind, labels=f"{LAB_LABEL}={self.prefix}"):
+                await self.kube.delete(api_version, kind, obj["metadata"]["name"])
         for namespace in await self.kube.list(
             "v1", "Namespace", labels=f"{LAB_LABEL}={self.prefix}"
         ):

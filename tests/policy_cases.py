@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mooring.api.guardrails import ExceptionInForce, GuardrailContextSpec, RequiredLabel
+from mooring.core.policy.context import platform_namespaces
 
 Obj = dict[str, Any]
 DELETE = object()  # in an override: remove the key
@@ -40,6 +41,11 @@ API_VERSIONS = {
     "CronJob": "batch/v1",
 }
 LABELS = {"app": "web", "team": "acme", "tier": "backend"}
+# PriorityClasses the cases name (the cluster tests create them: a Pod naming a class that
+# does not exist is refused before admission policies run).
+TENANT_CLASS = "tenant-batch"
+OTHER_CLASS = "platform-high"
+PRIORITY_CLASSES = (TENANT_CLASS, OTHER_CLASS)
 
 # The GuardrailContexts the cases are judged in (one namespace each in the cluster tests).
 CONTEXTS: dict[str, GuardrailContextSpec] = {
@@ -51,13 +57,19 @@ CONTEXTS: dict[str, GuardrailContextSpec] = {
             RequiredLabel(key="team"),
             RequiredLabel(key="tier", allowed_regex="^(frontend|backend)$"),
         ],
+        allowed_priority_classes=[TENANT_CLASS],
+        ingress_classes=["nginx"],
+        hostnames=["shop.example.com", "*.acme.example.com"],
+        platform_namespaces=platform_namespaces(None),
     ),
-    # No registry list, node ports and load balancers granted by the quota.
+    # No registry list, node ports and load balancers granted by the quota, no class lists.
     "generous": GuardrailContextSpec(
         tenant="bigco",
         allowed_capabilities=["NET_BIND_SERVICE", "NET_RAW"],
         node_ports=True,
         load_balancers=True,
+        hostnames=["bigco.example.org"],
+        cluster_domain="corp.internal",
     ),
     "excepted": GuardrailContextSpec(
         tenant="legacy",
@@ -100,6 +112,7 @@ def container(name: str = "app", image: str = GOOD_IMAGE, **override: Any) -> Ob
     base = {
         "name": name,
         "image": image,
+        "imagePullPolicy": "Always",
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "runAsNonRoot": True,
@@ -205,15 +218,61 @@ def service(service_type: str | None = "ClusterIP", name: str = "web") -> Obj:
 
 @dataclass(frozen=True)
 class Case:
+    """An object and the verdict the rule must give it; with `before`, an UPDATE: `before`
+    is created (it complies) and then changed into `obj`, which is judged."""
+
     id: str
     rule: str
     obj: Obj = field(compare=False)
     denied: bool
     context: str = "standard"
+    before: Obj | None = field(default=None, compare=False)
+    subresource: str | None = None  # the update goes through it (resize, ...)
 
     @property
     def has_ephemeral(self) -> bool:
         return bool(self.obj.get("kind") == "Pod" and self.obj["spec"].get("ephemeralContainers"))
+
+
+def ingress(
+    *hosts: str | None,
+    tls: list[Obj] | None = None,
+    annotations: dict[str, str] | None = None,
+    class_name: str | None = "nginx",
+    default_backend: bool = False,
+    name: str = "web",
+) -> Obj:
+    """An Ingress routing `hosts` (None: a rule without a host) to Service web."""
+    backend = {"service": {"name": "web", "port": {"number": 80}}}
+    paths = [{"path": "/", "pathType": "Prefix", "backend": backend}]
+    rules: list[Obj] = []
+    for host in hosts:
+        rule: Obj = {"http": {"paths": copy.deepcopy(paths)}}
+        if host is not None:
+            rule["host"] = host
+        rules.append(rule)
+    spec: Obj = {"rules": rules}
+    if class_name is not None:
+        spec["ingressClassName"] = class_name
+    if tls is not None:
+        spec["tls"] = tls
+    if default_backend:
+        spec["defaultBackend"] = backend
+    metadata: Obj = {"name": name, "labels": dict(LABELS)}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "Ingress",
+        "metadata": metadata,
+        "spec": spec,
+    }
+
+
+def external_name(target: str, name: str = "db") -> Obj:
+    obj = service("ExternalName", name=name)
+    obj["spec"] = {"type": "ExternalName", "externalName": target}
+    return obj
 
 
 def _article(kind: str) -> str:
@@ -727,6 +786,40 @@ def resources() -> Iterator[Case]:
         workload("Pod", pod_spec(ephemerals=(ephemeral(),))),
         False,
     )
+    for limits, what in (
+        ({"cpu": "0", "memory": "128Mi"}, 'a cpu limit of "0"'),
+        ({"cpu": "0m", "memory": "128Mi"}, 'a cpu limit of "0m"'),
+        ({"cpu": 0, "memory": "128Mi"}, "a cpu limit of integer 0"),
+        ({"cpu": "200m", "memory": "0"}, 'a memory limit of "0"'),
+        ({"cpu": "200m", "memory": "0Mi"}, 'a memory limit of "0Mi"'),
+        ({"cpu": "0.0", "memory": "0.0Gi"}, "limits of 0.0 and 0.0Gi"),
+    ):
+        zero = container(resources={"requests": DELETE, "limits": limits})
+        yield Case(
+            f"denies {what} (zero means no limit)", rule, workload("Pod", pod_spec(zero)), True
+        )
+    yield Case(
+        "allows a zero cpu request under a limit",
+        rule,
+        workload("Pod", pod_spec(container(resources={"requests": {"cpu": "0"}}))),
+        False,
+    )
+    yield Case(
+        "allows a small but not zero limit (0.5m, 10m)",
+        rule,
+        workload(
+            "Pod",
+            pod_spec(
+                container(
+                    resources={
+                        "requests": DELETE,
+                        "limits": {"cpu": "10m", "memory": "1Mi"},
+                    }
+                )
+            ),
+        ),
+        False,
+    )
     yield Case(
         "allows integer cpu and memory quantities",
         rule,
@@ -834,6 +927,46 @@ def exceptions() -> Iterator[Case]:
         False,
         "excepted",
     )
+    configmap_owned = workload("Pod", pod_spec(bad), name="agent-x", owner=True)
+    configmap_owned["metadata"]["ownerReferences"][0].update(
+        {"apiVersion": "v1", "kind": "ConfigMap", "name": "agent"}
+    )
+    yield Case(
+        "denies a Pod with the name prefix whose controller is a ConfigMap",
+        "privileged",
+        configmap_owned,
+        True,
+        "excepted",
+    )
+    unrelated = workload("Pod", pod_spec(bad), name="agent-x-1", owner=True)
+    unrelated["metadata"]["ownerReferences"][0]["name"] = "other-x"
+    yield Case(
+        "denies a Pod with the name prefix whose ReplicaSet is not the named workload's",
+        "privileged",
+        unrelated,
+        True,
+        "excepted",
+    )
+    job_pod = workload("Pod", pod_spec(bad), name="agent-28901-x2x4z", owner=True)
+    job_pod["metadata"]["ownerReferences"][0].update(
+        {"apiVersion": "batch/v1", "kind": "Job", "name": "agent-28901"}
+    )
+    yield Case(
+        "allows the pods of a Job a named CronJob made",
+        "privileged",
+        job_pod,
+        False,
+        "excepted",
+    )
+    stateful = workload("Pod", pod_spec(bad), name="agent-0", owner=True)
+    stateful["metadata"]["ownerReferences"][0].update({"kind": "StatefulSet", "name": "agent"})
+    yield Case(
+        "allows the pods of a named StatefulSet",
+        "privileged",
+        stateful,
+        False,
+        "excepted",
+    )
     yield Case(
         "denies a Pod with the name prefix but no controller owner",
         "privileged",
@@ -899,6 +1032,394 @@ def exceptions() -> Iterator[Case]:
     )
 
 
+def image_pull_policy() -> Iterator[Case]:
+    rule = "image-pull-policy"
+    for policy, denied in (("Always", False), ("IfNotPresent", True), ("Never", True)):
+        yield from _each_kind(
+            rule,
+            "denies" if denied else "allows",
+            f"imagePullPolicy {policy}",
+            pod_spec(container(imagePullPolicy=policy)),
+            denied,
+        )
+    # Left out, the API server writes Always for latest (or no tag), IfNotPresent otherwise.
+    omitted = [
+        ("ghcr.io/acme/app:1.4.2", True, "a pinned tag"),
+        (f"ghcr.io/acme/app@{DIGEST}", True, "a digest"),
+        ("ghcr.io/acme/app:latest", False, "the tag latest"),
+        ("ghcr.io/acme/app", False, "no tag"),
+        (f"ghcr.io/acme/app:latest@{DIGEST}", False, "latest pinned by a digest"),
+        ("registry.acme.example:5000/app", False, "no tag after a registry port"),
+        ("registry.acme.example:5000/app:2.1", True, "a tag after a registry port"),
+        ("ghcr.io/Acme/app", True, "an upper-case repository (not a reference Docker reads)"),
+    ]
+    for image, denied, what in omitted:
+        for kind in ("Pod", "Deployment"):
+            yield Case(
+                f"{'denies' if denied else 'allows'} no imagePullPolicy with {what} "
+                f"({image}) in {_article(kind)} {kind}",
+                rule,
+                workload(kind, pod_spec(container(image=image, imagePullPolicy=DELETE))),
+                denied,
+            )
+    yield Case(
+        "denies an init container pulled IfNotPresent",
+        rule,
+        workload("Job", pod_spec(init=(container("init", imagePullPolicy="IfNotPresent"),))),
+        True,
+    )
+    yield Case(
+        "denies an ephemeral container pulled IfNotPresent",
+        rule,
+        workload("Pod", pod_spec(ephemerals=(ephemeral(imagePullPolicy="IfNotPresent"),))),
+        True,
+    )
+    yield Case(
+        "denies an ephemeral container with a pinned image and no imagePullPolicy",
+        rule,
+        workload("Pod", pod_spec(ephemerals=(ephemeral(imagePullPolicy=DELETE),))),
+        True,
+    )
+    yield Case(
+        "allows an ephemeral container pulled Always",
+        rule,
+        workload("Pod", pod_spec(ephemerals=(ephemeral(),))),
+        False,
+    )
+
+
+def priority_classes() -> Iterator[Case]:
+    rule = "priority-classes"
+    cases = [
+        (None, False, "no priority class"),
+        (TENANT_CLASS, False, "a class the tier allows"),
+        (OTHER_CLASS, True, "a class the tier does not allow"),
+        ("system-node-critical", True, "system-node-critical"),
+        ("system-cluster-critical", True, "system-cluster-critical"),
+    ]
+    for name, denied, what in cases:
+        fields = {} if name is None else {"priorityClassName": name}
+        yield from _each_kind(
+            rule, "denies" if denied else "allows", what, pod_spec(**fields), denied
+        )
+    yield Case(
+        "denies system-node-critical even where no class is allowed at all",
+        rule,
+        workload("Pod", pod_spec(priorityClassName="system-node-critical")),
+        True,
+        "generous",
+    )
+    yield Case(
+        "denies a class where the tier allows none",
+        rule,
+        workload("Deployment", pod_spec(priorityClassName=TENANT_CLASS)),
+        True,
+        "generous",
+    )
+
+
+def external_ips() -> Iterator[Case]:
+    rule = "external-ips"
+    with_ips = service("ClusterIP")
+    with_ips["spec"]["externalIPs"] = ["203.0.113.7"]
+    yield Case("denies a Service with externalIPs (CVE-2020-8554)", rule, with_ips, True)
+    yield Case(
+        "denies externalIPs even where load balancers are granted",
+        rule,
+        with_ips,
+        True,
+        "generous",
+    )
+    many = service("NodePort")
+    many["spec"]["externalIPs"] = ["203.0.113.7", "198.51.100.2"]
+    yield Case("denies a NodePort Service with externalIPs", rule, many, True, "generous")
+    yield Case("allows a Service without externalIPs", rule, service("ClusterIP"), False)
+    empty = service("ClusterIP")
+    empty["spec"]["externalIPs"] = []
+    yield Case("allows an empty externalIPs list", rule, empty, False)
+    yield Case(
+        "denies a Service updated to add externalIPs",
+        rule,
+        with_ips,
+        True,
+        before=service("ClusterIP"),
+    )
+
+
+def external_names() -> Iterator[Case]:
+    rule = "external-names"
+    names = [
+        ("db.example.com", False, "a public name"),
+        ("db.example.com.", False, "a fully qualified public name"),
+        ("api.stripe.com", False, "a public API"),
+        ("db.example.xn--p1ai", False, "an internationalised top-level domain"),
+        ("db.shop-prod", True, "another tenant's Service by service.namespace"),
+        ("db.shop-prod.svc", True, "another namespace's Service with .svc"),
+        ("db.shop-prod.svc.cluster.local", True, "a Service by its cluster name"),
+        ("db.shop-prod.svc.cluster.local.", True, "a Service by its absolute cluster name"),
+        ("kubernetes.default", True, "the API server by its short name"),
+        ("kubernetes.default.svc", True, "the API server by its .svc name"),
+        ("kube-dns.kube-system", True, "a platform namespace's Service"),
+        ("x.ingress-nginx", True, "the ingress controller's namespace"),
+        ("db", True, "a single label (completed by the search path)"),
+        ("10.96.0.1", True, "a cluster IP address"),
+        ("169.254.169.254", True, "the cloud metadata address"),
+        ("db.local", True, "an mDNS .local name"),
+    ]
+    for target, denied, what in names:
+        yield Case(
+            f"{'denies' if denied else 'allows'} an ExternalName to {what} ({target})",
+            rule,
+            external_name(target),
+            denied,
+        )
+    yield Case(
+        "denies a name under a custom cluster domain",
+        rule,
+        external_name("db.shop-prod.svc.corp.internal"),
+        True,
+        "generous",
+    )
+    yield Case(
+        "allows cluster.local as a public suffix where the cluster domain differs",
+        rule,
+        external_name("db.example.com"),
+        False,
+        "generous",
+    )
+    yield Case("allows a ClusterIP Service (external-names)", rule, service("ClusterIP"), False)
+    yield Case(
+        "denies a Service updated to point into the cluster",
+        rule,
+        external_name("kubernetes.default.svc.cluster.local"),
+        True,
+        before=external_name("db.example.com"),
+    )
+
+
+def ingress_hosts() -> Iterator[Case]:
+    rule = "ingress-hosts"
+    hosts = [
+        ("shop.example.com", False, "a host the tenant holds"),
+        ("api.acme.example.com", False, "a host under a wildcard the tenant holds"),
+        ("a.b.acme.example.com", False, "a host deeper under the wildcard"),
+        ("*.acme.example.com", False, "the wildcard the tenant holds"),
+        ("*.eu.acme.example.com", False, "a wildcard under the tenant's wildcard"),
+        ("victim.example.com", True, "another tenant's host"),
+        ("acme.example.com", True, "the name of the wildcard itself (not below it)"),
+        ("*.example.com", True, "a wider wildcard"),
+        ("evilshop.example.com", True, "a host that only ends like the tenant's"),
+    ]
+    for host, denied, what in hosts:
+        yield Case(
+            f"{'denies' if denied else 'allows'} {what} ({host})", rule, ingress(host), denied
+        )
+    yield Case(
+        "denies a rule without a host (catch-all)", rule, ingress("shop.example.com", None), True
+    )
+    yield Case(
+        "denies a default backend (catch-all)",
+        rule,
+        ingress("shop.example.com", default_backend=True),
+        True,
+    )
+    yield Case(
+        "allows TLS for a host the tenant holds",
+        rule,
+        ingress(
+            "shop.example.com",
+            tls=[{"hosts": ["shop.example.com"], "secretName": "shop-tls"}],
+        ),
+        False,
+    )
+    yield Case(
+        "denies TLS for another tenant's host",
+        rule,
+        ingress(
+            "shop.example.com",
+            tls=[{"hosts": ["shop.example.com", "victim.example.com"], "secretName": "t"}],
+        ),
+        True,
+    )
+    yield Case(
+        "denies a TLS entry without hosts",
+        rule,
+        ingress("shop.example.com", tls=[{"secretName": "any-tls"}]),
+        True,
+    )
+    alias = "nginx.ingress.kubernetes.io/server-alias"
+    yield Case(
+        "denies a server alias for another tenant's host",
+        rule,
+        ingress(
+            "shop.example.com", annotations={alias: "www.acme.example.com, victim.example.com"}
+        ),
+        True,
+    )
+    yield Case(
+        "allows server aliases the tenant holds",
+        rule,
+        ingress("shop.example.com", annotations={alias: "www.acme.example.com"}),
+        False,
+    )
+    yield Case(
+        "denies every host where the tenant holds none",
+        rule,
+        ingress("shop.example.com"),
+        True,
+        "excepted",
+    )
+    yield Case(
+        "allows an Ingress of another tenant's own hosts",
+        rule,
+        ingress("bigco.example.org"),
+        False,
+        "generous",
+    )
+    yield Case(
+        "denies an Ingress updated to another tenant's host",
+        rule,
+        ingress("victim.example.com"),
+        True,
+        before=ingress("shop.example.com"),
+    )
+
+
+def ingress_classes() -> Iterator[Case]:
+    rule = "ingress-classes"
+    yield Case("allows an allowed class", rule, ingress("shop.example.com"), False)
+    yield Case(
+        "denies another class", rule, ingress("shop.example.com", class_name="internal"), True
+    )
+    yield Case(
+        "allows no class (the cluster's default class)",
+        rule,
+        ingress("shop.example.com", class_name=None),
+        False,
+    )
+    yield Case(
+        "denies another class named by the old annotation",
+        rule,
+        ingress(
+            "shop.example.com",
+            class_name=None,
+            annotations={"kubernetes.io/ingress.class": "internal"},
+        ),
+        True,
+    )
+    yield Case(
+        "allows any class where the tier lists none",
+        rule,
+        ingress("bigco.example.org", class_name="internal"),
+        False,
+        "generous",
+    )
+
+
+def ingress_snippets() -> Iterator[Case]:
+    rule = "ingress-snippets"
+    for key in (
+        "nginx.ingress.kubernetes.io/configuration-snippet",
+        "nginx.ingress.kubernetes.io/server-snippet",
+        "nginx.ingress.kubernetes.io/auth-snippet",
+        "nginx.ingress.kubernetes.io/stream-snippet",
+        "nginx.ingress.kubernetes.io/modsecurity-snippet",
+        "nginx.org/server-snippets",
+        "nginx.org/location-snippets",
+    ):
+        yield Case(
+            f"denies the annotation {key}",
+            rule,
+            ingress("shop.example.com", annotations={key: "return 200 'owned';"}),
+            True,
+        )
+    yield Case(
+        "allows ordinary controller annotations",
+        rule,
+        ingress(
+            "shop.example.com",
+            annotations={"nginx.ingress.kubernetes.io/proxy-body-size": "8m"},
+        ),
+        False,
+    )
+    yield Case("allows an Ingress without annotations", rule, ingress("shop.example.com"), False)
+    yield Case(
+        "denies an Ingress updated to carry a snippet",
+        rule,
+        ingress(
+            "shop.example.com",
+            annotations={"nginx.ingress.kubernetes.io/server-snippet": "location /x {}"},
+        ),
+        True,
+        before=ingress("shop.example.com"),
+    )
+
+
+def updates() -> Iterator[Case]:
+    """A compliant object changed into one the rule denies (or still allows)."""
+    good = workload("Pod")
+    miner = workload("Pod", pod_spec(container(image="evil.io/miner:latest")))
+    yield Case(
+        "denies a Pod whose image is patched to :latest",
+        "image-tag",
+        miner,
+        True,
+        before=good,
+    )
+    yield Case(
+        "denies a Pod whose image is patched to another registry",
+        "allowed-registries",
+        miner,
+        True,
+        before=good,
+    )
+    yield Case(
+        "allows a Pod whose image is patched to another pinned version",
+        "image-tag",
+        workload("Pod", pod_spec(container(image="ghcr.io/acme/app:1.4.3"))),
+        False,
+        before=good,
+    )
+    yield Case(
+        "denies a Pod whose init container image is patched to :latest",
+        "image-tag",
+        workload("Pod", pod_spec(init=(container("init", image="busybox:latest"),))),
+        True,
+        before=workload("Pod", pod_spec(init=(container("init", image="busybox:1.36"),))),
+    )
+    yield Case(
+        "denies a Pod whose required label is removed",
+        "required-labels",
+        workload("Pod", labels={"app": "web", "tier": "backend"}),
+        True,
+        before=good,
+    )
+    resized = pod_spec(container(resources={"requests": {"cpu": "0"}, "limits": {"cpu": "0"}}))
+    yield Case(
+        "denies a Pod resized in place to a zero cpu limit",
+        "resources",
+        workload("Pod", resized),
+        True,
+        before=good,
+        subresource="resize",
+    )
+    yield Case(
+        "allows a Pod resized in place to other limits",
+        "resources",
+        workload("Pod", pod_spec(container(resources={"limits": {"cpu": "300m"}}))),
+        False,
+        before=good,
+        subresource="resize",
+    )
+    yield Case(
+        "denies a Deployment whose template image is patched to :latest",
+        "image-tag",
+        workload("Deployment", pod_spec(container(image="ghcr.io/acme/app:latest"))),
+        True,
+        before=workload("Deployment"),
+    )
+
+
 CASES: tuple[Case, ...] = tuple(
     case
     for family in (
@@ -915,6 +1436,14 @@ CASES: tuple[Case, ...] = tuple(
         required_labels,
         services,
         exceptions,
+        image_pull_policy,
+        priority_classes,
+        external_ips,
+        external_names,
+        ingress_hosts,
+        ingress_classes,
+        ingress_snippets,
+        updates,
     )
     for case in family()
 )

@@ -105,11 +105,21 @@ async def onboard(kube: Kube, name: str, cleanup: list[str], **spec: Any) -> str
         "the default ServiceAccount",
     )
     # The API server takes up a changed binding within a moment: wait until the tenant's
-    # enforce mode is in force (its context exists, so a refusal is the policy's own).
+    # enforce and warn modes are in force (its context exists, so a refusal is the policy's
+    # own). Twice, a second apart: a policy the operator is about to replace (the previous
+    # test's tenant going away may leave a mode unused for a moment) answers only once.
     probe = pod("probe", namespace, image="registry.example.com/app:latest")
-    await eventually(lambda: denied(kube, probe, "image-tag"), 30, "the tenant's modes in force")
-    # The warn policy's binding is taken up on its own, a moment apart from the enforce one.
-    await eventually(lambda: warned(kube, namespace), 30, "the tenant's warn mode in force")
+
+    async def in_force() -> bool:
+        return await warned(kube, namespace) and await denied(kube, probe, "image-tag")
+
+    async def stays_in_force() -> bool:
+        if not await in_force():
+            return False
+        await asyncio.sleep(1)
+        return await in_force()
+
+    await eventually(stays_in_force, 60, "the tenant's modes in force")
     return namespace
 
 

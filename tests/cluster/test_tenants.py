@@ -128,7 +128,11 @@ async def test_onboarding_creates_namespaces_access_quota_limits_and_network_pol
         assert quota["spec"]["hard"]["pods"] == "10"
         assert quota["metadata"]["ownerReferences"][0]["uid"] == uid
         limits = await kube.get("v1", "LimitRange", "mooring-defaults", namespace)
-        assert limits["spec"]["limits"][0]["default"] == {"cpu": "200m", "memory": "128Mi"}
+        assert limits["spec"]["limits"][0]["default"] == {
+            "cpu": "200m",
+            "memory": "128Mi",
+            "ephemeral-storage": "1Gi",
+        }
         policies = {
             p["metadata"]["name"]
             for p in await kube.list("networking.k8s.io/v1", "NetworkPolicy", namespace)
@@ -344,9 +348,10 @@ async def test_quota_and_container_defaults_apply_to_a_member(
     async with as_user(dev_cluster, tmp_path, f"{name}-alice") as alice:
         created = await alice.create(pod)
         resources = created["spec"]["containers"][0]["resources"]
+        # Ephemeral storage too: the quota limits it, the tier's LimitRange defaults it.
         assert resources == {
-            "limits": {"cpu": "200m", "memory": "128Mi"},
-            "requests": {"cpu": "100m", "memory": "64Mi"},
+            "limits": {"cpu": "200m", "memory": "128Mi", "ephemeral-storage": "1Gi"},
+            "requests": {"cpu": "100m", "memory": "64Mi", "ephemeral-storage": "100Mi"},
         }
         greedy = {**pod, "metadata": {"name": "greedy", "namespace": namespace}}
         greedy["spec"] = {
@@ -414,15 +419,22 @@ async def test_deleting_a_managed_network_policy_restores_it(
             "v1",
             "ResourceQuota",
             "mooring-quota",
-            {"spec": {"hard": {"pods": "999", "secrets": "3"}}},
-            lambda o: o["spec"]["hard"].get("pods") == "10" and "secrets" not in o["spec"]["hard"],
+            {"spec": {"hard": {"pods": "999", "secrets": "3", "example.com/gpus": "8"}}},
+            lambda o: (
+                o["spec"]["hard"].get("pods") == "10"
+                and o["spec"]["hard"].get("secrets") == "40"
+                and "example.com/gpus" not in o["spec"]["hard"]
+            ),
         ),
         (
             "v1",
             "LimitRange",
             "mooring-defaults",
             {"spec": {"limits": [{"type": "Container", "default": {"cpu": "4"}}]}},
-            lambda o: o["spec"]["limits"][0]["default"] == {"cpu": "200m", "memory": "128Mi"},
+            lambda o: (
+                o["spec"]["limits"][0]["default"]
+                == {"cpu": "200m", "memory": "128Mi", "ephemeral-storage": "1Gi"}
+            ),
         ),
         (
             "rbac.authorization.k8s.io/v1",

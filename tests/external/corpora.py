@@ -163,8 +163,9 @@ EXEMPT_IMAGES = (
     "not by image"
 )
 UPDATE = (
-    "an AdmissionReview for an UPDATE of a pod: Mooring judges pods when they are created "
-    "(and ephemeral containers when they are added), not other pod updates"
+    "an AdmissionReview for an UPDATE that gatekeeper's policy lets through whatever the pod "
+    "says (it has no oldObject); Mooring judges a pod UPDATE that changes its spec or labels "
+    "(tests/policy_cases.py: updates), and the fields these policies read cannot change"
 )
 NO_CONTAINERS = (
     "the sample pod has no containers, so the API server refuses it before admission "

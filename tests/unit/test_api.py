@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parents[2]
         ("1Gi", Decimal(2**30)),
         ("1G", Decimal(10**9)),
         ("1e3", Decimal(1000)),
+        ("1E3", Decimal(1000)),
+        ("2.5e-3", Decimal("0.0025")),
         ("100n", Decimal("1e-7")),
         ("1Ei", Decimal(2**60)),
         ("1.5Ei", Decimal(3 * 2**59)),
@@ -45,6 +47,8 @@ ROOT = Path(__file__).resolve().parents[2]
         (".5", Decimal("0.5")),
         ("0e99999999", Decimal(0)),
         ("1e-99999999", Decimal("1e-9")),
+        ("8Ei", Decimal(2**63)),
+        ("1Pi", Decimal(2**50)),
     ],
     ids=lambda value: repr(value),
 )

@@ -270,3 +270,54 @@ def test_a_large_input_is_judged_in_parallel_with_the_same_result(tmp_path: Path
     parallel = run(str(tmp_path / "many"), "--format", "json", "-j", "2")
     assert json.loads(serial.stdout)["findings"] == json.loads(parallel.stdout)["findings"]
     assert len(json.loads(serial.stdout)["findings"]) == 86
+
+
+def test_ingress_hosts_are_judged_against_the_names_the_tenants_hold(tmp_path: Path) -> None:
+    """The names a tenant holds come from the Tenant files, as in the cluster: the first
+    claim holds a name (here, by name order: a repository has no creation times)."""
+
+    def tenant(name: str, *hostnames: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "mooring.dev/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {
+                "owners": {"users": ["alice"]},
+                "environments": [{"name": "dev"}],
+                "hostnames": list(hostnames),
+            },
+        }
+
+    def ingress(name: str, host: str) -> dict[str, Any]:
+        backend = {"service": {"name": "web", "port": {"number": 80}}}
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": name, "namespace": "shop-dev"},
+            "spec": {
+                "rules": [
+                    {
+                        "host": host,
+                        "http": {
+                            "paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]
+                        },
+                    }
+                ]
+            },
+        }
+
+    write(tmp_path / "tenants" / "shop.yaml", tenant("shop", "shop.example.com"))
+    write(tmp_path / "tenants" / "rival.yaml", tenant("rival", "rival.example.com"))
+    write(tmp_path / "tenants" / "late.yaml", tenant("zlate", "shop.example.com"))
+    write(
+        tmp_path / "apps.yaml",
+        ingress("own", "shop.example.com"),
+        ingress("x", "rival.example.com"),
+    )
+    done = run(str(tmp_path), "--format", "json", "--rule", "ingress-hosts")
+    assert done.returncode == 1, done.stdout + done.stderr
+    rows = json.loads(done.stdout)["findings"]
+    assert [(r["object"], r["field"]) for r in rows] == [
+        ("Ingress shop-dev/x", "spec.rules[host=rival.example.com].host")
+    ]
+    assert "not held by tenant shop (it holds: shop.example.com)" in rows[0]["message"]

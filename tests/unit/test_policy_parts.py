@@ -28,9 +28,11 @@ from mooring.core.policy.context import build_context, effective_mode, in_force,
 from mooring.core.policy.engine import Engine, resolve_path
 from mooring.core.policy.report import Row, policy_report, reported_through_owner
 from mooring.core.policy.rules import ALL, BY_ID
-from mooring.core.policy.targets import PODS
+from mooring.core.policy.targets import INGRESSES, PODS, SERVICES, Target
+from mooring.services.admission import World
+from mooring.services.audit import judge_namespace
 from mooring.services.check import split_documents
-from tests.policy_cases import container, pod_spec, workload
+from tests.policy_cases import container, pod_spec, service, workload
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -297,16 +299,18 @@ def test_one_policy_per_target_and_mode_in_use_with_every_rules_own_expressions(
     assert _names(objects, "ValidatingAdmissionPolicy") == [
         "pods-enforce.guardrails.mooring.dev",
         "services-enforce.guardrails.mooring.dev",
+        "ingresses-enforce.guardrails.mooring.dev",
     ]
-    pods, services = objects[:2]
-    for obj, target in ((pods, "pods"), (services, "services")):
+    pods, services, ingresses = objects[:3]
+    for obj, target in ((pods, "pods"), (services, "services"), (ingresses, "ingresses")):
         variables = {v["name"]: v["expression"] for v in obj["spec"]["variables"]}
         for rule in ALL:
             if rule.target.name == target:
                 assert variables[variable(rule, "violations")] == rule.violations
         assert obj["spec"]["failurePolicy"] == "Fail"
         assert obj["spec"]["paramKind"]["kind"] == "GuardrailContext"
-    assert len(pods["spec"]["validations"]) == 11 and len(services["spec"]["validations"]) == 2
+    assert len(pods["spec"]["validations"]) == 13 and len(services["spec"]["validations"]) == 4
+    assert len(ingresses["spec"]["validations"]) == 3
     (binding_,) = [b for b in objects if b["metadata"]["name"].startswith("pods-enforce")][1:]
     assert binding_["spec"]["validationActions"] == ["Deny"]
     assert binding_["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"] == [
@@ -323,8 +327,9 @@ def test_the_modes_in_use_decide_which_policies_exist() -> None:
         "pods-warn.guardrails.mooring.dev",
         "pods-audit.guardrails.mooring.dev",
         "services-audit.guardrails.mooring.dev",
+        "ingresses-audit.guardrails.mooring.dev",
     ]  # no services-warn: image-tag, warned about for tenant a, looks at pods only
-    actions = {b["metadata"]["name"]: b["spec"]["validationActions"] for b in objects[3:]}
+    actions = {b["metadata"]["name"]: b["spec"]["validationActions"] for b in objects[4:]}
     assert actions["pods-warn.guardrails.mooring.dev"] == ["Warn"]
     assert actions["pods-audit.guardrails.mooring.dev"] == ["Audit"]
     assert admission_objects(GuardrailSettings(default_mode="off")) == []
@@ -347,13 +352,15 @@ def test_a_rules_validation_applies_only_where_the_context_gives_it_that_mode() 
     assert passes("enforce", None) is False  # a context without modes enforces: fail closed
 
 
-def test_the_policies_judge_pods_on_create_and_workloads_on_create_and_update() -> None:
+def test_the_policies_judge_pods_and_workloads_on_create_and_update() -> None:
     rules = policy(PODS, "enforce", [BY_ID["privileged"]])["spec"]["matchConstraints"][
         "resourceRules"
     ]
     by_resource = {r: tuple(rule["operations"]) for rule in rules for r in rule["resources"]}
-    assert by_resource["pods"] == ("CREATE",)
+    assert by_resource["pods"] == ("CREATE", "UPDATE")
     assert by_resource["pods/ephemeralcontainers"] == ("UPDATE",)
+    assert by_resource["pods/resize"] == ("UPDATE",)
+    assert "pods/status" not in by_resource
     assert by_resource["deployments"] == ("CREATE", "UPDATE")
     assert by_resource["cronjobs"] == ("CREATE", "UPDATE")
 
@@ -459,14 +466,20 @@ def test_validate_checks_policy_exceptions_and_rule_ids(tmp_path: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("operation", "change", "sub_resource", "judged"),
+    ("kind", "operation", "change", "sub_resource", "judged"),
     [
-        ("CREATE", None, None, True),
-        ("UPDATE", "replicas", None, False),
-        ("UPDATE", "annotation", None, False),
-        ("UPDATE", "template", None, True),
-        ("UPDATE", "labels", None, True),
-        ("UPDATE", None, "ephemeralcontainers", True),
+        ("Deployment", "CREATE", None, None, True),
+        ("Deployment", "UPDATE", "replicas", None, False),
+        ("Deployment", "UPDATE", "annotation", None, False),
+        ("Deployment", "UPDATE", "template", None, True),
+        ("Deployment", "UPDATE", "labels", None, True),
+        ("Pod", "CREATE", None, None, True),
+        ("Pod", "UPDATE", "image", None, True),
+        ("Pod", "UPDATE", "ephemeral", "ephemeralcontainers", True),
+        ("Pod", "UPDATE", "resize", "resize", True),
+        ("Pod", "UPDATE", "labels", None, True),
+        ("Pod", "UPDATE", "annotation", None, False),
+        ("Pod", "UPDATE", "finalizers", None, False),
     ],
     ids=[
         "judges a create",
@@ -474,25 +487,148 @@ def test_validate_checks_policy_exceptions_and_rule_ids(tmp_path: Any) -> None:
         "does not judge a new annotation again",
         "judges a changed pod template",
         "judges changed labels",
+        "judges a pod create",
+        "judges a pod whose image is patched",
         "judges added ephemeral containers",
+        "judges a pod resized in place",
+        "judges a pod's changed labels",
+        "does not judge a pod's new annotation again",
+        "does not judge a pod's finalizers again",
     ],
 )
 def test_which_updates_are_judged_again(
-    operation: str, change: str | None, sub_resource: str | None, judged: bool
+    kind: str, operation: str, change: str | None, sub_resource: str | None, judged: bool
 ) -> None:
-    old = workload("Deployment", pod_spec(container()))
+    old = workload(kind, pod_spec(container()))
     new = copy.deepcopy(old)
+    spec = new["spec"] if kind == "Pod" else new["spec"]["template"]["spec"]
     if change == "replicas":
         new["spec"]["replicas"] = 5
     elif change == "annotation":
         new["metadata"]["annotations"] = {"deployment.kubernetes.io/revision": "2"}
-    elif change == "template":
-        new["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:latest"
+    elif change in ("template", "image"):
+        spec["containers"][0]["image"] = "evil.io/miner:latest"
     elif change == "labels":
         new["metadata"]["labels"]["extra"] = "x"
+    elif change == "ephemeral":
+        spec["ephemeralContainers"] = [{"name": "debug", "image": "busybox:1.36"}]
+    elif change == "resize":
+        spec["containers"][0]["resources"]["limits"]["cpu"] = "300m"
+    elif change == "finalizers":
+        new["metadata"]["finalizers"] = ["example.com/keep"]
     request: dict[str, Any] = {"operation": operation}  # no subResource key, as the API server
     if sub_resource:
         request["subResource"] = sub_resource
     condition = Program(PODS.match_condition)
     data = {"request": request, "object": new, "oldObject": old if operation == "UPDATE" else None}
     assert condition.evaluate(data).value is judged
+
+
+@pytest.mark.parametrize(
+    ("target", "change", "judged"),
+    [
+        (SERVICES, "type", True),
+        (SERVICES, "externalIPs", True),
+        (SERVICES, "externalName", True),
+        (SERVICES, "annotation", False),
+        (INGRESSES, "host", True),
+        (INGRESSES, "snippet", True),
+        (INGRESSES, "status", False),
+    ],
+    ids=[
+        "judges a Service whose type changes",
+        "judges a Service given externalIPs",
+        "judges a Service whose externalName changes",
+        "does not judge a Service's new annotation again",
+        "judges an Ingress whose host changes",
+        "judges an Ingress given a snippet annotation",
+        "does not judge an Ingress's status again",
+    ],
+)
+def test_which_service_and_ingress_updates_are_judged_again(
+    target: Target, change: str, judged: bool
+) -> None:
+    if target is SERVICES:
+        old: dict[str, Any] = service("ClusterIP")
+    else:
+        old = {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": "web"},
+            "spec": {"rules": [{"host": "shop.example.com"}]},
+        }
+    new = copy.deepcopy(old)
+    if change == "type":
+        new["spec"]["type"] = "NodePort"
+    elif change == "externalIPs":
+        new["spec"]["externalIPs"] = ["203.0.113.7"]
+    elif change == "externalName":
+        new["spec"] = {"type": "ExternalName", "externalName": "kubernetes.default"}
+    elif change == "annotation":
+        new["metadata"]["annotations"] = {"example.com/note": "x"}
+    elif change == "host":
+        new["spec"]["rules"][0]["host"] = "victim.example.com"
+    elif change == "snippet":
+        new["metadata"]["annotations"] = {
+            "nginx.ingress.kubernetes.io/server-snippet": "location / { return 200; }"
+        }
+    elif change == "status":
+        new["status"] = {"loadBalancer": {"ingress": [{"ip": "203.0.113.9"}]}}
+    data = {"request": {"operation": "UPDATE"}, "object": new, "oldObject": old}
+    assert Program(target.match_condition).evaluate(data).value is judged
+
+
+def test_the_context_carries_the_tiers_classes_and_the_platforms_namespaces() -> None:
+    config = PLATFORM.model_dump(mode="json", by_alias=True, exclude_none=True)
+    config["tiers"]["large"]["priorityClasses"] = ["tenant-batch"]
+    config["tiers"]["large"]["ingress"] = {"classes": ["nginx"]}
+    config["clusterDomain"] = "corp.internal"
+    spec = PlatformConfigSpec.model_validate(config)
+    big = tenant("big", tier="large")
+    context = build_context("big-dev", spec, tenants=[big, tenant()], now=NOW)["spec"]
+    assert context["allowedPriorityClasses"] == ["tenant-batch"]
+    assert context["ingressClasses"] == ["nginx"]
+    assert context["clusterDomain"] == "corp.internal"
+    assert {"default", "kube-system", "ingress-nginx", "mooring-system"} <= set(
+        context["platformNamespaces"]
+    )
+    small = build_context("acme-dev", spec, tenants=[big, tenant()], now=NOW)["spec"]
+    assert small["allowedPriorityClasses"] == [] and small["ingressClasses"] == []
+
+
+@pytest.mark.parametrize("name", ["system-node-critical", "system-cluster-critical", "system-x"])
+def test_a_tier_may_not_give_tenants_a_system_priority_class(name: str) -> None:
+    config = PLATFORM.model_dump(mode="json", by_alias=True, exclude_none=True)
+    config["tiers"]["small"]["priorityClasses"] = [name]
+    with pytest.raises(ValueError, match="reserved to the cluster's own components"):
+        PlatformConfigSpec.model_validate(config)
+
+
+def test_the_audit_reports_ingresses_and_services_with_the_names_the_tenant_holds() -> None:
+    """The audit judges with the same context as admission: hosts held, and not."""
+    owner = tenant("acme", hostnames=["shop.example.com"])
+    rival = tenant("rival", hostnames=["rival.example.com"])
+    world = World(
+        platform=PLATFORM,
+        tenants=[owner, rival],
+        namespaces={"acme-dev": "acme", "rival-dev": "rival"},
+    )
+
+    def ingress(name: str, host: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": name, "namespace": "acme-dev"},
+            "spec": {"rules": [{"host": host}]},
+        }
+
+    captured = service("ClusterIP", name="captured")
+    captured["metadata"]["namespace"] = "acme-dev"
+    captured["spec"]["externalIPs"] = ["203.0.113.7"]
+    objects = [ingress("own", "shop.example.com"), ingress("theirs", "rival.example.com"), captured]
+    audit = judge_namespace("acme-dev", objects, world, NOW, Engine())
+    assert audit.report is not None
+    results = {(r["resources"][0]["name"], r["rule"]): r["result"] for r in audit.report["results"]}
+    assert results[("own", "ingress-hosts")] == "pass"
+    assert results[("theirs", "ingress-hosts")] == "warn"  # the platform's mode here: warn
+    assert results[("captured", "external-ips")] == "warn"

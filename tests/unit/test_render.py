@@ -8,14 +8,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mooring.api.platform import PlatformConfig
 from mooring.core.plan import ref
 from mooring.core.render import Context, Features, render_tenant
 from mooring.core.render.cilium import cilium_only
-from tests.builders import platform, tenant
+from tests.builders import platform, platform_body, tenant
 
 
-def objects(t: Any, cilium: bool = False, uid: str | None = None) -> list[dict[str, Any]]:
-    return render_tenant(Context(t, platform().spec, Features(cilium=cilium), uid))
+def objects(
+    t: Any, config: PlatformConfig | None = None, cilium: bool = False, uid: str | None = None
+) -> list[dict[str, Any]]:
+    spec = (config or platform()).spec
+    return render_tenant(Context(t, spec, Features(cilium=cilium), uid))
 
 
 def find(objs: list[dict[str, Any]], kind: str, name: str, namespace: str = "") -> dict[str, Any]:
@@ -135,13 +139,62 @@ def test_quota_comes_from_tier_then_tenant_then_environment(
 
 def test_container_defaults_become_a_limit_range_in_canonical_units() -> None:
     limits = find(objects(tenant()), "LimitRange", "mooring-defaults", "acme-dev")["spec"]["limits"]
+    # Ephemeral storage has a default even where the tier names none: the quota limits it.
     assert limits == [
         {
             "type": "Container",
-            "default": {"cpu": "500m", "memory": "128Mi"},
-            "defaultRequest": {"cpu": "100m", "memory": "64Mi"},
+            "default": {"cpu": "500m", "memory": "128Mi", "ephemeral-storage": "1Gi"},
+            "defaultRequest": {"cpu": "100m", "memory": "64Mi", "ephemeral-storage": "100Mi"},
         }
     ]
+
+
+def test_every_quota_limits_ephemeral_storage_and_object_counts() -> None:
+    """MTB FNS-1 and FNS-2: compute, storage and the count of every kind, from the pods."""
+    hard = find(objects(tenant()), "ResourceQuota", "mooring-quota", "acme-dev")["spec"]["hard"]
+    assert hard == {
+        "requests.cpu": "2",
+        "limits.cpu": "2",
+        "requests.memory": "4Gi",
+        "limits.memory": "4Gi",
+        "requests.ephemeral-storage": "10Gi",  # 10 pods x the default limit of 1Gi
+        "limits.ephemeral-storage": "10Gi",
+        "requests.storage": "10Gi",
+        "pods": "10",
+        "services": "10",
+        "services.loadbalancers": "0",
+        "services.nodeports": "0",
+        "persistentvolumeclaims": "10",
+        "configmaps": "40",
+        "secrets": "40",
+        "replicationcontrollers": "10",
+        "resourcequotas": "1",
+    }
+
+
+def test_quota_defaults_follow_the_overridden_pod_count_and_explicit_values_win() -> None:
+    t = tenant(
+        quota={"pods": 3, "secrets": 100, "ephemeralStorage": "2Gi"},
+        environments=[{"name": "dev", "quota": {"configMaps": 7}}],
+    )
+    hard = find(objects(t), "ResourceQuota", "mooring-quota", "acme-dev")["spec"]["hard"]
+    assert hard["pods"] == "3" and hard["services"] == "3" and hard["configmaps"] == "7"
+    assert hard["secrets"] == "100" and hard["limits.ephemeral-storage"] == "2Gi"
+
+
+def test_a_tiers_own_ephemeral_storage_defaults_are_used() -> None:
+    config = platform_body()
+    config["spec"]["tiers"]["small"]["containerDefaults"]["defaultLimit"]["ephemeralStorage"] = (
+        "512Mi"
+    )
+    limits = find(
+        objects(tenant(), PlatformConfig.model_validate(config)),
+        "LimitRange",
+        "mooring-defaults",
+        "acme-dev",
+    )["spec"]["limits"][0]
+    assert limits["default"]["ephemeral-storage"] == "512Mi"
+    assert limits["defaultRequest"]["ephemeral-storage"] == "100Mi"
 
 
 def test_network_default_deny_dns_and_same_tenant_always() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from mooring.api import names
 from mooring.api.database import Database
 from mooring.api.platform import DatabaseServer, DedicatedSettings, PeerSelector, SecretRef
+from mooring.core.policy.context import build_context
+from mooring.core.policy.engine import Engine
 from mooring.core.render.database import (
     Owner,
     admission_policy,
@@ -122,3 +125,33 @@ def test_the_admission_policy_names_the_tenant_labels() -> None:
     expression = policy["spec"]["validations"][0]["expression"]
     assert names.LABEL_TENANT in expression and names.LABEL_MANAGED_BY in expression
     assert binding["spec"]["policyName"] == policy["metadata"]["name"]
+
+
+def test_database_workloads_pass_every_guardrail_of_the_tenant_namespace() -> None:
+    """Mooring's own workloads in a tenant namespace meet the rules it enforces there."""
+    objects = render_dedicated(
+        db(plan="dedicated", backup={"schedule": "@daily"}),
+        "shop",
+        DedicatedSettings(),
+        OWNER,
+        BINDING,
+        "superpw",
+    )
+    objects += render_shared(
+        db(backup={"schedule": "@daily"}), server(), OWNER, BINDING, DedicatedSettings()
+    )
+    assert {"StatefulSet", "CronJob"} <= {o["kind"] for o in objects}
+    context = build_context("shop-dev", None, now=datetime(2026, 1, 1, tzinfo=UTC))
+    judged = [
+        (o["kind"], result.rule.id, [v.message for v in result.violations])
+        for o in objects
+        for result in Engine().evaluate(o, context)
+        if result.verdict != "pass"
+    ]
+    assert judged == []
+    (cluster,) = [
+        o
+        for o in render_cnpg(db(plan="dedicated"), "shop", DedicatedSettings(), OWNER, BINDING)
+        if o["kind"] == "Cluster"
+    ]
+    assert cluster["spec"]["imagePullPolicy"] == "Always"

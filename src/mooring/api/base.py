@@ -31,6 +31,17 @@ DnsLabel = Annotated[
     ),
 ]
 LabelValue = Annotated[str, Field(max_length=63, pattern=LABEL_VALUE_PATTERN)]
+_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+DNS_NAME_PATTERN = rf"^{_LABEL}(\.{_LABEL})*$"
+DnsName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=253,
+        pattern=DNS_NAME_PATTERN,
+        description="A DNS name in lower case, such as apps.example.com.",
+    ),
+]
 
 
 class Model(BaseModel):
@@ -62,6 +73,7 @@ class ObjectMeta(BaseModel):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     deletion_timestamp: str | None = None
+    creation_timestamp: str | None = None  # RFC 3339 (UTC, 'Z'): sorts by time as text
 
 
 T = TypeVar("T")

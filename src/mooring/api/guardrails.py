@@ -155,20 +155,41 @@ class GuardrailContextSpec(Model):
         description="Each rule's mode in this namespace (the tenant's, else the platform's).",
     )
     allowed_registries: list[str] = Field(
-        default_factory=list, description="The platform's allowed registries."
+        default_factory=list, description="Registries images may come from (empty: any)."
     )
     allowed_capabilities: list[str] = Field(
-        default_factory=list, description="The platform's allowed capabilities."
+        default_factory=list, description="Linux capabilities containers may add."
     )
     required_labels: list[RequiredLabel] = Field(
-        default_factory=list, description="The platform's required labels."
+        default_factory=list, description="Labels every workload and pod template must carry."
     )
     node_ports: bool = Field(False, description="The tenant's quota allows NodePort Services.")
     load_balancers: bool = Field(
         False, description="The tenant's quota allows LoadBalancer Services."
     )
+    allowed_priority_classes: list[str] = Field(
+        default_factory=list,
+        description="PriorityClasses pods may name (the tier's); empty: none.",
+    )
+    ingress_classes: list[str] = Field(
+        default_factory=list,
+        description="IngressClasses Ingresses may use (the tier's); empty: any.",
+    )
+    hostnames: list[str] = Field(
+        default_factory=list,
+        description="The DNS names the tenant holds (its claims no other tenant held first); "
+        "Ingress hosts must be among them.",
+    )
+    cluster_domain: str = Field(
+        "cluster.local", description="The cluster's DNS domain (ExternalName Services)."
+    )
+    platform_namespaces: list[str] = Field(
+        default_factory=list,
+        description="Namespaces of the platform whose names an ExternalName Service could "
+        "reach through the DNS search path (service.namespace).",
+    )
     exceptions: list[ExceptionInForce] = Field(
-        default_factory=list, description="The PolicyExceptions in force in the namespace."
+        default_factory=list, description="The PolicyExceptions in force in this namespace."
     )
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mooring.api import names
-from mooring.api.base import DnsLabel, LabelValue, Model, Resource, unique
+from mooring.api.base import DnsLabel, DnsName, LabelValue, Model, Resource, unique
 from mooring.api.guardrails import GuardrailSettings
 from mooring.api.observe import ObserveSettings, Thresholds
-from mooring.api.quantity import Quantity
+from mooring.api.quantity import Quantity, format_bytes, parse_quantity
 from mooring.api.tenant import PodSecurityLevel, Quota, SubjectName
 
 PLATFORM_CONFIG_NAME = "default"
@@ -42,10 +42,19 @@ DEFAULT_PLATFORM_NAMESPACES = ("*-system", "ingress-nginx", "monitoring", "argoc
 
 
 class Resources(Model):
-    """CPU and memory of one container."""
+    """CPU, memory and ephemeral storage of one container."""
 
     cpu: Quantity | None = Field(None, description="CPU, such as 100m or 2.")
     memory: Quantity | None = Field(None, description="Memory, such as 128Mi or 4Gi.")
+    ephemeral_storage: Quantity | None = Field(
+        None, description="Ephemeral storage: writable layers, emptyDir volumes, logs."
+    )
+
+
+# Every tier's quota limits ephemeral storage, so every container needs an amount: these
+# are given to containers that set none, unless the tier's containerDefaults say otherwise.
+DEFAULT_EPHEMERAL_REQUEST = "100Mi"
+DEFAULT_EPHEMERAL_LIMIT = "1Gi"
 
 
 class ContainerDefaults(Model):
@@ -53,13 +62,29 @@ class ContainerDefaults(Model):
 
     default_request: Resources = Field(
         default_factory=lambda: Resources(cpu="100m", memory="128Mi"),
-        description="Requests of a container that sets none.",
+        description="Requests of a container that sets none (ephemeral storage: "
+        f"{DEFAULT_EPHEMERAL_REQUEST} unless given).",
     )
     default_limit: Resources = Field(
         default_factory=lambda: Resources(cpu="500m", memory="512Mi"),
-        description="Limits of a container that sets none.",
+        description="Limits of a container that sets none (ephemeral storage: "
+        f"{DEFAULT_EPHEMERAL_LIMIT} unless given).",
     )
     max: Resources | None = Field(None, description="The most one container may ask for.")
+
+    def request(self) -> Resources:
+        """The default requests, ephemeral storage always included."""
+        if self.default_request.ephemeral_storage is not None:
+            return self.default_request
+        return self.default_request.model_copy(
+            update={"ephemeral_storage": DEFAULT_EPHEMERAL_REQUEST}
+        )
+
+    def limit(self) -> Resources:
+        """The default limits, ephemeral storage always included."""
+        if self.default_limit.ephemeral_storage is not None:
+            return self.default_limit
+        return self.default_limit.model_copy(update={"ephemeral_storage": DEFAULT_EPHEMERAL_LIMIT})
 
 
 class DatabaseLimits(Model):
@@ -68,6 +93,46 @@ class DatabaseLimits(Model):
 
     count: int = Field(2, ge=0, description="Databases per tenant, at most.")
     storage: Quantity = Field("10Gi", description="Storage of all its databases together.")
+
+
+PriorityClassName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="A PriorityClass name.",
+    ),
+]
+IngressClassName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+        description="An IngressClass name.",
+    ),
+]
+
+
+class TierIngress(Model):
+    """What the Ingresses of a tier's tenants may use."""
+
+    classes: list[IngressClassName] = Field(
+        default_factory=list,
+        max_length=32,
+        description="IngressClasses (spec.ingressClassName) the tenants may use; empty: any. "
+        "An Ingress without a class gets the cluster's default class at admission: list it.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    host_suffixes: list[DnsName] = Field(
+        default_factory=list,
+        max_length=32,
+        description="DNS suffixes the tenants' hostnames must be under, such as "
+        "apps.example.com (a tenant then claims shop.apps.example.com or "
+        "*.shop.apps.example.com, never the suffix itself); empty: any name.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
 
 
 class Tier(Model):
@@ -85,6 +150,27 @@ class Tier(Model):
     databases: DatabaseLimits = Field(
         default_factory=DatabaseLimits, description="Managed databases a tenant may have."
     )
+    priority_classes: list[PriorityClassName] = Field(
+        default_factory=list,
+        max_length=32,
+        description="PriorityClasses the tenants' pods may name (priorityClassName); empty: "
+        "none, pods run at the cluster's default priority. system-* classes (which preempt "
+        "anything) are never allowed to tenants.",
+        json_schema_extra={
+            "x-kubernetes-list-type": "set",
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.all(c, !c.startsWith('system-'))",
+                    "message": "system-* priority classes are reserved to the cluster's own "
+                    "components (they preempt every tenant's pods); list a class of your own",
+                }
+            ],
+        },
+    )
+    ingress: TierIngress = Field(
+        default_factory=TierIngress,
+        description="Ingress classes and host suffixes the tenants may use.",
+    )
     alert_thresholds: Thresholds = Field(
         default_factory=Thresholds,
         description="Alert thresholds of this tier's tenants (over the platform's).",
@@ -96,6 +182,40 @@ class Tier(Model):
         if missing:
             raise ValueError(f"a tier's quota must set {', '.join(missing)}")
         return self
+
+    def complete(self, quota: Quota) -> Quota:
+        """Pure: `quota` (the tier's, with the tenant's and environment's overrides) with
+        every limit a tenant namespace must have (MTB FNS-1, FNS-2) filled in where nobody
+        set it: object counts from the number of pods, ephemeral storage from the default
+        limit of a container, no load balancers or node ports, one ResourceQuota."""
+        pods = quota.pods if quota.pods is not None else 0
+        per_pod = parse_quantity(self.container_defaults.limit().ephemeral_storage or 0)
+        defaults = {
+            "ephemeral_storage": format_bytes(per_pod * pods),
+            "services": pods,
+            "persistent_volume_claims": pods,
+            "replication_controllers": pods,
+            "config_maps": 4 * pods,
+            "secrets": 4 * pods,
+            "load_balancers": 0,
+            "node_ports": 0,
+            "resource_quotas": 1,
+        }
+        missing = {key: value for key, value in defaults.items() if getattr(quota, key) is None}
+        return quota.model_copy(update=missing) if missing else quota
+
+    @field_validator("priority_classes")
+    @classmethod
+    def _no_system_classes(cls, classes: list[str]) -> list[str]:
+        unique(classes, lambda name: name, "priority class")
+        for name in classes:
+            if name.startswith("system-"):
+                raise ValueError(
+                    f"priority class {name!r} is reserved to the cluster's own components "
+                    "(it preempts every tenant's pods); create a PriorityClass of your own "
+                    "for tenants and list that"
+                )
+        return classes
 
 
 class Capacity(Model):
@@ -306,6 +426,11 @@ class PlatformConfigSpec(Model):
         default_factory=AllowedSubjects,
         description="Members tenants may name although they open a tenant beyond its team "
         "(system: users and groups, other namespaces' service accounts); none by default.",
+    )
+    cluster_domain: DnsName = Field(
+        "cluster.local",
+        description="The cluster's DNS domain (kubelet --cluster-domain): names under it are "
+        "inside the cluster, which ExternalName Services may not point at.",
     )
     observe: ObserveSettings = Field(
         default_factory=ObserveSettings,

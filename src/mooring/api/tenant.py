@@ -43,6 +43,19 @@ ServiceAccountName = Annotated[
     ),
 ]
 SubjectName = Annotated[str, Field(min_length=1, max_length=253)]
+MAX_HOSTNAMES = 64
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+HOSTNAME_PATTERN = rf"^(\*\.)?{_DNS_LABEL}(\.{_DNS_LABEL})+$"
+Hostname = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=253,
+        pattern=HOSTNAME_PATTERN,
+        description="A DNS name such as shop.example.com, or a wildcard such as "
+        "*.shop.example.com for every name below it.",
+    ),
+]
 
 
 def _list_map(*keys: str) -> dict[str, Any]:
@@ -87,21 +100,39 @@ class Subjects(Model):
 
 
 class Quota(Model):
-    """Resource quota for one namespace. Unset fields come from the tier."""
+    """Resource quota for one namespace. Unset fields come from the tier; object counts the
+    tier leaves unset follow the number of pods (core/render/quotas.py: complete)."""
 
     cpu: Quantity | None = Field(None, description="CPU requests and limits, summed over pods.")
     memory: Quantity | None = Field(None, description="Memory requests and limits.")
     storage: Quantity | None = Field(None, description="Storage requested by volume claims.")
-    pods: int | None = Field(None, ge=0, description="Pods that are not finished, at most.")
-    services: int | None = Field(None, ge=0, description="Services, at most.")
+    ephemeral_storage: Quantity | None = Field(
+        None,
+        description="Ephemeral storage (writable layers, emptyDir, logs) requests and limits, "
+        "summed over pods. Unset: pods x the tier's default ephemeral-storage limit.",
+    )
+    pods: int | None = Field(None, ge=0, description="Pods (not yet finished).")
+    services: int | None = Field(None, ge=0, description="Services. Unset: as many as pods.")
     load_balancers: int | None = Field(
-        None, ge=0, description="Services of type LoadBalancer, at most (0 forbids them)."
+        None, ge=0, description="Services of type LoadBalancer. Unset: none."
     )
     node_ports: int | None = Field(
-        None, ge=0, description="Services of type NodePort, at most (0 forbids them)."
+        None, ge=0, description="Node ports (NodePort and LoadBalancer Services). Unset: none."
     )
     persistent_volume_claims: int | None = Field(
-        None, ge=0, description="PersistentVolumeClaims, at most."
+        None, ge=0, description="PersistentVolumeClaims. Unset: as many as pods."
+    )
+    config_maps: int | None = Field(
+        None, ge=0, description="ConfigMaps (kube-root-ca.crt counts). Unset: 4 x pods."
+    )
+    secrets: int | None = Field(None, ge=0, description="Secrets. Unset: 4 x pods.")
+    replication_controllers: int | None = Field(
+        None, ge=0, description="ReplicationControllers. Unset: as many as pods."
+    )
+    resource_quotas: int | None = Field(
+        None,
+        ge=1,
+        description="ResourceQuotas in the namespace (Mooring's own is one). Unset: 1.",
     )
 
     def over(self, base: Quota) -> Quota:
@@ -381,11 +412,27 @@ class TenantSpec(Model):
         "(condition AdoptionRequired), so a re-created name never inherits another team's "
         "data silently.",
     )
+    hostnames: list[Hostname] = Field(
+        default_factory=list,
+        max_length=MAX_HOSTNAMES,
+        description="DNS names this tenant's Ingresses may serve (rules and TLS hosts). A name "
+        "belongs to one tenant: the first to declare it holds it, and a later tenant's "
+        "overlapping claim is refused. Under the tier's host suffixes, if it has any.",
+        json_schema_extra=_set(),
+    )
+
     observe: TenantObserve = Field(
         default_factory=TenantObserve,
         description="Alert thresholds, contacts and SLOs; the baseline alerts, dashboard and "
         "runbooks come with every tenant.",
     )
+
+    @field_validator("hostnames")
+    @classmethod
+    def _hostnames(cls, hostnames: list[str]) -> list[str]:
+        # The pattern already wants two labels after a '*.': no claim on a whole TLD.
+        unique(hostnames, lambda name: name, "hostname")
+        return hostnames
 
     @field_validator("environments")
     @classmethod

@@ -256,6 +256,7 @@ class Demo:
                         {
                             "name": template["name"],
                             "image": "registry.example.com/analytics/nightly:2.0.1",
+                            "imagePullPolicy": "Always",
                             "securityContext": {
                                 "allowPrivilegeEscalation": False,
                                 "capabilities": {"drop": ["ALL"]},

@@ -9,7 +9,8 @@ then calls the services:
   someone edits a managed policy or binding;
 - contexts: services.admission.sync_contexts, when an input changes and at the moment the
   next PolicyException expires, so that an expired exception stops applying at admission
-  when it stops applying in `mooring check` and in the audit;
+  when it stops applying in `mooring check` and in the audit; a Tenant whose hostname
+  claim another tenant holds gets a Warning Event (HostnameRefused);
 - audits: services.audit.audit_namespace, for a namespace whose workloads or context
   changed, and for every tenant namespace periodically; one PolicyReport per namespace,
   and the violations by rule and tenant as metrics.
@@ -89,6 +90,8 @@ class Guardrails:
     reports: bool = True
     # namespace -> (tenant, violations by (rule, mode)): what the metrics add up.
     found: dict[str, tuple[str | None, Counter[tuple[str, str]]]] = field(default_factory=dict)
+    # Hostname claims a tenant does not get, already told in an Event: (tenant, name, why).
+    refusals: set[tuple[str, str, str]] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
 
     # -- events: mark work, wake the loop --------------------------------------------------
@@ -189,6 +192,10 @@ class Guardrails:
                 for obj in self._cache("GuardrailContext")
                 if obj["metadata"]["name"] == "guardrails"
             }
+            for message in await admission.report_hostname_refusals(
+                self.kube, world, self.refusals
+            ):
+                log.warning("guardrails: %s", message)
             changed, errors = await admission.sync_contexts(self.kube, world, now, current_contexts)
             GUARDRAIL_CONTEXT_WRITES.inc(len(changed))
             namespaces.update(changed)
@@ -265,7 +272,7 @@ class Guardrails:
 @kopf.on.startup(registry=REGISTRY)
 async def start_guardrails(memo: kopf.Memo, **_: Any) -> None:
     options = memo["options"]
-    # A client of its own: its sixteen watches each hold a connection, which the shared
+    # A client of its own: its seventeen watches each hold a connection, which the shared
     # client's pool keeps for the tenants' requests and watches.
     kube = options.connect()
     guardrails = Guardrails(kube, audit_interval=float(getattr(options, "audit_interval", 300)))

@@ -23,10 +23,12 @@ from mooring.api.exceptions import PolicyException, format_time
 from mooring.api.guardrails import GuardrailSettings
 from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig, PlatformConfigSpec
 from mooring.api.tenant import Tenant
+from mooring.core.hostnames import holdings
 from mooring.core.plan import drifted
 from mooring.core.policy.admission import API_VERSION, MANAGED_SELECTOR, admission_objects
 from mooring.core.policy.context import CONTEXT_NAME, build_context, next_expiry
 from mooring.kube.client import Kube, KubeError, describe
+from mooring.kube.events import post_event
 
 Obj = dict[str, Any]
 POLICY_KINDS = ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy")
@@ -143,6 +145,7 @@ async def sync_policies(
 
 def desired_contexts(world: World, now: datetime) -> dict[str, Obj]:
     """Pure: namespace -> its GuardrailContext at `now`."""
+    held = holdings(world.tenants, world.platform)
     return {
         namespace: build_context(
             namespace,
@@ -150,6 +153,7 @@ def desired_contexts(world: World, now: datetime) -> dict[str, Obj]:
             tenants=world.tenants,
             exceptions=world.exceptions,
             now=now,
+            held=held,
         )
         for namespace in sorted(world.namespaces)
     }
@@ -189,6 +193,37 @@ async def sync_contexts(
 def _same_spec(desired: Obj, existing: Obj) -> bool:
     # Lists that shrank (an exception removed) do not show as drift in a superset check.
     return bool(desired.get("spec") == existing.get("spec"))
+
+
+# -- hostnames --------------------------------------------------------------------------------
+
+
+async def report_hostname_refusals(
+    kube: Kube, world: World, reported: set[tuple[str, str, str]]
+) -> list[str]:
+    """A Warning Event on each Tenant with a hostname claim it does not get (another tenant
+    holds the name, or it is outside the tier's suffixes), once per claim and reason while
+    the operator runs; `reported` keeps what was said. Returns the messages."""
+    by_name = {tenant.name: tenant for tenant in world.tenants}
+    messages = []
+    current = set()
+    for refusal in holdings(world.tenants, world.platform).refused:
+        key = (refusal.tenant, refusal.hostname, refusal.reason)
+        current.add(key)
+        if key in reported:
+            continue
+        tenant = by_name[refusal.tenant]
+        about = {
+            "apiVersion": names.API_VERSION,
+            "kind": "Tenant",
+            "metadata": {"name": tenant.name, "uid": tenant.metadata.uid},
+        }
+        message = f"spec.hostnames[{refusal.index}]: {refusal.reason}"
+        await post_event(kube, about, "Warning", "HostnameRefused", message)
+        messages.append(f"tenant {tenant.name}: {message}")
+    reported.intersection_update(current)
+    reported.update(current)
+    return messages
 
 
 def wake_up(world: World, now: datetime) -> datetime | None:

@@ -19,6 +19,7 @@ from mooring.api.exceptions import PolicyException
 from mooring.api.guardrails import GuardrailSettings, Mode
 from mooring.api.platform import PlatformConfigSpec
 from mooring.api.tenant import Tenant
+from mooring.core.hostnames import Holdings, holdings
 from mooring.core.policy.context import build_context, effective_mode, tenant_of
 from mooring.core.policy.engine import Engine, RuleResult, Verdict, resolve_path
 
@@ -87,6 +88,7 @@ class Judge:
     default_namespace: str | None = None
     engine: Engine = field(default_factory=Engine)
     _contexts: dict[str | None, dict[str, Any]] = field(default_factory=dict, repr=False)
+    _held: Holdings | None = field(default=None, repr=False)
     _modes: dict[str | None, dict[str, Mode]] = field(default_factory=dict, repr=False)
 
     def namespace_of(self, obj: dict[str, Any]) -> str | None:
@@ -97,12 +99,15 @@ class Judge:
     def context(self, namespace: str | None) -> dict[str, Any]:
         """The GuardrailContext of a namespace, as the operator would write it at `now`."""
         if namespace not in self._contexts:
+            if self._held is None:
+                self._held = holdings(self.tenants, self.platform)
             self._contexts[namespace] = build_context(
                 namespace,
                 self.platform,
                 tenants=self.tenants,
                 exceptions=self.exceptions,
                 now=self.now,
+                held=self._held,
             )
         return self._contexts[namespace]
 

@@ -17,10 +17,12 @@ from typing import Any
 from mooring.api import names
 from mooring.api.exceptions import PolicyException
 from mooring.api.guardrails import GuardrailContextSpec, GuardrailSettings, Mode
-from mooring.api.platform import PlatformConfigSpec
+from mooring.api.platform import PlatformConfigSpec, Tier
 from mooring.api.tenant import Quota, Tenant
+from mooring.core.hostnames import Holdings, holdings
 from mooring.core.policy.rules import RULE_IDS
 from mooring.core.render.context import Context
+from mooring.core.render.platform import SYSTEM_NAMESPACE
 
 CONTEXT_NAME = "guardrails"
 CONTEXT_API_VERSION = names.API_VERSION
@@ -71,14 +73,54 @@ def tenant_of(tenants: Sequence[Tenant], namespace: str | None) -> Tenant | None
     return None
 
 
+# Namespaces every cluster has, or that platforms commonly run in, whose names a DNS search
+# path would complete (`kubernetes.default` is the API server). Names with a '-' are
+# refused anyway (no top-level domain has one); these matter for the single words.
+WELL_KNOWN_NAMESPACES = (
+    "default",
+    "kube-system",
+    "kube-public",
+    "kube-node-lease",
+    "monitoring",
+    "argocd",
+    "logging",
+    "kyverno",
+    "gatekeeper-system",
+    "cert-manager",
+    "ingress-nginx",
+)
+
+
+def platform_namespaces(platform: PlatformConfigSpec | None) -> list[str]:
+    """Pure: the namespaces the platform runs in, as far as its PlatformConfig names them."""
+    found = set(WELL_KNOWN_NAMESPACES) | {SYSTEM_NAMESPACE}
+    if platform is not None:
+        found |= {platform.dns.namespace, platform.ingress_controller.namespace}
+        for server in platform.databases.servers:
+            found.add(server.admin_secret.namespace)
+            if server.peer is not None:
+                found.add(server.peer.namespace)
+    return sorted(found)
+
+
+def tier_of(tenant: Tenant | None, platform: PlatformConfigSpec | None) -> Tier | None:
+    if tenant is None or platform is None:
+        return None
+    return platform.tiers.get(tenant.spec.tier or platform.default_tier)
+
+
 def context_spec(
     settings: GuardrailSettings,
     *,
     tenant: Tenant | None,
     quota: Quota | None,
     exceptions: Sequence[PolicyException],
+    platform: PlatformConfigSpec | None = None,
+    hostnames: Sequence[str] = (),
 ) -> GuardrailContextSpec:
-    """Pure: the parameters of one namespace; `exceptions` are those in force there."""
+    """Pure: the parameters of one namespace; `exceptions` are those in force there,
+    `hostnames` the names its tenant holds (hostnames.holdings)."""
+    tier = tier_of(tenant, platform)
     return GuardrailContextSpec(
         tenant=tenant.name if tenant is not None else None,
         modes={rule: effective_mode(rule, settings, tenant) for rule in RULE_IDS},
@@ -87,6 +129,11 @@ def context_spec(
         required_labels=list(settings.required_labels),
         node_ports=bool(quota is not None and quota.node_ports),
         load_balancers=bool(quota is not None and quota.load_balancers),
+        allowed_priority_classes=list(tier.priority_classes) if tier is not None else [],
+        ingress_classes=list(tier.ingress.classes) if tier is not None else [],
+        hostnames=list(hostnames),
+        cluster_domain=platform.cluster_domain if platform is not None else "cluster.local",
+        platform_namespaces=platform_namespaces(platform),
         exceptions=[e.as_context_entry() for e in exceptions],
     )
 
@@ -120,8 +167,12 @@ def build_context(
     tenants: Sequence[Tenant] = (),
     exceptions: Iterable[PolicyException] = (),
     now: datetime,
+    held: Holdings | None = None,
 ) -> dict[str, Any]:
-    """Everything above in one call: the GuardrailContext of `namespace` at `now`."""
+    """Everything above in one call: the GuardrailContext of `namespace` at `now`.
+
+    `held`: who holds which hostnames among `tenants` (computed here when not given; pass
+    it when building the contexts of many namespaces)."""
     settings = platform.guardrails if platform is not None else GuardrailSettings()
     tenant = tenant_of(tenants, namespace)
     quota = (
@@ -129,8 +180,15 @@ def build_context(
         if tenant is not None and platform is not None
         else None
     )
+    if held is None and tenant is not None and tenant.spec.hostnames:
+        held = holdings(tenants, platform)
     spec = context_spec(
-        settings, tenant=tenant, quota=quota, exceptions=in_force(exceptions, namespace, now)
+        settings,
+        tenant=tenant,
+        quota=quota,
+        exceptions=in_force(exceptions, namespace, now),
+        platform=platform,
+        hostnames=held.of(tenant.name) if held is not None and tenant is not None else (),
     )
     return context_object(namespace, spec)
 
@@ -144,5 +202,7 @@ __all__ = [
     "environment_quota",
     "in_force",
     "next_expiry",
+    "platform_namespaces",
     "tenant_of",
+    "tier_of",
 ]

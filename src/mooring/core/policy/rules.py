@@ -16,9 +16,19 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mooring.core.policy.cel import quote
-from mooring.core.policy.targets import PODS, SERVICES, Target
+from mooring.core.policy.targets import INGRESSES, PODS, SERVICES, Target
 
 Severity = Literal["critical", "high", "medium", "low", "info"]
+# Controllers that make workloads from a workload of the same name (apiVersion/kind).
+OWNER_KINDS = (
+    "apps/v1/Deployment",
+    "apps/v1/ReplicaSet",
+    "apps/v1/StatefulSet",
+    "apps/v1/DaemonSet",
+    "batch/v1/CronJob",
+    "batch/v1/Job",
+    "v1/ReplicationController",
+)
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 # Ephemeral containers may not declare resources (the API server refuses them).
 RESOURCE_LISTS = ("containers", "initContainers")
@@ -126,10 +136,20 @@ def exceptions_expression(rule_id: str) -> str:
     """
     own = "object.metadata.?labels.orValue({})"
     template = "variables.templateLabels"
+    owner_kinds = ", ".join(quote(kind) for kind in OWNER_KINDS)
+    # The controller owner is a workload kind, named <n> or <n>-..., and the object is named
+    # after it (<owner>-...): a Deployment's ReplicaSets and Pods, a CronJob's Jobs and
+    # Pods, a StatefulSet's Pods. A ConfigMap (or anything else) claimed as controller is not.
+    by_owner = (
+        "object.metadata.?ownerReferences.orValue([]).exists(o, "
+        "o.?controller.orValue(false) == true && "
+        f"(o.?apiVersion.orValue('') + '/' + o.?kind.orValue('')) in [{owner_kinds}] && "
+        "(o.?name.orValue('') == n || o.?name.orValue('').startsWith(n + '-')) && "
+        "variables.name.startsWith(o.?name.orValue('') + '-'))"
+    )
     by_name = (
         "e.?names.orValue([]).exists(n, variables.name == n || "
-        "(variables.name.startsWith(n + '-') && object.metadata.?ownerReferences.orValue([])"
-        ".exists(o, o.?controller.orValue(false) == true)))"
+        f"(variables.name.startsWith(n + '-') && {by_owner}))"
     )
     by_labels = (
         "(size(e.?matchLabels.orValue({})) > 0 && ("
@@ -325,11 +345,16 @@ ALLOWED_REGISTRIES = Rule(
     ),
 )
 
+# A quantity whose digits are all zero ("0", "0m", "0.0Gi", "0e3"): Kubernetes treats a
+# zero limit as no limit at all.
+_ZERO = "^[+-]?(0+[.]?0*|[.]0+)([eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$"
+_LIMITS = "c.?resources.?limits.orValue({})"
+_NO_LIMIT = f"(!(r in {_LIMITS}) || string({_LIMITS}[r]).matches('{_ZERO}'))"
 _MISSING_RESOURCES = (
-    "['cpu', 'memory'].filter(r, !(r in c.?resources.?limits.orValue({})))"
-    ".map(r, 'resources.limits.' + r) + "
+    f"['cpu', 'memory'].filter(r, {_NO_LIMIT})"
+    ".map(r, 'resources.limits.' + r + (r in " + _LIMITS + " ? ' (zero means no limit)' : '')) + "
     "['cpu', 'memory'].filter(r, !(r in c.?resources.?requests.orValue({})) && "
-    "!(r in c.?resources.?limits.orValue({}))).map(r, 'resources.requests.' + r)"
+    f"!(r in {_LIMITS})).map(r, 'resources.requests.' + r)"
 )
 RESOURCES = Rule(
     id="resources",
@@ -337,13 +362,14 @@ RESOURCES = Rule(
     severity="medium",
     category="Resources",
     description="Containers and init containers must set requests and limits for cpu and "
-    "memory (a request left out defaults to its limit, as Kubernetes does).",
+    "memory (a request left out defaults to its limit, as Kubernetes does); a zero limit "
+    "is no limit, so it does not count.",
     target=PODS,
     violations=each_container(
         bad=f"size({_MISSING_RESOURCES}) > 0",
         message=container_says(
             f"'does not set ' + ({_MISSING_RESOURCES}).join(', ') + "
-            "'; set requests and limits for cpu and memory'"
+            "'; set requests and limits for cpu and memory (limits above zero)'"
         ),
         field="'.resources'",
         lists=RESOURCE_LISTS,
@@ -393,6 +419,233 @@ LOAD_BALANCER_SERVICES = Rule(
     violations=service_type("LoadBalancer", "loadBalancers", "load balancers"),
 )
 
+_PULL_POLICY_IMAGE = "string(c.?image.orValue(''))"
+# A reference Docker can parse (distribution/reference): the API server defaults the pull
+# policy of one it cannot to IfNotPresent.
+_REFERENCE = (
+    r"^((([a-zA-Z0-9]|[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9])([.]([a-zA-Z0-9]|"
+    r"[a-zA-Z0-9][-a-zA-Z0-9]*[a-zA-Z0-9]))*(:[0-9]+)?/)?"
+    r"[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*(/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)*)"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(@[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+_TAG_OF = "(r.lastIndexOf(':') > r.lastIndexOf('/') ? r.substring(r.lastIndexOf(':') + 1) : '')"
+# What the API server writes when the container says nothing: Always for the tag latest
+# (or no tag and no digest, which means latest), IfNotPresent otherwise.
+_DEFAULT_PULL = let(
+    _PULL_POLICY_IMAGE,
+    "i",
+    let(
+        "i.contains('@') ? i.substring(0, i.indexOf('@')) : i",
+        "r",
+        f"(i.matches({quote(_REFERENCE)}) && ({_TAG_OF} == 'latest' || "
+        f"({_TAG_OF} == '' && !i.contains('@')))) ? 'Always' : 'IfNotPresent'",
+    ),
+)
+_PULL = f"(has(c.imagePullPolicy) ? string(c.imagePullPolicy) : {_DEFAULT_PULL})"
+IMAGE_PULL_POLICY = Rule(
+    id="image-pull-policy",
+    title="Images pulled every time",
+    severity="high",
+    category="Supply chain",
+    description="Containers must set imagePullPolicy: Always, so that the node asks the "
+    "registry (with the pod's own credentials) every time: a private image another tenant "
+    "pulled onto the node is otherwise started without any credentials. Left out, the "
+    "policy is IfNotPresent for a pinned tag or digest (Always only for latest).",
+    target=PODS,
+    violations=each_container(
+        bad=f"{_PULL} != 'Always'",
+        message=container_says(
+            f"'pulls its image with imagePullPolicy ' + {_PULL} + "
+            "(has(c.imagePullPolicy) ? '' : ' (the default for a pinned image)') + "
+            "', so a copy cached on the node runs without the registry checking "
+            "credentials; set imagePullPolicy: Always'"
+        ),
+        field="'.imagePullPolicy'",
+    ),
+)
+
+_PRIORITY_CLASSES = "params.spec.?allowedPriorityClasses.orValue([])"
+PRIORITY_CLASSES = Rule(
+    id="priority-classes",
+    title="Priority classes",
+    severity="high",
+    category="Resources",
+    description="Pods may name only the PriorityClasses their tier allows (none by "
+    "default); system-node-critical and system-cluster-critical, which preempt every other "
+    "pod on a node, never.",
+    target=PODS,
+    violations=let(
+        "string(variables.spec.?priorityClassName.orValue(''))",
+        "p",
+        f"(p != '' && (p.startsWith('system-') || !(p in {_PRIORITY_CLASSES}))) ? "
+        "[variables.at + '.priorityClassName: priority class ' + p + ' is not allowed to "
+        "tenant ' + params.spec.?tenant.orValue('(none)') + ' (allowed: ' + "
+        f"(size({_PRIORITY_CLASSES}) == 0 ? 'none' : {_PRIORITY_CLASSES}.join(', ')) + "
+        "(p.startsWith('system-') ? '; system-* classes preempt other tenants and are "
+        "reserved to the cluster' : '') + '); remove priorityClassName or use an allowed "
+        "class'] : []",
+    ),
+)
+
+EXTERNAL_IPS = Rule(
+    id="external-ips",
+    title="Service external IPs",
+    severity="critical",
+    category="Network",
+    description="Services must not set externalIPs: every node then sends traffic for those "
+    "addresses to the Service, so a tenant could capture traffic meant for another tenant "
+    "or for any outside address (CVE-2020-8554).",
+    target=SERVICES,
+    violations=(
+        "size(object.?spec.?externalIPs.orValue([])) > 0 ? ['spec.externalIPs: externalIPs "
+        "' + object.spec.externalIPs.map(i, string(i)).join(', ') + ' would make every node "
+        "send traffic for these addresses to this Service, capturing traffic meant for "
+        "others (CVE-2020-8554); remove spec.externalIPs and expose the Service through an "
+        "Ingress'] : []"
+    ),
+)
+
+_DOMAIN = "params.spec.?clusterDomain.orValue('cluster.local')"
+# The last label of a public name is a top-level domain: letters, or an IDN (xn--...).
+# Namespaces (tenant-env, kube-system), IP addresses and cluster suffixes are not.
+_INTERNAL = (
+    "!n.contains('.') || n == d || n.endsWith('.' + d) || "
+    "!t.matches('^([a-z]{2,63}|xn--[a-z0-9-]{1,59})$') || "
+    "t in ['svc', 'local', 'localhost', 'internal', 'cluster', 'localdomain'] || "
+    "t in params.spec.?platformNamespaces.orValue([])"
+)
+EXTERNAL_NAMES = Rule(
+    id="external-names",
+    title="ExternalName Services inside the cluster",
+    severity="high",
+    category="Network",
+    description="An ExternalName Service must name a public DNS name (db.example.com), not a "
+    "name inside the cluster (a Service of another namespace such as db.shop-prod or "
+    "x.y.svc.cluster.local, a platform namespace, an IP address): the ingress controller "
+    "and other clients would follow it into another tenant's namespace.",
+    target=SERVICES,
+    violations=(
+        "object.?spec.?type.orValue('') != 'ExternalName' ? [] : "
+        + let(
+            # The API server accepts only lower-case names here.
+            "string(object.?spec.?externalName.orValue(''))",
+            "x",
+            let(
+                "x.endsWith('.') ? x.substring(0, size(x) - 1) : x",
+                "n",
+                let(
+                    "n.substring(n.lastIndexOf('.') + 1)",
+                    "t",
+                    let(
+                        _DOMAIN,
+                        "d",
+                        f"({_INTERNAL}) ? ['spec.externalName: ' + x + ' is a name inside the "
+                        "cluster (a Service of another namespace, the cluster domain ' + d + "
+                        "', or an address); an ExternalName Service may only name a public "
+                        "DNS name such as db.example.com; reach workloads in the cluster "
+                        "through a Service with a selector'] : []",
+                    ),
+                ),
+            ),
+        )
+    ),
+)
+
+_HOSTNAMES = "params.spec.?hostnames.orValue([])"
+_HELD_LIST = f"(size({_HOSTNAMES}) == 0 ? 'none' : {_HOSTNAMES}.join(', '))"
+
+
+def held(host: str) -> str:
+    """Is `host` among the names the tenant holds (a wildcard holds every name below it)?"""
+    return (
+        f"{_HOSTNAMES}.exists(c, {host} == c || "
+        f"(c.startsWith('*.') && {host}.endsWith(c.substring(1))))"
+    )
+
+
+_NOT_HELD = (
+    "' is not held by tenant ' + params.spec.?tenant.orValue('(none)') + ' (it holds: ' + "
+    f"{_HELD_LIST} + '); add it to the Tenant\\'s spec.hostnames (a name another tenant "
+    "holds cannot be added)'"
+)
+_ALIAS = "nginx.ingress.kubernetes.io/server-alias"
+INGRESS_HOSTS = Rule(
+    id="ingress-hosts",
+    title="Ingress hosts held by the tenant",
+    severity="critical",
+    category="Network",
+    description="An Ingress may serve only host names its tenant holds (spec.hostnames of "
+    "the Tenant; the first tenant to declare a name holds it), in its rules, TLS entries "
+    "and server aliases. No catch-all: every rule names a host, every TLS entry lists its "
+    "hosts, and there is no default backend, which would take requests for any host.",
+    target=INGRESSES,
+    violations=(
+        "(object.?spec.?defaultBackend.hasValue() ? ['spec.defaultBackend: a default backend "
+        "takes the requests for every host no rule matches, other tenants\\' included; "
+        "remove it and route by host in spec.rules'] : []) + "
+        "object.?spec.?rules.orValue([]).filter(r, string(r.?host.orValue('')) == '')"
+        ".map(r, 'spec.rules: a rule without a host serves every host name, other "
+        f"tenants\\' included; give it a host the tenant holds (' + {_HELD_LIST} + ')') + "
+        "object.?spec.?rules.orValue([]).filter(r, string(r.?host.orValue('')) != '' && "
+        f"!{held('string(r.host)')}).map(r, 'spec.rules[host=' + string(r.host) + '].host: "
+        f"host ' + string(r.host) + {_NOT_HELD}) + "
+        "object.?spec.?tls.orValue([]).filter(t, size(t.?hosts.orValue([])) == 0)"
+        ".map(t, 'spec.tls: a TLS entry without hosts applies to every host name; list "
+        "its hosts') + "
+        f"object.?spec.?tls.orValue([]).filter(t, t.?hosts.orValue([]).exists(h, "
+        f"!{held('string(h)')})).map(t, 'spec.tls: TLS host(s) ' + t.hosts.filter(h, "
+        f"!{held('string(h)')}).map(h, string(h)).join(', ') + {_NOT_HELD}) + "
+        + let(
+            f"object.metadata.?annotations[?'{_ALIAS}'].orValue('').split(',')"
+            ".map(a, a.trim()).filter(a, a != '')",
+            "aliases",
+            f"aliases.filter(a, !{held('a')}).map(a, 'metadata.annotations: server alias ' "
+            f"+ a + {_NOT_HELD})",
+        )
+    ),
+)
+
+_INGRESS_CLASSES = "params.spec.?ingressClasses.orValue([])"
+INGRESS_CLASSES = Rule(
+    id="ingress-classes",
+    title="Ingress classes",
+    severity="medium",
+    category="Network",
+    description="An Ingress may use only the IngressClasses its tier allows (any when the "
+    "tier lists none). Without a class it gets the cluster's default class.",
+    target=INGRESSES,
+    violations=let(
+        "string(object.?spec.?ingressClassName.orValue(object.metadata.?annotations"
+        "[?'kubernetes.io/ingress.class'].orValue('')))",
+        "k",
+        f"(k != '' && size({_INGRESS_CLASSES}) > 0 && !(k in {_INGRESS_CLASSES})) ? "
+        "[(object.?spec.?ingressClassName.hasValue() ? 'spec.ingressClassName' : "
+        "'metadata.annotations') + ': ingress class ' + k + ' is not allowed to tenant ' + "
+        "params.spec.?tenant.orValue('(none)') + ' (allowed: ' + "
+        f"{_INGRESS_CLASSES}.join(', ') + '); use one of those'] : []",
+    ),
+)
+
+INGRESS_SNIPPETS = Rule(
+    id="ingress-snippets",
+    title="Ingress configuration snippets",
+    severity="critical",
+    category="Network",
+    description="Ingresses must not carry configuration snippets (ingress-nginx's "
+    "configuration-snippet, server-snippet, auth-snippet, ...; NGINX's *-snippets): they "
+    "are copied into the configuration of the ingress controller that every tenant shares, "
+    "and can read its credentials and other tenants' traffic (CVE-2021-25742).",
+    target=INGRESSES,
+    violations=(
+        "object.metadata.?annotations.orValue({}).filter(k, "
+        "string(k).lowerAscii().contains('snippet')).map(k, 'metadata.annotations: "
+        "annotation ' + string(k) + ' injects configuration into the ingress controller "
+        "every tenant shares (CVE-2021-25742); remove it, and ask the platform team for a "
+        "setting that does what you need')"
+    ),
+)
+
 # -- chains -----------------------------------------------------------------------------------
 
 POD_SECURITY: tuple[Rule, ...] = (
@@ -407,14 +660,24 @@ POD_SECURITY: tuple[Rule, ...] = (
 SUPPLY_CHAIN: tuple[Rule, ...] = (
     IMAGE_TAG,  # :latest or no tag (digests are fine)
     ALLOWED_REGISTRIES,  # images only from the platform's registries
+    IMAGE_PULL_POLICY,  # imagePullPolicy Always: no private image reused from a node's cache
 )
 OPERATIONS: tuple[Rule, ...] = (
-    RESOURCES,  # cpu and memory requests and limits
+    RESOURCES,  # cpu and memory requests and limits (above zero)
     REQUIRED_LABELS,  # labels the platform requires on workloads and templates
+    PRIORITY_CLASSES,  # only the tier's priority classes, never system-*
     NODE_PORT_SERVICES,  # only where the tenant's quota grants node ports
     LOAD_BALANCER_SERVICES,  # only where the tenant's quota grants load balancers
 )
-ALL: tuple[Rule, ...] = POD_SECURITY + SUPPLY_CHAIN + OPERATIONS
+# What one tenant could do to the others through shared network machinery.
+ISOLATION: tuple[Rule, ...] = (
+    EXTERNAL_IPS,  # Services capturing any address on every node (CVE-2020-8554)
+    EXTERNAL_NAMES,  # ExternalName Services pointing into the cluster
+    INGRESS_HOSTS,  # only host names the tenant holds; no catch-all
+    INGRESS_CLASSES,  # only the tier's ingress classes
+    INGRESS_SNIPPETS,  # no configuration snippets for the shared controller (CVE-2021-25742)
+)
+ALL: tuple[Rule, ...] = POD_SECURITY + SUPPLY_CHAIN + OPERATIONS + ISOLATION
 
 BY_ID: dict[str, Rule] = {rule.id: rule for rule in ALL}
 RULE_IDS: tuple[str, ...] = tuple(BY_ID)

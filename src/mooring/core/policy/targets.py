@@ -8,6 +8,12 @@ ValidatingAdmissionPolicy's `spec.variables`), and when an UPDATE is judged agai
   ReplicationController, Job, CronJob). `variables.spec` is the pod spec wherever it sits,
   `variables.at` its field path, so one rule expression serves every kind.
 - SERVICES: Services.
+- INGRESSES: Ingresses (networking.k8s.io/v1).
+
+Every target judges CREATE and UPDATE: an object that was compliant when created must not
+become non-compliant by a later patch (a Pod's image is mutable). An UPDATE is judged
+again only when something a rule reads changed (`match_condition`); the verdict is the
+one the offline engine gives for the updated object.
 """
 
 from __future__ import annotations
@@ -47,18 +53,20 @@ PODS = Target(
     name="pods",
     kinds=frozenset({("v1", "Pod"), *POD_TEMPLATE_KINDS}),
     resource_rules=(
+        # A Pod's images, tolerations and a few other fields change by UPDATE; ephemeral
+        # containers are added through a subresource, resources change through another
+        # (in-place resize). pods/status and pods/binding are not judged.
         {
             "apiGroups": [""],
             "apiVersions": ["v1"],
-            "operations": ["CREATE"],
+            "operations": ["CREATE", "UPDATE"],
             "resources": ["pods"],
         },
-        # Ephemeral containers are added to a running pod through this subresource.
         {
             "apiGroups": [""],
             "apiVersions": ["v1"],
             "operations": ["UPDATE"],
-            "resources": ["pods/ephemeralcontainers"],
+            "resources": ["pods/ephemeralcontainers", "pods/resize"],
         },
         {
             "apiGroups": [""],
@@ -108,13 +116,14 @@ PODS = Target(
         ),
     ),
     # Scaling a ReplicaSet or annotating a Deployment changes neither its pod template nor
-    # its labels: such updates (often by controllers) are not judged again.
+    # its labels: such updates (often by controllers) are not judged again. A Pod is judged
+    # again when its spec changes (an image patched, ephemeral containers added, a resize).
     match_condition=(
         "request.operation != 'UPDATE' || "
-        "request.?subResource.orValue('') == 'ephemeralcontainers' || "
-        "object.?spec.?template != oldObject.?spec.?template || "
-        "object.?spec.?jobTemplate != oldObject.?spec.?jobTemplate || "
-        "object.metadata.?labels != oldObject.metadata.?labels"
+        "object.metadata.?labels != oldObject.metadata.?labels || "
+        "(object.kind == 'Pod' ? object.?spec != oldObject.?spec : "
+        "(object.?spec.?template != oldObject.?spec.?template || "
+        "object.?spec.?jobTemplate != oldObject.?spec.?jobTemplate))"
     ),
 )
 
@@ -130,10 +139,31 @@ SERVICES = Target(
         },
     ),
     variables=(("name", NAME), ("templateLabels", "{}")),
+    # Status (load balancer addresses) is a subresource the rules do not read.
     match_condition=(
-        "request.operation != 'UPDATE' || object.?spec.?type != oldObject.?spec.?type || "
+        "request.operation != 'UPDATE' || object.?spec != oldObject.?spec || "
         "object.metadata.?labels != oldObject.metadata.?labels"
     ),
 )
 
-TARGETS = (PODS, SERVICES)
+INGRESSES = Target(
+    name="ingresses",
+    kinds=frozenset({("networking.k8s.io/v1", "Ingress")}),
+    resource_rules=(
+        {
+            "apiGroups": ["networking.k8s.io"],
+            "apiVersions": ["v1"],
+            "operations": ["CREATE", "UPDATE"],
+            "resources": ["ingresses"],
+        },
+    ),
+    variables=(("name", NAME), ("templateLabels", "{}")),
+    # Annotations configure the ingress controller (snippets): judged like the spec.
+    match_condition=(
+        "request.operation != 'UPDATE' || object.?spec != oldObject.?spec || "
+        "object.metadata.?labels != oldObject.metadata.?labels || "
+        "object.metadata.?annotations != oldObject.metadata.?annotations"
+    ),
+)
+
+TARGETS = (PODS, SERVICES, INGRESSES)

@@ -50,13 +50,14 @@ class Context:
         return self.platform.tiers[self.tier_name]
 
     def quota(self, environment: Environment) -> Quota:
-        """Tier quota, overridden by the tenant's, overridden by the environment's."""
+        """Tier quota, overridden by the tenant's, overridden by the environment's; what
+        none of them sets follows the tier's defaults (Tier.complete)."""
         quota = self.tier.quota
         if self.tenant.spec.quota is not None:
             quota = self.tenant.spec.quota.over(quota)
         if environment.quota is not None:
             quota = environment.quota.over(quota)
-        return quota
+        return self.tier.complete(quota)
 
     def labels(self, environment: Environment | None = None) -> dict[str, str]:
         labels = {

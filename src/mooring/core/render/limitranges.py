@@ -15,15 +15,19 @@ def _resources(resources: Resources) -> dict[str, str]:
         result["cpu"] = format_cpu(parse_quantity(resources.cpu))
     if resources.memory is not None:
         result["memory"] = format_bytes(parse_quantity(resources.memory))
+    if resources.ephemeral_storage is not None:
+        result["ephemeral-storage"] = format_bytes(parse_quantity(resources.ephemeral_storage))
     return result
 
 
 def render(ctx: Context) -> list[KubeObject]:
     defaults = ctx.tier.container_defaults
+    # Ephemeral storage always has a default: the quota limits it, so a container without
+    # an amount would otherwise be refused.
     limit: dict[str, object] = {
         "type": "Container",
-        "default": _resources(defaults.default_limit),
-        "defaultRequest": _resources(defaults.default_request),
+        "default": _resources(defaults.limit()),
+        "defaultRequest": _resources(defaults.request()),
     }
     if defaults.max is not None:
         limit["max"] = _resources(defaults.max)

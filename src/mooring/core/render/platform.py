@@ -157,6 +157,7 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     # ... the workloads they audit (beyond those read above), and the reports.
     rule("", ["replicationcontrollers"], READ),
     rule("apps", ["replicasets"], READ),
+    rule("networking.k8s.io", ["ingresses"], READ),
     rule("wgpolicyk8s.io", ["policyreports"], [*READ, *WRITE]),
     # Observe: tenants' rules, routing and dashboards (ConfigMaps are above).
     rule("monitoring.coreos.com", ["prometheusrules", "alertmanagerconfigs"], [*READ, *WRITE]),

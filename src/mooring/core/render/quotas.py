@@ -1,4 +1,9 @@
-"""Pure: the ResourceQuota of each environment (tier, then tenant, then environment)."""
+"""Pure: the ResourceQuota of each environment (tier, then tenant, then environment).
+
+Every quota limits compute (cpu, memory, ephemeral storage: requests and limits), storage
+and the count of every kind a tenant can create that costs the cluster something (MTB
+FNS-1 and FNS-2); what the tier leaves unset has a default (api/platform.py Tier.complete).
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,9 @@ def hard(quota: Quota) -> dict[str, str]:
     if quota.memory is not None:
         memory = format_bytes(parse_quantity(quota.memory))
         result["requests.memory"] = result["limits.memory"] = memory
+    if quota.ephemeral_storage is not None:
+        ephemeral = format_bytes(parse_quantity(quota.ephemeral_storage))
+        result["requests.ephemeral-storage"] = result["limits.ephemeral-storage"] = ephemeral
     if quota.storage is not None:
         result["requests.storage"] = format_bytes(parse_quantity(quota.storage))
     counts = {
@@ -26,6 +34,10 @@ def hard(quota: Quota) -> dict[str, str]:
         "services.loadbalancers": quota.load_balancers,
         "services.nodeports": quota.node_ports,
         "persistentvolumeclaims": quota.persistent_volume_claims,
+        "configmaps": quota.config_maps,
+        "secrets": quota.secrets,
+        "replicationcontrollers": quota.replication_controllers,
+        "resourcequotas": quota.resource_quotas,
     }
     result.update({key: str(value) for key, value in counts.items() if value is not None})
     return result
