@@ -105,10 +105,31 @@ async def onboard(kube: Kube, name: str, cleanup: list[str], **spec: Any) -> str
         "the default ServiceAccount",
     )
     # The API server takes up a changed binding within a moment: wait until the tenant's
-    # enforce mode is in force (its context exists, so a refusal is the policy's own).
+    # enforce and warn modes are in force (its context exists, so a refusal is the policy's
+    # own). Twice, a second apart: a policy the operator is about to replace (the previous
+    # test's tenant going away may leave a mode unused for a moment) answers only once.
     probe = pod("probe", namespace, image="registry.example.com/app:latest")
-    await eventually(lambda: denied(kube, probe, "image-tag"), 30, "the tenant's modes in force")
+
+    async def in_force() -> bool:
+        return await warned(kube, namespace) and await denied(kube, probe, "image-tag")
+
+    async def stays_in_force() -> bool:
+        if not await in_force():
+            return False
+        await asyncio.sleep(1)
+        return await in_force()
+
+    await eventually(stays_in_force, 60, "the tenant's modes in force")
     return namespace
+
+
+async def warned(kube: Kube, namespace: str) -> bool:
+    """A Deployment without resources is admitted with the resources rule's warning."""
+    loose = deployment("probe", namespace, "registry.example.com/app:1.0")
+    del loose["spec"]["template"]["spec"]["containers"][0]["resources"]
+    warnings: list[str] = []
+    await kube.create(loose, dry_run=True, warnings=warnings)
+    return any("[guardrail resources]" in w for w in warnings)
 
 
 async def denied(kube: Kube, obj: dict[str, Any], rule: str) -> bool:

@@ -140,3 +140,19 @@ def test_validate_names_both_files_when_two_tenants_claim_one_name() -> None:
     assert finding.field_path == "spec.hostnames[1]"
     assert "tenant 'alpha' already holds" in finding.message
     assert "tenants/alpha.yaml:" in finding.message
+
+
+def test_validate_refuses_a_claim_outside_the_tiers_suffixes() -> None:
+    config = platform_body()
+    config["spec"]["tiers"]["small"]["ingress"] = {"hostSuffixes": ["apps.example.com"]}
+    documents = [
+        *parse_documents(yaml.safe_dump(config), "platform.yaml"),
+        *parse_documents(
+            yaml.safe_dump(tenant_body("alpha", hostnames=["*.apps.example.com"])),
+            "tenants/alpha.yaml",
+        ),
+    ]
+    _, findings = validate_documents(documents)
+    (finding,) = [f for f in findings if f.code.startswith("hostname")]
+    assert finding.code == "hostname-suffix" and finding.field_path == "spec.hostnames[0]"
+    assert "claim a name such as myapp.apps.example.com" in finding.message

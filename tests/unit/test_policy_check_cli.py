@@ -237,13 +237,16 @@ def test_github_annotations(tmp_path: Path) -> None:
     assert "title=image-tag%3A Pinned image versions::Deployment web: container app" in line
 
 
-def test_junit_is_xml_with_one_failing_case_per_object(tmp_path: Path) -> None:
-    done = run(str(write(tmp_path / "a.yaml", good(), latest("bad"))), "--format", "junit")
+def test_junit_is_xml_with_one_case_per_object_and_a_failure_for_a_violation(
+    tmp_path: Path,
+) -> None:
+    done = run(str(write(tmp_path / "a.yaml", good(), latest("bad"))), "-o", "junit")
     root = ElementTree.fromstring(done.stdout.split("\n", 1)[1])
-    assert root.tag == "testsuites" and root.get("failures") == "1"
-    (case,) = root.iter("testcase")
-    assert case.get("name") == "Deployment bad"
-    failure = case.find("failure")
+    assert root.tag == "testsuites" and root.get("failures") == "1" and root.get("tests") == "2"
+    passing, failing = root.iter("testcase")
+    assert passing.get("name") == "Deployment web" and len(passing) == 0
+    assert failing.get("name") == "Deployment bad"
+    failure = failing.find("failure")
     assert failure is not None and failure.get("type") == "image-tag"
 
 
@@ -267,3 +270,54 @@ def test_a_large_input_is_judged_in_parallel_with_the_same_result(tmp_path: Path
     parallel = run(str(tmp_path / "many"), "--format", "json", "-j", "2")
     assert json.loads(serial.stdout)["findings"] == json.loads(parallel.stdout)["findings"]
     assert len(json.loads(serial.stdout)["findings"]) == 86
+
+
+def test_ingress_hosts_are_judged_against_the_names_the_tenants_hold(tmp_path: Path) -> None:
+    """The names a tenant holds come from the Tenant files, as in the cluster: the first
+    claim holds a name (here, by name order: a repository has no creation times)."""
+
+    def tenant(name: str, *hostnames: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "mooring.dev/v1alpha1",
+            "kind": "Tenant",
+            "metadata": {"name": name},
+            "spec": {
+                "owners": {"users": ["alice"]},
+                "environments": [{"name": "dev"}],
+                "hostnames": list(hostnames),
+            },
+        }
+
+    def ingress(name: str, host: str) -> dict[str, Any]:
+        backend = {"service": {"name": "web", "port": {"number": 80}}}
+        return {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "Ingress",
+            "metadata": {"name": name, "namespace": "shop-dev"},
+            "spec": {
+                "rules": [
+                    {
+                        "host": host,
+                        "http": {
+                            "paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]
+                        },
+                    }
+                ]
+            },
+        }
+
+    write(tmp_path / "tenants" / "shop.yaml", tenant("shop", "shop.example.com"))
+    write(tmp_path / "tenants" / "rival.yaml", tenant("rival", "rival.example.com"))
+    write(tmp_path / "tenants" / "late.yaml", tenant("zlate", "shop.example.com"))
+    write(
+        tmp_path / "apps.yaml",
+        ingress("own", "shop.example.com"),
+        ingress("x", "rival.example.com"),
+    )
+    done = run(str(tmp_path), "--format", "json", "--rule", "ingress-hosts")
+    assert done.returncode == 1, done.stdout + done.stderr
+    rows = json.loads(done.stdout)["findings"]
+    assert [(r["object"], r["field"]) for r in rows] == [
+        ("Ingress shop-dev/x", "spec.rules[host=rival.example.com].host")
+    ]
+    assert "not held by tenant shop (it holds: shop.example.com)" in rows[0]["message"]

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from mooring.api.documents import parse_documents
+from mooring.api.quantity import format_bytes, parse_quantity
 from mooring.cli.main import cli
 from mooring.core.validate import validate_documents
 
@@ -91,6 +92,12 @@ def test_a_valid_database_has_no_findings() -> None:
             id="storage beyond the tier",
         ),
         pytest.param(
+            database("a", storage="1Ei"),
+            "database-over-limit",
+            "metadata.name",
+            id="an exbibyte of storage",
+        ),
+        pytest.param(
             database("a") + database("a"),
             "duplicate-database",
             "metadata.name",
@@ -125,6 +132,21 @@ def test_the_over_limit_finding_points_at_the_later_database() -> None:
     text = PLATFORM + database("a") + database("b", "shop-prod") + database("c")
     over = [line for code, _, line in findings(text) if code == "database-over-limit"]
     assert over == [text.splitlines().index("metadata: {name: c, namespace: shop-dev}") + 1]
+
+
+@pytest.mark.parametrize("storage", ["1Ei", "8Ei", "1E"])
+def test_exa_sized_storage_is_over_the_tier_in_plain_words(storage: str) -> None:
+    _, found = validate_documents(
+        parse_documents(PLATFORM + database("a", storage=storage), "repo.yaml")
+    )
+    assert [(f.code, f.message) for f in found] == [
+        (
+            "database-over-limit",
+            "tier 'small' allows 5Gi of database storage per tenant; 0 is taken and this one "
+            f"asks for {format_bytes(parse_quantity(storage))}: ask for less spec.storage, "
+            "or a larger tier",
+        )
+    ]
 
 
 def test_a_database_without_a_namespace_is_a_warning() -> None:

@@ -6,7 +6,7 @@ Pure. Money and sizes never go through float: "500m" -> Decimal("0.5").
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, Inexact, InvalidOperation, Overflow, Underflow
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, WithJsonSchema
@@ -34,6 +34,10 @@ QUANTITY_PATTERN = (
     r"^[+-]?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?[0-9]+))?$"
 )
 _QUANTITY = re.compile(QUANTITY_PATTERN)
+# Exponents beyond what any real amount needs are refused, not rounded (exact or nothing).
+_EXACT = Context(
+    prec=60, Emax=100, Emin=-100, traps=[Inexact, InvalidOperation, Overflow, Underflow]
+)
 
 
 class QuantityError(ValueError):
@@ -56,12 +60,16 @@ def parse_quantity(value: str | int | float | Decimal) -> Decimal:
     match = re.match(r"^([+-]?[0-9.]+)(.*)$", text)
     assert match is not None
     number, suffix = match.groups()
-    try:
-        if suffix and suffix[0] in "eE":
-            return Decimal(number) * (Decimal(10) ** int(suffix[1:]))
+    # "E" and "Ei" are suffixes (exa, exbi); "e3" and "E3" are decimal exponents.
+    if suffix in _SUFFIXES:
         return Decimal(number) * _SUFFIXES[suffix]
-    except (InvalidOperation, KeyError) as error:  # pragma: no cover - the pattern rules these out
-        raise QuantityError(f"{value!r} is not a Kubernetes quantity") from error
+    try:
+        return _EXACT.multiply(Decimal(number), _EXACT.power(10, int(suffix[1:])))
+    except ArithmeticError as error:
+        raise QuantityError(
+            f"{value!r} is too large or too small a quantity: write it with a suffix "
+            "(such as 10Gi or 500m)"
+        ) from error
 
 
 def format_cpu(value: Decimal) -> str:
