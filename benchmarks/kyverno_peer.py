@@ -398,7 +398,13 @@ def cel_literal(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(cel_literal(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(k)}: {cel_literal(v)}" for k, v in value.items()) + "}"
+        # dyn(): the type checker (Kyverno checks a policy when it is created) takes a map
+        # literal's value type from its first entry; the GuardrailContext mixes types.
+        return (
+            "{"
+            + ", ".join(f"{json.dumps(k)}: dyn({cel_literal(v)})" for k, v in value.items())
+            + "}"
+        )
     raise TypeError(f"no CEL literal for {type(value).__name__}")
 
 

@@ -23,7 +23,7 @@ KubeObject = dict[str, Any]
 Rule = dict[str, Any]
 READ = ["get", "list", "watch"]
 WRITE = ["create", "update", "patch", "delete"]
-SYSTEM_NAMESPACE = "mooring-system"
+SYSTEM_NAMESPACE = names.SYSTEM_NAMESPACE
 OPERATOR = "mooring-operator"
 PART_OF = {"app.kubernetes.io/part-of": "mooring"}
 
