@@ -36,7 +36,10 @@ class Image(Model):
         description="An image digest (sha256:...); when set it is used instead of the tag.",
     )
     pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
-        "IfNotPresent", description="The container's imagePullPolicy."
+        "Always",
+        description="The container's imagePullPolicy. Always by default, as Mooring's "
+        "image-pull-policy guardrail asks of every workload (the node checks the registry "
+        "each time a pod starts).",
     )
 
 
