@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from mooring.api.base import DnsLabel, DnsName, LabelValue, Model, Resource, unique
 from mooring.api.guardrails import GuardrailSettings
+from mooring.api.observe import ObserveSettings, Thresholds
 from mooring.api.quantity import Quantity, format_bytes, parse_quantity
 from mooring.api.tenant import PodSecurityLevel, Quota
 
@@ -149,6 +150,10 @@ class Tier(Model):
     ingress: TierIngress = Field(
         default_factory=TierIngress,
         description="Ingress classes and host suffixes the tenants may use.",
+    )
+    alert_thresholds: Thresholds = Field(
+        default_factory=Thresholds,
+        description="Alert thresholds of this tier's tenants (over the platform's).",
     )
 
     @model_validator(mode="after")
@@ -359,6 +364,11 @@ class PlatformConfigSpec(Model):
         "cluster.local",
         description="The cluster's DNS domain (kubelet --cluster-domain): names under it are "
         "inside the cluster, which ExternalName Services may not point at.",
+    )
+    observe: ObserveSettings = Field(
+        default_factory=ObserveSettings,
+        description="Baseline alerts, dashboards and routing: thresholds, the scrape jobs "
+        "the rules read, runbook links, labels for the Prometheus Operator's selectors.",
     )
 
     @model_validator(mode="after")
