@@ -335,7 +335,8 @@ async def main_async(args: argparse.Namespace, cluster: DevCluster, state: Path)
         log.parent.mkdir(parents=True, exist_ok=True)
         kyverno = kyverno_peer.Kyverno(cluster.kubeconfig_path, free_port(), log)
     try:
-        async with Kube.from_kubeconfig(cluster.kubeconfig_path) as kube:
+        # Long timeout: deleting a round's 1,000 pods at once takes a while on a busy machine.
+        async with Kube.from_kubeconfig(cluster.kubeconfig_path, timeout=600) as kube:
             prepared = await prepare(kube, with_kyverno)
             await wait_enforced(kube, NAMESPACES["mooring"])
             if kyverno is not None:
