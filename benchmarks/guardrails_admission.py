@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import ssl
@@ -163,6 +164,19 @@ async def creates(kubeconfig: Path, ns: str, pods: int, prefix: str) -> list[flo
     return latencies
 
 
+async def clear(kube: Kube, ns: str) -> None:
+    """Delete the namespace's pods and wait until they are gone: pods left behind would make
+    every later round's etcd and caches larger. A collection delete that the server ends
+    early (a busy machine) is sent again."""
+    while True:
+        with contextlib.suppress(KubeError):
+            await kube.request("DELETE", f"/api/v1/namespaces/{ns}/pods")
+        left = await kube.request("GET", f"/api/v1/namespaces/{ns}/pods", params={"limit": "1"})
+        if not left.get("items"):
+            return
+        await asyncio.sleep(1)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -205,8 +219,7 @@ class Bench:
             "webhook_cpu_ms": webhook / count * 1000 if contender.startswith("kyverno") else 0.0,
             "load1": os.getloadavg()[0],
         }
-        # Pods left behind would make every later round's etcd and caches larger.
-        await kube.request("DELETE", f"/api/v1/namespaces/{ns}/pods")
+        await clear(kube, ns)
         return figures
 
     def profile(self, seconds: int, target: Path) -> None:
@@ -345,7 +358,7 @@ async def main_async(args: argparse.Namespace, cluster: DevCluster, state: Path)
             say(f"warming up (load average {load()})")
             for contender in contenders:
                 await creates(cluster.kubeconfig_path, NAMESPACES[contender], CLIENTS * 4, "warm")
-                await kube.request("DELETE", f"/api/v1/namespaces/{NAMESPACES[contender]}/pods")
+                await clear(kube, NAMESPACES[contender])
             rounds: list[dict[str, dict[str, float]]] = []
             for number in range(args.rounds):
                 order = (
@@ -387,7 +400,7 @@ async def main_async(args: argparse.Namespace, cluster: DevCluster, state: Path)
                     await asyncio.sleep(1)
                     await asyncio.to_thread(bench.profile, args.profile_seconds, target)
                     await load_task
-                    await kube.request("DELETE", f"/api/v1/namespaces/{NAMESPACES[contender]}/pods")
+                    await clear(kube, NAMESPACES[contender])
     finally:
         if kyverno is not None:
             kyverno.stop()

@@ -185,7 +185,8 @@ _EVERY_CONTAINER = "request.object.spec.[ephemeralContainers, initContainers, co
 def _rule(name: str, message: str, validate: Obj, **extra: Any) -> Obj:
     return {
         "name": name,
-        "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+        # CREATE and UPDATE, as Mooring's policies (its webhook then sees no DELETE either).
+        "match": {"any": [{"resources": {"kinds": ["Pod"], "operations": ["CREATE", "UPDATE"]}}]},
         **extra,
         "validate": {"failureAction": "Enforce", "message": message, **validate},
     }
