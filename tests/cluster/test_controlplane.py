@@ -80,13 +80,17 @@ async def test_a_deployments_pods_are_scheduled_onto_kwok_nodes_and_run(
         pods = await kube.list("v1", "Pod", namespace, labels="app=web")
         return len(pods) == 3 and all(p["status"].get("phase") == "Running" for p in pods)
 
+    async def ready() -> bool:
+        deploy = await kube.get("apps/v1", "Deployment", "web", namespace)
+        return bool(deploy["status"].get("readyReplicas") == 3)
+
     await eventually(running, what="3 Running pods")
     pods = await kube.list("v1", "Pod", namespace, labels="app=web")
     nodes = {n["metadata"]["name"] for n in await kube.list("v1", "Node", labels="type=kwok")}
     assert {p["spec"]["nodeName"] for p in pods} <= nodes
     assert all(p["status"].get("podIP") for p in pods)
-    deploy = await kube.get("apps/v1", "Deployment", "web", namespace)
-    assert deploy["status"].get("readyReplicas") == 3
+    # The Deployment's status follows its pods' a moment later (its controller's next sync).
+    await eventually(ready, what="the Deployment's 3 ready replicas")
 
 
 async def test_deleting_a_namespace_with_workloads_completes(kube: Kube) -> None:
