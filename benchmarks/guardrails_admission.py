@@ -1,55 +1,105 @@
-"""Benchmark: Pod create latency at admission, with the guardrail pack installed and without.
+"""Benchmark: a Pod create's cost at admission: no policy, Pod Security Admission, Mooring, Kyverno.
 
-Run: MOORING_CACHE=... .venv/bin/python benchmarks/guardrails_admission.py [--pods N]
+Run: .venv/bin/python benchmarks/guardrails_admission.py [--pods N] [--rounds R] [--profile DIR]
 
-On the local control plane (started here, in a temporary folder): 50 concurrent clients
-each create pods; every create's latency is recorded. First without any guardrail policy,
-then with the whole pack (one ValidatingAdmissionPolicy per target, enforce bindings for
-the namespace's tenant, its GuardrailContext as params). The pods comply with every rule, so
-each create runs every policy to the end and is admitted. The pods carry a scheduling gate:
-the scheduler and kwok leave them alone, so the figure is the API server's.
+One local control plane (started here, in a temporary folder), one namespace per contender,
+the same compliant pods created by the same 50 concurrent clients:
+- none: a namespace no policy looks at (the floor);
+- psa: Pod Security Admission `restricted` enforced on the namespace (built into the API
+  server, judging similar fields in Go);
+- mooring: the guardrail pack as the operator installs it (ValidatingAdmissionPolicies,
+  every rule enforced, the namespace's GuardrailContext as params, the benchmark
+  PlatformConfig's parameters: 3 allowed registries, 2 required labels);
+- kyverno: Kyverno (built from tools/peers/kyverno, run as a local webhook; see
+  kyverno_peer.py) with the same 13 pod rules as a ClusterPolicy;
+- kyverno-cel: the same Kyverno with Mooring's CEL expressions as a ValidatingPolicy.
+The pods comply with every rule (and with PSA restricted), so every rule is evaluated to
+the end and every create is admitted; they carry a scheduling gate, so the scheduler and
+kwok leave them alone and the figure is the API server's (and the webhook's).
+
+Per contender: creates/s, p50 and p99 latency, and the CPU each create costs the API server
+(from /proc/<pid>/stat before and after) and, for Kyverno, its own process. The contenders
+take turns, round after round (the order rotating), so that the load of other work on the
+machine weighs on all of them alike; figures are the median over rounds. `--profile DIR`
+records a CPU profile of the API server (its pprof endpoint; `go tool pprof -top FILE`)
+under each contender's load, after the rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
+import ssl
 import statistics
+import sys
 import tempfile
 import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import guardrails_corpus as corpus
+import kyverno_peer
+
 from mooring.api import names
 from mooring.api.base import ObjectMeta
 from mooring.api.crd import crd
-from mooring.api.guardrails import GuardrailSettings
 from mooring.api.kinds import GUARDRAIL_CONTEXT, POLICY_EXCEPTION
+from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import Environment, Subjects, Tenant, TenantSpec
 from mooring.core.policy.admission import admission_objects
 from mooring.core.policy.context import build_context
 from mooring.core.policy.rules import select
-from mooring.devcluster.cluster import DevCluster
-from mooring.kube.client import Forbidden, Kube
+from mooring.devcluster.cluster import DevCluster, free_port
+from mooring.kube.client import Kube, KubeError
 from mooring.services.install import apply_objects
 
+ROOT = Path(__file__).resolve().parent.parent
 CLIENTS = 50
+FAILED: Counter[str] = Counter()  # creates that failed, by the end of their error
+TENANT = "bench"
+CONTENDERS = {
+    "none": "no policy",
+    "psa": "Pod Security Admission restricted",
+    "mooring": "Mooring guardrails",
+    "kyverno": "Kyverno ClusterPolicy",
+    "kyverno-cel": "Kyverno ValidatingPolicy (CEL)",
+}
+NAMESPACES = {
+    "none": "plain-none",
+    "psa": "plain-psa",
+    "mooring": f"{TENANT}-pack",
+    "kyverno": "kyverno-classic",
+    "kyverno-cel": "kyverno-cel",
+}
 
 
 def pod(name: str, namespace: str) -> dict[str, Any]:
+    """A pod every contender admits: PSA restricted, and every guardrail with the
+    benchmark platform's parameters."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "labels": {"app": "bench"}},
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/name": "bench", "team": "bench"},
+        },
         "spec": {
             "schedulingGates": [{"name": "mooring.dev/benchmark"}],
             "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [
                 {
                     "name": "app",
-                    "image": "registry.example.com/app:1.0",
+                    "image": "ghcr.io/acme/app:1.0",
                     "imagePullPolicy": "Always",
                     "securityContext": {
                         "allowPrivilegeEscalation": False,
@@ -65,8 +115,33 @@ def pod(name: str, namespace: str) -> dict[str, Any]:
     }
 
 
-async def namespace(kube: Kube, name: str, tenant: str | None) -> None:
-    labels = {names.LABEL_TENANT: tenant} if tenant else {}
+def bad_pod(namespace: str) -> dict[str, Any]:
+    """A pod every policy refuses (privileged, :latest): to see that a policy is in force."""
+    probe = pod("probe", namespace)
+    container = probe["spec"]["containers"][0]
+    container["image"] = "ghcr.io/acme/app:latest"
+    container["securityContext"]["privileged"] = True
+    del container["securityContext"]["allowPrivilegeEscalation"]
+    return probe
+
+
+async def wait_enforced(kube: Kube, namespace: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await kube.create(bad_pod(namespace), dry_run=True)
+        except KubeError as error:
+            if error.status in (400, 403):
+                return
+            if error.status < 500:
+                raise
+            # A webhook not serving yet (Kyverno makes its certificate after it starts).
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no policy refuses a bad pod in {namespace}")
+        await asyncio.sleep(0.5)
+
+
+async def namespace(kube: Kube, name: str, labels: dict[str, str]) -> None:
     await kube.apply(
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
     )
@@ -74,21 +149,40 @@ async def namespace(kube: Kube, name: str, tenant: str | None) -> None:
         await asyncio.sleep(0.2)
 
 
-async def phase(kubeconfig: Path, ns: str, pods: int, prefix: str) -> list[float]:
+async def creates(kubeconfig: Path, ns: str, pods: int, prefix: str) -> list[float]:
     """`pods` creates by CLIENTS clients at once; each create's seconds."""
     latencies: list[float] = []
-    per_client = pods // CLIENTS
+    per_client = max(1, pods // CLIENTS)
 
     async def client(index: int) -> None:
         async with Kube.from_kubeconfig(kubeconfig) as kube:
             await kube.resource("v1", "Pod")  # discovery outside the timing
             for n in range(per_client):
                 started = time.perf_counter()
-                await kube.create(pod(f"{prefix}-{index}-{n}", ns))
+                try:
+                    await kube.create(pod(f"{prefix}-{index}-{n}", ns))
+                except KubeError as error:
+                    # A webhook timing out on an overloaded machine (Kyverno's is called
+                    # with a 10 s timeout): counted and printed, not timed.
+                    FAILED[error.message.split(":")[-1].strip()[:80]] += 1
+                    continue
                 latencies.append(time.perf_counter() - started)
 
     await asyncio.gather(*(client(i) for i in range(CLIENTS)))
     return latencies
+
+
+async def clear(kube: Kube, ns: str) -> None:
+    """Delete the namespace's pods and wait until they are gone: pods left behind would make
+    every later round's etcd and caches larger. A collection delete that the server ends
+    early (a busy machine) is sent again."""
+    while True:
+        with contextlib.suppress(KubeError):
+            await kube.request("DELETE", f"/api/v1/namespaces/{ns}/pods")
+        left = await kube.request("GET", f"/api/v1/namespaces/{ns}/pods", params={"limit": "1"})
+        if not left.get("items"):
+            return
+        await asyncio.sleep(1)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -96,69 +190,253 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def describe(label: str, values: list[float], seconds: float) -> str:
-    return (
-        f"  {label:<16} p50 {statistics.median(values) * 1000:6.1f} ms   "
-        f"p99 {percentile(values, 0.99) * 1000:6.1f} ms   "
-        f"mean {statistics.mean(values) * 1000:6.1f} ms   {len(values) / seconds:6.0f} creates/s"
-    )
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-async def run(kubeconfig: Path, pods: int, rules: list[str]) -> None:
-    async with Kube.from_kubeconfig(kubeconfig) as kube:
-        await apply_objects(kube, [crd(GUARDRAIL_CONTEXT), crd(POLICY_EXCEPTION)])
-        await namespace(kube, "bench-without", None)
-        await namespace(kube, "bench-with", "bench")
-        # Warm the API server up (caches, connections) before anything is timed.
-        await phase(kubeconfig, "bench-without", CLIENTS * 4, "warm")
-        print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+class Bench:
+    def __init__(
+        self, cluster: DevCluster, pods: int, kyverno: kyverno_peer.Kyverno | None
+    ) -> None:
+        self.cluster = cluster
+        self.pods = pods
+        self.kyverno = kyverno
+        state = cluster.state()
+        assert state is not None
+        self.apiserver_pid = state.components["kube-apiserver"].pid
+        self.apiserver_port = state.components["kube-apiserver"].port
+        self.serial = 0
+
+    async def run(self, kube: Kube, contender: str) -> dict[str, float]:
+        """One round of one contender: its figures."""
+        ns = NAMESPACES[contender]
+        self.serial += 1
+        cpu = kyverno_peer.process_cpu(self.apiserver_pid)
+        webhook = self.kyverno.cpu_seconds() if self.kyverno else 0.0
         started = time.perf_counter()
-        without = await phase(kubeconfig, "bench-without", pods, "p")
-        without_seconds = time.perf_counter() - started
-        # The pack: every rule enforced for tenant "bench"; its context in the namespace.
-        tenant = Tenant(
-            metadata=ObjectMeta(name="bench"),
-            spec=TenantSpec(owners=Subjects(users=["bench"]), environments=[Environment(name="x")]),
+        latencies = await creates(self.cluster.kubeconfig_path, ns, self.pods, f"r{self.serial}")
+        seconds = time.perf_counter() - started
+        cpu = kyverno_peer.process_cpu(self.apiserver_pid) - cpu
+        webhook = (self.kyverno.cpu_seconds() - webhook) if self.kyverno else 0.0
+        count = len(latencies)
+        figures = {
+            "creates_per_s": count / seconds,
+            "p50_ms": statistics.median(latencies) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000,
+            "apiserver_cpu_ms": cpu / count * 1000,
+            "webhook_cpu_ms": webhook / count * 1000 if contender.startswith("kyverno") else 0.0,
+            "load1": os.getloadavg()[0],
+        }
+        await clear(kube, ns)
+        return figures
+
+    def profile(self, seconds: int, target: Path) -> None:
+        """A CPU profile of the API server over `seconds` (its pprof endpoint)."""
+        pki = self.cluster.pki
+        context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+        url = f"https://127.0.0.1:{self.apiserver_port}/debug/pprof/profile?seconds={seconds}"
+        with urllib.request.urlopen(url, context=context, timeout=seconds + 60) as response:
+            target.write_bytes(response.read())
+
+
+async def prepare(kube: Kube, with_kyverno: bool) -> dict[str, Any]:
+    """Namespaces and policies of every contender; returns what Kyverno needs."""
+    platform = PlatformConfig.model_validate(corpus.PLATFORM)
+    await apply_objects(kube, [crd(GUARDRAIL_CONTEXT), crd(POLICY_EXCEPTION)])
+    await namespace(kube, NAMESPACES["none"], {})
+    await namespace(
+        kube,
+        NAMESPACES["psa"],
+        {
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": "latest",
+        },
+    )
+    tenant = Tenant(
+        metadata=ObjectMeta(name=TENANT),
+        spec=TenantSpec(
+            owners=Subjects(users=["bench"]), tier="small", environments=[Environment(name="pack")]
+        ),
+    )
+    await namespace(kube, NAMESPACES["mooring"], {names.LABEL_TENANT: TENANT})
+    context = build_context(
+        NAMESPACES["mooring"], platform.spec, tenants=[tenant], now=datetime.now(UTC)
+    )
+    await kube.apply(context)
+    pack = admission_objects(platform.spec.guardrails, [tenant], select(()))
+    for obj in pack:
+        await kube.apply(obj)
+    pods_policy = next(o for o in pack if o["metadata"]["name"].startswith("pods-enforce."))
+    if with_kyverno:
+        for contender in ("kyverno", "kyverno-cel"):
+            await namespace(kube, NAMESPACES[contender], {kyverno_peer.SELECTOR_LABEL: contender})
+    return {"context": context, "pods_policy": pods_policy}
+
+
+async def start_kyverno(
+    kube: Kube, kyverno: kyverno_peer.Kyverno, prepared: dict[str, Any], say: Callable[[str], None]
+) -> None:
+    say("Kyverno: CRDs, namespace, ConfigMaps")
+    await apply_objects(kube, kyverno_peer.crds())
+    for obj in kyverno_peer.setup_objects():
+        await kube.apply(obj)
+    kyverno.start()
+    say(
+        f"Kyverno: started (pid {kyverno.process.pid if kyverno.process else '?'}, "
+        f"log {kyverno.log})"
+    )
+    params = prepared["context"]
+    await kube.apply(kyverno_peer.cluster_policy(params, NAMESPACES["kyverno"]))
+    await kube.apply(
+        kyverno_peer.validating_policy(prepared["pods_policy"], params, NAMESPACES["kyverno-cel"])
+    )
+    for contender in ("kyverno", "kyverno-cel"):
+        if not kyverno.alive():
+            raise SystemExit(f"Kyverno stopped; see {kyverno.log}")
+        await wait_enforced(kube, NAMESPACES[contender], timeout=300)
+        say(f"Kyverno: enforcing in {NAMESPACES[contender]}")
+
+
+def summarize(rounds: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    result: dict[str, dict[str, float]] = {}
+    for contender in rounds[0]:
+        keys = rounds[0][contender].keys()
+        result[contender] = {
+            key: statistics.median(r[contender][key] for r in rounds) for key in keys
+        }
+    return result
+
+
+def report(summary: dict[str, dict[str, float]], pods: int, rounds: int) -> str:
+    lines = [
+        f"{pods} pod creates per contender and round, {CLIENTS} concurrent clients, "
+        f"median of {rounds} round(s)",
+        f"  {'contender':<34} {'creates/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'API server CPU/create':>22} {'webhook CPU/create':>19}",
+    ]
+    for contender, figures in summary.items():
+        webhook = f"{figures['webhook_cpu_ms']:16.2f} ms" if contender.startswith("kyverno") else ""
+        lines.append(
+            f"  {CONTENDERS[contender]:<34} {figures['creates_per_s']:9.0f} "
+            f"{figures['p50_ms']:8.1f} {figures['p99_ms']:8.1f} "
+            f"{figures['apiserver_cpu_ms']:19.2f} ms {webhook:>19}"
         )
-        objects = admission_objects(GuardrailSettings(), [tenant], select(rules))
-        await kube.apply(build_context("bench-with", None, now=datetime.now(UTC)))
-        for obj in objects:
-            await kube.apply(obj)
-        probe = pod("probe", "bench-with")
-        probe["spec"]["containers"][0]["image"] = "registry.example.com/app:latest"
-        probe["spec"]["containers"][0]["securityContext"]["privileged"] = True
-        del probe["spec"]["containers"][0]["securityContext"]["allowPrivilegeEscalation"]
-        while True:  # until the API server enforces the pack
-            try:
-                await kube.create(probe, dry_run=True)
-            except Forbidden:
-                break
-            await asyncio.sleep(0.2)
-        started = time.perf_counter()
-        with_pack = await phase(kubeconfig, "bench-with", pods, "p")
-        with_seconds = time.perf_counter() - started
-        print(f"load average after:  {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"{pods} pod creates, {CLIENTS} concurrent clients, {len(objects)} admission objects")
-    print(describe("without the pack", without, without_seconds))
-    print(describe("with the pack", with_pack, with_seconds))
-    print(
-        f"  p50 +{(statistics.median(with_pack) - statistics.median(without)) * 1000:.1f} ms, "
-        f"p99 +{(percentile(with_pack, 0.99) - percentile(without, 0.99)) * 1000:.1f} ms"
-    )
+    none = summary["none"]
+    floor_cpu = none["apiserver_cpu_ms"]
+    lines.append("  added API-server CPU per create over no policy, and throughput against it:")
+    for contender, figures in summary.items():
+        if contender == "none":
+            continue
+        added = figures["apiserver_cpu_ms"] - floor_cpu + figures["webhook_cpu_ms"]
+        lines.append(
+            f"    {CONTENDERS[contender]:<34} +{added:6.2f} ms CPU"
+            f"{' (API server + webhook)' if contender.startswith('kyverno') else ''}, "
+            f"{figures['creates_per_s'] / none['creates_per_s'] * 100:5.1f} % of the creates/s"
+        )
+    if "psa" in summary and "mooring" in summary:
+        psa = summary["psa"]["apiserver_cpu_ms"] - floor_cpu
+        mooring = summary["mooring"]["apiserver_cpu_ms"] - floor_cpu
+        if psa > 0:
+            lines.append(
+                f"  Mooring's added cost / PSA restricted's: {mooring / psa:.2f}x (aim: <= 1.5x)"
+            )
+    return "\n".join(lines)
+
+
+async def main_async(args: argparse.Namespace, cluster: DevCluster, state: Path) -> None:
+    say: Callable[[str], None] = lambda message: print(message, flush=True)  # noqa: E731
+    contenders = [c for c in CONTENDERS if c not in args.skip]
+    with_kyverno = any(c.startswith("kyverno") for c in contenders)
+    kyverno = None
+    if with_kyverno:
+        say("building Kyverno if needed (tools/peers/kyverno)")
+        kyverno_peer.binary()
+        log = ROOT / "benchmarks" / "out" / "kyverno.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        kyverno = kyverno_peer.Kyverno(cluster.kubeconfig_path, free_port(), log)
+    try:
+        # Long timeout: deleting a round's 1,000 pods at once takes a while on a busy machine.
+        async with Kube.from_kubeconfig(cluster.kubeconfig_path, timeout=600) as kube:
+            prepared = await prepare(kube, with_kyverno)
+            await wait_enforced(kube, NAMESPACES["mooring"])
+            if kyverno is not None:
+                await start_kyverno(kube, kyverno, prepared, say)
+            bench = Bench(cluster, args.pods, kyverno)
+            say(f"warming up (load average {load()})")
+            for contender in contenders:
+                await creates(cluster.kubeconfig_path, NAMESPACES[contender], CLIENTS * 4, "warm")
+                await clear(kube, NAMESPACES[contender])
+            rounds: list[dict[str, dict[str, float]]] = []
+            for number in range(args.rounds):
+                order = (
+                    contenders[number % len(contenders) :] + contenders[: number % len(contenders)]
+                )
+                figures: dict[str, dict[str, float]] = {}
+                for contender in order:
+                    figures[contender] = await bench.run(kube, contender)
+                    f = figures[contender]
+                    say(
+                        f"  round {number + 1} {contender:<12} {f['creates_per_s']:6.0f}/s "
+                        f"p50 {f['p50_ms']:6.1f} ms p99 {f['p99_ms']:6.1f} ms "
+                        f"API server {f['apiserver_cpu_ms']:5.2f} ms CPU/create"
+                        + (
+                            f", webhook {f['webhook_cpu_ms']:5.2f} ms"
+                            if f["webhook_cpu_ms"]
+                            else ""
+                        )
+                        + f" (load {f['load1']:.1f})"
+                    )
+                rounds.append({c: figures[c] for c in contenders})
+            summary = summarize(rounds)
+            print(report(summary, args.pods, args.rounds))
+            for reason, count in FAILED.items():
+                print(f"  failed creates (not timed): {count} x {reason}")
+            if args.out:
+                Path(args.out).write_text(
+                    json.dumps({"rounds": rounds, "summary": summary}, indent=2)
+                )
+            if args.profile:
+                folder = Path(args.profile)
+                folder.mkdir(parents=True, exist_ok=True)
+                for contender in args.profile_contender or ["none", "mooring"]:
+                    target = folder / f"apiserver-{contender}.pprof"
+                    say(f"profiling the API server under {contender} -> {target}")
+                    load_task = asyncio.create_task(
+                        creates(
+                            cluster.kubeconfig_path, NAMESPACES[contender], args.pods * 3, "prof"
+                        )
+                    )
+                    await asyncio.sleep(1)
+                    await asyncio.to_thread(bench.profile, args.profile_seconds, target)
+                    await load_task
+                    await clear(kube, NAMESPACES[contender])
+    finally:
+        if kyverno is not None:
+            kyverno.stop()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pods", type=int, default=2000)
-    parser.add_argument("--rule", action="append", default=[], help="only these rules")
+    parser.add_argument("--pods", type=int, default=1000, help="creates per contender and round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip", action="append", default=[], choices=list(CONTENDERS))
+    parser.add_argument("--out", help="write the figures as JSON here")
+    parser.add_argument("--profile", metavar="DIR", help="record API-server CPU profiles here")
+    parser.add_argument("--profile-contender", action="append", choices=list(CONTENDERS))
+    parser.add_argument("--profile-seconds", type=int, default=15)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as state:
-        cluster = DevCluster(Path(state) / "state")
+    print(f"load average before: {load()}  (2 cores, shared)", flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        state = Path(folder)
+        extra = ("--profiling=true",) if args.profile else ()
+        cluster = DevCluster(state / "state", apiserver_args=extra)
         cluster.up(say=lambda message: print(f"[controlplane] {message}", flush=True))
         try:
-            asyncio.run(run(cluster.kubeconfig_path, args.pods, args.rule))
+            asyncio.run(main_async(args, cluster, state))
         finally:
             cluster.down(say=lambda message: None, purge=True)
+    print(f"load average after: {load()}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ Every tool reads the same files, end to end (process start and YAML parsing incl
 - conftest and gator: the same rules written in Rego (benchmarks/conftest/policy), with the
   same parameters; gator runs them as a Gatekeeper ConstraintTemplate.
 The peers are built from their Go modules pinned in tools/peers/ (Go module proxy only).
-Each tool runs R times; the best wall time counts. The machine's load average is printed
+Each tool runs R times; the best wall time counts. Then one small file (5 manifests), as
+CI checks a pull request: `mooring check` (the installed command) and kubeconform, best of
+at least 10 runs, since process start is most of it. The machine's load average is printed
 with the figures: other work on the machine slows every tool alike, not one of them.
 """
 
@@ -136,6 +138,36 @@ def load() -> str:
     return f"{one:.2f} {five:.2f} {fifteen:.2f}"
 
 
+def small(folder: Path, platform_path: Path, runs: int, skip: list[str]) -> None:
+    """One small file (5 manifests), as a CI step checks a pull request's files: process
+    start and imports are most of it. The `mooring` command as installed, best of 10+ runs."""
+    one = sorted(folder.iterdir())[0]
+    mooring = Path(sys.executable).parent / "mooring"
+    commands = {
+        "mooring check, one file": [
+            str(mooring),
+            "check",
+            str(one),
+            "--platform",
+            str(platform_path),
+        ],
+        "kubeconform, one file": [
+            str(peers.build("kubeconform")),
+            "-schema-location",
+            str(schemas_from_local_api_server()) + "/{{ .ResourceKind }}{{ .KindSuffix }}.json",
+            "-summary",
+            str(one),
+        ],
+    }
+    for name, argv in commands.items():
+        if any(s in name for s in skip):
+            continue
+        wall, cpu, done = timed(argv, max(runs, 10))
+        if done.returncode not in (0, 1):
+            raise SystemExit(f"{name} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        print(f"  {name:<30} {wall * 1000:7.0f} ms {cpu * 1000:7.0f} ms CPU (best run)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--manifests", type=int, default=10_000)
@@ -212,6 +244,7 @@ def main() -> None:
             f"{args.manifests / wall:9.0f} manifests/s",
             flush=True,
         )
+    small(folder, platform_path, args.runs, args.skip)
     print(f"load average after:  {load()}")
     base = results.get("mooring check (2 processes)")
     if base:

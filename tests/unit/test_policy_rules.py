@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from mooring.core.policy.admission import policy
+from mooring.core.policy.cel import Program, quote
 from mooring.core.policy.context import context_object
-from mooring.core.policy.engine import Engine
-from mooring.core.policy.rules import BY_ID
+from mooring.core.policy.engine import _VARIABLE, Engine
+from mooring.core.policy.rules import ALL, BY_ID
+from mooring.core.policy.targets import TARGETS
 from tests.policy_cases import CASES, CONTEXTS, Case
 
 
@@ -40,3 +43,69 @@ def test_the_fast_and_the_exact_evaluation_agree(case: Case) -> None:
     fast = engine.evaluate(case.obj, params)
     exact = engine.evaluate(case.obj, params, exact=True)
     assert fast == exact
+
+
+def _bound(expression: str, variables: list[dict[str, str]]) -> Program:
+    """`expression` with the policy's variables bound by cel.bind, layer after layer (each
+    variable in the first layer after those it reads), as the API server binds them."""
+    layers: list[list[dict[str, str]]] = []
+    depth: dict[str, int] = {}
+    for v in variables:
+        read = [depth[name] for name in _VARIABLE.findall(v["expression"])]
+        depth[v["name"]] = max(read, default=-1) + 1
+        if depth[v["name"]] == len(layers):
+            layers.append([])
+        layers[depth[v["name"]]].append(v)
+    for number in reversed(range(len(layers))):
+        earlier = [v["name"] for layer in layers[:number] for v in layer]
+        entries = [f"{quote(n)}: variables.{n}" for n in earlier]
+        entries += [f"{quote(v['name'])}: {v['expression']}" for v in layers[number]]
+        expression = f"cel.bind(variables, {{{', '.join(entries)}}}, {expression})"
+    return Program(expression, bindings=True)
+
+
+def _admission_programs() -> dict[str, tuple[Program, Program]]:
+    """Per target: the enforce policy's one validation and its message, with its variables."""
+    programs = {}
+    for target in TARGETS:
+        generated = policy(target, "enforce", [r for r in ALL if r.target is target])["spec"]
+        (check,) = generated["validations"]
+        programs[target.name] = (
+            _bound(check["expression"], generated["variables"]),
+            _bound(check["messageExpression"], generated["variables"]),
+        )
+    return programs
+
+
+_ADMISSION = _admission_programs()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_the_admission_policy_gives_the_rules_verdict_and_names_each_rule_broken(
+    case: Case,
+) -> None:
+    """The generated validation (a quick check first, the rules one by one only when it
+    finds something) denies exactly when some rule enforced here denies, and its message
+    names every such rule: the quick check never passes an object a rule would deny."""
+    params = context_object("ns", CONTEXTS[case.context])
+    modes = params["spec"].get("modes", {})
+    denied = {
+        result.rule.id
+        for result in Engine().evaluate(case.obj, params)
+        if result.denied and modes.get(result.rule.id, "enforce") == "enforce"
+    }
+    target = BY_ID[case.rule].target
+    check, message = _ADMISSION[target.name]
+    data = {
+        "object": case.obj,
+        "oldObject": None,
+        "params": params,
+        "request": {"operation": "CREATE"},
+    }
+    outcome = check.evaluate(data)
+    assert outcome.error is None, outcome.error
+    assert outcome.value is (not denied)
+    if denied:  # the API server evaluates the message of a failed validation only
+        text = message.evaluate(data)
+        assert text.error is None, text.error
+        assert {f"[guardrail {rule}]" in text.value for rule in denied} == {True}, text.value

@@ -13,6 +13,8 @@ VERSION: Final = "v1alpha1"
 API_VERSION: Final = f"{GROUP}/{VERSION}"
 
 FIELD_MANAGER: Final = "mooring"
+# Where the operator runs (and the platform's own objects live).
+SYSTEM_NAMESPACE: Final = "mooring-system"
 
 LABEL_TENANT: Final = f"{DOMAIN}/tenant"
 LABEL_ENVIRONMENT: Final = f"{DOMAIN}/environment"

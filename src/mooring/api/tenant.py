@@ -420,7 +420,6 @@ class TenantSpec(Model):
         "overlapping claim is refused. Under the tier's host suffixes, if it has any.",
         json_schema_extra=_set(),
     )
-
     observe: TenantObserve = Field(
         default_factory=TenantObserve,
         description="Alert thresholds, contacts and SLOs; the baseline alerts, dashboard and "

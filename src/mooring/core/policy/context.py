@@ -21,8 +21,6 @@ from mooring.api.platform import PlatformConfigSpec, Tier
 from mooring.api.tenant import Quota, Tenant
 from mooring.core.hostnames import Holdings, holdings
 from mooring.core.policy.rules import RULE_IDS
-from mooring.core.render.context import Context
-from mooring.core.render.platform import SYSTEM_NAMESPACE
 
 CONTEXT_NAME = "guardrails"
 CONTEXT_API_VERSION = names.API_VERSION
@@ -62,6 +60,10 @@ def environment_quota(
         if tenant.namespace(environment) == namespace:
             if (tenant.spec.tier or platform.default_tier) not in platform.tiers:
                 return None
+            # Imported here: the renderer (and the database models it reads) is needed only
+            # for a namespace of a tenant, and `mooring check` starts faster without it.
+            from mooring.core.render.context import Context
+
             return Context(tenant, platform).quota(environment)
     return None
 
@@ -93,7 +95,7 @@ WELL_KNOWN_NAMESPACES = (
 
 def platform_namespaces(platform: PlatformConfigSpec | None) -> list[str]:
     """Pure: the namespaces the platform runs in, as far as its PlatformConfig names them."""
-    found = set(WELL_KNOWN_NAMESPACES) | {SYSTEM_NAMESPACE}
+    found = set(WELL_KNOWN_NAMESPACES) | {names.SYSTEM_NAMESPACE}
     if platform is not None:
         found |= {platform.dns.namespace, platform.ingress_controller.namespace}
         for server in platform.databases.servers:

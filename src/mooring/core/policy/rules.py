@@ -13,7 +13,7 @@ Field paths name list items by a key, `containers[name=app]` or `volumes[name=da
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from mooring.core.policy.cel import quote
 from mooring.core.policy.targets import INGRESSES, PODS, SERVICES, Target
@@ -43,6 +43,13 @@ class Rule:
     description: str  # what the rule wants and why, for docs and reports
     target: Target
     violations: str  # CEL -> list of "<field path>: <message>"
+    # CEL -> bool: false (without an error) only when `violations` is empty. Admission
+    # tests every rule's trigger first, and evaluates the rules only when one fires
+    # (admission.py: quick_check). "" means `size(violations) > 0`.
+    trigger: str = ""
+    # A container rule: its `bad` predicate over `c` and the container lists it reads. The
+    # quick check tests every container rule in one pass over each list.
+    containers: tuple[str, tuple[str, ...]] | None = None
 
 
 # -- small CEL builders -----------------------------------------------------------------------
@@ -65,6 +72,13 @@ def each_container(
     )
 
 
+def container_rule(
+    bad: str, message: str, field: str, lists: tuple[str, ...] = CONTAINER_LISTS
+) -> dict[str, Any]:
+    """A rule's `violations` and `containers` for a check of each container (each_container)."""
+    return {"violations": each_container(bad, message, field, lists), "containers": (bad, lists)}
+
+
 def container_says(text: str) -> str:
     """A message about the container: "container app <text>"."""
     return f"'container ' + {C} + ' ' + {text}"
@@ -76,6 +90,11 @@ def pod_flag(field: str, message: str) -> str:
         f"(variables.spec.?{field}.orValue(false) == true ? "
         f"[variables.at + '.{field}: ' + {quote(message)}] : [])"
     )
+
+
+def pod_flag_set(field: str) -> str:
+    """The trigger of pod_flag: the flag is true."""
+    return f"variables.spec.?{field}.orValue(false) == true"
 
 
 def let(value: str, name: str, body: str) -> str:
@@ -106,21 +125,41 @@ def full_image(image: str) -> str:
     )
 
 
+def _label_off(labels: str) -> str:
+    """CEL over `r` (a required label): `labels` (a CEL map) lacks it or has a value off its
+    pattern."""
+    return (
+        f"!(r.key in {labels}) || "
+        f"(has(r.allowedRegex) && !string({labels}[r.key]).matches(r.allowedRegex))"
+    )
+
+
+def labels_missing(labels: str) -> str:
+    """The trigger of labels_check: some required label is missing or off its pattern."""
+    return f"params.spec.?requiredLabels.orValue([]).exists(r, {_label_off(labels)})"
+
+
 def labels_check(labels: str, where: str) -> str:
     """Required labels missing from `labels` (a CEL map), or with a value off the pattern."""
     return (
-        f"params.spec.?requiredLabels.orValue([]).filter(r, !(r.key in {labels}) || "
-        f"(has(r.allowedRegex) && !string({labels}[r.key]).matches(r.allowedRegex)))"
+        f"params.spec.?requiredLabels.orValue([]).filter(r, {_label_off(labels)})"
         f".map(r, {where} + ': ' + (r.key in {labels} ? 'label ' + r.key + '=' + "
         f"string({labels}[r.key]) + ' does not match ' + r.allowedRegex + '; change its value' "
         f": 'label ' + r.key + ' is required; add it'))"
     )
 
 
+def service_type_used(kind: str, allowed: str) -> str:
+    """The trigger of service_type: a Service of that type where the quota grants none."""
+    return (
+        f"object.?spec.?type.orValue('ClusterIP') == '{kind}' && "
+        f"params.spec.?{allowed}.orValue(false) != true"
+    )
+
+
 def service_type(kind: str, allowed: str, quota: str) -> str:
     return (
-        f"(object.?spec.?type.orValue('ClusterIP') == '{kind}' && "
-        f"params.spec.?{allowed}.orValue(false) != true ? "
+        f"({service_type_used(kind, allowed)} ? "
         f"['spec.type: type {kind} is not allowed here: the quota of tenant ' + "
         f"params.spec.?tenant.orValue('(none)') + ' grants no {quota}; use type ClusterIP "
         f"(behind an Ingress), or ask the platform team for a {quota} quota'] : [])"
@@ -172,7 +211,7 @@ PRIVILEGED = Rule(
     description="Containers must not run privileged: a privileged container has every "
     "capability of the node. Remove securityContext.privileged or set it to false.",
     target=PODS,
-    violations=each_container(
+    **container_rule(
         bad=f"{SC}.?privileged.orValue(false) == true",
         message=container_says(
             "'runs privileged; remove securityContext.privileged or set it to false'"
@@ -190,7 +229,7 @@ PRIVILEGE_ESCALATION = Rule(
     "that a process cannot gain more privileges than its parent (setuid binaries). Windows "
     "pods (spec.os.name: windows), which may not set it, are exempt, as in Pod Security.",
     target=PODS,
-    violations=each_container(
+    **container_rule(
         bad=f"variables.spec.?os.?name.orValue('') != 'windows' && "
         f"{SC}.?allowPrivilegeEscalation.orValue(true) != false",
         message=container_says(
@@ -212,7 +251,7 @@ RUN_AS_NON_ROOT = Rule(
     description="Every container must run with runAsNonRoot: true, set on the container or "
     "on the pod (the container's setting overrides the pod's), and not as user 0.",
     target=PODS,
-    violations=each_container(
+    **container_rule(
         bad=f"{_NON_ROOT} != true || {_USER} == 0",
         message=container_says(
             f"({_USER} == 0 ? 'runs as user 0 (root); set runAsUser to a non-zero user id' "
@@ -239,6 +278,7 @@ HOST_NAMESPACES = Rule(
             ("hostIPC", "IPC namespace"),
         )
     ),
+    trigger=" || ".join(pod_flag_set(f) for f in ("hostNetwork", "hostPID", "hostIPC")),
 )
 
 HOST_PATH = Rule(
@@ -255,6 +295,7 @@ HOST_PATH = Rule(
         "' mounts ' + string(v.hostPath.?path.orValue('')) + ' from the node; use a "
         "persistentVolumeClaim, emptyDir, configMap or secret volume instead')"
     ),
+    trigger="variables.spec.?volumes.orValue([]).exists(v, has(v.hostPath))",
 )
 
 # With hostNetwork, the API server makes every container port a host port.
@@ -267,7 +308,7 @@ HOST_PORTS = Rule(
     description="Containers must not bind ports of the node (hostPort, or any port with "
     "hostNetwork); expose them through a Service.",
     target=PODS,
-    violations=each_container(
+    **container_rule(
         bad=f"c.?ports.orValue([]).exists(p, {_HOST_PORT})",
         message=container_says(
             f"'binds host port(s) ' + c.ports.filter(p, {_HOST_PORT}).map(p, "
@@ -288,7 +329,7 @@ CAPABILITIES = Rule(
     description="Containers may add only the allowed Linux capabilities (by default "
     "NET_BIND_SERVICE) in securityContext.capabilities.add.",
     target=PODS,
-    violations=each_container(
+    **container_rule(
         bad=f"{_ADDED}.exists(a, !(a in {_ALLOWED_CAPS}))",
         message=container_says(
             f"'adds capabilities ' + {_ADDED}.filter(a, !(a in {_ALLOWED_CAPS}))"
@@ -311,7 +352,7 @@ IMAGE_TAG = Rule(
     description="Images must name a version: a tag other than latest, or a digest. An image "
     "without a tag means latest, which changes under the workload.",
     target=PODS,
-    violations=each_container(
+    **container_rule(
         bad=f"!{_IMAGE}.contains('@') && (!({_TAGGED}) || {_IMAGE}.endsWith(':latest'))",
         message=container_says(
             f"'image ' + {_IMAGE} + (({_TAGGED}) ? ' uses the tag latest' : ' has no tag (so it "
@@ -334,7 +375,7 @@ ALLOWED_REGISTRIES = Rule(
     description="Images must come from the registries (or repository prefixes) the platform "
     "allows; `nginx` is docker.io/library/nginx. No list means any registry.",
     target=PODS,
-    violations=each_container(
+    **container_rule(
         bad=f"size({_REGISTRIES}) > 0 && !{let(full_image(_IMAGE), 'f', _FROM_ALLOWED)}",
         message=container_says(
             f"'image ' + {_IMAGE} + ' comes from ' + "
@@ -365,7 +406,7 @@ RESOURCES = Rule(
     "memory (a request left out defaults to its limit, as Kubernetes does); a zero limit "
     "is no limit, so it does not count.",
     target=PODS,
-    violations=each_container(
+    **container_rule(
         bad=f"size({_MISSING_RESOURCES}) > 0",
         message=container_says(
             f"'does not set ' + ({_MISSING_RESOURCES}).join(', ') + "
@@ -395,6 +436,14 @@ REQUIRED_LABELS = Rule(
         )
         + " : [])"
     ),
+    trigger=(
+        labels_missing("object.metadata.?labels.orValue({})")
+        + " || (object.kind != 'Pod' && "
+        + labels_missing("variables.templateLabels")
+        + ") || (object.kind == 'CronJob' && "
+        + labels_missing("object.?spec.?jobTemplate.?metadata.?labels.orValue({})")
+        + ")"
+    ),
 )
 
 NODE_PORT_SERVICES = Rule(
@@ -406,6 +455,7 @@ NODE_PORT_SERVICES = Rule(
     "where the tenant's quota grants node ports.",
     target=SERVICES,
     violations=service_type("NodePort", "nodePorts", "node ports"),
+    trigger=service_type_used("NodePort", "nodePorts"),
 )
 
 LOAD_BALANCER_SERVICES = Rule(
@@ -417,6 +467,7 @@ LOAD_BALANCER_SERVICES = Rule(
     "(and cost money); they are allowed only where the tenant's quota grants load balancers.",
     target=SERVICES,
     violations=service_type("LoadBalancer", "loadBalancers", "load balancers"),
+    trigger=service_type_used("LoadBalancer", "loadBalancers"),
 )
 
 _PULL_POLICY_IMAGE = "string(c.?image.orValue(''))"
@@ -453,7 +504,7 @@ IMAGE_PULL_POLICY = Rule(
     "pulled onto the node is otherwise started without any credentials. Left out, the "
     "policy is IfNotPresent for a pinned tag or digest (Always only for latest).",
     target=PODS,
-    violations=each_container(
+    **container_rule(
         bad=f"{_PULL} != 'Always'",
         message=container_says(
             f"'pulls its image with imagePullPolicy ' + {_PULL} + "
@@ -486,6 +537,7 @@ PRIORITY_CLASSES = Rule(
         "reserved to the cluster' : '') + '); remove priorityClassName or use an allowed "
         "class'] : []",
     ),
+    trigger="variables.spec.?priorityClassName.orValue('') != ''",
 )
 
 EXTERNAL_IPS = Rule(
@@ -504,6 +556,7 @@ EXTERNAL_IPS = Rule(
         "others (CVE-2020-8554); remove spec.externalIPs and expose the Service through an "
         "Ingress'] : []"
     ),
+    trigger="size(object.?spec.?externalIPs.orValue([])) > 0",
 )
 
 _DOMAIN = "params.spec.?clusterDomain.orValue('cluster.local')"
@@ -550,6 +603,7 @@ EXTERNAL_NAMES = Rule(
             ),
         )
     ),
+    trigger="object.?spec.?type.orValue('') == 'ExternalName'",
 )
 
 _HOSTNAMES = "params.spec.?hostnames.orValue([])"
