@@ -34,6 +34,25 @@ from mooring.operator.main import OperatorStartError, Options, run
     help="How often to look for optional parts installed later (Cilium's CRDs).",
 )
 @click.option(
+    "--request-timeout",
+    default=60.0,
+    show_default=True,
+    help="Seconds one API request may take before it is abandoned and retried.",
+)
+@click.option(
+    "--api-qps",
+    default=500.0,
+    show_default=True,
+    help="Client-side rate limit: API requests a second on average (0: none).",
+)
+@click.option("--api-burst", default=1000, show_default=True, help="Requests allowed at once.")
+@click.option(
+    "--resync-seconds",
+    default=60.0,
+    show_default=True,
+    help="How often to look for Tenants and Databases left behind (0: never).",
+)
+@click.option(
     "--crash-at", default=None, hidden=True, help="Tests: SIGKILL itself at STEP[@NAMESPACE/NAME]."
 )
 def operator(
@@ -43,6 +62,10 @@ def operator(
     liveness_port: int | None,
     log_level: str,
     feature_poll_seconds: float,
+    request_timeout: float,
+    api_qps: float,
+    api_burst: int,
+    resync_seconds: float,
     crash_at: str | None,
 ) -> None:
     """Reconcile Tenants (and the rest of Mooring's resources) until interrupted."""
@@ -55,6 +78,10 @@ def operator(
                 liveness_port=liveness_port,
                 log_level=log_level,
                 feature_poll_seconds=feature_poll_seconds,
+                request_timeout=request_timeout,
+                api_qps=api_qps,
+                api_burst=api_burst,
+                resync_seconds=resync_seconds,
                 crash_at=crash_at,
             )
         )

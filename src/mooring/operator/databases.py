@@ -8,6 +8,8 @@
 - Its binding Secret deleted: the Database is reconciled again (a new password is issued).
 - Shared servers are probed every few seconds: when one goes down, its Databases say so at
   once; when it is back, they are reconciled and Ready again without anyone's help.
+- A Database left behind (status behind its spec, nothing happening to it) is reconciled
+  again by the resync (operator/resync.py), under the same lock as the handlers.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from mooring.kube.client import Kube, KubeError, NotFound
 from mooring.kube.events import post_event
 from mooring.operator.metrics import RECONCILES
 from mooring.operator.registry import REGISTRY
+from mooring.operator.resync import Key, Seen, Source, behind, resync_of
 from mooring.operator.settings import Options
 from mooring.services import databases as service
 from mooring.services import postgres
@@ -170,6 +173,34 @@ async def _write_status(kube: Kube, body: Mapping[str, Any], status: dict[str, A
 @kopf.on.startup(registry=REGISTRY)
 async def start_probe(memo: kopf.Memo, **_: Any) -> None:
     memo["database_probe"] = asyncio.create_task(_probe_forever(memo))
+    resync = resync_of(memo)
+    if resync is not None:
+        resync.sources.append(
+            Source(
+                "Database",
+                names.API_VERSION,
+                again=lambda key, seen: _reconcile_again(memo, key, seen),
+                busy=lambda _key, seen: _lock(memo, seen.uid).locked(),
+            )
+        )
+
+
+async def _reconcile_again(memo: kopf.Memo, key: Key, seen: Seen) -> bool:
+    """Left behind (the resync says): reconcile unless it changed meanwhile."""
+    namespace, name = key
+    kube: Kube = memo["kube"]
+    async with _lock(memo, seen.uid):
+        current = await kube.get_or_none(names.API_VERSION, "Database", name, namespace)
+        if (
+            current is None
+            or not behind(current)
+            or current["metadata"].get("resourceVersion") != seen.version
+        ):
+            return False
+        outcome = await service.reconcile(kube, current, checkpoint=_checkpoint(memo, current))
+        await _write_status(kube, current, outcome.status)
+    await _post(kube, current, outcome.events)
+    return True
 
 
 @kopf.on.cleanup(registry=REGISTRY)

@@ -36,6 +36,8 @@ from mooring.kube.client import Kube
 from mooring.kube.informer import Informer
 from mooring.operator import settings as _settings  # its startup handler makes memo["kube"]
 from mooring.operator.metrics import (
+    API_IN_FLIGHT_LIMIT,
+    API_REFUSALS,
     GUARDRAIL_AUDIT_SECONDS,
     GUARDRAIL_AUDITS,
     GUARDRAIL_CONTEXT_WRITES,
@@ -43,6 +45,7 @@ from mooring.operator.metrics import (
     GUARDRAIL_VIOLATIONS,
 )
 from mooring.operator.registry import REGISTRY
+from mooring.operator.resync import resync_of
 from mooring.services import admission, audit
 
 _ = _settings
@@ -110,6 +113,12 @@ class Guardrails:
             self.wake.set()
 
         return handler
+
+    def resync(self) -> None:
+        """Recompute every policy and context at the next step (operator/resync.py): an
+        event lost anywhere costs at most one resync interval."""
+        self.policies_dirty = self.contexts_dirty = True
+        self.wake.set()
 
     def on_workload(self, event_type: str, obj: Obj) -> None:
         namespace = _namespace(obj)
@@ -264,7 +273,7 @@ async def start_guardrails(memo: kopf.Memo, **_: Any) -> None:
     options = memo["options"]
     # A client of its own: its sixteen watches each hold a connection, which the shared
     # client's pool keeps for the tenants' requests and watches.
-    kube = Kube.from_kubeconfig(options.kubeconfig)
+    kube = _settings.kube_client(options)
     guardrails = Guardrails(kube, audit_interval=float(getattr(options, "audit_interval", 300)))
     guardrails.reports = await audit.has_report_kind(kube)
     if not guardrails.reports:
@@ -287,6 +296,11 @@ async def start_guardrails(memo: kopf.Memo, **_: Any) -> None:
     guardrails.task = asyncio.create_task(guardrails.run(), name="guardrails")
     guardrails.wake.set()
     memo["guardrails"] = guardrails
+    API_REFUSALS.labels("guardrails").set_function(lambda: kube.pacer.refusals)
+    API_IN_FLIGHT_LIMIT.labels("guardrails").set_function(lambda: kube.pacer.limit.limit)
+    resync = resync_of(memo)
+    if resync is not None:
+        resync.on_look.append(guardrails.resync)
 
 
 @kopf.on.cleanup(registry=REGISTRY)

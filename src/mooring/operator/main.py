@@ -15,7 +15,7 @@ from prometheus_client import start_http_server
 # modules import settings themselves, so it registers first whatever the order here).
 from mooring.operator import databases as _databases  # noqa: F401  (registers handlers)
 from mooring.operator import guardrails as _guardrails  # noqa: F401  (registers handlers)
-from mooring.operator import settings
+from mooring.operator import kopf_fixes, logs, settings
 from mooring.operator import tenants as _tenants  # noqa: F401  (registers handlers)
 from mooring.operator.registry import REGISTRY
 from mooring.operator.settings import Options
@@ -35,6 +35,7 @@ def run(options: Options) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request otherwise
+    logs.install()  # object names in every line; expected waits are warnings
     # kopf logs every handler call at INFO; keep that for --log-level=debug.
     logging.getLogger("kopf.objects").setLevel(
         logging.DEBUG if options.log_level == "debug" else logging.WARNING
@@ -47,6 +48,7 @@ def run(options: Options) -> None:
             f"({error.strerror}); pass another --metrics-port"
         ) from None
     liveness = f"http://0.0.0.0:{options.liveness_port}/healthz" if options.liveness_port else None
+    kopf_fixes.install()  # before kopf starts: it binds its event processor then
     memo = kopf.Memo(options=options)
     asyncio.run(
         kopf.operator(

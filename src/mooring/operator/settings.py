@@ -15,6 +15,7 @@ import yaml
 
 from mooring.api.names import FINALIZER, KOPF_PREFIX
 from mooring.kube.client import Kube
+from mooring.kube.pacing import PacingSettings
 from mooring.operator.registry import REGISTRY
 
 
@@ -30,6 +31,21 @@ class Options:
     # Tests of convergence: kill the process (SIGKILL) at this named step of a reconcile.
     crash_at: str | None = None
     audit_interval: float = 300.0  # seconds between full guardrail audits
+    # How long one API request may take before the client gives up (and retries).
+    request_timeout: float = 60.0
+    # Client-side rate limit (requests a second, and at once); see kube/pacing.py.
+    api_qps: float = 500.0
+    api_burst: int = 1000
+    # Seconds between looks for objects left behind (operator/resync.py); 0: never.
+    resync_seconds: float = 60.0
+
+
+def kube_client(options: Options) -> Kube:
+    """A client paced for the operator: it rides out stalls and refusals of the server."""
+    pacing = PacingSettings(
+        qps=options.api_qps, burst=options.api_burst, retry_budget=120, retry_unreachable=True
+    )
+    return Kube.from_kubeconfig(options.kubeconfig, timeout=options.request_timeout, pacing=pacing)
 
 
 @kopf.on.startup(registry=REGISTRY)
@@ -44,9 +60,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
-    settings.networking.request_timeout = 60
     options: Options = memo["options"]
-    memo["kube"] = Kube.from_kubeconfig(options.kubeconfig)
+    settings.networking.request_timeout = options.request_timeout
+    memo["kube"] = kube_client(options)
 
 
 @kopf.on.cleanup(registry=REGISTRY)

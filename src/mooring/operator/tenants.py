@@ -6,6 +6,8 @@
   kind) see every change; the desired object is rendered from kopf's index of Tenants.
   Their caches also tell reconcile what exists, so it asks the API server less.
 - PlatformConfig changed: every tenant is reconciled again.
+- A Tenant left behind (its status behind its spec, nothing happening to it): reconciled
+  again by the resync (operator/resync.py), under the same per-tenant lock as the handler.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from mooring.kube.client import Conflict, Kube, KubeError, NotFound
 from mooring.kube.events import post_event
 from mooring.kube.informer import Informer, slim
 from mooring.operator.metrics import (
+    API_IN_FLIGHT_LIMIT,
+    API_REFUSALS,
     DRIFT_REPAIRS,
     RECONCILE_ERRORS,
     RECONCILE_SECONDS,
@@ -38,6 +42,7 @@ from mooring.operator.metrics import (
     TENANTS,
 )
 from mooring.operator.registry import REGISTRY
+from mooring.operator.resync import Key, KeyedLocks, Seen, Source, behind, resync_of
 from mooring.services import tenants as service
 
 TENANTS_RESOURCE = (names.GROUP, names.VERSION, "tenants")
@@ -73,6 +78,8 @@ class Watches:
     )
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     usage_pending: set[str] = field(default_factory=set)
+    # One reconcile of a tenant at a time: kopf's handler, the resync, a platform change.
+    locks: KeyedLocks = field(default_factory=KeyedLocks)
 
     # -- the View the reconcile service reads -------------------------------------------------
 
@@ -277,6 +284,19 @@ async def start_watches(memo: kopf.Memo, **_: Any) -> None:
         informer.start()
     memo["watches"] = watches
     memo.setdefault("on_close", []).append(watches.stop)
+    API_REFUSALS.labels("tenants").set_function(lambda: kube.pacer.refusals)
+    API_IN_FLIGHT_LIMIT.labels("tenants").set_function(lambda: kube.pacer.limit.limit)
+    resync = resync_of(memo)
+    if resync is not None:
+        resync.sources.append(
+            Source(
+                "Tenant",
+                names.API_VERSION,
+                again=lambda key, seen: reconcile_again(watches, key, seen),
+                remembered=lambda: watches.tenants.values(),
+                busy=lambda key, _seen: watches.locks.held(key[1]),
+            )
+        )
     await asyncio.wait_for(
         asyncio.gather(*(i.synced.wait() for i in watches.informers.values())), timeout=120
     )
@@ -360,13 +380,39 @@ async def reconcile_and_report(
 @kopf.on.resume(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
 @kopf.on.create(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
 @kopf.on.update(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
-async def reconcile_tenant(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
-    outcome = await reconcile_and_report(memo["kube"], body, memo.get("watches"))
+async def reconcile_tenant(
+    name: str, body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any
+) -> None:
+    watches: Watches | None = memo.get("watches")
+    held = watches.locks.hold(name) if watches is not None else contextlib.nullcontext()
+    try:
+        async with held:
+            outcome = await reconcile_and_report(memo["kube"], body, watches)
+    except KubeError as error:
+        # The API server refused or stalled past the client's retries: try again later.
+        raise kopf.TemporaryError(f"{error}; trying again", delay=10) from error
     patch["status"] = outcome.status
     if outcome.errors:
         # Status already says what failed; kopf retries with backoff.
         first = "; ".join(f"{e.what}: {e.message}" for e in outcome.errors[:3])
         raise kopf.TemporaryError(f"{len(outcome.errors)} object(s) failed: {first}", delay=5)
+
+
+async def reconcile_again(watches: Watches, key: Key, seen: Seen) -> bool:
+    """The resync found this tenant left behind: reconcile it and write its status, unless
+    it changed meanwhile (then its handler is at work)."""
+    name = key[1]
+    async with watches.locks.hold(name):
+        current = await watches.kube.get_or_none(names.API_VERSION, "Tenant", name)
+        if (
+            current is None
+            or not behind(current)
+            or current["metadata"].get("resourceVersion") != seen.version
+        ):
+            return False
+        outcome = await reconcile_and_report(watches.kube, _body(current), watches, post=True)
+        await _write_status(watches.kube, name, outcome.status)
+    return True
 
 
 @kopf.on.delete(*TENANTS_RESOURCE, registry=REGISTRY)
@@ -393,11 +439,12 @@ async def platform_changed(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any
     limit = asyncio.Semaphore(8)
 
     async def one(raw: dict[str, Any]) -> None:
-        async with limit:
+        name = raw["metadata"]["name"]
+        async with limit, watches.locks.hold(name):
             if raw["metadata"].get("deletionTimestamp"):
                 return
             outcome = await reconcile_and_report(watches.kube, _body(raw), watches)
-            await _write_status(watches.kube, raw["metadata"]["name"], outcome.status)
+            await _write_status(watches.kube, name, outcome.status)
 
     await asyncio.gather(*(one(b) for b in list(watches.tenants.values())))
 

@@ -1,0 +1,107 @@
+"""Nobody left behind: which objects the resync picks up, and which it leaves to their
+handlers; kopf's pending finalizer patch that changes nothing any more is dropped."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import kopf
+import pytest
+
+from mooring.operator.kopf_fixes import noop_leftover
+from mooring.operator.resync import KeyedLocks, Seen, behind, key_of, left_behind
+
+
+def tenant(
+    name: str = "team1",
+    generation: int = 1,
+    observed: int | None = None,
+    version: str = "10",
+    deleting: bool = False,
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": name,
+        "generation": generation,
+        "resourceVersion": version,
+        "uid": f"uid-{name}",
+    }
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    body: dict[str, Any] = {"kind": "Tenant", "metadata": meta}
+    if observed is not None:
+        body["status"] = {"observedGeneration": observed, "ready": "True"}
+    return body
+
+
+@pytest.mark.parametrize(
+    ("obj", "expected"),
+    [
+        (tenant(observed=None), True),
+        (tenant(generation=2, observed=1), True),
+        (tenant(generation=2, observed=2), False),
+        (tenant(observed=None, deleting=True), False),
+    ],
+    ids=[
+        "a tenant without status is behind",
+        "a tenant whose spec changed since its status is behind",
+        "a tenant whose status is current is not",
+        "a tenant being deleted is its finalizer's business",
+    ],
+)
+def test_what_is_behind(obj: dict[str, Any], expected: bool) -> None:
+    assert behind(obj) is expected
+
+
+def test_only_what_was_behind_and_untouched_for_a_whole_interval_is_picked_up() -> None:
+    previous = {("", "lost"): Seen("10", "a"), ("", "busy"): Seen("10", "b")}
+    current = {
+        ("", "lost"): Seen("10", "a"),  # the same version: nothing happened to it
+        ("", "busy"): Seen("11", "b"),  # changed: its handler is at work
+        ("", "new"): Seen("12", "c"),  # behind for the first time: give kopf its chance
+    }
+    assert left_behind(previous, current) == [("", "lost")]
+
+
+def test_a_namesake_made_anew_is_not_confused_with_the_one_before() -> None:
+    assert left_behind({("", "t"): Seen("10", "old")}, {("", "t"): Seen("10", "new")}) == []
+
+
+def test_keys_name_the_namespace_of_namespaced_objects() -> None:
+    assert key_of({"metadata": {"name": "db", "namespace": "team-dev"}}) == ("team-dev", "db")
+    assert key_of(tenant("t")) == ("", "t")
+
+
+async def test_keyed_locks_serialise_one_key_and_forget_it_when_free() -> None:
+    locks = KeyedLocks()
+    order: list[str] = []
+
+    async def work(key: str, label: str) -> None:
+        async with locks.hold(key):
+            order.append(f"{label} in")
+            await asyncio.sleep(0.01)
+            order.append(f"{label} out")
+
+    await asyncio.gather(work("a", "1"), work("a", "2"), work("b", "3"))
+    assert order.index("1 out") < order.index("2 in")
+    assert not locks.held("a")
+    assert not locks.held("b")
+
+
+def _block(body: Any, finalizer: str = "mooring.dev/finalizer") -> None:
+    if finalizer not in body.get("metadata", {}).get("finalizers", []):
+        body.setdefault("metadata", {}).setdefault("finalizers", []).append(finalizer)
+
+
+def test_a_pending_finalizer_patch_already_in_place_is_a_noop() -> None:
+    pending = kopf.Patch(fns=[_block])
+    landed = {"metadata": {"name": "t", "finalizers": ["mooring.dev/finalizer"]}}
+    not_yet = {"metadata": {"name": "t"}}
+    assert noop_leftover(pending, landed)
+    assert not noop_leftover(pending, not_yet)
+
+
+def test_a_pending_merge_patch_is_never_dropped() -> None:
+    pending = kopf.Patch({"metadata": {"annotations": {"a": "b"}}}, fns=[_block])
+    landed = {"metadata": {"name": "t", "finalizers": ["mooring.dev/finalizer"]}}
+    assert not noop_leftover(pending, landed)
