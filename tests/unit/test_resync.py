@@ -4,6 +4,7 @@ handlers; kopf's pending finalizer patch that changes nothing any more is droppe
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any
 
 import kopf
@@ -105,3 +106,15 @@ def test_a_pending_merge_patch_is_never_dropped() -> None:
     pending = kopf.Patch({"metadata": {"annotations": {"a": "b"}}}, fns=[_block])
     landed = {"metadata": {"name": "t", "finalizers": ["mooring.dev/finalizer"]}}
     assert not noop_leftover(pending, landed)
+
+
+def test_a_failing_tenant_waits_longer_each_time_and_not_in_step_with_the_others() -> None:
+    from mooring.operator.tenants import retry_delay
+
+    delays = [retry_delay("team1", n) for n in range(12)]
+    assert 3.75 <= delays[0] <= 5.0
+    doubling = delays[:6]  # 5 s doubling, until the cap of 5 minutes
+    assert all(later > earlier for earlier, later in itertools.pairwise(doubling))
+    assert all(225 <= d <= 300 for d in delays[6:])
+    spread = {round(retry_delay(f"team{i}", 3), 2) for i in range(100)}
+    assert len(spread) > 50  # thousands failing together do not come back together

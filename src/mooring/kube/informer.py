@@ -63,6 +63,11 @@ class Informer:
 
     `index(obj)` names a group for an object (for example its tenant label); `indexed(g)`
     returns the objects of a group without scanning the whole cache.
+
+    `keep(obj)` is what the cache keeps of an object (default: `slim`; a caller that only
+    needs names and versions keeps far less). After a list that follows a lost watch,
+    objects that are new or changed are told as ADDED or MODIFIED, and those gone as
+    DELETED; `notify_listed` tells the first list's objects too (as ADDED).
     """
 
     def __init__(
@@ -72,12 +77,16 @@ class Informer:
         kind: str,
         on_event: Handler | None = None,
         index: Callable[[Obj], str | None] | None = None,
+        keep: Callable[[Obj], Obj] | None = None,
+        notify_listed: bool = False,
     ) -> None:
         self.kube = kube
         self.api_version = api_version
         self.kind = kind
         self.on_event = on_event
         self.index = index
+        self.keep = keep or slim
+        self.notify_listed = notify_listed
         # Objects are kept as compact JSON: a thousand tenants' children as Python dicts
         # would cost five times the memory, and they are read far less often than written.
         self._cache: dict[Key, bytes] = {}
@@ -154,7 +163,18 @@ class Informer:
 
     async def _list(self) -> str:
         items, version = await self.kube.list_with_version(self.api_version, self.kind)
-        fresh = {_key(o): slim(o) for o in items}
+        told = self.notify_listed or self.synced.is_set()
+        fresh: dict[Key, Obj] = {}
+        changes: list[tuple[str, Obj]] = []
+        for item in items:
+            key = _key(item)
+            if told:
+                before = self._cache.get(key)
+                if before is None:
+                    changes.append(("ADDED", item))
+                elif _version(_load(before)) != _version(item):
+                    changes.append(("MODIFIED", item))
+            fresh[key] = self.keep(item)
         gone = [_load(self._cache[k]) for k in self._cache.keys() - fresh.keys()]
         for key in list(self._cache):
             if key not in fresh:
@@ -164,12 +184,14 @@ class Informer:
         self.synced.set()
         for obj in gone:
             await self._notify("DELETED", obj)
+        for event_type, obj in changes:
+            await self._notify(event_type, obj)
         return version
 
     async def _apply(self, event_type: str, obj: Obj) -> None:
         obj.setdefault("apiVersion", self.api_version)
         obj.setdefault("kind", self.kind)
-        self._store(_key(obj), None if event_type == "DELETED" else slim(obj))
+        self._store(_key(obj), None if event_type == "DELETED" else self.keep(obj))
         await self._notify(event_type, obj)
 
     async def _notify(self, event_type: str, obj: Obj) -> None:
@@ -187,6 +209,23 @@ def _dump(obj: Obj) -> bytes:
 def _load(raw: bytes) -> Obj:
     obj: Obj = json.loads(raw)
     return obj
+
+
+def _version(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+
+def metadata_only(obj: Obj) -> Obj:
+    """What a cache keeps when its owner only needs names, labels and versions."""
+    meta = obj.get("metadata") or {}
+    kept = {
+        k: meta[k]
+        for k in ("name", "namespace", "uid", "labels", "resourceVersion", "generation")
+        if k in meta
+    }
+    if meta.get("deletionTimestamp"):
+        kept["deletionTimestamp"] = meta["deletionTimestamp"]
+    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": kept}
 
 
 def _key(obj: Obj) -> Key:

@@ -75,8 +75,13 @@ async def _post(kube: Kube, body: Mapping[str, Any], events: list[tuple[str, str
 async def reconcile_database(
     body: kopf.Body, uid: str, memo: kopf.Memo, patch: kopf.Patch, retry: int, **_: Any
 ) -> None:
-    async with _lock(memo, uid):
-        outcome = await service.reconcile(memo["kube"], body, checkpoint=_checkpoint(memo, body))
+    try:
+        async with _lock(memo, uid):
+            outcome = await service.reconcile(
+                memo["kube"], body, checkpoint=_checkpoint(memo, body)
+            )
+    except KubeError as error:  # the API server refused or stalled past the retries
+        raise kopf.TemporaryError(f"{error}; trying again", delay=backoff(retry)) from error
     RECONCILES.labels("Database", "ready" if outcome.ready else "not-ready").inc()
     log.info(
         "reconciled Database %s/%s: %s",
@@ -217,6 +222,8 @@ async def _probe_forever(memo: kopf.Memo) -> None:
     while True:
         try:
             await _probe(memo, up)
+        except KubeError as error:  # the API server is away for a moment: next round
+            log.warning("probing the shared database servers: %s", error)
         except Exception:  # the probe must outlive any one bad round
             log.exception("probing the shared database servers failed")
         await asyncio.sleep(HEALTH_INTERVAL)

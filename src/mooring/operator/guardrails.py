@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import Counter
@@ -29,11 +30,15 @@ from typing import Any
 import kopf
 
 from mooring.api import names
+from mooring.api.exceptions import PolicyException
+from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig, PlatformConfigSpec
+from mooring.api.tenant import Tenant
 from mooring.core.policy.admission import API_VERSION as ADMISSION_API
 from mooring.core.policy.admission import LABELS as ADMISSION_LABELS
+from mooring.core.policy.context import CONTEXT_NAME
 from mooring.core.policy.engine import Engine
-from mooring.kube.client import Kube
-from mooring.kube.informer import Informer
+from mooring.kube.client import Kube, KubeError
+from mooring.kube.informer import Informer, metadata_only
 from mooring.operator import settings as _settings  # its startup handler makes memo["kube"]
 from mooring.operator.metrics import (
     API_IN_FLIGHT_LIMIT,
@@ -78,46 +83,145 @@ def _managed(obj: Obj) -> bool:
 
 @dataclass
 class Guardrails:
+    """The guardrails' state: the parsed inputs (kept up to date event by event, so a step
+    never parses thousands of Tenants again), what needs doing, and the loop that does it."""
+
     kube: Kube
     audit_interval: float = 300.0
     engine: Engine = field(default_factory=Engine)
     informers: dict[str, Informer] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # The World's parts, by identity: parsed once per change.
+    platform: PlatformConfigSpec | None = None
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    tenant_generations: dict[str, tuple[Any, bool]] = field(default_factory=dict)
+    exceptions: dict[tuple[str, str], PolicyException] = field(default_factory=dict)
+    namespaces: dict[str, str] = field(default_factory=dict)  # tenant namespace -> tenant
+    problems: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Work to do.
     policies_dirty: bool = True
-    contexts_dirty: bool = True
-    namespaces_dirty: set[str] = field(default_factory=set)
+    exceptions_dirty: bool = True  # their status
+    contexts_dirty: bool = True  # every namespace
+    contexts_for: set[str] = field(default_factory=set)  # these namespaces
+    namespaces_dirty: set[str] = field(default_factory=set)  # to audit
     next_expiry: datetime | None = None
     next_full_audit: float = 0.0
     reports: bool = True
     # namespace -> (tenant, violations by (rule, mode)): what the metrics add up.
     found: dict[str, tuple[str | None, Counter[tuple[str, str]]]] = field(default_factory=dict)
+    # namespace -> fingerprint of the PolicyReport last written (unchanged ones are not).
+    reported: dict[str, int] = field(default_factory=dict)
+    # namespace -> resourceVersion of its GuardrailContext when last found as desired.
+    verified: dict[str, str] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
 
-    # -- events: mark work, wake the loop --------------------------------------------------
+    # -- events: keep the World current, mark work, wake the loop -----------------------------
 
     def on_config(self, kind: str) -> Any:
-        def handler(event_type: str, obj: Obj) -> None:
-            if kind in ("PlatformConfig", "Tenant"):
-                self.policies_dirty = self.contexts_dirty = True
-                self.next_full_audit = 0.0  # modes may have changed everywhere
-            elif kind in ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"):
-                if _managed(obj) or event_type == "DELETED":
-                    self.policies_dirty = True
-            else:
-                self.contexts_dirty = True
-                namespace = _namespace(obj) or (
-                    obj["metadata"]["name"] if kind == "Namespace" else None
-                )
-                if namespace is not None:
-                    self.namespaces_dirty.add(namespace)
+        return getattr(self, f"_on_{kind.lower()}")
+
+    def _on_platformconfig(self, event_type: str, obj: Obj) -> None:
+        if obj["metadata"]["name"] != PLATFORM_CONFIG_NAME:
+            return
+        key = ("PlatformConfig", PLATFORM_CONFIG_NAME)
+        self.problems.pop(key, None)
+        self.platform = None
+        if event_type != "DELETED":
+            config = self._parse(PlatformConfig, obj, key)
+            self.platform = config.spec if isinstance(config, PlatformConfig) else None
+        self.policies_dirty = self.contexts_dirty = True
+        self.next_full_audit = 0.0  # modes may have changed everywhere
+        self.wake.set()
+
+    def _on_tenant(self, event_type: str, obj: Obj) -> None:
+        meta = obj["metadata"]
+        name = str(meta["name"])
+        gone = event_type == "DELETED"
+        seen = (meta.get("generation"), gone or bool(meta.get("deletionTimestamp")))
+        if not gone and self.tenant_generations.get(name) == seen:
+            return  # status, annotations or kopf's bookkeeping: nothing the guardrails read
+        before = self.tenants.pop(name, None)
+        self.problems.pop(("Tenant", name), None)
+        if gone:
+            self.tenant_generations.pop(name, None)
+        else:
+            self.tenant_generations[name] = seen
+            deleting = seen[1]  # a tenant being deleted leaves the World at once
+            tenant = None if deleting else self._parse(Tenant, obj, ("Tenant", name))
+            if isinstance(tenant, Tenant):
+                self.tenants[name] = tenant
+        touched = _namespaces_of(before) | _namespaces_of(self.tenants.get(name))
+        self.contexts_for |= touched
+        self.namespaces_dirty |= touched
+        self.policies_dirty = True
+        self.wake.set()
+
+    def _on_policyexception(self, event_type: str, obj: Obj) -> None:
+        meta = obj["metadata"]
+        key = (str(meta.get("namespace")), str(meta["name"]))
+        self.exceptions.pop(key, None)
+        self.problems.pop(("PolicyException", f"{key[0]}/{key[1]}"), None)
+        if event_type != "DELETED":
+            problem_key = ("PolicyException", f"{key[0]}/{key[1]}")
+            exception = self._parse(PolicyException, obj, problem_key)
+            if isinstance(exception, PolicyException):
+                self.exceptions[key] = exception
+        self.contexts_for.add(key[0])
+        self.namespaces_dirty.add(key[0])
+        self.exceptions_dirty = True
+        self.wake.set()
+
+    def _on_namespace(self, event_type: str, obj: Obj) -> None:
+        meta = obj["metadata"]
+        name = str(meta["name"])
+        tenant = (meta.get("labels") or {}).get(names.LABEL_TENANT)
+        if event_type == "DELETED" or meta.get("deletionTimestamp") or not tenant:
+            tenant = None
+        if self.namespaces.get(name) == tenant:
+            return  # phase, annotations: nothing the guardrails read
+        if tenant is None:
+            self.namespaces.pop(name, None)
+        else:
+            self.namespaces[name] = str(tenant)
+        self.contexts_for.add(name)
+        self.namespaces_dirty.add(name)
+        self.wake.set()
+
+    def _on_guardrailcontext(self, event_type: str, obj: Obj) -> None:
+        namespace = _namespace(obj)
+        if namespace is None or obj["metadata"]["name"] != CONTEXT_NAME:
+            return
+        if event_type != "DELETED" and self.verified.get(namespace) == _version(obj):
+            return  # our own write, seen again
+        self.contexts_for.add(namespace)
+        self.wake.set()
+
+    def _on_validatingadmissionpolicy(self, event_type: str, obj: Obj) -> None:
+        if _managed(obj) or event_type == "DELETED":
+            self.policies_dirty = True
             self.wake.set()
 
-        return handler
+    _on_validatingadmissionpolicybinding = _on_validatingadmissionpolicy
+
+    def _parse(self, model: type[Any], obj: Obj, key: tuple[str, str]) -> Any:
+        problems: list[str] = []
+        parsed = admission.parse(model, obj, problems)
+        if problems:
+            self.problems[key] = problems[0]
+            log.warning("guardrails: %s", problems[0])
+        return parsed
 
     def resync(self) -> None:
-        """Recompute every policy and context at the next step (operator/resync.py): an
-        event lost anywhere costs at most one resync interval."""
-        self.policies_dirty = self.contexts_dirty = True
+        """The resync's look (operator/resync.py): policies are compared again, and every
+        tenant namespace whose GuardrailContext is not the one last found as desired (gone,
+        or changed by someone) is recomputed. Cheap at thousands of namespaces: versions
+        are compared, nothing is parsed."""
+        self.policies_dirty = True
+        contexts = self.informers.get("GuardrailContext")
+        for namespace in self.namespaces:
+            current = contexts.get(namespace, CONTEXT_NAME) if contexts is not None else None
+            if current is None or self.verified.get(namespace) != _version(current):
+                self.contexts_for.add(namespace)
         self.wake.set()
 
     def on_workload(self, event_type: str, obj: Obj) -> None:
@@ -135,11 +239,12 @@ class Guardrails:
         return [obj for obj in found if obj is not None]
 
     def world(self) -> admission.World:
-        return admission.world_of(
-            self._cache("PlatformConfig"),
-            self._cache("Tenant"),
-            self._cache("PolicyException"),
-            self._cache("Namespace"),
+        return admission.World(
+            platform=self.platform,
+            tenants=list(self.tenants.values()),
+            exceptions=list(self.exceptions.values()),
+            namespaces=dict(self.namespaces),
+            problems=list(self.problems.values()),
         )
 
     def _timeout(self) -> float:
@@ -159,27 +264,25 @@ class Guardrails:
                 await self.step()
             except asyncio.CancelledError:
                 raise
+            except KubeError as error:  # the API server is away; the work stays marked
+                log.warning("guardrails: %s; trying again", error)
+                await asyncio.sleep(1)
+                self.wake.set()
             except Exception:  # the loop must outlive any one step
                 log.exception("guardrails step failed; retrying")
                 await asyncio.sleep(1)
                 self.wake.set()
 
     async def step(self) -> None:
-        # Take the work first, then read the caches: an event arriving from here on marks
+        # Take the work first, then read the state: an event arriving from here on marks
         # work for the next step, which will see what it announced.
-        policies, contexts = self.policies_dirty, self.contexts_dirty
+        policies, everything = self.policies_dirty, self.contexts_dirty
+        some, self.contexts_for = self.contexts_for, set()
         namespaces, self.namespaces_dirty = self.namespaces_dirty, set()
         self.policies_dirty = self.contexts_dirty = False
-        log.debug(
-            "guardrails step: policies %s, contexts %s, namespaces %s",
-            policies,
-            contexts,
-            sorted(namespaces),
-        )
+        exceptions_changed, self.exceptions_dirty = self.exceptions_dirty, False
         now = datetime.now(UTC)
         world = self.world()
-        for problem in world.problems:
-            log.warning("guardrails: %s", problem)
         if policies:
             current = self._cache("ValidatingAdmissionPolicy") + self._cache(
                 "ValidatingAdmissionPolicyBinding"
@@ -191,22 +294,39 @@ class Guardrails:
             if errors:
                 self.policies_dirty = True
         expired = self.next_expiry is not None and now >= self.next_expiry
-        if contexts or expired:
-            current_contexts = {
-                str(obj["metadata"]["namespace"]): obj
-                for obj in self._cache("GuardrailContext")
-                if obj["metadata"]["name"] == "guardrails"
-            }
-            changed, errors = await admission.sync_contexts(self.kube, world, now, current_contexts)
+        if everything or expired:
+            some = set(world.namespaces)
+        if some:
+            contexts = self.informers["GuardrailContext"]
+            changed, errors = await admission.sync_contexts(
+                self.kube,
+                world,
+                now,
+                lambda namespace: contexts.get(namespace, CONTEXT_NAME),
+                only=some,
+            )
             GUARDRAIL_CONTEXT_WRITES.inc(len(changed))
             namespaces.update(changed)
             self._report("guardrail contexts", changed, errors)
-            errors += await admission.sync_exception_status(
+            failed = {n for n in some if any(f"{n}/" in e for e in errors)}
+            for namespace in some - failed:
+                current_context = contexts.get(namespace, CONTEXT_NAME)
+                if namespace in changed or current_context is None:
+                    self.verified.pop(namespace, None)  # its echo sets it, below
+                else:
+                    self.verified[namespace] = _version(current_context)
+            if errors:
+                self.contexts_for |= failed or some
+        if some or everything or expired or exceptions_changed:
+            errors = await admission.sync_exception_status(
                 self.kube, world, self._cache("PolicyException"), now
             )
             if errors:
-                self.contexts_dirty = True
+                self.exceptions_dirty = True
             self._count_exceptions(world, now)
+        for namespace in list(self.verified):
+            if namespace not in world.namespaces:
+                del self.verified[namespace]
         self.next_expiry = admission.wake_up(world, now)
         if time.monotonic() >= self.next_full_audit:
             namespaces.update(world.namespaces)
@@ -217,7 +337,9 @@ class Guardrails:
         if dirty and not self.reports:
             # `mooring install apply` may have installed the kind since the last look.
             self.reports = await audit.has_report_kind(self.kube)
-        for namespace in sorted(dirty):
+        for index, namespace in enumerate(sorted(dirty)):
+            if index % 100 == 99:
+                await asyncio.sleep(0)  # thousands of namespaces: let the rest of the loop run
             if namespace not in world.namespaces:
                 self._forget(namespace)
                 continue
@@ -226,21 +348,24 @@ class Guardrails:
             ]
             started = time.perf_counter()
             result = audit.judge_namespace(namespace, objects, world, now, self.engine)
-            if self.reports:
+            fingerprint = _fingerprint(result.report)
+            if self.reports and self.reported.get(namespace) != fingerprint:
                 try:
                     await audit.write_report(self.kube, result)
+                    self.reported[namespace] = fingerprint
                 except Exception as error:  # reported, and retried on the next pass
                     result.error = str(error)
             GUARDRAIL_AUDIT_SECONDS.observe(time.perf_counter() - started)
             GUARDRAIL_AUDITS.labels("error" if result.error else "ok").inc()
             if result.error:
-                log.warning("audit of %s: %s", namespace, result.error)
+                log.warning("audit of namespace %s: %s", namespace, result.error)
                 self.namespaces_dirty.add(namespace)
             self.found[namespace] = (result.tenant, result.violations)
         self._publish()
 
     def _forget(self, namespace: str) -> None:
         self.found.pop(namespace, None)
+        self.reported.pop(namespace, None)
 
     def _publish(self) -> None:
         totals: Counter[tuple[str, str, str]] = Counter()
@@ -263,9 +388,40 @@ class Guardrails:
     @staticmethod
     def _report(what: str, changed: list[str], errors: list[str]) -> None:
         if changed:
-            log.info("guardrails: %s updated: %s", what, ", ".join(changed))
+            shown = ", ".join(changed[:10]) + (
+                f" and {len(changed) - 10} more" if len(changed) > 10 else ""
+            )
+            log.info("guardrails: %s updated: %s", what, shown)
         for error in errors:
             log.warning("guardrails: %s: %s", what, error)
+
+
+def _namespaces_of(tenant: Tenant | None) -> set[str]:
+    if tenant is None:
+        return set()
+    return {tenant.namespace(environment) for environment in tenant.spec.environments}
+
+
+def _version(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+
+def _fingerprint(report: Obj | None) -> int:
+    """What a PolicyReport says, without its timestamps (an unchanged report is not sent)."""
+    if report is None:
+        return 0
+    return hash(json.dumps(_without_times(report), sort_keys=True))
+
+
+def _without_times(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_times(v) for k, v in value.items() if k not in _TIME_FIELDS}
+    if isinstance(value, list):
+        return [_without_times(v) for v in value]
+    return value
+
+
+_TIME_FIELDS = frozenset({"timestamp", "creationTimestamp", "lastTransitionTime"})
 
 
 @kopf.on.startup(registry=REGISTRY)
@@ -282,8 +438,17 @@ async def start_guardrails(memo: kopf.Memo, **_: Any) -> None:
             "violations in metrics only; run `mooring install apply` to install it"
         )
     for api_version, kind in CONFIG_KINDS:
-        informer = Informer(kube, api_version, kind, on_event=guardrails.on_config(kind))
-        guardrails.informers[kind] = informer
+        # Tenants and Namespaces are parsed as their events come; the caches keep names and
+        # versions only (thousands of them).
+        keep = metadata_only if kind in ("Tenant", "Namespace") else None
+        guardrails.informers[kind] = Informer(
+            kube,
+            api_version,
+            kind,
+            on_event=guardrails.on_config(kind),
+            keep=keep,
+            notify_listed=True,
+        )
     for api_version, kind in audit.AUDITED:
         guardrails.informers[kind] = Informer(
             kube, api_version, kind, on_event=guardrails.on_workload, index=_namespace

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -308,7 +309,11 @@ async def _watch_for_cilium(watches: Watches, every: float) -> None:
     """Cilium installed after the operator started: watch its policies, render them."""
     while not watches.features.cilium:
         await asyncio.sleep(every)
-        if not (await service.discover_features(watches.kube)).cilium:
+        try:
+            if not (await service.discover_features(watches.kube)).cilium:
+                continue
+        except KubeError as error:  # the API server is away: look again next time
+            log.warning("could not look for Cilium's CRDs: %s", error)
             continue
         log.info("Cilium's CRDs appeared: tenants get CiliumNetworkPolicies from now on")
         watches.features = Features(cilium=True)
@@ -317,9 +322,37 @@ async def _watch_for_cilium(watches: Watches, every: float) -> None:
         watches.informers[kind] = informer
         informer.start()
         await informer.synced.wait()
-        for body in list(watches.tenants.values()):
-            outcome = await reconcile_and_report(watches.kube, _body(body), watches, post=True)
-            await _write_status(watches.kube, body["metadata"]["name"], outcome.status)
+        bodies = list(watches.tenants.values())
+        while bodies:
+            failed = await reconcile_all(watches, bodies, "Cilium appeared", post=True)
+            bodies = [b for b in bodies if b["metadata"]["name"] in failed]
+            if bodies:
+                await asyncio.sleep(every)
+
+
+async def reconcile_all(
+    watches: Watches, bodies: list[dict[str, Any]], why: str, post: bool = False
+) -> set[str]:
+    """Reconcile these tenants (a few at a time, each under its lock) and write their status;
+    returns the names of those the API server did not let us finish."""
+    limit = asyncio.Semaphore(8)
+    failed: set[str] = set()
+
+    async def one(raw: dict[str, Any]) -> None:
+        name = raw["metadata"]["name"]
+        async with limit, watches.locks.hold(name):
+            current = watches.tenants.get(name, raw)
+            if current["metadata"].get("deletionTimestamp"):
+                return
+            try:
+                outcome = await reconcile_and_report(watches.kube, _body(current), watches, post)
+                await _write_status(watches.kube, name, outcome.status)
+            except KubeError as error:
+                log.warning("Tenant %s: could not reconcile (%s): %s", name, why, error)
+                failed.add(name)
+
+    await asyncio.gather(*(one(b) for b in bodies))
+    return failed
 
 
 # -- what kopf's watches tell us about tenants and the platform ------------------------------
@@ -381,7 +414,7 @@ async def reconcile_and_report(
 @kopf.on.create(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
 @kopf.on.update(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
 async def reconcile_tenant(
-    name: str, body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any
+    name: str, body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, retry: int, **_: Any
 ) -> None:
     watches: Watches | None = memo.get("watches")
     held = watches.locks.hold(name) if watches is not None else contextlib.nullcontext()
@@ -390,12 +423,24 @@ async def reconcile_tenant(
             outcome = await reconcile_and_report(memo["kube"], body, watches)
     except KubeError as error:
         # The API server refused or stalled past the client's retries: try again later.
-        raise kopf.TemporaryError(f"{error}; trying again", delay=10) from error
+        delay = retry_delay(name, retry)
+        raise kopf.TemporaryError(f"{error}; trying again in {delay:.0f} s", delay=delay) from error
     patch["status"] = outcome.status
     if outcome.errors:
-        # Status already says what failed; kopf retries with backoff.
+        # Status already says what failed; kopf retries, later each time.
         first = "; ".join(f"{e.what}: {e.message}" for e in outcome.errors[:3])
-        raise kopf.TemporaryError(f"{len(outcome.errors)} object(s) failed: {first}", delay=5)
+        delay = retry_delay(name, retry)
+        raise kopf.TemporaryError(
+            f"{len(outcome.errors)} object(s) failed: {first}; trying again in {delay:.0f} s",
+            delay=delay,
+        )
+
+
+def retry_delay(name: str, retry: int, base: float = 5.0, cap: float = 300.0) -> float:
+    """Pure: seconds before a tenant's next try: 5 s doubling to 5 minutes, spread by up to
+    a quarter by its name, so that thousands failing together do not retry together."""
+    spread = 0.75 + (zlib.crc32(f"{name}/{retry}".encode()) % 1000) / 4000
+    return float(min(cap, base * 2 ** min(retry, 16)) * spread)
 
 
 async def reconcile_again(watches: Watches, key: Key, seen: Seen) -> bool:
@@ -436,17 +481,10 @@ async def platform_changed(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any
         return
     watches = _watches(memo)
     watches.platform = dict(body)
-    limit = asyncio.Semaphore(8)
-
-    async def one(raw: dict[str, Any]) -> None:
-        name = raw["metadata"]["name"]
-        async with limit, watches.locks.hold(name):
-            if raw["metadata"].get("deletionTimestamp"):
-                return
-            outcome = await reconcile_and_report(watches.kube, _body(raw), watches)
-            await _write_status(watches.kube, name, outcome.status)
-
-    await asyncio.gather(*(one(b) for b in list(watches.tenants.values())))
+    failed = await reconcile_all(watches, list(watches.tenants.values()), "platform changed")
+    if failed:
+        shown = ", ".join(sorted(failed)[:5]) + (", ..." if len(failed) > 5 else "")
+        raise kopf.TemporaryError(f"{len(failed)} tenant(s) not reconciled: {shown}", delay=30)
 
 
 async def _write_status(kube: Kube, name: str, status: dict[str, Any]) -> None:
