@@ -19,6 +19,8 @@ would slow them down.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -85,15 +87,15 @@ async def test_a_tenant_whose_finalizer_answer_was_lost_becomes_ready(
     )
     operator = OperatorProcess(config, tmp_path / "operator.log")
     # No resync: only the fix where the answer is lost can save the tenant.
-    operator.start("--request-timeout", "2", "--resync-seconds", "0")
+    operator.start("--request-timeout", "6", "--resync-seconds", "0")
     try:
-        await wait_ready(admin, await _create(admin, "chaos-warmup"), timeout=60)
+        await wait_ready(admin, await _create(admin, "chaos-warmup"), timeout=180)
         hit = None
         for attempt in range(5):  # the held connection must be the finalizer patch's
             name = f"chaos-lost-{attempt}"
-            relay.arm(hold=4)
+            relay.arm(hold=10)  # longer than the operator's request timeout
             await _create(admin, name)
-            await wait_ready(admin, name, timeout=90)
+            await wait_ready(admin, name, timeout=180)
             log = operator.log.read_text(errors="replace")
             if (
                 f"will retry: PATCH https://127.0.0.1:{relay.port}/apis/mooring.dev/v1alpha1/tenants/{name}"
@@ -109,6 +111,41 @@ async def test_a_tenant_whose_finalizer_answer_was_lost_becomes_ready(
     finally:
         operator.stop()
         relay.stop()
+
+
+async def test_a_short_stall_of_the_api_server_is_ridden_out_with_warnings_that_name_tenants(
+    chaos_cluster: DevCluster, admin: Kube, tmp_path: Path
+) -> None:
+    """Issue 10: expected waits are warnings naming their object, never ERROR lines or
+    tracebacks."""
+    apiserver_pid, _ = _apiserver(chaos_cluster)
+    operator = OperatorProcess(
+        chaos_cluster.operator_kubeconfig(tmp_path / "operator.kubeconfig"),
+        tmp_path / "operator.log",
+    )
+    operator.start("--request-timeout", "5")
+    try:
+        await wait_ready(admin, await _create(admin, "stall-warmup"), timeout=180)
+        names = [f"stall-{i}" for i in range(20)]
+        await asyncio.gather(*(_create(admin, name) for name in names))
+        os.kill(apiserver_pid, signal.SIGSTOP)
+        try:
+            await asyncio.sleep(8)  # longer than the operator's request timeout
+        finally:
+            os.kill(apiserver_pid, signal.SIGCONT)
+        for name in names:
+            await wait_ready(admin, name, timeout=180)
+        lines = operator.log.read_text(errors="replace").splitlines()
+        assert not _tracebacks(operator.log), "\n".join(_tracebacks(operator.log))
+        assert not [line for line in lines if " ERROR " in line], operator.tail()
+        about_objects = [line for line in lines if " WARNING kopf.objects: " in line]
+        assert all(
+            line.split(" WARNING kopf.objects: ", 1)[1].startswith("Tenant ")
+            for line in about_objects
+        ), about_objects[:5]
+        assert operator.running()
+    finally:
+        operator.stop()
 
 
 async def _create(kube: Kube, name: str) -> str:

@@ -53,6 +53,9 @@ from mooring.operator.main import OperatorStartError, Options, run
     help="How often to look for Tenants and Databases left behind (0: never).",
 )
 @click.option(
+    "--workers", default=100, show_default=True, help="Objects handled at once (kopf's workers)."
+)
+@click.option(
     "--crash-at", default=None, hidden=True, help="Tests: SIGKILL itself at STEP[@NAMESPACE/NAME]."
 )
 def operator(
@@ -66,6 +69,7 @@ def operator(
     api_qps: float,
     api_burst: int,
     resync_seconds: float,
+    workers: int,
     crash_at: str | None,
 ) -> None:
     """Reconcile Tenants (and the rest of Mooring's resources) until interrupted."""
@@ -82,6 +86,7 @@ def operator(
                 api_qps=api_qps,
                 api_burst=api_burst,
                 resync_seconds=resync_seconds,
+                workers=workers,
                 crash_at=crash_at,
             )
         )

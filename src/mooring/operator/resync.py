@@ -94,7 +94,7 @@ class KeyedLocks:
 class Source:
     """One kind the resync looks after.
 
-    `remembered()`: the objects as the watches last saw them (None: list them instead);
+    `remembered()`: what the watches last saw behind (None: list the objects instead);
     `busy(key, seen)`: a handler works on it now; `again(key, seen)`: reconcile it and
     write its status, True if it did (it checks anew under its lock).
     """
@@ -102,7 +102,7 @@ class Source:
     kind: str
     api_version: str
     again: Callable[[Key, Seen], Awaitable[bool]]
-    remembered: Callable[[], Iterable[Mapping[str, Any]]] | None = None
+    remembered: Callable[[], Mapping[Key, Seen]] | None = None
     busy: Callable[[Key, Seen], bool] = lambda _key, _seen: False
     previous: dict[Key, Seen] = field(default_factory=dict)
 
@@ -186,8 +186,7 @@ class Resync:
                     )
 
         if source.remembered is not None and not full:
-            note(list(source.remembered()))
-            return found
+            return dict(source.remembered())
         async for page, _ in self.kube.list_pages(source.api_version, source.kind):
             note(page)
         return found

@@ -5,7 +5,6 @@ Side effects: creates the Kube client at startup and closes it at cleanup.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import yaml
 
 from mooring.api.names import FINALIZER, KOPF_PREFIX
 from mooring.kube.client import Kube
-from mooring.kube.pacing import PacingSettings
+from mooring.operator import pacing
 from mooring.operator.registry import REGISTRY
 
 
@@ -38,14 +37,14 @@ class Options:
     api_burst: int = 1000
     # Seconds between looks for objects left behind (operator/resync.py); 0: never.
     resync_seconds: float = 60.0
+    # Objects kopf handles at once (operator/pacing.py).
+    workers: int = 100
 
 
 def kube_client(options: Options) -> Kube:
-    """A client paced for the operator: it rides out stalls and refusals of the server."""
-    pacing = PacingSettings(
-        qps=options.api_qps, burst=options.api_burst, retry_budget=120, retry_unreachable=True
+    return pacing.kube_client(
+        options.kubeconfig, options.request_timeout, options.api_qps, options.api_burst
     )
-    return Kube.from_kubeconfig(options.kubeconfig, timeout=options.request_timeout, pacing=pacing)
 
 
 @kopf.on.startup(registry=REGISTRY)
@@ -56,12 +55,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
-    # kopf would turn every log line into a Kubernetes Event; Mooring posts its own.
-    settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     options: Options = memo["options"]
     settings.networking.request_timeout = options.request_timeout
+    pacing.configure_kopf(settings, options.workers)
     memo["kube"] = kube_client(options)
 
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -61,13 +62,71 @@ def _tenant_label(obj: Mapping[str, Any]) -> str | None:
     return tenant
 
 
+class Bodies:
+    """The Tenants as kopf's watch last saw them, kept as compact JSON (as dicts, ten
+    thousand tenants with their status cost several times as much), with what the render
+    cache and the resync ask of each without reading it all."""
+
+    def __init__(self) -> None:
+        self._raw: dict[str, bytes] = {}
+        # name -> (generation, deleting, uid, resourceVersion, status behind its spec)
+        self._facts: dict[str, tuple[Any, bool, str, str, bool]] = {}
+
+    def __setitem__(self, name: str, body: Mapping[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        self._raw[name] = json.dumps(body, separators=(",", ":")).encode()
+        self._facts[name] = (
+            meta.get("generation"),
+            bool(meta.get("deletionTimestamp")),
+            str(meta.get("uid", "")),
+            str(meta.get("resourceVersion", "")),
+            behind(body),
+        )
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        raw = self._raw.get(name)
+        if raw is None:
+            return None
+        body: dict[str, Any] = json.loads(raw)
+        return body
+
+    def pop(self, name: str) -> None:
+        self._raw.pop(name, None)
+        self._facts.pop(name, None)
+
+    def generation(self, name: str) -> tuple[Any, bool] | None:
+        """(generation, being deleted) without reading the body."""
+        facts = self._facts.get(name)
+        return None if facts is None else (facts[0], facts[1])
+
+    def behind(self) -> dict[Key, Seen]:
+        """The tenants whose status is behind their spec, as the resync wants them."""
+        return {
+            ("", name): Seen(version, uid)
+            for name, (_, _, uid, version, late) in self._facts.items()
+            if late
+        }
+
+    def names(self) -> list[str]:
+        return list(self._raw)
+
+    def values(self) -> Iterator[dict[str, Any]]:
+        for name in self.names():
+            body = self.get(name)
+            if body is not None:
+                yield body
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
 @dataclass
 class Watches:
     """The operator's informers over what Tenants own, and the repair bookkeeping."""
 
     kube: Kube
     informers: dict[str, Informer] = field(default_factory=dict)
-    tenants: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> latest body
+    tenants: Bodies = field(default_factory=Bodies)  # name -> latest body
     platform: dict[str, Any] | None = None
     features: Features = field(default_factory=Features)
     namespace_owner: dict[str, str] = field(default_factory=dict)
@@ -105,11 +164,11 @@ class Watches:
 
     def desired(self, tenant_name: str) -> dict[Ref, dict[str, Any]] | None:
         """The rendered objects of a tenant by identity, cached per tenant/platform version."""
-        body = self.tenants.get(tenant_name)
-        if body is None or self.platform is None or body["metadata"].get("deletionTimestamp"):
+        known = self.tenants.generation(tenant_name)
+        if known is None or self.platform is None or known[1]:
             return None
         key = (
-            str(body["metadata"].get("generation")),
+            str(known[0]),
             str(self.platform["metadata"].get("generation")),
             self.features.cilium,
         )
@@ -117,6 +176,9 @@ class Watches:
         if cached is not None and cached[0] == key:
             self.renders.move_to_end(tenant_name)
             return cached[1]
+        body = self.tenants.get(tenant_name)
+        if body is None:
+            return None
         try:
             tenant = Tenant.model_validate(body)
             platform = service.parse_platform(self.platform)
@@ -294,7 +356,7 @@ async def start_watches(memo: kopf.Memo, **_: Any) -> None:
                 "Tenant",
                 names.API_VERSION,
                 again=lambda key, seen: reconcile_again(watches, key, seen),
-                remembered=lambda: watches.tenants.values(),
+                remembered=watches.tenants.behind,
                 busy=lambda key, _seen: watches.locks.held(key[1]),
             )
         )
@@ -341,7 +403,7 @@ async def reconcile_all(
     async def one(raw: dict[str, Any]) -> None:
         name = raw["metadata"]["name"]
         async with limit, watches.locks.hold(name):
-            current = watches.tenants.get(name, raw)
+            current = watches.tenants.get(name) or raw
             if current["metadata"].get("deletionTimestamp"):
                 return
             try:
@@ -362,7 +424,7 @@ async def reconcile_all(
 async def remember_tenant(type: str, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     watches = _watches(memo)
     if type == "DELETED":
-        watches.tenants.pop(name, None)
+        watches.tenants.pop(name)
         watches.renders.pop(name, None)
         _READY.pop(name, None)
         for namespace in [n for n, owner in watches.namespace_owner.items() if owner == name]:
