@@ -1,12 +1,13 @@
-"""Run a Python module under tracemalloc and write where its memory is at its peak.
+"""Run a Python module under tracemalloc and write where its memory was at its peak.
 
 Usage: python benchmarks/memprofile.py OUT.txt -m mooring.cli operator ...
 
-A thread samples the traced memory every few seconds; each time it reaches a new peak (10%
-above the last one written), it takes a snapshot and writes the largest allocation sites
-(by line, and by file) to OUT.txt, replacing what was there. On SIGTERM/SIGINT the module
-stops as usual, and the last peak's report stays. tracemalloc slows the program (about
-twice) and its own bookkeeping is not counted: the figures are the program's objects.
+A thread looks at the traced memory every few seconds and, when it has grown a tenth past
+the last peak kept (at most once every 20 s), keeps a snapshot (cheap: a copy of the
+traces, no statistics). When the module returns (the operator stops on SIGTERM), the
+largest allocation sites of the peak snapshot, by line and by file, are written to
+OUT.txt. tracemalloc slows the program (about twice) and its own bookkeeping is not
+counted: the figures are the program's objects.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
-FRAMES = 12
+FRAMES = 8
 EVERY = 3.0
 
 
@@ -41,14 +42,22 @@ def report(snapshot: tracemalloc.Snapshot, traced: int, out: Path) -> None:
     out.write_text("\n".join(lines) + "\n")
 
 
-def sample(out: Path) -> None:
-    written = 0
-    while True:
-        time.sleep(EVERY)
-        traced, _ = tracemalloc.get_traced_memory()
-        if traced > written * 1.1:
-            written = traced
-            report(tracemalloc.take_snapshot(), traced, out)
+class Peak:
+    def __init__(self) -> None:
+        self.snapshot: tracemalloc.Snapshot | None = None
+        self.traced = 0
+        self.lock = threading.Lock()
+
+    def sample(self) -> None:
+        kept_at = 0.0
+        while True:
+            time.sleep(EVERY)
+            traced, _ = tracemalloc.get_traced_memory()
+            if traced > self.traced * 1.1 and time.monotonic() - kept_at >= 20:
+                snapshot = tracemalloc.take_snapshot()
+                with self.lock:
+                    self.snapshot, self.traced = snapshot, traced
+                kept_at = time.monotonic()
 
 
 def main() -> None:
@@ -58,8 +67,14 @@ def main() -> None:
     module = sys.argv[3]
     sys.argv = [module, *sys.argv[4:]]
     tracemalloc.start(FRAMES)
-    threading.Thread(target=sample, args=(out,), name="memprofile", daemon=True).start()
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    peak = Peak()
+    threading.Thread(target=peak.sample, name="memprofile", daemon=True).start()
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    finally:
+        with peak.lock:
+            if peak.snapshot is not None:
+                report(peak.snapshot, peak.traced, out)
 
 
 if __name__ == "__main__":

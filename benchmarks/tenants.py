@@ -285,6 +285,11 @@ def operator_run(
             for line in metrics.splitlines()
             if line.startswith("mooring_resync_picked_up_total{")
         )
+        resync = {
+            line.split('source="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("mooring_resync_last_duration_seconds{")
+        }
         log_text = (root / "operator.log").read_text(errors="replace")
         Path("benchmarks/out").mkdir(parents=True, exist_ok=True)
         Path(f"benchmarks/out/operator-{n}.log").write_text(log_text)  # a look afterwards
@@ -301,6 +306,7 @@ def operator_run(
             "drift": latencies,
             "reconciles": reconciles,
             "picked_up": picked,
+            "resync": resync,
             "errors": sum(1 for line in lines if " ERROR " in line),
             "warnings": sum(1 for line in lines if " WARNING " in line),
             "tracebacks": sum(1 for line in lines if line.startswith("Traceback")),
@@ -343,6 +349,11 @@ def one_size(n: int, drift: int, kubectl: Path, memory_profile: bool) -> dict[st
         f"{run['picked_up']:.0f}; log lines: {run['errors']} ERROR, {run['warnings']} WARNING, "
         f"{run['tracebacks']} tracebacks",
         f"ratio to floor: {run['seconds'] / base['seconds']:.2f}x (aim: <= 1.2x)",
+        "last resync look: "
+        + (
+            ", ".join(f"{how} {seconds * 1000:.0f} ms" for how, seconds in run["resync"].items())
+            or "none yet"
+        ),
         f"operator CPU: {run['cpu']:.1f} s ({run['cpu'] / n * 1000:.1f} ms per tenant); "
         f"peak memory (VmHWM): {run['peak_rss'] / 2**20:.0f} MiB (aim at 10,000: < 500)",
         f"drift repair ({len(drift_seconds)} deleted NetworkPolicies): "

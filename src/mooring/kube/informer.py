@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -87,8 +88,11 @@ class Informer:
         self.index = index
         self.keep = keep or slim
         self.notify_listed = notify_listed
-        # Objects are kept as compact JSON: a thousand tenants' children as Python dicts
-        # would cost five times the memory, and they are read far less often than written.
+        # Objects are kept as compact JSON, deflated against the kind's first objects
+        # (_Codec): a thousand tenants' children as Python dicts would cost five times the
+        # memory, as plain JSON seven times this, and they are read far less often than
+        # written.
+        self._codec = _Codec()
         self._cache: dict[Key, bytes] = {}
         self._groups_of: dict[Key, str] = {}
         self._groups: dict[str, set[Key]] = {}
@@ -106,10 +110,14 @@ class Informer:
 
     def get(self, namespace: str | None, name: str) -> Obj | None:
         raw = self._cache.get((namespace or "", name))
-        return None if raw is None else _load(raw)
+        return None if raw is None else self._codec.load(raw)
 
     def indexed(self, group: str) -> list[Obj]:
-        return [_load(self._cache[k]) for k in self._groups.get(group, ()) if k in self._cache]
+        return [
+            self._codec.load(self._cache[k])
+            for k in self._groups.get(group, ())
+            if k in self._cache
+        ]
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -129,7 +137,7 @@ class Informer:
         if obj is None:
             self._cache.pop(key, None)
         else:
-            self._cache[key] = _dump(obj)
+            self._cache[key] = self._codec.dump(obj)
 
     async def _run(self) -> None:
         backoff = 0.5
@@ -166,16 +174,18 @@ class Informer:
         told = self.notify_listed or self.synced.is_set()
         fresh: dict[Key, Obj] = {}
         changes: list[tuple[str, Obj]] = []
-        for item in items:
+        for index, item in enumerate(items):
+            if index % 1000 == 999:
+                await asyncio.sleep(0)  # a list of thousands: let the rest of the loop run
             key = _key(item)
             if told:
                 before = self._cache.get(key)
                 if before is None:
                     changes.append(("ADDED", item))
-                elif _version(_load(before)) != _version(item):
+                elif _version(self._codec.load(before)) != _version(item):
                     changes.append(("MODIFIED", item))
             fresh[key] = self.keep(item)
-        gone = [_load(self._cache[k]) for k in self._cache.keys() - fresh.keys()]
+        gone = [self._codec.load(self._cache[k]) for k in self._cache.keys() - fresh.keys()]
         for key in list(self._cache):
             if key not in fresh:
                 self._store(key, None)
@@ -202,13 +212,41 @@ class Informer:
             await result
 
 
-def _dump(obj: Obj) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+class _Codec:
+    """Objects as compact JSON, deflated with a preset dictionary made of the first objects
+    of the kind: objects of one kind differ in little more than names and uids, so each
+    shrinks to about a seventh (700 bytes to 100 for a tenant's NetworkPolicy), for some
+    microseconds per write and fewer per read. The first objects, before the dictionary is
+    fixed, stay plain JSON; a leading zero byte tells the deflated ones."""
 
+    SAMPLES = 3
+    WINDOW = -12  # 4 KiB, raw deflate (no header); the dictionary must fit in it
+    DICTIONARY = 3800
 
-def _load(raw: bytes) -> Obj:
-    obj: Obj = json.loads(raw)
-    return obj
+    def __init__(self) -> None:
+        self._samples: list[bytes] = []
+        self._dictionary: bytes | None = None
+
+    def dump(self, obj: Obj) -> bytes:
+        raw = json.dumps(obj, separators=(",", ":")).encode()
+        if self._dictionary is None:
+            self._samples.append(raw)
+            if len(self._samples) >= self.SAMPLES:
+                self._dictionary = b"".join(self._samples)[-self.DICTIONARY :]
+                self._samples.clear()
+            return raw
+        deflate = zlib.compressobj(
+            6, zlib.DEFLATED, self.WINDOW, 2, zlib.Z_DEFAULT_STRATEGY, self._dictionary
+        )
+        return b"\0" + deflate.compress(raw) + deflate.flush()
+
+    def load(self, data: bytes) -> Obj:
+        if data[:1] == b"\0":
+            assert self._dictionary is not None
+            inflate = zlib.decompressobj(self.WINDOW, self._dictionary)
+            data = inflate.decompress(data[1:]) + inflate.flush()
+        obj: Obj = json.loads(data)
+        return obj
 
 
 def _version(obj: Obj) -> str:

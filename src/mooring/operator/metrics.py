@@ -53,6 +53,11 @@ RESYNC_SECONDS = Histogram(
     "Time of one resync look over every kind (picking up what was left behind included).",
     buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120),
 )
+RESYNC_LAST_SECONDS = Gauge(
+    "mooring_resync_last_duration_seconds",
+    "Time of the last resync look, from what the watches remember or from paged lists.",
+    ["source"],
+)
 API_REFUSALS = Gauge(
     "mooring_api_refusals", "429 answers the operator's API clients got since start.", ["client"]
 )

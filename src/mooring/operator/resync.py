@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mooring.kube.client import Kube, KubeError
-from mooring.operator.metrics import RESYNC_PICKED_UP, RESYNC_SECONDS
+from mooring.operator.metrics import RESYNC_LAST_SECONDS, RESYNC_PICKED_UP, RESYNC_SECONDS
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (namespace or "", name)
@@ -171,7 +171,9 @@ class Resync:
                 if done:
                     picked += 1
                     RESYNC_PICKED_UP.labels(source.kind).inc()
-        RESYNC_SECONDS.observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started
+        RESYNC_SECONDS.observe(elapsed)
+        RESYNC_LAST_SECONDS.labels("listed" if full else "remembered").set(elapsed)
         return picked
 
     async def _behind(self, source: Source, full: bool) -> dict[Key, Seen]:
