@@ -200,7 +200,9 @@ async def one_size(n: int) -> None:
                     build_context(
                         obj["metadata"]["name"],
                         platform,
-                        tenants=[state.tenants[obj["metadata"]["labels"]["mooring.dev/tenant"]]],
+                        tenants=[
+                            state.tenants.get(obj["metadata"]["labels"]["mooring.dev/tenant"])
+                        ],  # type: ignore[list-item]
                         now=NOW,
                     ),
                     1,

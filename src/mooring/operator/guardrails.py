@@ -22,7 +22,7 @@ import contextlib
 import json
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -91,9 +91,11 @@ class Guardrails:
     engine: Engine = field(default_factory=Engine)
     informers: dict[str, Informer] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
-    # The World's parts, by identity: parsed once per change.
+    # The World's parts, by identity: checked once per change. Tenants are kept as their
+    # spec's compact JSON and parsed again when needed (a few at a time; all of them only
+    # when the platform changes): ten thousand parsed Tenants would cost 70 MiB.
     platform: PlatformConfigSpec | None = None
-    tenants: dict[str, Tenant] = field(default_factory=dict)
+    tenants: TenantStore = field(default_factory=lambda: TenantStore())
     tenant_generations: dict[str, tuple[Any, bool]] = field(default_factory=dict)
     exceptions: dict[tuple[str, str], PolicyException] = field(default_factory=dict)
     namespaces: dict[str, str] = field(default_factory=dict)  # tenant namespace -> tenant
@@ -140,7 +142,8 @@ class Guardrails:
         seen = (meta.get("generation"), gone or bool(meta.get("deletionTimestamp")))
         if not gone and self.tenant_generations.get(name) == seen:
             return  # status, annotations or kopf's bookkeeping: nothing the guardrails read
-        before = self.tenants.pop(name, None)
+        before = self.tenants.namespaces_of(name)
+        self.tenants.pop(name)
         self.problems.pop(("Tenant", name), None)
         if gone:
             self.tenant_generations.pop(name, None)
@@ -149,8 +152,8 @@ class Guardrails:
             deleting = seen[1]  # a tenant being deleted leaves the World at once
             tenant = None if deleting else self._parse(Tenant, obj, ("Tenant", name))
             if isinstance(tenant, Tenant):
-                self.tenants[name] = tenant
-        touched = _namespaces_of(before) | _namespaces_of(self.tenants.get(name))
+                self.tenants.put(tenant, obj)
+        touched = before | self.tenants.namespaces_of(name)
         self.contexts_for |= touched
         self.namespaces_dirty |= touched
         self.policies_dirty = True
@@ -241,7 +244,8 @@ class Guardrails:
     def world(self) -> admission.World:
         return admission.World(
             platform=self.platform,
-            tenants=list(self.tenants.values()),
+            tenants=self.tenants.with_overrides(),
+            lookup=self.tenants.in_namespace,
             exceptions=list(self.exceptions.values()),
             namespaces=dict(self.namespaces),
             problems=list(self.problems.values()),
@@ -396,10 +400,81 @@ class Guardrails:
             log.warning("guardrails: %s: %s", what, error)
 
 
-def _namespaces_of(tenant: Tenant | None) -> set[str]:
-    if tenant is None:
-        return set()
-    return {tenant.namespace(environment) for environment in tenant.spec.environments}
+class TenantStore:
+    """Valid Tenants by name: their spec as compact JSON, the namespaces of their
+    environments, and the few parsed ones last asked for."""
+
+    CACHED = 512
+
+    def __init__(self) -> None:
+        self._specs: dict[str, bytes] = {}
+        self._namespaces: dict[str, tuple[str, ...]] = {}
+        self._owner: dict[str, str] = {}  # namespace -> the first tenant that names it
+        self._overriding: set[str] = set()  # tenants with guardrail overrides
+        self._parsed: OrderedDict[str, Tenant] = OrderedDict()
+
+    def put(self, tenant: Tenant, obj: Obj) -> None:
+        name = tenant.name
+        meta = obj.get("metadata") or {}
+        kept = {
+            "apiVersion": obj.get("apiVersion"),
+            "kind": obj.get("kind"),
+            "metadata": {k: meta[k] for k in ("name", "uid", "generation") if k in meta},
+            "spec": obj.get("spec") or {},
+        }
+        self._specs[name] = json.dumps(kept, separators=(",", ":")).encode()
+        self._namespaces[name] = tuple(tenant.namespace(e) for e in tenant.spec.environments)
+        for namespace in self._namespaces[name]:
+            self._owner.setdefault(namespace, name)
+        if tenant.spec.guardrails:
+            self._overriding.add(name)
+        self._parsed[name] = tenant
+        self._trim()
+
+    def pop(self, name: str) -> None:
+        self._specs.pop(name, None)
+        self._parsed.pop(name, None)
+        self._overriding.discard(name)
+        for namespace in self._namespaces.pop(name, ()):
+            if self._owner.get(namespace) == name:
+                del self._owner[namespace]
+                # Another tenant naming it (a conflict) owns it now.
+                heir = next((n for n, ns in self._namespaces.items() if namespace in ns), None)
+                if heir is not None:
+                    self._owner[namespace] = heir
+
+    def namespaces_of(self, name: str) -> set[str]:
+        return set(self._namespaces.get(name, ()))
+
+    def get(self, name: str) -> Tenant | None:
+        tenant = self._parsed.get(name)
+        if tenant is not None:
+            self._parsed.move_to_end(name)
+            return tenant
+        raw = self._specs.get(name)
+        if raw is None:
+            return None
+        tenant = Tenant.model_validate(json.loads(raw))  # valid when it was put
+        self._parsed[name] = tenant
+        self._trim()
+        return tenant
+
+    def in_namespace(self, namespace: str) -> Tenant | None:
+        """The tenant one of whose environments `namespace` is (core's tenant_of)."""
+        owner = self._owner.get(namespace)
+        return None if owner is None else self.get(owner)
+
+    def with_overrides(self) -> list[Tenant]:
+        """The tenants that set guardrail modes of their own (the policies in use)."""
+        found = (self.get(name) for name in sorted(self._overriding))
+        return [tenant for tenant in found if tenant is not None]
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def _trim(self) -> None:
+        while len(self._parsed) > self.CACHED:
+            self._parsed.popitem(last=False)
 
 
 def _version(obj: Obj) -> str:

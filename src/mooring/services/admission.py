@@ -37,16 +37,22 @@ class World:
     """What the guardrails depend on, parsed. Invalid objects are left out, with a problem."""
 
     platform: PlatformConfigSpec | None = None
+    # Every tenant; or, with a `lookup`, at least those with guardrail modes of their own.
     tenants: list[Tenant] = field(default_factory=list)
     exceptions: list[PolicyException] = field(default_factory=list)
     namespaces: dict[str, str] = field(default_factory=dict)  # tenant namespace -> tenant
     problems: list[str] = field(default_factory=list)
+    # namespace -> its tenant, when the caller keeps an index (the operator does); else
+    # one is built from `tenants`, which must then hold them all.
+    lookup: Callable[[str], Tenant | None] | None = None
     _tenant_in: dict[str, Tenant] | None = field(default=None, repr=False)
     _exceptions_in: dict[str | None, list[PolicyException]] | None = field(default=None, repr=False)
 
     def tenant_in(self, namespace: str | None) -> Tenant | None:
         """The tenant one of whose environments `namespace` is (core's tenant_of, indexed:
         thousands of tenants times thousands of namespaces would be quadratic)."""
+        if self.lookup is not None:
+            return self.lookup(namespace or "")
         if self._tenant_in is None:
             index: dict[str, Tenant] = {}
             for tenant in self.tenants:
