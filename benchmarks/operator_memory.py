@@ -35,7 +35,7 @@ from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import Tenant
 from mooring.core.policy.context import build_context
 from mooring.core.render import Context, render_tenant
-from mooring.kube.informer import Informer, metadata_only, slim
+from mooring.kube.informer import Informer, _key, metadata_only, slim
 from mooring.operator.guardrails import Guardrails
 from mooring.operator.tenants import RENDER_CACHE, Bodies, _tenant_label
 
@@ -174,8 +174,7 @@ async def one_size(n: int) -> None:
             kind = obj["kind"]
             if kind not in made:
                 made[kind] = Informer(None, obj["apiVersion"], kind, index=_tenant_label)  # type: ignore[arg-type]
-            meta = obj["metadata"]
-            made[kind]._store((meta.get("namespace") or "", meta["name"]), slim(obj))
+            made[kind]._store(_key(obj), slim(obj))
         return made
 
     def tenants() -> Bodies:
@@ -191,11 +190,11 @@ async def one_size(n: int) -> None:
         state.informers["GuardrailContext"] = Informer(None, "v1", "GuardrailContext")  # type: ignore[arg-type]
         for body in bodies:
             state._on_tenant("ADDED", body)
-            state.informers["Tenant"]._store(("", body["metadata"]["name"]), metadata_only(body))
+            state.informers["Tenant"]._store(_key(body), metadata_only(body))
         for obj in children:
             if obj["kind"] == "Namespace":
                 state._on_namespace("ADDED", obj)
-                state.informers["Namespace"]._store(("", obj["metadata"]["name"]), slim(obj))
+                state.informers["Namespace"]._store(_key(obj), slim(obj))
                 context = served(
                     build_context(
                         obj["metadata"]["name"],

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
 import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -130,8 +131,13 @@ class Informer:
             old_group = self._groups_of.pop(key, None)
             new_group = self.index(obj) if obj is not None else None
             if old_group is not None and old_group != new_group:
-                self._groups.get(old_group, set()).discard(key)
+                members = self._groups.get(old_group)
+                if members is not None:
+                    members.discard(key)
+                    if not members:
+                        del self._groups[old_group]
             if new_group is not None:
+                new_group = sys.intern(new_group)
                 self._groups.setdefault(new_group, set()).add(key)
                 self._groups_of[key] = new_group
         if obj is None:
@@ -267,5 +273,6 @@ def metadata_only(obj: Obj) -> Obj:
 
 
 def _key(obj: Obj) -> Key:
+    """(namespace, name), interned: thousands of objects share a few names and namespaces."""
     meta = obj.get("metadata") or {}
-    return meta.get("namespace") or "", meta["name"]
+    return sys.intern(meta.get("namespace") or ""), sys.intern(meta["name"])
