@@ -89,3 +89,22 @@ def test_an_unexpected_error_stays_an_error_with_its_traceback() -> None:
 def test_a_handler_that_gave_up_stays_an_error() -> None:
     line = passed(record("Handler 'reconcile_tenant' failed permanently: bad spec", ref=TENANT))
     assert line.levelno == logging.ERROR
+
+
+def test_a_request_kopf_gives_up_under_429s_is_a_warning_but_a_refusal_stays_an_error() -> None:
+    refused = passed(
+        record(
+            "Request attempt #14/14 failed; escalating: PATCH https://x/tenants/team1 -> "
+            "APITooManyRequestsError('Too many requests, please try again later.', status=429)",
+            ref=TENANT,
+        )
+    )
+    assert refused.levelno == logging.WARNING
+    forbidden = passed(
+        record(
+            "Request attempt #14/14 failed; escalating: PATCH https://x/tenants/team1 -> "
+            "APIForbiddenError('tenants is forbidden')",
+            ref=TENANT,
+        )
+    )
+    assert forbidden.levelno == logging.ERROR

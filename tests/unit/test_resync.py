@@ -118,3 +118,25 @@ def test_a_failing_tenant_waits_longer_each_time_and_not_in_step_with_the_others
     assert all(225 <= d <= 300 for d in delays[6:])
     spread = {round(retry_delay(f"team{i}", 3), 2) for i in range(100)}
     assert len(spread) > 50  # thousands failing together do not come back together
+
+
+async def test_the_resync_picks_up_what_stays_behind_once_the_server_is_calm() -> None:
+    from mooring.operator.resync import Resync, Source
+
+    calm = {"now": False}
+    picked: list[tuple[str, str]] = []
+
+    async def again(key: tuple[str, str], seen: Seen) -> bool:
+        picked.append(key)
+        return True
+
+    lost = {("", "lost"): Seen("10", "a")}
+    resync = Resync(None, interval=1, full_every=1000, calm=lambda: calm["now"])  # type: ignore[arg-type]
+    resync.sources.append(
+        Source("Tenant", "mooring.dev/v1alpha1", again=again, remembered=lambda: lost)
+    )
+    assert await resync.look() == 0  # seen behind for the first time: kopf's turn
+    assert await resync.look() == 0  # still behind, but the server refuses: kopf is slow
+    calm["now"] = True
+    assert await resync.look() == 1
+    assert picked == [("", "lost")]

@@ -201,6 +201,7 @@ class Pacer:
         self.limit = AdaptiveLimit(self.settings.max_in_flight, self.settings.min_in_flight, clock)
         self._clock = clock
         self.refusals = 0  # 429s seen, for metrics and benchmarks
+        self.troubled_at = -1e9  # when the server last refused, failed or did not answer
         self._said_at = -1e9
 
     @contextlib.asynccontextmanager
@@ -216,11 +217,16 @@ class Pacer:
         if status == 429:
             self.refusals += 1
         if status in OVERLOADED or status == 0:
+            self.troubled_at = self._clock()
             cut = self.limit.overloaded()
             if cut:
                 self._say(status)
         else:
             self.limit.succeeded()
+
+    def calm_for(self, seconds: float) -> bool:
+        """Has the server answered everything for `seconds` (no refusal, no stall)?"""
+        return self._clock() - self.troubled_at >= seconds
 
     def _say(self, status: int) -> None:
         """One warning every 30 s at most, however many requests were refused."""

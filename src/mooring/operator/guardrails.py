@@ -302,25 +302,25 @@ class Guardrails:
             some = set(world.namespaces)
         if some:
             contexts = self.informers["GuardrailContext"]
+            failed: set[str] = set()
             changed, errors = await admission.sync_contexts(
                 self.kube,
                 world,
                 now,
                 lambda namespace: contexts.get(namespace, CONTEXT_NAME),
                 only=some,
+                failed=failed,
             )
             GUARDRAIL_CONTEXT_WRITES.inc(len(changed))
             namespaces.update(changed)
             self._report("guardrail contexts", changed, errors)
-            failed = {n for n in some if any(f"{n}/" in e for e in errors)}
             for namespace in some - failed:
                 current_context = contexts.get(namespace, CONTEXT_NAME)
                 if namespace in changed or current_context is None:
                     self.verified.pop(namespace, None)  # its echo sets it, below
                 else:
                     self.verified[namespace] = _version(current_context)
-            if errors:
-                self.contexts_for |= failed or some
+            self.contexts_for |= failed
         if some or everything or expired or exceptions_changed:
             errors = await admission.sync_exception_status(
                 self.kube, world, self._cache("PolicyException"), now
@@ -341,6 +341,7 @@ class Guardrails:
         if dirty and not self.reports:
             # `mooring install apply` may have installed the kind since the last look.
             self.reports = await audit.has_report_kind(self.kube)
+        failures = 0
         for index, namespace in enumerate(sorted(dirty)):
             if index % 100 == 99:
                 await asyncio.sleep(0)  # thousands of namespaces: let the rest of the loop run
@@ -362,9 +363,13 @@ class Guardrails:
             GUARDRAIL_AUDIT_SECONDS.observe(time.perf_counter() - started)
             GUARDRAIL_AUDITS.labels("error" if result.error else "ok").inc()
             if result.error:
-                log.warning("audit of namespace %s: %s", namespace, result.error)
+                failures += 1
+                if failures <= 5:
+                    log.warning("audit of namespace %s: %s", namespace, result.error)
                 self.namespaces_dirty.add(namespace)
             self.found[namespace] = (result.tenant, result.violations)
+        if failures > 5:
+            log.warning("audits of %d more namespaces failed; retried", failures - 5)
         self._publish()
 
     def _forget(self, namespace: str) -> None:

@@ -11,9 +11,15 @@ import logging
 import re
 from typing import Any
 
-# kopf's own lines for waits it recovers from by itself.
+# kopf's own lines for waits it recovers from by itself (a request it gives up on is
+# handled again later: kopf's throttling, then the resync).
 _KOPF_WAITS = (
     re.compile(r"^Request attempt #\d+(/\d+)? failed; will retry"),
+    re.compile(
+        r"^Request attempt #\d+(/\d+)? failed; escalating: .* -> "
+        r"(TimeoutError|ServerTimeoutError|ConnectionTimeoutError|ClientConnectorError|"
+        r"ServerDisconnectedError|ClientOSError|APITooManyRequestsError|APIServerError)\("
+    ),
     re.compile(r"failed temporarily: "),
     re.compile(r"^Throttling for \S+ seconds due to an unexpected error: "),
 )

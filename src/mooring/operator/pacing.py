@@ -20,6 +20,7 @@ from mooring.kube.client import Kube
 from mooring.kube.pacing import PacingSettings
 
 IDLE = 1.0
+BACKOFFS = (1, 2, 4, 8, 15, 30, 30, 30, 30, 30, 30, 30, 30, 30)
 BINDING_SECRETS = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY},{names.LABEL_DATABASE}"
 
 
@@ -33,8 +34,10 @@ def kube_client(kubeconfig: Path | None, timeout: float, qps: float, burst: int)
 def configure_kopf(settings: kopf.OperatorSettings, workers: int) -> None:
     settings.queueing.worker_limit = workers
     settings.queueing.idle_timeout = IDLE
-    # A 429's Retry-After is honoured even when it is shorter than kopf's own backoff.
-    settings.networking.enforce_retry_after = True
+    # kopf waits the longer of its backoff and a 429's Retry-After, and keeps trying for
+    # about five minutes (not one) before it gives a request up.
+    settings.networking.enforce_retry_after = False
+    settings.networking.error_backoffs = BACKOFFS
     # kopf would turn its log lines into Kubernetes Events: a request per temporary failure,
     # when the server is already overloaded. Mooring posts its own Events, naming what failed.
     settings.posting.level = logging.CRITICAL

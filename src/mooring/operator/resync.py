@@ -115,6 +115,9 @@ class Resync:
     sources: list[Source] = field(default_factory=list)
     # Called at each look (the guardrails mark everything to recompute).
     on_look: list[Callable[[], None]] = field(default_factory=list)
+    # Is the API server calm? While it refuses or stalls, kopf is merely slow, and picking
+    # objects up beside it would add load: they are picked up once it is calm again.
+    calm: Callable[[], bool] = lambda: True
     looks: int = 0
     task: asyncio.Task[None] | None = None
 
@@ -151,6 +154,13 @@ class Resync:
             current = await self._behind(source, full)
             stuck = left_behind(source.previous, current)
             source.previous = current
+            if stuck and not self.calm():
+                log.info(
+                    "resync: %d %s(s) behind, left to kopf while the API server is under pressure",
+                    len(stuck),
+                    source.kind,
+                )
+                continue
             for key in stuck:
                 seen = current[key]
                 if source.busy(key, seen):
@@ -206,7 +216,8 @@ def resync_of(memo: Any) -> Resync | None:
     interval = float(getattr(memo["options"], "resync_seconds", 60.0))
     if interval <= 0:
         return None
-    resync = Resync(memo["kube"], interval=interval)
+    kube: Kube = memo["kube"]
+    resync = Resync(kube, interval=interval, calm=lambda: kube.pacer.calm_for(interval))
     memo["resync"] = resync
     memo.setdefault("on_close", []).append(resync.stop)
     resync.start()

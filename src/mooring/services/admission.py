@@ -194,6 +194,7 @@ async def sync_contexts(
     now: datetime,
     current: Mapping[str, Obj] | Callable[[str], Obj | None] | None = None,
     only: Iterable[str] | None = None,
+    failed: set[str] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Apply each tenant namespace's GuardrailContext where it differs (of those in `only`,
     when given).
@@ -222,6 +223,8 @@ async def sync_contexts(
             changed.append(namespace)
         except KubeError as error:
             errors.append(str(error))
+            if failed is not None:
+                failed.add(namespace)
     return changed, errors
 
 
