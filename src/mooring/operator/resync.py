@@ -32,6 +32,7 @@ from mooring.kube.client import Kube, KubeError
 from mooring.operator.metrics import RESYNC_LAST_SECONDS, RESYNC_PICKED_UP, RESYNC_SECONDS
 
 log = logging.getLogger(__name__)
+AT_ONCE = 8  # objects reconciled again at once
 Key = tuple[str, str]  # (namespace or "", name)
 Obj = dict[str, Any]
 
@@ -161,30 +162,39 @@ class Resync:
                     source.kind,
                 )
                 continue
-            for key in stuck:
-                seen = current[key]
-                if source.busy(key, seen):
-                    continue
+            if stuck:
+                shown = ", ".join("/".join(filter(None, key)) for key in stuck[:10])
+                more = f" and {len(stuck) - 10} more" if len(stuck) > 10 else ""
                 log.warning(
-                    "%s %s%s: status behind its spec and untouched for %.0f s; "
-                    "reconciling it again",
+                    "%s %s%s: status behind the spec and untouched for %.0f s; reconciling again",
                     source.kind,
-                    f"{key[0]}/" if key[0] else "",
-                    key[1],
+                    shown,
+                    more,
                     self.interval,
                 )
-                try:
-                    done = await source.again(key, seen)
-                except KubeError as error:
-                    log.warning("%s %s: could not reconcile again: %s", source.kind, key[1], error)
-                    continue
-                if done:
-                    picked += 1
-                    RESYNC_PICKED_UP.labels(source.kind).inc()
+            limit = asyncio.Semaphore(AT_ONCE)
+            done = await asyncio.gather(
+                *(self._pick(source, key, current[key], limit) for key in stuck)
+            )
+            picked += sum(done)
         elapsed = time.perf_counter() - started
         RESYNC_SECONDS.observe(elapsed)
         RESYNC_LAST_SECONDS.labels("listed" if full else "remembered").set(elapsed)
         return picked
+
+    async def _pick(self, source: Source, key: Key, seen: Seen, limit: asyncio.Semaphore) -> bool:
+        if source.busy(key, seen):
+            return False
+        async with limit:
+            log.info("%s %s: reconciling it again", source.kind, "/".join(filter(None, key)))
+            try:
+                done = await source.again(key, seen)
+            except KubeError as error:
+                log.warning("%s %s: could not reconcile again: %s", source.kind, key[1], error)
+                return False
+        if done:
+            RESYNC_PICKED_UP.labels(source.kind).inc()
+        return done
 
     async def _behind(self, source: Source, full: bool) -> dict[Key, Seen]:
         found: dict[Key, Seen] = {}
