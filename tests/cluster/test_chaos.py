@@ -192,14 +192,14 @@ async def test_thousands_of_tenants_under_refusals_and_stalls_all_become_ready(
     pid = operator.process.pid
     bodies = _bodies(TENANTS)
     user, _ = operator_user()
-    await chaos.throttle(admin, user, seats=1, queue=8)
-    stalls = chaos.Stalls(apiserver_pid, pause=(2.0, 6.0), run=(4.0, 10.0)).start()
+    await chaos.throttle(admin, user, seats=2, queue=16)
+    stalls = chaos.Stalls(apiserver_pid, pause=(2.0, 6.0), run=(8.0, 16.0)).start()
     started = time.monotonic()
     try:
         await chaos.create_all(admin, bodies)
         print(f"[chaos] {TENANTS} Tenants created in {time.monotonic() - started:.0f} s")
         _, missing = await chaos.wait_all_ready(
-            admin, (b["metadata"]["name"] for b in bodies), timeout=900, say=print
+            admin, (b["metadata"]["name"] for b in bodies), timeout=1500, say=print
         )
     finally:
         stalls.stop()

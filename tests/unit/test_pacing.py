@@ -105,17 +105,22 @@ def test_the_in_flight_bound_halves_on_refusal_at_most_once_a_second() -> None:
     assert limit.limit == 2  # never below the floor
 
 
-def test_the_in_flight_bound_grows_back_by_one_per_round_of_answers() -> None:
+def test_the_in_flight_bound_comes_back_quickly_then_probes_slowly() -> None:
     clock = Clock()
-    limit = AdaptiveLimit(high=8, low=2, clock=clock)
+    limit = AdaptiveLimit(high=16, low=2, clock=clock)
+    limit.overloaded()
+    clock.now += 1.5
     limit.overloaded()
     assert limit.limit == 4
-    for _ in range(4):
-        limit.succeeded()
-    assert limit.limit == 5
-    for _ in range(100):
+    for _ in range(4):  # one per answer, back to where it was before the last cut
         limit.succeeded()
     assert limit.limit == 8
+    for _ in range(8):  # beyond: one per round of answers
+        limit.succeeded()
+    assert limit.limit == 9
+    for _ in range(1000):
+        limit.succeeded()
+    assert limit.limit == 16
 
 
 async def test_requests_beyond_the_bound_wait_their_turn_in_order() -> None:

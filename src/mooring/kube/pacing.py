@@ -3,9 +3,10 @@
 - A token bucket: at most `qps` requests a second on average, `burst` at once. A cap that
   stops a runaway loop; sized so that in normal work the server, not the client, sets the
   pace (see docs/architecture.md, "Pacing").
-- A bound on requests in flight that adapts (AIMD): halved when the server refuses
-  (429), times out (504) or is unreachable, at most once per second; one more after as many
-  answers in a row as the bound allows, up to the configured maximum.
+- A bound on requests in flight that adapts: halved when the server refuses (429), times
+  out (504) or does not answer, at most once per second; then back up by one per answer to
+  where it was before the cut (the server took that much a moment ago), and beyond it by
+  one per round of answers (as many in a row as the bound), up to the configured maximum.
 - Waits the server asks for (`Retry-After`), or else an exponential backoff with jitter,
   per request, within a time budget.
 
@@ -92,6 +93,7 @@ class AdaptiveLimit:
         self._clock = clock
         self._streak = 0
         self._last_cut = -1e9
+        self._before_cut = high
         self._waiters: deque[asyncio.Future[None]] = deque()
 
     async def acquire(self) -> None:
@@ -122,7 +124,12 @@ class AdaptiveLimit:
                 waiter.set_result(None)
 
     def succeeded(self) -> None:
-        """An answer: after `limit` of them in a row, one more request at once."""
+        """An answer: one more request at once, back to where the bound was before its last
+        cut; beyond that, one more after `limit` answers in a row."""
+        if self.limit < self._before_cut:
+            self.limit += 1
+            self._wake()
+            return
         self._streak += 1
         if self._streak >= self.limit and self.limit < self.high:
             self.limit += 1
@@ -136,6 +143,7 @@ class AdaptiveLimit:
         if now - self._last_cut < 1.0 or self.limit <= self.low:
             return False
         self._last_cut = now
+        self._before_cut = self.limit
         self.limit = max(self.low, self.limit // 2)
         return True
 
