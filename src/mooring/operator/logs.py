@@ -64,6 +64,17 @@ def _transient(exc_info: Any) -> bool:
     return False
 
 
+def expected_wait(record: logging.LogRecord) -> bool:
+    """A kopf line about a wait it recovers from by itself (the API server slow, refusing
+    or away for a moment): worth a warning, not an error, nor an Event on the object."""
+    if not record.name.startswith("kopf"):
+        return False
+    message = record.getMessage()
+    if not any(p.search(message) for p in _KOPF_WAITS):
+        return False
+    return record.exc_info is None or _transient(record.exc_info)
+
+
 class OperatorLines(logging.Filter):
     """Names the object in kopf's per-object lines; turns expected waits into warnings."""
 
@@ -72,12 +83,10 @@ class OperatorLines(logging.Filter):
         name = object_name(getattr(record, "k8s_ref", None))
         if name and not message.startswith(name):
             message = f"{name}: {message}"
-        if record.levelno == logging.ERROR and record.name.startswith("kopf"):
-            waiting = any(p.search(record.getMessage()) for p in _KOPF_WAITS)
-            if waiting and (record.exc_info is None or _transient(record.exc_info)):
-                record.levelno, record.levelname = logging.WARNING, "WARNING"
-                record.exc_info = None
-                record.exc_text = None
+        if record.levelno == logging.ERROR and expected_wait(record):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = None
+            record.exc_text = None
         record.msg, record.args = message, None
         return True
 

@@ -10,13 +10,9 @@ after `IDLE` seconds instead of kopf's five.
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
 import kopf
 
 from mooring.api import names
-from mooring.kube.client import Kube
 from mooring.kube.pacing import PacingSettings
 
 IDLE = 1.0
@@ -24,11 +20,10 @@ BACKOFFS = (1, 2, 4, 8, 15, 30, 30, 30, 30, 30, 30, 30, 30, 30)
 BINDING_SECRETS = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY},{names.LABEL_DATABASE}"
 
 
-def kube_client(kubeconfig: Path | None, timeout: float, qps: float, burst: int) -> Kube:
-    """A client paced for the operator: it rides out stalls (up to two minutes for one
+def client_settings(qps: float, burst: int) -> PacingSettings:
+    """Pacing for the operator's client: it rides out stalls (up to two minutes for one
     request) and refusals of the server, instead of failing the reconcile at once."""
-    settings = PacingSettings(qps=qps, burst=burst, retry_budget=120, retry_unreachable=True)
-    return Kube.from_kubeconfig(kubeconfig, timeout=timeout, pacing=settings)
+    return PacingSettings(qps=qps, burst=burst, retry_budget=120, retry_unreachable=True)
 
 
 def configure_kopf(settings: kopf.OperatorSettings, workers: int) -> None:
@@ -38,9 +33,6 @@ def configure_kopf(settings: kopf.OperatorSettings, workers: int) -> None:
     # about five minutes (not one) before it gives a request up.
     settings.networking.enforce_retry_after = False
     settings.networking.error_backoffs = BACKOFFS
-    # kopf would turn its log lines into Kubernetes Events: a request per temporary failure,
-    # when the server is already overloaded. Mooring posts its own Events, naming what failed.
-    settings.posting.level = logging.CRITICAL
     # kopf filters handlers' labels on its side: without a selector it would watch (and
     # remember) every Secret in the cluster to see binding Secrets go.
     settings.watching.label_selectors["", "v1", "secrets"] = BINDING_SECRETS
