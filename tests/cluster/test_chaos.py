@@ -22,6 +22,7 @@ import asyncio
 import os
 import signal
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -39,7 +40,7 @@ from mooring.devcluster.cluster import DevCluster
 from mooring.kube.client import Kube
 from mooring.services.install import install_platform
 from tests import chaos
-from tests.cluster.conftest import PLATFORM, OperatorProcess, tenant, wait_ready
+from tests.cluster.conftest import PLATFORM, OperatorProcess, eventually, tenant, wait_ready
 
 pytestmark = [pytest.mark.cluster, pytest.mark.chaos]
 TENANTS = 2000
@@ -146,6 +147,81 @@ async def test_a_short_stall_of_the_api_server_is_ridden_out_with_warnings_that_
         assert operator.running()
     finally:
         operator.stop()
+
+
+def _picked_up(operator: OperatorProcess, kind: str) -> float:
+    """The operator's mooring_resync_picked_up_total for one kind (0 before the first)."""
+    url = f"http://127.0.0.1:{operator.metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    prefix = f'mooring_resync_picked_up_total{{kind="{kind}"}} '
+    return sum(float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix))
+
+
+async def test_what_lost_its_status_or_was_changed_behind_the_operators_back_is_put_right(
+    chaos_cluster: DevCluster, admin: Kube, tmp_path: Path
+) -> None:
+    """Issue 14's sweep, against the real API server: a Tenant whose status is gone (a
+    status change is no spec change, so kopf has no event to act on) is reconciled again by
+    the resync alone, and a GuardrailContext edited by someone is recomputed."""
+    operator = OperatorProcess(
+        chaos_cluster.operator_kubeconfig(tmp_path / "operator.kubeconfig"),
+        tmp_path / "operator.log",
+    )
+    operator.start("--resync-seconds", "2")
+    try:
+        name = await _create(admin, "resync-lost")
+        twin = await _create(admin, "resync-twin")
+        await wait_ready(admin, name, timeout=180)
+        await wait_ready(admin, twin, timeout=180)
+        assert _picked_up(operator, "Tenant") == 0, "a tenant was picked up before any was lost"
+        lost = await admin.patch(
+            "mooring.dev/v1alpha1", "Tenant", name, {"status": None}, subresource="status"
+        )
+        assert not lost.get("status"), lost.get("status")
+        back = await wait_ready(admin, name, timeout=60)
+        assert back["status"]["namespaces"], back["status"]
+        # The count goes up once the status is written, a moment after the test sees it.
+        await eventually(
+            lambda: _async(_picked_up(operator, "Tenant") == 1), 10, "the resync's count"
+        )
+        log = operator.log.read_text(errors="replace")
+        assert f"Tenant {name}: status behind the spec" in log, operator.tail()
+        assert f"Tenant {twin}: status behind" not in log, "the twin was picked up for nothing"
+
+        namespace = f"{name}-dev"
+        context = await eventually(
+            lambda: admin.get_or_none(
+                "mooring.dev/v1alpha1", "GuardrailContext", "guardrails", namespace
+            ),
+            60,
+            f"GuardrailContext in {namespace}",
+        )
+        wanted = context["spec"]
+        changed = await admin.patch(
+            "mooring.dev/v1alpha1",
+            "GuardrailContext",
+            "guardrails",
+            {"spec": {"modes": dict.fromkeys(wanted["modes"], "off"), "nodePorts": True}},
+            namespace=namespace,
+            field_manager="someone-else",
+        )
+        assert changed["spec"] != wanted, "the edit changed nothing: the test would prove nothing"
+
+        async def restored() -> bool:
+            now = await admin.get(
+                "mooring.dev/v1alpha1", "GuardrailContext", "guardrails", namespace
+            )
+            return bool(now["spec"] == wanted)
+
+        await eventually(restored, 60, f"the GuardrailContext in {namespace} put right")
+        assert operator.running()
+    finally:
+        operator.stop()
+
+
+async def _async(value: bool) -> bool:
+    return value
 
 
 async def _create(kube: Kube, name: str) -> str:

@@ -3,9 +3,11 @@ traceback; real failures stay errors with theirs."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
+from mooring.operator.events import EventBridge
 from mooring.operator.logs import OperatorLines
 
 TENANT = {"apiVersion": "mooring.dev/v1alpha1", "kind": "Tenant", "name": "team5606"}
@@ -108,3 +110,30 @@ def test_a_request_kopf_gives_up_under_429s_is_a_warning_but_a_refusal_stays_an_
         )
     )
     assert forbidden.levelno == logging.ERROR
+
+
+class _Recorded(EventBridge):
+    """The bridge with its posting recorded instead of sent (what is posted, not how)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(None, loop)  # type: ignore[arg-type]
+        self.posted: list[tuple[str, str]] = []
+
+    def _post(self, about: dict[str, Any], reason: str, message: str) -> None:
+        self.posted.append((reason, message))
+
+
+async def test_a_wait_kopf_recovers_from_is_no_event_but_a_failure_is() -> None:
+    bridge = _Recorded(asyncio.get_running_loop())
+    bridge.handle(
+        record(
+            "Request attempt #1/9 failed; will retry: PATCH https://x/tenants/team5606 -> "
+            "TimeoutError()",
+            ref=TENANT,
+        )
+    )
+    bridge.handle(record("Handler 'reconcile_tenant' failed with an exception.", ref=TENANT))
+    await asyncio.sleep(0)
+    assert bridge.posted == [
+        ("HandlerError", "Handler 'reconcile_tenant' failed with an exception.")
+    ]
