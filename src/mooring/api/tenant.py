@@ -20,6 +20,7 @@ from mooring.api.base import (
     check_name,
     unique,
 )
+from mooring.api.observe import TenantObserve
 from mooring.api.quantity import Quantity
 from mooring.api.status import Condition
 
@@ -337,12 +338,29 @@ class TenantSpec(Model):
         json_schema_extra=_list_map("rule"),
         description="Per-rule modes for this tenant, over the platform's.",
     )
+    observe: TenantObserve = Field(
+        default_factory=TenantObserve,
+        description="Alert thresholds, contacts and SLOs; the baseline alerts, dashboard and "
+        "runbooks come with every tenant.",
+    )
 
     @field_validator("environments")
     @classmethod
     def _unique_environments(cls, environments: list[Environment]) -> list[Environment]:
         unique(environments, lambda environment: environment.name, "environment")
         return environments
+
+    @model_validator(mode="after")
+    def _slo_environments(self) -> TenantSpec:
+        known = {environment.name for environment in self.environments}
+        for slo in self.observe.slos:
+            missing = sorted(set(slo.environments) - known)
+            if missing:
+                raise ValueError(
+                    f"SLO {slo.name!r} names environments the tenant does not have: "
+                    f"{', '.join(missing)}"
+                )
+        return self
 
     @field_validator("owners")
     @classmethod

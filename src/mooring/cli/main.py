@@ -34,6 +34,8 @@ COMMANDS = {
     "check": "mooring.cli.check:check",
     "policy": "mooring.cli.policy:policy",
     "version": "mooring.cli.version:version",
+    # observability
+    "observe": "mooring.cli.observe:observe",
 }
 
 

@@ -79,10 +79,14 @@ class Informer:
         kind: str,
         on_event: Handler | None = None,
         index: Callable[[Obj], str | None] | None = None,
+        labels: str | None = None,
         keep: Callable[[Obj], Obj] | None = None,
         notify_listed: bool = False,
     ) -> None:
         self.kube = kube
+        # A label selector narrows what is watched (an object that stops matching it is
+        # seen as DELETED, as the API server reports it).
+        self.labels = labels
         self.api_version = api_version
         self.kind = kind
         self.on_event = on_event
@@ -153,7 +157,11 @@ class Informer:
                 if not version:
                     version = await self._list()
                 async for event_type, obj in self.kube.watch(
-                    self.api_version, self.kind, resource_version=version, timeout_seconds=300
+                    self.api_version,
+                    self.kind,
+                    labels=self.labels,
+                    resource_version=version,
+                    timeout_seconds=300,
                 ):
                     version = obj.get("metadata", {}).get("resourceVersion", version)
                     if event_type == "BOOKMARK":
@@ -176,7 +184,9 @@ class Informer:
                 version = ""
 
     async def _list(self) -> str:
-        items, version = await self.kube.list_with_version(self.api_version, self.kind)
+        items, version = await self.kube.list_with_version(
+            self.api_version, self.kind, labels=self.labels
+        )
         told = self.notify_listed or self.synced.is_set()
         fresh: dict[Key, Obj] = {}
         changes: list[tuple[str, Obj]] = []

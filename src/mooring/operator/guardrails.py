@@ -43,6 +43,7 @@ from mooring.operator import settings as _settings  # its startup handler makes 
 from mooring.operator.metrics import (
     API_IN_FLIGHT_LIMIT,
     API_REFUSALS,
+    GUARDRAIL_AUDIT_LAST_SUCCESS,
     GUARDRAIL_AUDIT_SECONDS,
     GUARDRAIL_AUDITS,
     GUARDRAIL_CONTEXT_WRITES,
@@ -367,6 +368,8 @@ class Guardrails:
                 if failures <= 5:
                     log.warning("audit of namespace %s: %s", namespace, result.error)
                 self.namespaces_dirty.add(namespace)
+            else:
+                GUARDRAIL_AUDIT_LAST_SUCCESS.set_to_current_time()
             self.found[namespace] = (result.tenant, result.violations)
         if failures > 5:
             log.warning("audits of %d more namespaces failed; retried", failures - 5)
