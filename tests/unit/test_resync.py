@@ -140,3 +140,32 @@ async def test_the_resync_picks_up_what_stays_behind_once_the_server_is_calm() -
     calm["now"] = True
     assert await resync.look() == 1
     assert picked == [("", "lost")]
+
+
+async def test_what_is_behind_while_its_handlers_have_a_backlog_is_left_to_them() -> None:
+    from mooring.operator.resync import Resync, Source
+
+    backlog = {"now": True}
+    picked: list[tuple[str, str]] = []
+
+    async def again(key: tuple[str, str], seen: Seen) -> bool:
+        picked.append(key)
+        return True
+
+    queued = {("", "queued"): Seen("10", "a")}
+    resync = Resync(None, interval=1, full_every=1000)  # type: ignore[arg-type]
+    resync.sources.append(
+        Source(
+            "Tenant",
+            "mooring.dev/v1alpha1",
+            again=again,
+            remembered=lambda: queued,
+            backlog=lambda: backlog["now"],
+        )
+    )
+    assert await resync.look() == 0
+    assert await resync.look() == 0  # behind for a whole interval, but kopf has a queue
+    assert picked == []
+    backlog["now"] = False
+    assert await resync.look() == 1  # the queue is gone and it is still behind: lost
+    assert picked == [("", "queued")]

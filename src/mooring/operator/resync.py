@@ -10,7 +10,10 @@ behind when it is not being deleted, its status is missing or its
 `status.observedGeneration` is below its generation, and it was so at the previous look
 with the same resourceVersion (nothing happened to it for a whole interval) while no
 handler holds it. Such an object is reconciled again directly and its status written, so a
-lost object is back within two intervals and a reconcile. The guardrails recompute every
+lost object is back within two intervals and a reconcile. While the API server is under
+pressure, or the kind's handlers have a backlog (every tenant reconcile slot taken: what is
+behind is then queued in kopf, not lost), objects behind are left to their handlers and
+picked up once both are calm. The guardrails recompute every
 context and policy at each look (their dirty flags), so a lost event there costs at most
 one interval as well.
 
@@ -105,6 +108,9 @@ class Source:
     again: Callable[[Key, Seen], Awaitable[bool]]
     remembered: Callable[[], Mapping[Key, Seen]] | None = None
     busy: Callable[[Key, Seen], bool] = lambda _key, _seen: False
+    # Its handlers have more than they can do at once: what is behind is most likely
+    # queued, not lost, and is left to them until they catch up.
+    backlog: Callable[[], bool] = lambda: False
     previous: dict[Key, Seen] = field(default_factory=dict)
 
 
@@ -155,28 +161,30 @@ class Resync:
             current = await self._behind(source, full)
             stuck = left_behind(source.previous, current)
             source.previous = current
-            if stuck and not self.calm():
+            if stuck and (not self.calm() or source.backlog()):
                 log.info(
-                    "resync: %d %s(s) behind, left to kopf while the API server is under pressure",
+                    "resync: %d %s(s) behind, left to their handlers while %s",
                     len(stuck),
                     source.kind,
+                    "the API server is under pressure" if not self.calm() else "they catch up",
                 )
                 continue
-            if stuck:
-                shown = ", ".join("/".join(filter(None, key)) for key in stuck[:10])
-                more = f" and {len(stuck) - 10} more" if len(stuck) > 10 else ""
+            limit = asyncio.Semaphore(AT_ONCE)
+            done = await asyncio.gather(
+                *(self._pick(source, key, current[key], limit) for key in stuck)
+            )
+            again = [key for key, did in zip(stuck, done, strict=True) if did]
+            if again:
+                shown = ", ".join("/".join(filter(None, key)) for key in again[:10])
+                more = f" and {len(again) - 10} more" if len(again) > 10 else ""
                 log.warning(
-                    "%s %s%s: status behind the spec and untouched for %.0f s; reconciling again",
+                    "%s %s%s: status behind the spec and untouched for %.0f s; reconciled again",
                     source.kind,
                     shown,
                     more,
                     self.interval,
                 )
-            limit = asyncio.Semaphore(AT_ONCE)
-            done = await asyncio.gather(
-                *(self._pick(source, key, current[key], limit) for key in stuck)
-            )
-            picked += sum(done)
+            picked += len(again)
         elapsed = time.perf_counter() - started
         RESYNC_SECONDS.observe(elapsed)
         RESYNC_LAST_SECONDS.labels("listed" if full else "remembered").set(elapsed)

@@ -364,6 +364,8 @@ async def start_watches(memo: kopf.Memo, **_: Any) -> None:
                 again=lambda key, seen: reconcile_again(watches, key, seen),
                 remembered=watches.tenants.behind,
                 busy=lambda key, _seen: watches.locks.held(key[1]),
+                # Every reconcile slot taken: kopf's workers queue behind them.
+                backlog=watches.reconciling.locked,
             )
         )
     await asyncio.wait_for(
