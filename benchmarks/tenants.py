@@ -1,11 +1,19 @@
 """Benchmark: N tenants with 2 environments each, applied at once, on the local control plane.
 
-Prints, for the operator: time until every tenant is Ready, API requests per tenant (from
-the API server's audit log), operator CPU seconds and peak memory, and drift-repair latency
-(p50/p99 over deleted NetworkPolicies). In the same run, the floor: the same rendered
-objects applied directly with `kubectl apply --server-side`, on a fresh control plane.
+Prints, for the operator: time until every tenant is Ready, API requests per tenant and the
+429s among them (from the API server's audit log), operator CPU seconds and peak memory, and
+drift-repair latency (p50/p99 over deleted NetworkPolicies). In the same run, the floor: the
+same rendered objects applied directly with `kubectl apply --server-side`, on a fresh
+control plane. Several sizes run one after the other (`--tenants 1000 5000 10000`), with a
+table of how each figure grows at the end.
 
-Usage: .venv/bin/python benchmarks/tenants.py [--tenants 1000] [--drift 200]
+Every phase prints its figures as soon as they are measured (a run stopped midway keeps
+what it printed, its floor first), and the wait for Ready prints progress every 15 s.
+`--memory-profile` runs the operator under tracemalloc (benchmarks/memprofile.py) and
+writes where its memory is at the peak to benchmarks/out/memory-<N>.txt (slower: the time
+figures of such a run are not comparable).
+
+Usage: .venv/bin/python benchmarks/tenants.py [--tenants 1000 [5000 ...]] [--drift 200]
 """
 
 from __future__ import annotations
@@ -95,9 +103,16 @@ def start_cluster(root: Path, name: str) -> DevCluster:
     return cluster
 
 
-def requests_by(audit_log: Path, user: str, agent: str = "") -> Counter[str]:
-    """Requests in the audit log made by `user` (with a user agent starting with `agent`)."""
+def say(message: str) -> None:
+    """Progress and figures as they come (flushed: a stopped run keeps what it printed)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def audited(audit_log: Path, user: str, agent: str = "") -> tuple[Counter[str], Counter[int]]:
+    """Requests in the audit log made by `user` (with a user agent starting with `agent`):
+    by verb, and by response code."""
     verbs: Counter[str] = Counter()
+    codes: Counter[int] = Counter()
     with audit_log.open() as lines:
         for line in lines:
             event = json.loads(line)
@@ -105,19 +120,19 @@ def requests_by(audit_log: Path, user: str, agent: str = "") -> Counter[str]:
                 "userAgent", ""
             ).startswith(agent):
                 verbs[event["verb"]] += 1
-    return verbs
+                codes[int(event.get("responseStatus", {}).get("code", 0))] += 1
+    return verbs, codes
 
 
-def proc_stats(pid: int) -> tuple[float, int]:
-    """CPU seconds (user+system) and peak resident memory in bytes of a process."""
+def proc_stats(pid: int) -> tuple[float, int, int]:
+    """CPU seconds (user+system), resident and peak resident memory in bytes of a process."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = (int(fields[11]) + int(fields[12])) / ticks
-    status = Path(f"/proc/{pid}/status").read_text()
-    peak = next(
-        int(line.split()[1]) * 1024 for line in status.splitlines() if line.startswith("VmHWM")
+    status = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
     )
-    return cpu, peak
+    return cpu, int(status["VmRSS"].split()[0]) * 1024, int(status["VmHWM"].split()[0]) * 1024
 
 
 async def prepare(cluster: DevCluster) -> None:
@@ -139,6 +154,7 @@ def floor(root: Path, bodies: list[dict[str, Any]], kubectl: Path) -> dict[str, 
         manifest = root / "floor.yaml"
         manifest.write_text(yaml.safe_dump_all(objects))
         env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig_path)}
+        say(f"floor: kubectl apply --server-side of {len(objects)} rendered objects ...")
         started = time.monotonic()
         subprocess.run(
             [str(kubectl), "apply", "--server-side", "--field-manager=floor", "-f", str(manifest)],
@@ -147,25 +163,35 @@ def floor(root: Path, bodies: list[dict[str, Any]], kubectl: Path) -> dict[str, 
             stdout=subprocess.DEVNULL,
         )
         elapsed = time.monotonic() - started
-        verbs = requests_by(root / "floor-audit.log", "mooring-admin", agent="kubectl")
+        say(f"floor: {elapsed:.1f} s")
+        verbs, _ = audited(root / "floor-audit.log", "mooring-admin", agent="kubectl")
         return {"seconds": elapsed, "objects": len(objects), "requests": sum(verbs.values())}
     finally:
         cluster.down(say=lambda _: None, purge=True)
 
 
-async def wait_all_ready(kube: Kube, count: int, timeout: float) -> float:
+async def wait_all_ready(kube: Kube, count: int, timeout: float, pid: int) -> float:
     started = time.monotonic()
+    said = started
     while time.monotonic() - started < timeout:
-        items = await kube.list(API, "Tenant")
-        ready = sum(
-            1
-            for t in items
-            if (t.get("status") or {}).get("ready") == "True"
-            and t["status"].get("observedGeneration") == t["metadata"]["generation"]
-        )
+        ready = 0
+        async for page, _ in kube.list_pages(API, "Tenant"):
+            ready += sum(
+                1
+                for t in page
+                if (t.get("status") or {}).get("ready") == "True"
+                and t["status"].get("observedGeneration") == t["metadata"]["generation"]
+            )
         if ready >= count:
             return time.monotonic()
-        await asyncio.sleep(0.25)
+        if time.monotonic() - said >= 15:
+            said = time.monotonic()
+            cpu, rss, peak = proc_stats(pid)
+            say(
+                f"  {ready}/{count} Ready; operator CPU {cpu:.0f} s, "
+                f"memory {rss / 2**20:.0f} MiB (peak {peak / 2**20:.0f})"
+            )
+        await asyncio.sleep(1 if count > 2000 else 0.25)
     raise TimeoutError(f"not all {count} tenants Ready in {timeout} s")
 
 
@@ -192,21 +218,28 @@ async def drift_latencies(kube: Kube, count: int, samples: int) -> list[float]:
 
 
 def operator_run(
-    root: Path, bodies: list[dict[str, Any]], kubectl: Path, drift: int
+    root: Path,
+    bodies: list[dict[str, Any]],
+    kubectl: Path,
+    drift: int,
+    memory_profile: Path | None,
 ) -> dict[str, Any]:
     cluster = start_cluster(root, "operator")
     process: subprocess.Popen[bytes] | None = None
+    n = len(bodies)
     try:
         asyncio.run(prepare(cluster))
         config = cluster.operator_kubeconfig(root / "operator.kubeconfig")
         user, _ = operator_user()
         log = (root / "operator.log").open("wb")
         metrics_port = free_port()
-        profile = (
-            ["-m", "cProfile", "-o", os.environ["PROFILE"]] if os.environ.get("PROFILE") else []
-        )
+        python: list[str] = []
+        if os.environ.get("PROFILE"):
+            python = ["-m", "cProfile", "-o", os.environ["PROFILE"]]
+        elif memory_profile is not None:
+            python = [str(Path(__file__).with_name("memprofile.py")), str(memory_profile)]
         process = subprocess.Popen(
-            operator_command(config, metrics_port, "--log-level", "warning", python=profile),
+            operator_command(config, metrics_port, "--log-level", "warning", python=python),
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -214,10 +247,12 @@ def operator_run(
         manifest = root / "tenants.yaml"
         manifest.write_text(yaml.safe_dump_all(bodies))
         env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig_path)}
-        cpu_before, _ = proc_stats(process.pid)
+        cpu_before, _, _ = proc_stats(process.pid)
+        pid = process.pid
 
         async def measure() -> tuple[float, float, list[float]]:
             async with Kube.from_kubeconfig(cluster.kubeconfig_path) as kube:
+                say(f"operator: kubectl apply --server-side of {n} Tenants ...")
                 started = time.monotonic()
                 subprocess.run(
                     [str(kubectl), "apply", "--server-side", "-f", str(manifest)],
@@ -226,12 +261,18 @@ def operator_run(
                     stdout=subprocess.DEVNULL,
                 )
                 applied = time.monotonic()
-                done = await wait_all_ready(kube, len(bodies), timeout=1800)
-                latencies = await drift_latencies(kube, len(bodies), drift)
+                say(f"operator: Tenants applied in {applied - started:.1f} s; waiting for Ready")
+                done = await wait_all_ready(kube, n, timeout=7200, pid=pid)
+                say(f"operator: every tenant Ready after {done - started:.1f} s")
+                latencies = await drift_latencies(kube, n, drift)
                 return done - started, applied - started, latencies
 
         total, apply_seconds, latencies = asyncio.run(measure())
-        cpu_after, peak = proc_stats(process.pid)
+        cpu_after, _, peak = proc_stats(process.pid)
+        say(
+            f"operator: CPU {cpu_after - cpu_before:.1f} s, peak memory (VmHWM) "
+            f"{peak / 2**20:.0f} MiB"
+        )
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics") as response:
             metrics = response.read().decode()
         reconciles = {
@@ -239,28 +280,42 @@ def operator_run(
             for line in metrics.splitlines()
             if line.startswith("mooring_reconciles_total{")
         }
-        log_text = (root / "operator.log").read_text()
-        failures = sum(1 for line in log_text.splitlines() if "ERROR" in line)
+        picked = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("mooring_resync_picked_up_total{")
+        )
+        resync = {
+            line.split('source="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("mooring_resync_last_duration_seconds{")
+        }
+        log_text = (root / "operator.log").read_text(errors="replace")
         Path("benchmarks/out").mkdir(parents=True, exist_ok=True)
-        Path("benchmarks/out/operator.log").write_text(log_text)  # for a look afterwards
-        verbs = requests_by(root / "operator-audit.log", user)
+        Path(f"benchmarks/out/operator-{n}.log").write_text(log_text)  # a look afterwards
+        lines = log_text.splitlines()
+        verbs, codes = audited(root / "operator-audit.log", user)
         return {
             "seconds": total,
             "apply_seconds": apply_seconds,
             "requests": sum(verbs.values()),
             "verbs": dict(verbs),
+            "refused": codes.get(429, 0),
             "cpu": cpu_after - cpu_before,
             "peak_rss": peak,
             "drift": latencies,
             "reconciles": reconciles,
-            "failures": failures,
+            "picked_up": picked,
+            "resync": resync,
+            "errors": sum(1 for line in lines if " ERROR " in line),
+            "warnings": sum(1 for line in lines if " WARNING " in line),
+            "tracebacks": sum(1 for line in lines if line.startswith("Traceback")),
         }
     finally:
         if process is not None:
-            process.send_signal(
-                2 if os.environ.get("PROFILE") else 15
-            )  # SIGINT lets cProfile write
-            process.wait(timeout=60)
+            # SIGINT lets cProfile write; memprofile writes as it goes.
+            process.send_signal(2 if os.environ.get("PROFILE") else 15)
+            process.wait(timeout=120)
         cluster.down(say=lambda _: None, purge=True)
 
 
@@ -269,39 +324,75 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tenants", type=int, default=1000)
-    parser.add_argument("--drift", type=int, default=200, help="drift repairs to time")
-    args = parser.parse_args()
-    kubectl = ensure_built(say=lambda _: None)["kubectl"]
-    bodies = tenants(args.tenants)
-    load = os.getloadavg()[0]
+def one_size(n: int, drift: int, kubectl: Path, memory_profile: bool) -> dict[str, Any]:
+    bodies = tenants(n)
+    load = os.getloadavg()
+    say(f"== {n} tenants x 2 environments; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    profile = Path(f"benchmarks/out/memory-{n}.txt").resolve() if memory_profile else None
+    if profile is not None:
+        profile.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mooring-bench-") as tmp:
         root = Path(tmp)
         base = floor(root, bodies, kubectl)
-        run = operator_run(root, bodies, kubectl, args.drift)
-    n = args.tenants
-    drift = run["drift"]
+        say(
+            f"floor  kubectl apply --server-side: {base['seconds']:.1f} s for "
+            f"{base['objects']} objects, {base['requests'] / n:.1f} API requests per tenant"
+        )
+        run = operator_run(root, bodies, kubectl, drift, profile)
+    drift_seconds = run["drift"]
     lines = [
-        f"tenants: {n} x 2 environments ({base['objects']} rendered objects); "
-        f"load avg at start {load:.2f}",
-        f"floor  kubectl apply --server-side: {base['seconds']:.1f} s, "
-        f"{base['requests'] / n:.1f} API requests per tenant",
         f"mooring operator: all Ready after {run['seconds']:.1f} s "
         f"(tenants applied in {run['apply_seconds']:.1f} s), "
-        f"{run['requests'] / n:.1f} API requests per tenant {run['verbs']}",
-        f"reconciles by result: {run['reconciles']}; "
-        f"error lines in the operator log: {run['failures']}",
-        f"ratio to floor: {run['seconds'] / base['seconds']:.2f}x (aim: <= 1.5x)",
-        f"operator CPU: {run['cpu']:.1f} s; peak memory (VmHWM): "
-        f"{run['peak_rss'] / 2**20:.0f} MiB (aim: < 200)",
-        f"drift repair ({len(drift)} deleted NetworkPolicies): "
-        f"p50 {statistics.median(drift) * 1000:.0f} ms, "
-        f"p99 {percentile(drift, 0.99) * 1000:.0f} ms, max {max(drift) * 1000:.0f} ms "
-        "(aim: p99 < 1 s)",
+        f"{run['requests'] / n:.1f} API requests per tenant {run['verbs']}, "
+        f"{run['refused']} answered 429",
+        f"reconciles by result: {run['reconciles']}; picked up by the resync: "
+        f"{run['picked_up']:.0f}; log lines: {run['errors']} ERROR, {run['warnings']} WARNING, "
+        f"{run['tracebacks']} tracebacks",
+        f"ratio to floor: {run['seconds'] / base['seconds']:.2f}x (aim: <= 1.2x)",
+        "last resync look: "
+        + (
+            ", ".join(f"{how} {seconds * 1000:.0f} ms" for how, seconds in run["resync"].items())
+            or "none yet"
+        ),
+        f"operator CPU: {run['cpu']:.1f} s ({run['cpu'] / n * 1000:.1f} ms per tenant); "
+        f"peak memory (VmHWM): {run['peak_rss'] / 2**20:.0f} MiB (aim at 10,000: < 500)",
+        f"drift repair ({len(drift_seconds)} deleted NetworkPolicies): "
+        f"p50 {statistics.median(drift_seconds) * 1000:.0f} ms, "
+        f"p99 {percentile(drift_seconds, 0.99) * 1000:.0f} ms, "
+        f"max {max(drift_seconds) * 1000:.0f} ms (aim: p99 < 1 s)",
+        f"load average at the end: {os.getloadavg()[0]:.2f}",
     ]
-    print("\n".join(lines))
+    for line in lines:
+        say(line)
+    return {"tenants": n, "floor": base["seconds"], **run, "drift": None, "load": load[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tenants", type=int, nargs="+", default=[1000])
+    parser.add_argument("--drift", type=int, default=200, help="drift repairs to time")
+    parser.add_argument(
+        "--memory-profile", action="store_true", help="tracemalloc in the operator (slower)"
+    )
+    args = parser.parse_args()
+    kubectl = ensure_built(say=lambda _: None)["kubectl"]
+    results = [one_size(n, args.drift, kubectl, args.memory_profile) for n in args.tenants]
+    if len(results) > 1:
+        say("how the figures grow (each size against the first):")
+        first = results[0]
+        for result in results:
+            scale = result["tenants"] / first["tenants"]
+            say(
+                f"  {result['tenants']:>6} tenants (x{scale:.0f}): floor {result['floor']:.0f} s "
+                f"(x{result['floor'] / first['floor']:.1f}), operator {result['seconds']:.0f} s "
+                f"(x{result['seconds'] / first['seconds']:.1f}, "
+                f"{result['seconds'] / result['floor']:.2f}x the floor), "
+                f"{result['requests'] / result['tenants']:.1f} requests per tenant, "
+                f"{result['refused']} 429s, CPU {result['cpu']:.0f} s "
+                f"(x{result['cpu'] / first['cpu']:.1f}), peak "
+                f"{result['peak_rss'] / 2**20:.0f} MiB "
+                f"(x{result['peak_rss'] / first['peak_rss']:.1f})"
+            )
 
 
 if __name__ == "__main__":

@@ -209,11 +209,11 @@ def exception(
 
 
 def tenant(name: str = "acme", overrides: dict[str, str] | None = None, **spec: Any) -> Tenant:
+    spec.setdefault("environments", [Environment(name="dev")])
     return Tenant(
         metadata=ObjectMeta(name=name),
         spec=TenantSpec(
             owners=Subjects(users=["alice"]),
-            environments=[Environment(name="dev")],
             guardrails=[GuardrailOverride(rule=r, mode=m) for r, m in (overrides or {}).items()],  # type: ignore[arg-type]
             **spec,
         ),
@@ -642,3 +642,29 @@ def test_the_audit_reports_ingresses_and_services_with_the_names_the_tenant_hold
     assert results[("own", "ingress-hosts")] == "pass"
     assert results[("theirs", "ingress-hosts")] == "warn"  # the platform's mode here: warn
     assert results[("captured", "external-ips")] == "warn"
+
+
+def test_the_operators_indexed_world_gives_the_same_contexts_as_the_core() -> None:
+    """services.admission.World looks tenants and exceptions up by namespace (the operator
+    keeps thousands); every context must be what core's build_context makes from the lists."""
+    from mooring.services.admission import World, desired_contexts
+
+    tenants = [
+        tenant("acme", environments=[Environment(name="dev"), Environment(name="prod")]),
+        tenant("big", tier="large"),
+        tenant("loose", overrides={"image-tag": "off"}),
+    ]
+    exceptions = [
+        exception("live", NOW + timedelta(days=1)),
+        exception("prod", NOW + timedelta(days=1), namespace="acme-prod"),
+        exception("old", NOW - timedelta(days=1)),
+    ]
+    namespaces = {"acme-dev": "acme", "acme-prod": "acme", "big-dev": "big", "loose-dev": "loose"}
+    world = World(PLATFORM, tenants, exceptions, {**namespaces, "retained": "acme"})
+    contexts = desired_contexts(world, NOW)
+    for namespace in [*namespaces, "retained"]:
+        expected = build_context(
+            namespace, PLATFORM, tenants=tenants, exceptions=exceptions, now=NOW
+        )
+        assert contexts[namespace] == expected, namespace
+    assert desired_contexts(world, NOW, only=["big-dev", "elsewhere"]).keys() == {"big-dev"}

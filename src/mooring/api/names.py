@@ -13,7 +13,8 @@ VERSION: Final = "v1alpha1"
 API_VERSION: Final = f"{GROUP}/{VERSION}"
 
 FIELD_MANAGER: Final = "mooring"
-# Where the operator runs (and the platform's own objects live).
+# Where Mooring itself runs (the operator, the platform's own objects); always reserved,
+# never a tenant's.
 SYSTEM_NAMESPACE: Final = "mooring-system"
 
 LABEL_TENANT: Final = f"{DOMAIN}/tenant"
@@ -33,9 +34,6 @@ ANNOTATION_RETAINED: Final = f"{DOMAIN}/retained"
 # On a kept namespace that a Tenant adopted (spec.adopt): the UID of the deleted Tenant it
 # came from, for the record.
 ANNOTATION_ADOPTED_FROM: Final = f"{DOMAIN}/adopted-from"
-
-# Where Mooring itself runs (the operator); always reserved, never a tenant's.
-SYSTEM_NAMESPACE: Final = "mooring-system"
 
 # kopf keeps its progress and diff base under our domain, not zalando.org; in a subdomain of
 # its own, because kopf ignores changes to annotations under its prefix, and people's

@@ -78,6 +78,28 @@ from mooring.operator.main import OperatorStartError, Options, run
     help="How often to look for optional parts installed later (Cilium's CRDs).",
 )
 @click.option(
+    "--request-timeout",
+    default=60.0,
+    show_default=True,
+    help="Seconds one API request may take before it is abandoned and retried.",
+)
+@click.option(
+    "--api-qps",
+    default=500.0,
+    show_default=True,
+    help="Client-side rate limit: API requests a second on average (0: none).",
+)
+@click.option("--api-burst", default=1000, show_default=True, help="Requests allowed at once.")
+@click.option(
+    "--resync-seconds",
+    default=60.0,
+    show_default=True,
+    help="How often to look for Tenants and Databases left behind (0: never).",
+)
+@click.option(
+    "--workers", default=100, show_default=True, help="Objects handled at once (kopf's workers)."
+)
+@click.option(
     "--crash-at", default=None, hidden=True, help="Tests: SIGKILL itself at STEP[@NAMESPACE/NAME]."
 )
 def operator(
@@ -96,6 +118,11 @@ def operator(
     renew_deadline: float,
     retry_period: float,
     feature_poll_seconds: float,
+    request_timeout: float,
+    api_qps: float,
+    api_burst: int,
+    resync_seconds: float,
+    workers: int,
     crash_at: str | None,
 ) -> None:
     """Reconcile Tenants (and the rest of Mooring's resources) until interrupted."""
@@ -126,6 +153,11 @@ def operator(
                 renew_deadline=renew_deadline,
                 retry_period=retry_period,
                 feature_poll_seconds=feature_poll_seconds,
+                request_timeout=request_timeout,
+                api_qps=api_qps,
+                api_burst=api_burst,
+                resync_seconds=resync_seconds,
+                workers=workers,
                 crash_at=crash_at,
             )
         )

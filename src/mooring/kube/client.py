@@ -25,11 +25,11 @@ from lightkube.core.exceptions import ConfigError
 
 from mooring.api.names import FIELD_MANAGER
 from mooring.kube import incluster
+from mooring.kube.pacing import Pacer, PacingSettings, retry_delay
 from mooring.kube.transport import Transport, TransportError
 
 Obj = dict[str, Any]
 DISCOVERY_TTL = 30.0
-MAX_IN_FLIGHT = 24
 WatchEvent = tuple[Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"], Obj]
 
 
@@ -117,18 +117,23 @@ def describe(obj: Mapping[str, Any]) -> str:
 class Kube:
     """An async client for one cluster. Create with `Kube.from_kubeconfig`, close with `aclose`."""
 
-    def __init__(self, transport: Transport, max_in_flight: int = MAX_IN_FLIGHT) -> None:
+    def __init__(self, transport: Transport, pacing: PacingSettings | None = None) -> None:
         self._transport = transport
-        # Requests beyond this wait here, not in the connection pool, where thousands of
-        # queued requests would cost CPU and time out.
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        # Requests beyond the bound wait here, not in the connection pool, where thousands
+        # of queued requests would cost CPU and time out; 429s and stalls make it smaller.
+        self.pacer = Pacer(pacing)
         self._discovered: dict[str, dict[str, Resource]] = {}
         self._discovered_at: dict[str, float] = {}
         self._discovery_lock = asyncio.Lock()
 
     @classmethod
     def from_kubeconfig(
-        cls, path: str | Path | None = None, *, context: str | None = None, timeout: float = 30
+        cls,
+        path: str | Path | None = None,
+        *,
+        context: str | None = None,
+        timeout: float = 30,
+        pacing: PacingSettings | None = None,
     ) -> Kube:
         """From a kubeconfig file, else $KUBECONFIG / ~/.kube/config / in-cluster."""
         try:
@@ -148,15 +153,22 @@ class Kube:
             raise KubeError(0, "NoConfig", f"no usable context in the kubeconfig ({path or 'env'})")
         try:
             # Watches hold a connection each, beyond the requests in flight.
-            transport = Transport(config, timeout, connections=MAX_IN_FLIGHT + 8)
+            limit = (pacing or PacingSettings()).max_in_flight
+            transport = Transport(config, timeout, connections=limit + 8)
         except (ConfigError, OSError, ValueError) as error:
             raise KubeError(
                 0, "NoConfig", f"cannot use the cluster credentials ({error})"
             ) from None
-        return cls(transport)
+        return cls(transport, pacing)
 
     @classmethod
-    def in_cluster(cls, login: incluster.InCluster, *, timeout: float = 30) -> Kube:
+    def in_cluster(
+        cls,
+        login: incluster.InCluster,
+        *,
+        timeout: float = 30,
+        pacing: PacingSettings | None = None,
+    ) -> Kube:
         """As the pod's ServiceAccount (kube/incluster.py); the token is re-read as it rotates."""
         config = KubeConfig.from_one(
             cluster=Cluster(server=login.server, certificate_auth=str(login.ca_path)),
@@ -164,7 +176,8 @@ class Kube:
             namespace=login.namespace or None,
         ).get()
         assert config is not None
-        return cls(Transport(config, timeout, connections=MAX_IN_FLIGHT + 8))
+        limit = (pacing or PacingSettings()).max_in_flight
+        return cls(Transport(config, timeout, connections=limit + 8), pacing)
 
     @property
     def server(self) -> str:
@@ -246,18 +259,42 @@ class Kube:
         content = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": content_type} if content is not None else {}
         seen: builtins.list[str] | None = [] if warnings is not None else None
-        async with self._in_flight:
-            try:
-                status, reason, data = await self._transport.request(
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            retry_after: builtins.list[str] = []
+            sent = True
+            async with self.pacer.slot():
+                try:
+                    status, reason, data = await self._transport.request(
+                        method,
+                        path,
+                        content=content,
+                        params=params or {},
+                        headers=headers,
+                        warnings=seen,
+                        retry_after=retry_after,
+                    )
+                except TransportError as error:
+                    status, reason, data, sent = 0, str(error), b"", error.sent
+            self.pacer.answered(status)
+            if status == 0 or status == 429 or status >= 500:
+                delay = retry_delay(
+                    self.pacer.settings,
                     method,
-                    path,
-                    content=content,
-                    params=params or {},
-                    headers=headers,
-                    warnings=seen,
+                    status,
+                    retry_after[0] if retry_after else None,
+                    attempt,
+                    time.monotonic() - started,
+                    sent=sent,
                 )
-            except TransportError as error:
-                raise _unreachable(self.server, what or f"{method} {path}", error) from None
+                if delay is not None:
+                    attempt += 1
+                    await asyncio.sleep(delay)
+                    continue
+            break
+        if status == 0:
+            raise _unreachable(self.server, what or f"{method} {path}", reason)
         if warnings is not None and seen:
             warnings.extend(_warning(v) for v in seen)
         if status >= 400:
@@ -309,23 +346,44 @@ class Kube:
         fields: str | None = None,
         page: int = 500,
     ) -> tuple[builtins.list[Obj], str]:
+        items: builtins.list[Obj] = []
+        last = ""
+        async for chunk, version in self.list_pages(
+            api_version, kind, namespace, labels=labels, fields=fields, page=page
+        ):
+            items.extend(chunk)
+            last = version
+        return items, last
+
+    async def list_pages(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        *,
+        labels: str | None = None,
+        fields: str | None = None,
+        page: int = 500,
+    ) -> AsyncIterator[tuple[builtins.list[Obj], str]]:
+        """Every object of a kind, a page at a time (with the list's resourceVersion), so a
+        caller that keeps little of each page holds only one in memory."""
         res = await self.resource(api_version, kind)
         params: dict[str, str] = {"limit": str(page)}
         if labels:
             params["labelSelector"] = labels
         if fields:
             params["fieldSelector"] = fields
-        items: builtins.list[Obj] = []
         while True:
             listing = await self.request("GET", res.path(namespace), params=params, what=kind)
-            for item in listing.get("items", []):
+            items = listing.get("items", [])
+            for item in items:
                 # Items of a list carry no apiVersion/kind; put them back for the caller.
                 item.setdefault("apiVersion", res.api_version)
                 item.setdefault("kind", kind)
-                items.append(item)
+            yield items, listing.get("metadata", {}).get("resourceVersion", "")
             token = listing.get("metadata", {}).get("continue")
             if not token:
-                return items, listing.get("metadata", {}).get("resourceVersion", "")
+                return
             params["continue"] = token
 
     async def apply(
@@ -460,11 +518,10 @@ class Kube:
                     )
                 yield event["type"], event["object"]
         except TransportError as error:
-            raise _unreachable(self.server, f"watch {kind}", error) from None
+            raise _unreachable(self.server, f"watch {kind}", str(error)) from None
 
 
-def _unreachable(server: str, what: str, error: Exception) -> KubeError:
-    detail = str(error) or type(error).__name__
+def _unreachable(server: str, what: str, detail: str) -> KubeError:
     return KubeError(
         0, "Unreachable", f"cannot reach the API server at {server} ({detail})", what=what
     )

@@ -11,6 +11,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import sys
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -63,6 +65,11 @@ class Informer:
 
     `index(obj)` names a group for an object (for example its tenant label); `indexed(g)`
     returns the objects of a group without scanning the whole cache.
+
+    `keep(obj)` is what the cache keeps of an object (default: `slim`; a caller that only
+    needs names and versions keeps far less). After a list that follows a lost watch,
+    objects that are new or changed are told as ADDED or MODIFIED, and those gone as
+    DELETED; `notify_listed` tells the first list's objects too (as ADDED).
     """
 
     def __init__(
@@ -73,6 +80,8 @@ class Informer:
         on_event: Handler | None = None,
         index: Callable[[Obj], str | None] | None = None,
         labels: str | None = None,
+        keep: Callable[[Obj], Obj] | None = None,
+        notify_listed: bool = False,
     ) -> None:
         self.kube = kube
         # A label selector narrows what is watched (an object that stops matching it is
@@ -82,8 +91,13 @@ class Informer:
         self.kind = kind
         self.on_event = on_event
         self.index = index
-        # Objects are kept as compact JSON: a thousand tenants' children as Python dicts
-        # would cost five times the memory, and they are read far less often than written.
+        self.keep = keep or slim
+        self.notify_listed = notify_listed
+        # Objects are kept as compact JSON, deflated against the kind's first objects
+        # (_Codec): a thousand tenants' children as Python dicts would cost five times the
+        # memory, as plain JSON seven times this, and they are read far less often than
+        # written.
+        self._codec = _Codec()
         self._cache: dict[Key, bytes] = {}
         self._groups_of: dict[Key, str] = {}
         self._groups: dict[str, set[Key]] = {}
@@ -101,10 +115,14 @@ class Informer:
 
     def get(self, namespace: str | None, name: str) -> Obj | None:
         raw = self._cache.get((namespace or "", name))
-        return None if raw is None else _load(raw)
+        return None if raw is None else self._codec.load(raw)
 
     def indexed(self, group: str) -> list[Obj]:
-        return [_load(self._cache[k]) for k in self._groups.get(group, ()) if k in self._cache]
+        return [
+            self._codec.load(self._cache[k])
+            for k in self._groups.get(group, ())
+            if k in self._cache
+        ]
 
     def __len__(self) -> int:
         return len(self._cache)
@@ -117,14 +135,19 @@ class Informer:
             old_group = self._groups_of.pop(key, None)
             new_group = self.index(obj) if obj is not None else None
             if old_group is not None and old_group != new_group:
-                self._groups.get(old_group, set()).discard(key)
+                members = self._groups.get(old_group)
+                if members is not None:
+                    members.discard(key)
+                    if not members:
+                        del self._groups[old_group]
             if new_group is not None:
+                new_group = sys.intern(new_group)
                 self._groups.setdefault(new_group, set()).add(key)
                 self._groups_of[key] = new_group
         if obj is None:
             self._cache.pop(key, None)
         else:
-            self._cache[key] = _dump(obj)
+            self._cache[key] = self._codec.dump(obj)
 
     async def _run(self) -> None:
         backoff = 0.5
@@ -164,8 +187,21 @@ class Informer:
         items, version = await self.kube.list_with_version(
             self.api_version, self.kind, labels=self.labels
         )
-        fresh = {_key(o): slim(o) for o in items}
-        gone = [_load(self._cache[k]) for k in self._cache.keys() - fresh.keys()]
+        told = self.notify_listed or self.synced.is_set()
+        fresh: dict[Key, Obj] = {}
+        changes: list[tuple[str, Obj]] = []
+        for index, item in enumerate(items):
+            if index % 1000 == 999:
+                await asyncio.sleep(0)  # a list of thousands: let the rest of the loop run
+            key = _key(item)
+            if told:
+                before = self._cache.get(key)
+                if before is None:
+                    changes.append(("ADDED", item))
+                elif _version(self._codec.load(before)) != _version(item):
+                    changes.append(("MODIFIED", item))
+            fresh[key] = self.keep(item)
+        gone = [self._codec.load(self._cache[k]) for k in self._cache.keys() - fresh.keys()]
         for key in list(self._cache):
             if key not in fresh:
                 self._store(key, None)
@@ -174,12 +210,14 @@ class Informer:
         self.synced.set()
         for obj in gone:
             await self._notify("DELETED", obj)
+        for event_type, obj in changes:
+            await self._notify(event_type, obj)
         return version
 
     async def _apply(self, event_type: str, obj: Obj) -> None:
         obj.setdefault("apiVersion", self.api_version)
         obj.setdefault("kind", self.kind)
-        self._store(_key(obj), None if event_type == "DELETED" else slim(obj))
+        self._store(_key(obj), None if event_type == "DELETED" else self.keep(obj))
         await self._notify(event_type, obj)
 
     async def _notify(self, event_type: str, obj: Obj) -> None:
@@ -190,15 +228,61 @@ class Informer:
             await result
 
 
-def _dump(obj: Obj) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode()
+class _Codec:
+    """Objects as compact JSON, deflated with a preset dictionary made of the first objects
+    of the kind: objects of one kind differ in little more than names and uids, so each
+    shrinks to about a seventh (700 bytes to 100 for a tenant's NetworkPolicy), for some
+    microseconds per write and fewer per read. The first objects, before the dictionary is
+    fixed, stay plain JSON; a leading zero byte tells the deflated ones."""
+
+    SAMPLES = 3
+    WINDOW = -12  # 4 KiB, raw deflate (no header); the dictionary must fit in it
+    DICTIONARY = 3800
+
+    def __init__(self) -> None:
+        self._samples: list[bytes] = []
+        self._dictionary: bytes | None = None
+
+    def dump(self, obj: Obj) -> bytes:
+        raw = json.dumps(obj, separators=(",", ":")).encode()
+        if self._dictionary is None:
+            self._samples.append(raw)
+            if len(self._samples) >= self.SAMPLES:
+                self._dictionary = b"".join(self._samples)[-self.DICTIONARY :]
+                self._samples.clear()
+            return raw
+        deflate = zlib.compressobj(
+            6, zlib.DEFLATED, self.WINDOW, 2, zlib.Z_DEFAULT_STRATEGY, self._dictionary
+        )
+        return b"\0" + deflate.compress(raw) + deflate.flush()
+
+    def load(self, data: bytes) -> Obj:
+        if data[:1] == b"\0":
+            assert self._dictionary is not None
+            inflate = zlib.decompressobj(self.WINDOW, self._dictionary)
+            data = inflate.decompress(data[1:]) + inflate.flush()
+        obj: Obj = json.loads(data)
+        return obj
 
 
-def _load(raw: bytes) -> Obj:
-    obj: Obj = json.loads(raw)
-    return obj
+def _version(obj: Obj) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion", ""))
+
+
+def metadata_only(obj: Obj) -> Obj:
+    """What a cache keeps when its owner only needs names, labels and versions."""
+    meta = obj.get("metadata") or {}
+    kept = {
+        k: meta[k]
+        for k in ("name", "namespace", "uid", "labels", "resourceVersion", "generation")
+        if k in meta
+    }
+    if meta.get("deletionTimestamp"):
+        kept["deletionTimestamp"] = meta["deletionTimestamp"]
+    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": kept}
 
 
 def _key(obj: Obj) -> Key:
+    """(namespace, name), interned: thousands of objects share a few names and namespaces."""
     meta = obj.get("metadata") or {}
-    return meta.get("namespace") or "", meta["name"]
+    return sys.intern(meta.get("namespace") or ""), sys.intern(meta["name"])

@@ -37,7 +37,15 @@ TOKEN_FILE_REFRESH = 60.0
 
 
 class TransportError(Exception):
-    """The API server could not be reached or the connection broke."""
+    """The API server could not be reached or the connection broke.
+
+    `sent` is False when the request surely never reached the server (no connection), so
+    that sending it again cannot do anything twice.
+    """
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class Credentials:
@@ -243,10 +251,12 @@ class Transport:
         params: Mapping[str, str],
         headers: Mapping[str, str],
         warnings: list[str] | None = None,
+        retry_after: list[str] | None = None,
     ) -> tuple[int, str, bytes]:
         """(status, reason, body). Raises TransportError when the server is unreachable.
 
-        `warnings`, when given, receives the response's Warning headers.
+        `warnings`, when given, receives the response's Warning headers; `retry_after`, the
+        Retry-After header of a refusal.
         """
         session = self._open()
         try:
@@ -263,7 +273,11 @@ class Transport:
                     self._credentials.expire()
                 if warnings is not None:
                     warnings.extend(response.headers.getall("Warning", []))
+                if retry_after is not None and "Retry-After" in response.headers:
+                    retry_after.append(response.headers["Retry-After"])
                 return response.status, response.reason or "", body
+        except aiohttp.ClientConnectorError as error:  # no connection: nothing was sent
+            raise TransportError(str(error) or type(error).__name__, sent=False) from None
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise TransportError(str(error) or type(error).__name__) from None
 

@@ -8,6 +8,8 @@
 - Its binding Secret deleted: the Database is reconciled again (a new password is issued).
 - Shared servers are probed every few seconds: when one goes down, its Databases say so at
   once; when it is back, they are reconciled and Ready again without anyone's help.
+- A Database left behind (status behind its spec, nothing happening to it) is reconciled
+  again by the resync (operator/resync.py), under the same lock as the handlers.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from mooring.kube.client import Kube, KubeError, NotFound
 from mooring.kube.events import post_event
 from mooring.operator.metrics import DATABASE_READY, RECONCILES
 from mooring.operator.registry import REGISTRY
+from mooring.operator.resync import Key, Seen, Source, behind, resync_of
 from mooring.operator.settings import Options
 from mooring.services import databases as service
 from mooring.services import postgres
@@ -72,8 +75,13 @@ async def _post(kube: Kube, body: Mapping[str, Any], events: list[tuple[str, str
 async def reconcile_database(
     body: kopf.Body, uid: str, memo: kopf.Memo, patch: kopf.Patch, retry: int, **_: Any
 ) -> None:
-    async with _lock(memo, uid):
-        outcome = await service.reconcile(memo["kube"], body, checkpoint=_checkpoint(memo, body))
+    try:
+        async with _lock(memo, uid):
+            outcome = await service.reconcile(
+                memo["kube"], body, checkpoint=_checkpoint(memo, body)
+            )
+    except KubeError as error:  # the API server refused or stalled past the retries
+        raise kopf.TemporaryError(f"{error}; trying again", delay=backoff(retry)) from error
     RECONCILES.labels("Database", "ready" if outcome.ready else "not-ready").inc()
     log.info(
         "reconciled Database %s/%s: %s",
@@ -183,6 +191,34 @@ async def _write_status(kube: Kube, body: Mapping[str, Any], status: dict[str, A
 @kopf.on.startup(registry=REGISTRY)
 async def start_probe(memo: kopf.Memo, **_: Any) -> None:
     memo["database_probe"] = asyncio.create_task(_probe_forever(memo))
+    resync = resync_of(memo)
+    if resync is not None:
+        resync.sources.append(
+            Source(
+                "Database",
+                names.API_VERSION,
+                again=lambda key, seen: _reconcile_again(memo, key, seen),
+                busy=lambda _key, seen: _lock(memo, seen.uid).locked(),
+            )
+        )
+
+
+async def _reconcile_again(memo: kopf.Memo, key: Key, seen: Seen) -> bool:
+    """Left behind (the resync says): reconcile unless it changed meanwhile."""
+    namespace, name = key
+    kube: Kube = memo["kube"]
+    async with _lock(memo, seen.uid):
+        current = await kube.get_or_none(names.API_VERSION, "Database", name, namespace)
+        if (
+            current is None
+            or not behind(current)
+            or current["metadata"].get("resourceVersion") != seen.version
+        ):
+            return False
+        outcome = await service.reconcile(kube, current, checkpoint=_checkpoint(memo, current))
+        await _write_status(kube, current, outcome.status)
+    await _post(kube, current, outcome.events)
+    return True
 
 
 @kopf.on.cleanup(registry=REGISTRY)
@@ -199,6 +235,8 @@ async def _probe_forever(memo: kopf.Memo) -> None:
     while True:
         try:
             await _probe(memo, up)
+        except KubeError as error:  # the API server is away for a moment: next round
+            log.warning("probing the shared database servers: %s", error)
         except Exception:  # the probe must outlive any one bad round
             log.exception("probing the shared database servers failed")
         await asyncio.sleep(HEALTH_INTERVAL)

@@ -18,6 +18,7 @@ from typing import Any
 
 from mooring.kube.client import Kube
 from mooring.kube.events import post_event
+from mooring.operator.logs import expected_wait
 
 KOPF_OBJECT_LOGGER = "kopf.objects"
 
@@ -35,6 +36,8 @@ class EventBridge(logging.Handler):
         ref = getattr(record, "k8s_ref", None)
         if not isinstance(ref, dict) or not ref.get("name") or getattr(record, "k8s_skip", False):
             return
+        if expected_wait(record):
+            return  # an Event per retry would add load when the server has least room
         about: dict[str, Any] = {
             "apiVersion": ref.get("apiVersion"),
             "kind": ref.get("kind"),

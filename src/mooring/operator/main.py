@@ -26,8 +26,8 @@ from mooring.kube.client import Kube, KubeError
 from mooring.kube.incluster import InClusterError
 from mooring.operator import databases as _databases  # noqa: F401  (registers handlers)
 from mooring.operator import guardrails as _guardrails  # noqa: F401  (registers handlers)
+from mooring.operator import kopf_fixes, logs, settings
 from mooring.operator import platform as _platform  # noqa: F401  (registers handlers)
-from mooring.operator import settings
 from mooring.operator import tenants as _tenants  # noqa: F401  (registers handlers)
 from mooring.operator.health import Health
 from mooring.operator.leader import Election, Elector, LostLeadership
@@ -52,6 +52,7 @@ def run(options: Options) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per request otherwise
+    logs.install()  # object names in every line; expected waits are warnings
     # kopf logs every handler call at INFO; keep that for --log-level=debug.
     logging.getLogger("kopf.objects").setLevel(
         logging.DEBUG if options.log_level == "debug" else logging.WARNING
@@ -63,6 +64,7 @@ def run(options: Options) -> None:
             f"cannot serve metrics on {options.metrics_address}:{options.metrics_port} "
             f"({error.strerror}); pass another --metrics-port"
         ) from None
+    kopf_fixes.install()  # before kopf starts: it binds its event processor then
     try:
         asyncio.run(_main(options))
     except InClusterError as error:

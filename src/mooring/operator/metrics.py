@@ -57,3 +57,28 @@ GUARDRAIL_AUDIT_SECONDS = Histogram(
 GUARDRAIL_CONTEXT_WRITES = Counter(
     "mooring_guardrail_context_writes_total", "GuardrailContexts written (changed)."
 )
+
+# -- resync and pacing -----------------------------------------------------------------------
+RESYNC_PICKED_UP = Counter(
+    "mooring_resync_picked_up_total",
+    "Objects found left behind (status behind spec, untouched) and reconciled again, by kind.",
+    ["kind"],
+)
+RESYNC_SECONDS = Histogram(
+    "mooring_resync_duration_seconds",
+    "Time of one resync look over every kind (picking up what was left behind included).",
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120),
+)
+RESYNC_LAST_SECONDS = Gauge(
+    "mooring_resync_last_duration_seconds",
+    "Time of the last resync look, from what the watches remember or from paged lists.",
+    ["source"],
+)
+API_REFUSALS = Gauge(
+    "mooring_api_refusals", "429 answers the operator's API clients got since start.", ["client"]
+)
+API_IN_FLIGHT_LIMIT = Gauge(
+    "mooring_api_in_flight_limit",
+    "How many requests at once each API client allows itself now (it adapts to the server).",
+    ["client"],
+)

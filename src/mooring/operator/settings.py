@@ -15,7 +15,8 @@ import yaml
 from mooring.api.names import FINALIZER, KOPF_PREFIX
 from mooring.kube import incluster
 from mooring.kube.client import Kube
-from mooring.operator import events
+from mooring.kube.pacing import PacingSettings
+from mooring.operator import events, pacing
 from mooring.operator.registry import REGISTRY
 
 
@@ -42,12 +43,30 @@ class Options:
     # Tests of convergence: kill the process (SIGKILL) at this named step of a reconcile.
     crash_at: str | None = None
     audit_interval: float = 300.0  # seconds between full guardrail audits
+    # How long one API request may take before the client gives up (and retries).
+    request_timeout: float = 60.0
+    # Client-side rate limit (requests a second, and at once); see kube/pacing.py.
+    api_qps: float = 500.0
+    api_burst: int = 1000
+    # Seconds between looks for objects left behind (operator/resync.py); 0: never.
+    resync_seconds: float = 60.0
+    # Objects kopf handles at once (operator/pacing.py).
+    workers: int = 100
 
-    def connect(self, timeout: float = 30) -> Kube:
+    def connect(self, timeout: float = 30, pacing: PacingSettings | None = None) -> Kube:
         """A client for the cluster: the pod's ServiceAccount, or the kubeconfig."""
         if self.in_cluster:
-            return Kube.in_cluster(incluster.load(), timeout=timeout)
-        return Kube.from_kubeconfig(self.kubeconfig, context=self.context, timeout=timeout)
+            return Kube.in_cluster(incluster.load(), timeout=timeout, pacing=pacing)
+        return Kube.from_kubeconfig(
+            self.kubeconfig, context=self.context, timeout=timeout, pacing=pacing
+        )
+
+
+def kube_client(options: Options) -> Kube:
+    """The client the handlers share, paced for the operator (operator/pacing.py)."""
+    return options.connect(
+        options.request_timeout, pacing.client_settings(options.api_qps, options.api_burst)
+    )
 
 
 @kopf.on.startup(registry=REGISTRY)
@@ -63,9 +82,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     settings.posting.enabled = False
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
-    settings.networking.request_timeout = 60
     options: Options = memo["options"]
-    memo["kube"] = options.connect()
+    settings.networking.request_timeout = options.request_timeout
+    pacing.configure_kopf(settings, options.workers)
+    memo["kube"] = kube_client(options)
     memo.setdefault("on_close", []).append(events.install(memo["kube"]).close_async)
 
 

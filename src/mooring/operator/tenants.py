@@ -6,16 +6,20 @@
   kind) see every change; the desired object is rendered from kopf's index of Tenants.
   Their caches also tell reconcile what exists, so it asks the API server less.
 - PlatformConfig changed: every tenant is reconciled again.
+- A Tenant left behind (its status behind its spec, nothing happening to it): reconciled
+  again by the resync (operator/resync.py), under the same per-tenant lock as the handler.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
+import zlib
 from collections import OrderedDict
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -32,6 +36,8 @@ from mooring.kube.client import Conflict, Kube, KubeError, NotFound
 from mooring.kube.events import post_event
 from mooring.kube.informer import Informer, slim
 from mooring.operator.metrics import (
+    API_IN_FLIGHT_LIMIT,
+    API_REFUSALS,
     DRIFT_REPAIRS,
     QUEUE_LATENCY,
     RECONCILE_ERRORS,
@@ -40,6 +46,7 @@ from mooring.operator.metrics import (
     TENANTS,
 )
 from mooring.operator.registry import REGISTRY
+from mooring.operator.resync import Key, KeyedLocks, Seen, Source, behind, resync_of
 from mooring.services import tenants as service
 
 TENANTS_RESOURCE = (names.GROUP, names.VERSION, "tenants")
@@ -47,6 +54,7 @@ PLATFORM_RESOURCE = (names.GROUP, names.VERSION, "platformconfigs")
 # Owned objects of these kinds are watched by label: the cluster has many of them.
 BY_LABEL = {"ConfigMap": f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY}"}
 RENDER_CACHE = 128
+RECONCILING = 16
 log = logging.getLogger(__name__)
 
 
@@ -58,13 +66,71 @@ def _tenant_label(obj: Mapping[str, Any]) -> str | None:
     return tenant
 
 
+class Bodies:
+    """The Tenants as kopf's watch last saw them, kept as compact JSON (as dicts, ten
+    thousand tenants with their status cost several times as much), with what the render
+    cache and the resync ask of each without reading it all."""
+
+    def __init__(self) -> None:
+        self._raw: dict[str, bytes] = {}
+        # name -> (generation, deleting, uid, resourceVersion, status behind its spec)
+        self._facts: dict[str, tuple[Any, bool, str, str, bool]] = {}
+
+    def __setitem__(self, name: str, body: Mapping[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        self._raw[name] = json.dumps(body, separators=(",", ":")).encode()
+        self._facts[name] = (
+            meta.get("generation"),
+            bool(meta.get("deletionTimestamp")),
+            str(meta.get("uid", "")),
+            str(meta.get("resourceVersion", "")),
+            behind(body),
+        )
+
+    def get(self, name: str) -> dict[str, Any] | None:
+        raw = self._raw.get(name)
+        if raw is None:
+            return None
+        body: dict[str, Any] = json.loads(raw)
+        return body
+
+    def pop(self, name: str) -> None:
+        self._raw.pop(name, None)
+        self._facts.pop(name, None)
+
+    def generation(self, name: str) -> tuple[Any, bool] | None:
+        """(generation, being deleted) without reading the body."""
+        facts = self._facts.get(name)
+        return None if facts is None else (facts[0], facts[1])
+
+    def behind(self) -> dict[Key, Seen]:
+        """The tenants whose status is behind their spec, as the resync wants them."""
+        return {
+            ("", name): Seen(version, uid)
+            for name, (_, _, uid, version, late) in self._facts.items()
+            if late
+        }
+
+    def names(self) -> list[str]:
+        return list(self._raw)
+
+    def values(self) -> Iterator[dict[str, Any]]:
+        for name in self.names():
+            body = self.get(name)
+            if body is not None:
+                yield body
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
 @dataclass
 class Watches:
     """The operator's informers over what Tenants own, and the repair bookkeeping."""
 
     kube: Kube
     informers: dict[str, Informer] = field(default_factory=dict)
-    tenants: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> latest body
+    tenants: Bodies = field(default_factory=Bodies)  # name -> latest body
     platform: dict[str, Any] | None = None
     features: Features = field(default_factory=Features)
     namespace_owner: dict[str, str] = field(default_factory=dict)
@@ -76,6 +142,10 @@ class Watches:
     ] = field(default_factory=OrderedDict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     usage_pending: set[str] = field(default_factory=set)
+    # One reconcile of a tenant at a time: kopf's handler, the resync, a platform change.
+    locks: KeyedLocks = field(default_factory=KeyedLocks)
+    # And RECONCILING tenants at most at once in all.
+    reconciling: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(RECONCILING))
 
     # -- the View the reconcile service reads -------------------------------------------------
 
@@ -100,11 +170,11 @@ class Watches:
 
     def desired(self, tenant_name: str) -> dict[Ref, dict[str, Any]] | None:
         """The rendered objects of a tenant by identity, cached per tenant/platform version."""
-        body = self.tenants.get(tenant_name)
-        if body is None or self.platform is None or body["metadata"].get("deletionTimestamp"):
+        known = self.tenants.generation(tenant_name)
+        if known is None or self.platform is None or known[1]:
             return None
         key = (
-            str(body["metadata"].get("generation")),
+            str(known[0]),
             str(self.platform["metadata"].get("generation")),
             self.features.key(),
         )
@@ -112,6 +182,9 @@ class Watches:
         if cached is not None and cached[0] == key:
             self.renders.move_to_end(tenant_name)
             return cached[1]
+        body = self.tenants.get(tenant_name)
+        if body is None:
+            return None
         try:
             tenant = Tenant.model_validate(body)
             platform = service.parse_platform(self.platform)
@@ -280,6 +353,21 @@ async def start_watches(memo: kopf.Memo, **_: Any) -> None:
     _start_informers(watches)
     memo["watches"] = watches
     memo.setdefault("on_close", []).append(watches.stop)
+    API_REFUSALS.labels("tenants").set_function(lambda: kube.pacer.refusals)
+    API_IN_FLIGHT_LIMIT.labels("tenants").set_function(lambda: kube.pacer.limit.limit)
+    resync = resync_of(memo)
+    if resync is not None:
+        resync.sources.append(
+            Source(
+                "Tenant",
+                names.API_VERSION,
+                again=lambda key, seen: reconcile_again(watches, key, seen),
+                remembered=watches.tenants.behind,
+                busy=lambda key, _seen: watches.locks.held(key[1]),
+                # Every reconcile slot taken: kopf's workers queue behind them.
+                backlog=watches.reconciling.locked,
+            )
+        )
     await asyncio.wait_for(
         asyncio.gather(*(i.synced.wait() for i in watches.informers.values())), timeout=120
     )
@@ -307,16 +395,46 @@ async def _watch_for_features(watches: Watches, every: float) -> None:
     grafana-operator): watch their kinds, and render them for every tenant."""
     while not all(getattr(watches.features, flag) for flag in service.OPTIONAL_KINDS.values()):
         await asyncio.sleep(every)
-        found = await service.discover_features(watches.kube)
+        try:
+            found = await service.discover_features(watches.kube)
+        except KubeError as error:  # the API server is away: look again next time
+            log.warning("could not look for optional CRDs: %s", error)
+            continue
         if found.key() == watches.features.key():
             continue
         log.info("CRDs appeared or went: tenants are rendered for %s from now on", found)
         watches.features = found
         started = _start_informers(watches)
         await asyncio.gather(*(i.synced.wait() for i in started))
-        for body in list(watches.tenants.values()):
-            outcome = await reconcile_and_report(watches.kube, _body(body), watches)
-            await _write_status(watches.kube, body["metadata"]["name"], outcome.status)
+        bodies = list(watches.tenants.values())
+        while bodies:
+            failed = await reconcile_all(watches, bodies, "CRDs appeared or went")
+            bodies = [b for b in bodies if b["metadata"]["name"] in failed]
+            if bodies:
+                await asyncio.sleep(every)
+
+
+async def reconcile_all(watches: Watches, bodies: list[dict[str, Any]], why: str) -> set[str]:
+    """Reconcile these tenants (a few at a time, each under its lock) and write their status;
+    returns the names of those the API server did not let us finish."""
+    limit = asyncio.Semaphore(8)
+    failed: set[str] = set()
+
+    async def one(raw: dict[str, Any]) -> None:
+        name = raw["metadata"]["name"]
+        async with limit, watches.locks.hold(name):
+            current = watches.tenants.get(name) or raw
+            if current["metadata"].get("deletionTimestamp"):
+                return
+            try:
+                outcome = await reconcile_and_report(watches.kube, _body(current), watches)
+                await _write_status(watches.kube, name, outcome.status)
+            except KubeError as error:
+                log.warning("Tenant %s: could not reconcile (%s): %s", name, why, error)
+                failed.add(name)
+
+    await asyncio.gather(*(one(b) for b in bodies))
+    return failed
 
 
 # -- what kopf's watches tell us about tenants and the platform ------------------------------
@@ -326,7 +444,7 @@ async def _watch_for_features(watches: Watches, every: float) -> None:
 async def remember_tenant(type: str, name: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     watches = _watches(memo)
     if type == "DELETED":
-        watches.tenants.pop(name, None)
+        watches.tenants.pop(name)
         watches.renders.pop(name, None)
         _READY.pop(name, None)
         for namespace in [n for n, owner in watches.namespace_owner.items() if owner == name]:
@@ -354,13 +472,16 @@ async def reconcile_and_report(
     kube: Kube, body: kopf.Body, watches: Watches | None
 ) -> service.Outcome:
     """Reconcile, count, and tell (Events where `kubectl describe tenant` finds them)."""
-    started = time.perf_counter()
     view = watches if watches is not None and watches.synced() else None
-    try:
-        outcome = await service.reconcile(kube, dict(body), view=view)
-    except Exception:
-        RECONCILES.labels("Tenant", "error").inc()
-        raise
+    # A few tenants at a time, each finished quickly, rather than a hundred sharing the
+    # client's requests and all finishing late (the time is measured from here).
+    async with watches.reconciling if watches is not None else contextlib.nullcontext():
+        started = time.perf_counter()
+        try:
+            outcome = await service.reconcile(kube, dict(body), view=view)
+        except Exception:
+            RECONCILES.labels("Tenant", "error").inc()
+            raise
     RECONCILE_SECONDS.labels("Tenant").observe(time.perf_counter() - started)
     RECONCILES.labels("Tenant", "ready" if outcome.ready else "not-ready").inc()
     for error in outcome.errors:
@@ -374,13 +495,51 @@ async def reconcile_and_report(
 @kopf.on.resume(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
 @kopf.on.create(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
 @kopf.on.update(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
-async def reconcile_tenant(body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, **_: Any) -> None:
-    outcome = await reconcile_and_report(memo["kube"], body, memo.get("watches"))
+async def reconcile_tenant(
+    name: str, body: kopf.Body, memo: kopf.Memo, patch: kopf.Patch, retry: int, **_: Any
+) -> None:
+    watches: Watches | None = memo.get("watches")
+    held = watches.locks.hold(name) if watches is not None else contextlib.nullcontext()
+    try:
+        async with held:
+            outcome = await reconcile_and_report(memo["kube"], body, watches)
+    except KubeError as error:
+        # The API server refused or stalled past the client's retries: try again later.
+        delay = retry_delay(name, retry)
+        raise kopf.TemporaryError(f"{error}; trying again in {delay:.0f} s", delay=delay) from error
     patch["status"] = outcome.status
     if outcome.errors:
-        # Status already says what failed; kopf retries with backoff.
+        # Status already says what failed; kopf retries, later each time.
         first = "; ".join(f"{e.what}: {e.message}" for e in outcome.errors[:3])
-        raise kopf.TemporaryError(f"{len(outcome.errors)} object(s) failed: {first}", delay=5)
+        delay = retry_delay(name, retry)
+        raise kopf.TemporaryError(
+            f"{len(outcome.errors)} object(s) failed: {first}; trying again in {delay:.0f} s",
+            delay=delay,
+        )
+
+
+def retry_delay(name: str, retry: int, base: float = 5.0, cap: float = 300.0) -> float:
+    """Pure: seconds before a tenant's next try: 5 s doubling to 5 minutes, spread by up to
+    a quarter by its name, so that thousands failing together do not retry together."""
+    spread = 0.75 + (zlib.crc32(f"{name}/{retry}".encode()) % 1000) / 4000
+    return float(min(cap, base * 2 ** min(retry, 16)) * spread)
+
+
+async def reconcile_again(watches: Watches, key: Key, seen: Seen) -> bool:
+    """The resync found this tenant left behind: reconcile it and write its status, unless
+    it changed meanwhile (then its handler is at work)."""
+    name = key[1]
+    async with watches.locks.hold(name):
+        current = await watches.kube.get_or_none(names.API_VERSION, "Tenant", name)
+        if (
+            current is None
+            or not behind(current)
+            or current["metadata"].get("resourceVersion") != seen.version
+        ):
+            return False
+        outcome = await reconcile_and_report(watches.kube, _body(current), watches)
+        await _write_status(watches.kube, name, outcome.status)
+    return True
 
 
 @kopf.on.delete(*TENANTS_RESOURCE, registry=REGISTRY)
@@ -417,16 +576,10 @@ async def platform_changed(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any
         return
     watches = _watches(memo)
     watches.platform = dict(body)
-    limit = asyncio.Semaphore(8)
-
-    async def one(raw: dict[str, Any]) -> None:
-        async with limit:
-            if raw["metadata"].get("deletionTimestamp"):
-                return
-            outcome = await reconcile_and_report(watches.kube, _body(raw), watches)
-            await _write_status(watches.kube, raw["metadata"]["name"], outcome.status)
-
-    await asyncio.gather(*(one(b) for b in list(watches.tenants.values())))
+    failed = await reconcile_all(watches, list(watches.tenants.values()), "platform changed")
+    if failed:
+        shown = ", ".join(sorted(failed)[:5]) + (", ..." if len(failed) > 5 else "")
+        raise kopf.TemporaryError(f"{len(failed)} tenant(s) not reconciled: {shown}", delay=30)
 
 
 async def _write_status(kube: Kube, name: str, status: dict[str, Any]) -> None:

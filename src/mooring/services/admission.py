@@ -10,7 +10,7 @@ Each step keeps going past a failure and reports it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ from mooring.api.exceptions import PolicyException, format_time
 from mooring.api.guardrails import GuardrailSettings
 from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig, PlatformConfigSpec
 from mooring.api.tenant import Tenant
-from mooring.core.hostnames import holdings
+from mooring.core.hostnames import Holdings, holdings
 from mooring.core.plan import drifted
 from mooring.core.policy.admission import API_VERSION, MANAGED_SELECTOR, admission_objects
 from mooring.core.policy.context import CONTEXT_NAME, build_context, next_expiry
@@ -39,13 +39,60 @@ class World:
     """What the guardrails depend on, parsed. Invalid objects are left out, with a problem."""
 
     platform: PlatformConfigSpec | None = None
+    # Every tenant; or, with a `lookup`, at least those with guardrail modes of their own
+    # and every one that claims hostnames (who holds a name depends on all claims).
     tenants: list[Tenant] = field(default_factory=list)
     exceptions: list[PolicyException] = field(default_factory=list)
     namespaces: dict[str, str] = field(default_factory=dict)  # tenant namespace -> tenant
     problems: list[str] = field(default_factory=list)
+    # namespace -> its tenant, when the caller keeps an index (the operator does); else
+    # one is built from `tenants`, which must then hold them all.
+    lookup: Callable[[str], Tenant | None] | None = None
+    _tenant_in: dict[str, Tenant] | None = field(default=None, repr=False)
+    _exceptions_in: dict[str | None, list[PolicyException]] | None = field(default=None, repr=False)
+    _held: Holdings | None = field(default=None, repr=False)
+
+    def held(self) -> Holdings:
+        """Who holds which hostnames (computed once per World)."""
+        if self._held is None:
+            self._held = holdings(self.tenants, self.platform)
+        return self._held
+
+    def tenant_in(self, namespace: str | None) -> Tenant | None:
+        """The tenant one of whose environments `namespace` is (core's tenant_of, indexed:
+        thousands of tenants times thousands of namespaces would be quadratic)."""
+        if self.lookup is not None:
+            return self.lookup(namespace or "")
+        if self._tenant_in is None:
+            index: dict[str, Tenant] = {}
+            for tenant in self.tenants:
+                for environment in tenant.spec.environments:
+                    index.setdefault(tenant.namespace(environment), tenant)
+            self._tenant_in = index
+        return self._tenant_in.get(namespace or "")
+
+    def exceptions_in(self, namespace: str | None) -> list[PolicyException]:
+        if self._exceptions_in is None:
+            index: dict[str | None, list[PolicyException]] = {}
+            for exception in self.exceptions:
+                index.setdefault(exception.namespace, []).append(exception)
+            self._exceptions_in = index
+        return self._exceptions_in.get(namespace, [])
+
+    def context(self, namespace: str, now: datetime) -> Obj:
+        """Pure: the GuardrailContext of one namespace at `now`."""
+        tenant = self.tenant_in(namespace)
+        return build_context(
+            namespace,
+            self.platform,
+            tenants=[tenant] if tenant is not None else [],
+            exceptions=self.exceptions_in(namespace),
+            now=now,
+            held=self.held(),
+        )
 
 
-def _parse(model: type[BaseModel], obj: Mapping[str, Any], problems: list[str]) -> Any:
+def parse(model: type[BaseModel], obj: Mapping[str, Any], problems: list[str]) -> Any:
     clean = {k: v for k, v in obj.items() if k != "status"}
     instance, errors = model_errors(model, clean)
     if errors:
@@ -63,17 +110,17 @@ def world_of(
     world = World()
     for obj in platforms:
         if (obj.get("metadata") or {}).get("name") == PLATFORM_CONFIG_NAME:
-            config = _parse(PlatformConfig, obj, world.problems)
+            config = parse(PlatformConfig, obj, world.problems)
             if isinstance(config, PlatformConfig):
                 world.platform = config.spec
     for obj in tenants:
         if (obj.get("metadata") or {}).get("deletionTimestamp"):
             continue
-        tenant = _parse(Tenant, obj, world.problems)
+        tenant = parse(Tenant, obj, world.problems)
         if isinstance(tenant, Tenant):
             world.tenants.append(tenant)
     for obj in exceptions:
-        exception = _parse(PolicyException, obj, world.problems)
+        exception = parse(PolicyException, obj, world.problems)
         if isinstance(exception, PolicyException):
             world.exceptions.append(exception)
     for obj in namespaces:
@@ -143,39 +190,39 @@ async def sync_policies(
 # -- GuardrailContexts --------------------------------------------------------------------------
 
 
-def desired_contexts(world: World, now: datetime) -> dict[str, Obj]:
-    """Pure: namespace -> its GuardrailContext at `now`."""
-    held = holdings(world.tenants, world.platform)
-    return {
-        namespace: build_context(
-            namespace,
-            world.platform,
-            tenants=world.tenants,
-            exceptions=world.exceptions,
-            now=now,
-            held=held,
-        )
-        for namespace in sorted(world.namespaces)
-    }
+def desired_contexts(
+    world: World, now: datetime, only: Iterable[str] | None = None
+) -> dict[str, Obj]:
+    """Pure: namespace -> its GuardrailContext at `now` (of the tenant namespaces in `only`,
+    when given)."""
+    wanted = sorted(world.namespaces if only is None else set(only) & world.namespaces.keys())
+    return {namespace: world.context(namespace, now) for namespace in wanted}
 
 
 async def sync_contexts(
     kube: Kube,
     world: World,
     now: datetime,
-    current: Mapping[str, Obj] | None = None,
+    current: Mapping[str, Obj] | Callable[[str], Obj | None] | None = None,
+    only: Iterable[str] | None = None,
+    failed: set[str] | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Apply each tenant namespace's GuardrailContext where it differs.
+    """Apply each tenant namespace's GuardrailContext where it differs (of those in `only`,
+    when given).
 
-    `current`: namespace -> the GuardrailContext there now (an informer's view); read when
-    not given. Returns the namespaces whose context changed, and the errors met.
+    `current`: the GuardrailContext of a namespace now (an informer's view, as a mapping or
+    a lookup); read when not given. Returns the namespaces whose context changed, and the
+    errors met.
     """
     changed: list[str] = []
     errors: list[str] = []
-    for namespace, obj in desired_contexts(world, now).items():
+    lookup = current.get if isinstance(current, Mapping) else current
+    for index, (namespace, obj) in enumerate(desired_contexts(world, now, only).items()):
+        if index % 200 == 199:
+            await asyncio.sleep(0)  # thousands of namespaces: let the rest of the loop run
         existing = (
-            current.get(namespace)
-            if current is not None
+            lookup(namespace)
+            if lookup is not None
             else await kube.get_or_none(
                 names.API_VERSION, "GuardrailContext", CONTEXT_NAME, namespace
             )
@@ -187,6 +234,8 @@ async def sync_contexts(
             changed.append(namespace)
         except KubeError as error:
             errors.append(str(error))
+            if failed is not None:
+                failed.add(namespace)
     return changed, errors
 
 
@@ -207,7 +256,7 @@ async def report_hostname_refusals(
     by_name = {tenant.name: tenant for tenant in world.tenants}
     messages = []
     current = set()
-    for refusal in holdings(world.tenants, world.platform).refused:
+    for refusal in world.held().refused:
         key = (refusal.tenant, refusal.hostname, refusal.reason)
         current.add(key)
         if key in reported:

@@ -49,11 +49,13 @@ def judge_namespace(
 ) -> Audit:
     """Pure: the audit of one namespace's objects at `now` (expired exceptions no longer
     apply, exactly as in the GuardrailContext the operator writes at that time)."""
+    tenant_model = world.tenant_in(namespace)
     judge = Judge(
         platform=world.platform,
         now=now,
-        tenants=world.tenants,
-        exceptions=world.exceptions,
+        tenants=[tenant_model] if tenant_model is not None else [],
+        exceptions=world.exceptions_in(namespace),
+        default_namespace=namespace,
         engine=engine,
     )
     rows = []
