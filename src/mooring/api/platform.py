@@ -3,7 +3,7 @@
 Pure models. The same YAML lives in the platform repository (platform.yaml), so the
 offline CLI reads exactly what the cluster uses: tiers with quotas and container
 defaults, the capacity budget, where DNS and the ingress controller run, guardrail
-settings and the shared database servers.
+settings, the shared database servers, prices and cost settings.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from mooring.api.base import DnsLabel, LabelValue, Model, Resource, unique
+from mooring.api.cost import CostSettings, Prices
 from mooring.api.guardrails import GuardrailSettings
 from mooring.api.quantity import Quantity
 from mooring.api.tenant import PodSecurityLevel, Quota
@@ -176,6 +177,16 @@ class PlatformConfigSpec(Model):
     )
     guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)
     databases: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    prices: Prices = Field(
+        default_factory=Prices,
+        description="What resources cost (per vCPU-hour, GiB-hour, GiB-month...), in one "
+        "currency; defaults are OpenCost's list prices in USD.",
+    )
+    cost: CostSettings = Field(
+        default_factory=CostSettings,
+        description="Where usage is read from (Prometheus), how often tenants' cost is "
+        "refreshed, whether idle capacity is shared.",
+    )
 
     @model_validator(mode="after")
     def _default_tier_exists(self) -> PlatformConfigSpec:

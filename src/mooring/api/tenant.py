@@ -20,6 +20,7 @@ from mooring.api.base import (
     check_name,
     unique,
 )
+from mooring.api.cost import Budget, CostStatus
 from mooring.api.quantity import Quantity
 from mooring.api.status import Condition
 
@@ -242,6 +243,11 @@ class TenantSpec(Model):
     guardrails: list[GuardrailOverride] = Field(
         default_factory=list, max_length=64, json_schema_extra=_list_map("rule")
     )
+    budget: Budget | None = Field(
+        None,
+        description="A monthly budget: status.cost reports its use and forecast; crossing a "
+        "threshold posts an Event and shows in the mooring_tenant_budget_* metrics.",
+    )
 
     @field_validator("environments")
     @classmethod
@@ -314,4 +320,7 @@ class TenantStatus(BaseModel):
     conditions: list[Condition] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+    )
+    cost: CostStatus | None = Field(
+        None, description="This month's cost and the budget's use, kept current by the operator."
     )
