@@ -30,6 +30,8 @@ COMMANDS = {
     "operator": "mooring.cli.operator:operator",
     # guardrails
     "check": "mooring.cli.check:check",
+    # cost
+    "cost": "mooring.cli.cost:cost",
     "policy": "mooring.cli.policy:policy",
 }
 

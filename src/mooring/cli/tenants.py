@@ -14,11 +14,13 @@ from typing import Any
 import click
 import yaml
 
+from mooring.api.cost import money_text
 from mooring.api.documents import model_errors
 from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import Tenant
 from mooring.cli.findings import FORMATS, Format, emit
 from mooring.cli.output import EXIT_FAILED, EXIT_FINDINGS, EXIT_USAGE, err, out, say
+from mooring.core.cost.estimate import estimate
 from mooring.core.render import Context, Features, render_tenant
 from mooring.core.validate import Parsed, error_count, validate_documents
 from mooring.kube.client import Kube, KubeError
@@ -67,6 +69,13 @@ def validate(paths: tuple[str, ...], fmt: Format) -> None:
             f"{len(parsed.tenants)} tenant(s) in {sources.files} file(s): "
             f"{errors} error(s), {warnings} warning(s)"
         )
+        if parsed.platform is not None and parsed.tenants and not errors:
+            reserved = estimate(parsed.tenants, parsed.platform[0].spec)
+            say(
+                f"cost: the tenants' quotas reserve up to {money_text(reserved.upper_bound)} "
+                f"{reserved.currency}/month at list price (`mooring cost estimate PATH... "
+                "--base REF` shows what a pull request adds)"
+            )
     if sources.errors:
         sys.exit(EXIT_USAGE)
     if error_count(findings):

@@ -1,0 +1,423 @@
+"""Cost of what runs: gather (Prometheus and the API server), decide (core.cost), report.
+
+Side effects: reads the cluster (namespaces, nodes, pods, volume claims, Services, the
+PlatformConfig) and queries Prometheus. Nothing is written here; the operator writes
+tenants' status from `month_figures`.
+
+Where the figures come from is decided once per run and said plainly in `Inputs.notes`:
+- Prometheus with usage and request metrics: OpenCost's allocation, max(request, usage)
+  per container (or pod) per sample;
+- Prometheus without usage metrics: requests alone, from its history;
+- no Prometheus: the requests of the pods running now, since they started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from mooring.api import names
+from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig
+from mooring.core.cost import objects
+from mooring.core.cost.aggregate import Report, aggregate
+from mooring.core.cost.allocate import allocate
+from mooring.core.cost.budget import MonthFigures
+from mooring.core.cost.inputs import ContainerHours, Inputs, NodeHours, PodInfo
+from mooring.core.cost.promql import (
+    Quantity,
+    Queries,
+    RangePlan,
+    Sources,
+    detect,
+    plan,
+    read_buckets,
+    read_vector,
+)
+from mooring.core.cost.rates import PriceBook
+from mooring.core.cost.window import DAY, Bucket, Window, align, month_start
+from mooring.kube.client import Kube
+from mooring.services.prometheus import Prometheus, Series
+
+Obj = dict[str, Any]
+# Progress for long queries: (what is being done, done so far, how many in all).
+Progress = Callable[[str, int, int], None]
+CONCURRENT_QUERIES = 4
+PodNodes = dict[tuple[str, str], str]
+PodOwners = dict[tuple[str, str], tuple[str, str]]
+PodLabels = dict[tuple[str, str], dict[str, str]]
+QUANTITIES: tuple[Quantity, ...] = ("cpu", "memory", "gpu")
+
+
+def _quiet(_what: str, _done: int, _total: int) -> None:
+    return None
+
+
+class NoPlatformError(RuntimeError):
+    """The cluster has no PlatformConfig: no prices."""
+
+
+async def load_platform(kube: Kube) -> PlatformConfig:
+    raw = await kube.get_or_none(names.API_VERSION, "PlatformConfig", PLATFORM_CONFIG_NAME)
+    if raw is None:
+        raise NoPlatformError(
+            f"the cluster has no PlatformConfig {PLATFORM_CONFIG_NAME!r}, where prices are "
+            "set; apply the platform's platform.yaml (or pass --platform FILE)"
+        )
+    return PlatformConfig.model_validate(raw)
+
+
+@dataclass
+class Cluster:
+    """What the API server says now."""
+
+    namespaces: list[Obj]
+    nodes: list[Obj]
+    pods: list[Obj]
+    claims: list[Obj]
+    services: list[Obj]
+
+
+async def read_cluster(kube: Kube) -> Cluster:
+    listings = await asyncio.gather(
+        kube.list("v1", "Namespace"),
+        kube.list("v1", "Node"),
+        kube.list("v1", "Pod", page=500),
+        kube.list("v1", "PersistentVolumeClaim", page=500),
+        kube.list("v1", "Service", page=500),
+    )
+    return Cluster(*listings)
+
+
+# -- Prometheus ---------------------------------------------------------------------------------
+
+
+class _Runner:
+    """Runs queries a few at a time and counts them for the progress bar."""
+
+    def __init__(self, prometheus: Prometheus, progress: Progress, total: int) -> None:
+        self.prometheus = prometheus
+        self.progress = progress
+        self.total = total
+        self.done = 0
+        self.limit = asyncio.Semaphore(CONCURRENT_QUERIES)
+
+    async def run(self, job: Callable[[], Awaitable[list[Series]]]) -> list[Series]:
+        async with self.limit:
+            result = await job()
+        self.done += 1
+        self.progress("querying Prometheus", self.done, self.total)
+        return result
+
+    def per_bucket(
+        self, queries: Queries, expression: str, buckets: Sequence[Bucket]
+    ) -> list[Awaitable[tuple[RangePlan, list[Series]]]]:
+        """One range query per run of equal buckets (an instant query for a run of one)."""
+
+        async def one(run: RangePlan) -> tuple[RangePlan, list[Series]]:
+            text = queries.hours(expression, run.span)
+            if run.count == 1:
+                at = buckets[run.first].end
+                return run, await self.run(lambda: self.prometheus.query(text, at))
+            params = run.params(buckets)
+            return run, await self.run(lambda: self.prometheus.query_range(text, params))
+
+        return [one(run) for run in plan(buckets)]
+
+
+def queries_needed(sources: Sources, buckets: Sequence[Bucket], owners: bool) -> int:
+    runs = len(plan(buckets))
+    count = runs * len(QUANTITIES)  # allocated CPU, memory, GPU per bucket
+    if sources.usage:
+        count += 4  # requested and used CPU and memory over the window
+    elif sources.requests:
+        count += 2  # requested CPU and memory
+    if sources.node_capacity:
+        count += runs * len(QUANTITIES)
+    count += 1  # pods' nodes
+    if owners and sources.pod_owners:
+        count += 2
+    return count
+
+
+async def _from_prometheus(
+    prometheus: Prometheus,
+    sources: Sources,
+    inputs: Inputs,
+    progress: Progress,
+    owners: bool,
+) -> tuple[PodNodes, PodOwners, PodLabels]:
+    window, buckets = inputs.window, inputs.buckets
+    queries = Queries(sources, window.step)
+    span = window.end - window.start
+    labels = sources.key_labels
+    runner = _Runner(prometheus, progress, queries_needed(sources, buckets, owners))
+    progress("querying Prometheus", 0, runner.total)
+
+    async def per_bucket(expression: str | None) -> dict[tuple[str, ...], list[float]]:
+        values: dict[tuple[str, ...], list[float]] = {}
+        if expression is None:
+            return values
+        for run, result in await asyncio.gather(*runner.per_bucket(queries, expression, buckets)):
+            read_buckets(result, labels, run, buckets, values)
+        return values
+
+    async def node_bucket(expression: str | None) -> dict[tuple[str, ...], list[float]]:
+        values: dict[tuple[str, ...], list[float]] = {}
+        if expression is None:
+            return values
+        for run, result in await asyncio.gather(*runner.per_bucket(queries, expression, buckets)):
+            read_buckets(result, ("node",), run, buckets, values)
+        return values
+
+    async def total(expression: str | None) -> dict[tuple[str, ...], float] | None:
+        if expression is None:
+            return None
+        text = queries.hours(expression, span)
+        return read_vector(await runner.run(lambda: prometheus.query(text, window.end)), labels)
+
+    async def instant(expression: str | None) -> list[Series]:
+        if expression is None:
+            return []
+        return await runner.run(lambda: prometheus.query(expression, window.end))
+
+    # Every query starts now (four run at a time); the results are collected in groups.
+    allocated = asyncio.gather(*(per_bucket(queries.allocated(q)) for q in QUANTITIES))
+    totals = asyncio.gather(
+        total(queries.request("cpu")),
+        total(queries.usage("cpu")),
+        total(queries.request("memory")),
+        total(queries.usage("memory")),
+    )
+    capacity = asyncio.gather(*(node_bucket(queries.capacity(q)) for q in QUANTITIES))
+    who = asyncio.gather(
+        instant(queries.pod_nodes(span)),
+        instant(queries.pod_owners(span) if owners else None),
+        instant(queries.pod_labels(span) if owners else None),
+    )
+    cpu, memory, gpu = await allocated
+    cpu_requested, cpu_used, memory_requested, memory_used = await totals
+    node_cpu, node_memory, node_gpu = await capacity
+    pod_nodes, pod_owners, pod_labels = await who
+    count = len(buckets)
+    for key in sorted(set(cpu) | set(memory) | set(gpu)):
+        namespace, pod = key[0], key[1]
+        container = key[2] if len(key) > 2 else ""
+        inputs.containers.append(
+            ContainerHours(
+                namespace,
+                pod,
+                container,
+                cpu=cpu.get(key) or [0.0] * count,
+                memory=memory.get(key) or [0.0] * count,
+                gpu=gpu.get(key) or [0.0] * count,
+                cpu_requested=(cpu_requested or {}).get(key, 0.0),
+                cpu_used=None if cpu_used is None else cpu_used.get(key, 0.0),
+                memory_requested=(memory_requested or {}).get(key, 0.0),
+                memory_used=None if memory_used is None else memory_used.get(key, 0.0),
+            )
+        )
+    for key in sorted(set(node_cpu) | set(node_memory)):
+        inputs.nodes.append(
+            NodeHours(
+                key[0],
+                {},
+                node_cpu.get(key) or [0.0] * count,
+                node_memory.get(key) or [0.0] * count,
+                node_gpu.get(key) or [0.0] * count,
+            )
+        )
+    nodes = {
+        (m.get("namespace", ""), m.get("pod", "")): m.get("node", "")
+        for m in (s.get("metric") or {} for s in pod_nodes)
+    }
+    owned = {
+        (m.get("namespace", ""), m.get("pod", "")): (
+            m.get("owner_kind", ""),
+            m.get("owner_name", ""),
+        )
+        for m in (s.get("metric") or {} for s in pod_owners)
+    }
+    labelled = {
+        (m.get("namespace", ""), m.get("pod", "")): {
+            k.removeprefix("label_"): v for k, v in m.items() if k.startswith("label_")
+        }
+        for m in (s.get("metric") or {} for s in pod_labels)
+    }
+    return nodes, owned, labelled
+
+
+# -- gather -----------------------------------------------------------------------------------
+
+
+async def gather_inputs(
+    kube: Kube,
+    window: Window,
+    buckets: list[Bucket],
+    prometheus_url: str | None,
+    progress: Progress = _quiet,
+    owners: bool = True,
+) -> Inputs:
+    """Everything allocation needs for the window, from the cluster and Prometheus."""
+    progress("reading the cluster", 0, 1)
+    cluster = await read_cluster(kube)
+    progress("reading the cluster", 1, 1)
+    inputs = Inputs(window, buckets, namespaces=objects.namespace_labels(cluster.namespaces))
+    current = objects.pods_by_key(cluster.pods)
+    node_labels = {
+        str(n["metadata"]["name"]): dict(n["metadata"].get("labels") or {}) for n in cluster.nodes
+    }
+    sources: Sources | None = None
+    if prometheus_url is None:
+        inputs.notes.append(
+            "No Prometheus configured (spec.cost.prometheusUrl, or --prometheus): cost is "
+            "allocated from the requests of the pods running now, since they started; pods "
+            "that ended are not counted and usage is not measured."
+        )
+    else:
+        async with Prometheus(prometheus_url) as prometheus:
+            sources = detect(await prometheus.metric_names(window.start, window.end))
+            if sources.requests is None and not sources.usage:
+                inputs.notes.append(
+                    f"Prometheus at {prometheus_url} has no container usage or request metrics "
+                    "for this window: cost is allocated from the requests of the pods running "
+                    "now, since they started."
+                )
+                sources = None
+            else:
+                nodes, owned, labelled = await _from_prometheus(
+                    prometheus, sources, inputs, progress, owners
+                )
+                inputs.usage_measured = sources.usage
+                inputs.notes.append(f"From Prometheus at {prometheus_url}: {sources.describe()}.")
+                if not sources.usage:
+                    inputs.notes.append(
+                        "No usage metrics (container_cpu_usage_seconds_total, "
+                        "container_memory_working_set_bytes): allocation from requests alone."
+                    )
+                _pods_from_prometheus(inputs, current, nodes, owned, labelled)
+    if sources is None:
+        inputs.containers = objects.requested_containers(cluster.pods, window, buckets)
+        inputs.pods = dict(current)
+    if not inputs.nodes:
+        inputs.nodes = objects.node_capacity(cluster.nodes, window, buckets)
+        inputs.notes.append(
+            "Node capacity from the nodes that exist now (no kube-state-metrics "
+            "kube_node_status_capacity): nodes removed during the window are not in idle."
+        )
+    else:
+        for node in inputs.nodes:
+            node.labels = node_labels.get(node.name, {})
+    inputs.claims = objects.claims(cluster.claims, cluster.pods, window, buckets)
+    inputs.balancers = objects.balancers(cluster.services, cluster.pods, window, buckets)
+    if inputs.claims or inputs.balancers:
+        inputs.notes.append(
+            "Volume claims and load balancers: those that exist now, from their creation."
+        )
+    return inputs
+
+
+def _pods_from_prometheus(
+    inputs: Inputs,
+    current: dict[tuple[str, str], PodInfo],
+    nodes: PodNodes,
+    owned: PodOwners,
+    labelled: PodLabels,
+) -> None:
+    """Who each measured pod is: the API server's view when it still exists, else what
+    Prometheus remembers (its node; its owner and labels from kube-state-metrics)."""
+    for container in inputs.containers:
+        key = container.key
+        if key in inputs.pods:
+            continue
+        info = current.get(key)
+        if info is None:
+            kind, name = owned.get(key, (None, None))
+            info = PodInfo(
+                key[0],
+                key[1],
+                nodes.get(key) or None,
+                labelled.get(key, {}),
+                kind or None,
+                name or None,
+            )
+        elif info.node is None and nodes.get(key):
+            info = PodInfo(
+                info.namespace,
+                info.name,
+                nodes[key],
+                info.labels,
+                info.controller_kind,
+                info.controller_name,
+            )
+        inputs.pods[key] = info
+    for key, info in current.items():
+        inputs.pods.setdefault(key, info)
+
+
+# -- decide -------------------------------------------------------------------------------------
+
+
+async def cost_report(
+    kube: Kube,
+    platform: PlatformConfig,
+    window: Window,
+    by: str,
+    share_idle: bool,
+    prometheus_url: str | None,
+    progress: Progress = _quiet,
+    bucket: timedelta | None = None,
+) -> Report:
+    """The allocation over the window, grouped `by`."""
+    buckets = window.buckets(bucket)
+    owners = by == "controller" or by.startswith("label:")
+    inputs = await gather_inputs(kube, window, buckets, prometheus_url, progress, owners)
+    progress("allocating", 0, 1)
+    result = aggregate(allocate(inputs, PriceBook(platform.spec.prices)), by, share_idle)
+    progress("allocating", 1, 1)
+    return result
+
+
+def month_window(now: datetime, step: timedelta) -> tuple[Window, list[Bucket]]:
+    """The month to date, in two buckets: before the last day, and the last day (the
+    forecast's basis). A month younger than a day is one bucket."""
+    end = align(now, step)
+    start = month_start(now)
+    if end <= start:
+        end = start + step
+    window = Window(start, end, step, "month")
+    recent = max(start, end - DAY)
+    buckets = (
+        [Bucket(start, recent), Bucket(recent, end)] if recent > start else [Bucket(start, end)]
+    )
+    return window, buckets
+
+
+async def month_figures(
+    kube: Kube, platform: PlatformConfig, now: datetime
+) -> tuple[dict[str, MonthFigures], Report]:
+    """Every tenant's month so far (with its idle share when the platform shares idle)."""
+    settings = platform.spec.cost
+    window, buckets = month_window(now, timedelta(minutes=settings.step_minutes))
+    inputs = await gather_inputs(kube, window, buckets, settings.prometheus_url, owners=False)
+    report = aggregate(
+        allocate(inputs, PriceBook(platform.spec.prices)), "tenant", settings.share_idle
+    )
+    recent_hours = buckets[-1].hours
+    figures = {
+        row.group: MonthFigures(
+            month_to_date=row.total,
+            recent=row.buckets[-1],
+            recent_hours=recent_hours,
+            idle_share=row.idle_share if settings.share_idle else None,
+        )
+        for row in report.rows
+    }
+    return figures, report
+
+
+def source_summary(inputs: Inputs) -> str:
+    """One line for status.cost.source."""
+    return inputs.notes[0] if inputs.notes else ""
