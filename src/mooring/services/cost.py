@@ -142,14 +142,31 @@ def queries_needed(sources: Sources, buckets: Sequence[Bucket], owners: bool) ->
     return count
 
 
-async def _from_prometheus(
+@dataclass
+class Measured:
+    """What Prometheus says about the window."""
+
+    sources: Sources
+    containers: list[ContainerHours]
+    nodes: list[NodeHours]  # empty without kube-state-metrics' node capacity
+    pod_nodes: PodNodes
+    pod_owners: PodOwners
+    pod_labels: PodLabels
+
+
+async def measure(
     prometheus: Prometheus,
-    sources: Sources,
-    inputs: Inputs,
-    progress: Progress,
-    owners: bool,
-) -> tuple[PodNodes, PodOwners, PodLabels]:
-    window, buckets = inputs.window, inputs.buckets
+    window: Window,
+    buckets: Sequence[Bucket],
+    progress: Progress = _quiet,
+    owners: bool = False,
+) -> Measured:
+    """Allocated resource-hours per container and bucket (max(request, usage) per sample),
+    requested and used over the window, node capacity, and who pods are. `owners`: also
+    kube-state-metrics' pod owners and labels (for --by controller and label:KEY)."""
+    sources = detect(await prometheus.metric_names(window.start, window.end))
+    if sources.requests is None and not sources.usage:
+        return Measured(sources, [], [], {}, {}, {})
     queries = Queries(sources, window.step)
     span = window.end - window.start
     labels = sources.key_labels
@@ -202,10 +219,11 @@ async def _from_prometheus(
     node_cpu, node_memory, node_gpu = await capacity
     pod_nodes, pod_owners, pod_labels = await who
     count = len(buckets)
+    containers: list[ContainerHours] = []
     for key in sorted(set(cpu) | set(memory) | set(gpu)):
         namespace, pod = key[0], key[1]
         container = key[2] if len(key) > 2 else ""
-        inputs.containers.append(
+        containers.append(
             ContainerHours(
                 namespace,
                 pod,
@@ -219,8 +237,9 @@ async def _from_prometheus(
                 memory_used=None if memory_used is None else memory_used.get(key, 0.0),
             )
         )
+    nodes: list[NodeHours] = []
     for key in sorted(set(node_cpu) | set(node_memory)):
-        inputs.nodes.append(
+        nodes.append(
             NodeHours(
                 key[0],
                 {},
@@ -229,7 +248,7 @@ async def _from_prometheus(
                 node_gpu.get(key) or [0.0] * count,
             )
         )
-    nodes = {
+    placed = {
         (m.get("namespace", ""), m.get("pod", "")): m.get("node", "")
         for m in (s.get("metric") or {} for s in pod_nodes)
     }
@@ -246,7 +265,7 @@ async def _from_prometheus(
         }
         for m in (s.get("metric") or {} for s in pod_labels)
     }
-    return nodes, owned, labelled
+    return Measured(sources, containers, nodes, placed, owned, labelled)
 
 
 # -- gather -----------------------------------------------------------------------------------
@@ -278,26 +297,25 @@ async def gather_inputs(
         )
     else:
         async with Prometheus(prometheus_url) as prometheus:
-            sources = detect(await prometheus.metric_names(window.start, window.end))
-            if sources.requests is None and not sources.usage:
+            measured = await measure(prometheus, window, buckets, progress, owners)
+        sources = measured.sources
+        if sources.requests is None and not sources.usage:
+            inputs.notes.append(
+                f"Prometheus at {prometheus_url} has no container usage or request metrics "
+                "for this window: cost is allocated from the requests of the pods running "
+                "now, since they started."
+            )
+            sources = None
+        else:
+            inputs.containers, inputs.nodes = measured.containers, measured.nodes
+            inputs.usage_measured = sources.usage
+            inputs.notes.append(f"From Prometheus at {prometheus_url}: {sources.describe()}.")
+            if not sources.usage:
                 inputs.notes.append(
-                    f"Prometheus at {prometheus_url} has no container usage or request metrics "
-                    "for this window: cost is allocated from the requests of the pods running "
-                    "now, since they started."
+                    "No usage metrics (container_cpu_usage_seconds_total, "
+                    "container_memory_working_set_bytes): allocation from requests alone."
                 )
-                sources = None
-            else:
-                nodes, owned, labelled = await _from_prometheus(
-                    prometheus, sources, inputs, progress, owners
-                )
-                inputs.usage_measured = sources.usage
-                inputs.notes.append(f"From Prometheus at {prometheus_url}: {sources.describe()}.")
-                if not sources.usage:
-                    inputs.notes.append(
-                        "No usage metrics (container_cpu_usage_seconds_total, "
-                        "container_memory_working_set_bytes): allocation from requests alone."
-                    )
-                _pods_from_prometheus(inputs, current, nodes, owned, labelled)
+            _pods_from_prometheus(inputs, current, measured)
     if sources is None:
         inputs.containers = objects.requested_containers(cluster.pods, window, buckets)
         inputs.pods = dict(current)
@@ -320,11 +338,7 @@ async def gather_inputs(
 
 
 def _pods_from_prometheus(
-    inputs: Inputs,
-    current: dict[tuple[str, str], PodInfo],
-    nodes: PodNodes,
-    owned: PodOwners,
-    labelled: PodLabels,
+    inputs: Inputs, current: dict[tuple[str, str], PodInfo], measured: Measured
 ) -> None:
     """Who each measured pod is: the API server's view when it still exists, else what
     Prometheus remembers (its node; its owner and labels from kube-state-metrics)."""
@@ -333,21 +347,22 @@ def _pods_from_prometheus(
         if key in inputs.pods:
             continue
         info = current.get(key)
+        node = measured.pod_nodes.get(key)
         if info is None:
-            kind, name = owned.get(key, (None, None))
+            kind, name = measured.pod_owners.get(key, (None, None))
             info = PodInfo(
                 key[0],
                 key[1],
-                nodes.get(key) or None,
-                labelled.get(key, {}),
+                node or None,
+                measured.pod_labels.get(key, {}),
                 kind or None,
                 name or None,
             )
-        elif info.node is None and nodes.get(key):
+        elif info.node is None and node:
             info = PodInfo(
                 info.namespace,
                 info.name,
-                nodes[key],
+                node,
                 info.labels,
                 info.controller_kind,
                 info.controller_name,

@@ -83,6 +83,13 @@ def detect(names: Iterable[str]) -> Sources:
     )
 
 
+def left_open(span: timedelta) -> str:
+    """A range of `span` that leaves out its left edge: (t - span, t]. Prometheus 2 counts
+    a sample exactly at t - span (3 does not); one second less means the same everywhere,
+    so that a sample belongs to one step and one bucket only."""
+    return f"{int(span.total_seconds()) - 1}s"
+
+
 class Queries:
     """Instant-vector expressions, one value per container (or pod) per sample."""
 
@@ -96,7 +103,7 @@ class Queries:
     def usage(self, quantity: Quantity) -> str | None:
         if not self.sources.usage or quantity == "gpu":
             return None
-        window = format_duration(self.step)
+        window = left_open(self.step)
         if quantity == "cpu":
             inner = f"rate({CPU_USAGE}{{{CONTAINERS}}}[{window}])"
         else:
@@ -144,13 +151,12 @@ class Queries:
     # -- over time -------------------------------------------------------------------------------
 
     def hours(self, expression: str, span: timedelta) -> str:
-        """Resource-hours over the `span` before the evaluation time: the sum of the samples
-        times the step in hours."""
+        """Resource-hours over the `span` before the evaluation time: the sum of its samples
+        (one per step, the one at the span's start left out) times the step in hours."""
         step_hours = self.step.total_seconds() / 3600
         factor = "" if step_hours == 1 else f" * {step_hours!r}"
         return (
-            f"sum_over_time(({expression})[{format_duration(span)}:{format_duration(self.step)}])"
-            f"{factor}"
+            f"sum_over_time(({expression})[{left_open(span)}:{format_duration(self.step)}]){factor}"
         )
 
     # -- who is who ------------------------------------------------------------------------------
