@@ -29,6 +29,7 @@ import yaml
 
 from mooring.core.render.platform import install
 from mooring.devcluster.cluster import DevCluster, free_port, operator_command
+from mooring.devcluster.prometheus import DevPrometheus
 from mooring.kube.client import Kube
 from mooring.services.install import install_platform
 
@@ -41,6 +42,16 @@ def dev_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster
         yield cluster
     finally:
         cluster.down(say=lambda message: print(f"[controlplane] {message}"), purge=True)
+
+
+@pytest.fixture(scope="session")
+def dev_prometheus(dev_cluster: DevCluster) -> DevPrometheus:
+    """Debian's Prometheus scraping the session's control plane every second: kwok's
+    simulated usage, the scheduler's /metrics/resources, the API server. Tests add their
+    targets and rule files with `.add(...)`; it stops with the control plane."""
+    prometheus = DevPrometheus(dev_cluster)
+    prometheus.start(interval="1s")
+    return prometheus
 
 
 @pytest.fixture(scope="session")

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
-from mooring.devcluster.cluster import free_port, http_ok
+from mooring.devcluster.prometheus import DevPrometheus, query
 from mooring.kube.client import Kube
 from tests.cluster.conftest import OperatorProcess, tenant, wait_ready
 
@@ -23,55 +18,9 @@ pytestmark = pytest.mark.cluster
 
 
 @pytest.fixture
-def prometheus(operator: OperatorProcess, tmp_path: Path) -> Iterator[str]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("Debian's prometheus is not installed; run scripts/bootstrap")
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-                "scrape_configs": [
-                    {
-                        "job_name": "mooring-operator",
-                        "static_configs": [{"targets": [f"127.0.0.1:{operator.metrics_port}"]}],
-                    }
-                ],
-            }
-        )
-    )
-    port = free_port()
-    log = (tmp_path / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while not http_ok(f"{url}/-/ready"):
-            assert process.poll() is None, (tmp_path / "prometheus.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "Prometheus did not become ready"
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def query(url: str, expression: str) -> list[dict[str, Any]]:
-    with urllib.request.urlopen(
-        f"{url}/api/v1/query?{urllib.parse.urlencode({'query': expression})}", timeout=5
-    ) as response:
-        result: list[dict[str, Any]] = json.loads(response.read())["data"]["result"]
-        return result
+def prometheus(operator: OperatorProcess, dev_prometheus: DevPrometheus) -> str:
+    dev_prometheus.add({"mooring-operator": [f"127.0.0.1:{operator.metrics_port}"]})
+    return dev_prometheus.url
 
 
 async def test_prometheus_scrapes_the_operator_and_sees_tenants_and_reconciles(

@@ -10,6 +10,7 @@ import click
 from mooring.cli.output import EXIT_FAILED, err, out, say
 from mooring.devcluster.binaries import BuildError, ensure_built
 from mooring.devcluster.cluster import DevCluster, DevClusterError, NodeShape
+from mooring.devcluster.prometheus import DevPrometheus
 
 state_dir_option = click.option(
     "--state-dir",
@@ -44,11 +45,27 @@ def build() -> None:
 @click.option("--node-cpu", default="8", show_default=True, help="CPU capacity of each node.")
 @click.option("--node-memory", default="32Gi", show_default=True, help="Memory of each node.")
 @click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for ready.")
-def up(state_dir: Path | None, nodes: int, node_cpu: str, node_memory: str, timeout: float) -> None:
+@click.option(
+    "--prometheus",
+    "with_prometheus",
+    is_flag=True,
+    help="Also run Debian's Prometheus, scraping kwok's simulated usage, the scheduler's "
+    "/metrics/resources and the API server.",
+)
+def up(
+    state_dir: Path | None,
+    nodes: int,
+    node_cpu: str,
+    node_memory: str,
+    timeout: float,
+    with_prometheus: bool,
+) -> None:
     """Build what is missing, start the control plane and wait until it is ready."""
     cluster = DevCluster(state_dir, NodeShape(count=nodes, cpu=node_cpu, memory=node_memory))
     try:
         cluster.up(say=say, timeout=timeout)
+        if with_prometheus:
+            say(f"  prometheus up at {DevPrometheus(cluster).start()}")
     except (DevClusterError, BuildError) as error:
         err.print(f"[red]error:[/] {error}", markup=True)
         sys.exit(EXIT_FAILED)

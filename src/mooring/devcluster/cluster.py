@@ -40,6 +40,8 @@ from mooring.devcluster.postgres import LocalPostgres
 from mooring.kube.client import Conflict, Kube
 
 ADMIN_USER = "mooring-admin"
+# Who may read the components' /metrics (the dev Prometheus scrapes as this user).
+METRICS_READER = "mooring-dev-prometheus"
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
 ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
@@ -157,8 +159,12 @@ class DevCluster:
         ]
 
     def running(self) -> bool:
-        statuses = self.status()
+        """The control plane runs (attached extras, such as an operator, may not)."""
+        statuses = [s for s in self.status() if s.name in ORDER]
         return bool(statuses) and all(s.alive for s in statuses)
+
+    def component_alive(self, name: str) -> bool:
+        return any(s.alive for s in self.status() if s.name == name)
 
     # -- up --------------------------------------------------------------------------------------
 
@@ -387,6 +393,8 @@ class DevCluster:
 
     async def _register_nodes_and_wait(self, state: State, deadline: float) -> None:
         async with Kube.from_kubeconfig(self.kubeconfig_path) as kube:
+            for obj in _metrics_reader_rbac():
+                await kube.apply(obj)
             for index in range(self.nodes.count):
                 with contextlib.suppress(Conflict):
                     await kube.create(self._node(f"kwok-node-{index}"))
@@ -482,7 +490,7 @@ class DevCluster:
             (self.pki / "sa.key").write_bytes(sa.key)
             pki.make_client(ca, ADMIN_USER, ("system:masters",)).write(self.pki, "admin")
 
-    def _ca(self) -> pki.KeyPair:
+    def ca(self) -> pki.KeyPair:
         try:
             return pki.KeyPair(
                 (self.pki / "ca.crt").read_bytes(), (self.pki / "ca.key").read_bytes()
@@ -498,7 +506,7 @@ class DevCluster:
         return context
 
     def _write_kubeconfigs(self, server: str) -> None:
-        ca = self._ca()
+        ca = self.ca()
         admin = pki.KeyPair(
             (self.pki / "admin.crt").read_bytes(), (self.pki / "admin.key").read_bytes()
         )
@@ -527,10 +535,36 @@ class DevCluster:
         state = self.state()
         if state is None:
             raise DevClusterError("the local control plane is not running; run `mooring dev up`")
-        ca = self._ca()
+        ca = self.ca()
         return kubeconfig_yaml(
             state.server, ca.cert, user, pki.make_client(ca, user, tuple(groups))
         )
+
+
+def _metrics_reader_rbac() -> list[dict[str, Any]]:
+    """Read access to every component's /metrics for METRICS_READER (the dev Prometheus)."""
+    name = "mooring-dev-metrics-reader"
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": name},
+            "rules": [{"nonResourceURLs": ["/metrics", "/metrics/*"], "verbs": ["get"]}],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": name},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": name,
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": METRICS_READER}
+            ],
+        },
+    ]
 
 
 def operator_command(
