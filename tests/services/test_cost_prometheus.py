@@ -10,20 +10,14 @@ per-hour lists, which the core's `integrate` turns into resource-hours.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-import yaml
 
 from mooring.core.cost.inputs import integrate
 from mooring.core.cost.window import Bucket, Window
-from mooring.devcluster.cluster import free_port, http_ok
-from mooring.devcluster.history import Series, backfill
+from mooring.devcluster.history import HistoryPrometheus, Series, backfill
 from mooring.services.cost import measure
 from mooring.services.prometheus import Prometheus
 
@@ -128,48 +122,13 @@ def history(scheduler: bool) -> list[Series]:
     return [item for group in series.values() for item in group]
 
 
-class PrometheusOn:
-    """Debian's Prometheus over a data folder, scraping nothing."""
-
-    def __init__(self, data: Path, log: Path) -> None:
-        binary = shutil.which("prometheus")
-        if binary is None:
-            pytest.fail("Debian's prometheus is not installed; run scripts/bootstrap")
-        config = data.parent / "prometheus.yml"
-        config.write_text(yaml.safe_dump({"global": {"scrape_interval": "1m"}}))
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log.open("wb")
-        self.process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={data}",
-                "--storage.tsdb.retention.time=100y",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while not http_ok(f"{self.url}/-/ready"):
-            assert self.process.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, "Prometheus did not become ready"
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=30)
-        self.log.close()
-
-
 @pytest.fixture(scope="module", params=["kube-state-metrics", "kube-scheduler"])
 def prometheus(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, str]]:
     root = tmp_path_factory.mktemp("prometheus")
     backfill(history(request.param == "kube-scheduler"), root / "data", root / "scratch")
-    server = PrometheusOn(root / "data", root / "prometheus.log")
+    server = HistoryPrometheus(root / "data")
     yield request.param, server.url
     server.stop()
 

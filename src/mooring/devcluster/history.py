@@ -4,17 +4,24 @@ Side effects: writes OpenMetrics text files and runs Debian's `promtool tsdb
 create-blocks-from openmetrics` (Prometheus's own backfilling tool) on them; the blocks land
 in the data folder a Prometheus is then started on (with a retention long enough to keep
 them). Each file becomes its own blocks, so a month is written as one file per day: promtool
-reads a file once per block it makes, and a day fits in one block.
+reads a file once per block it makes, and a day fits in one block. `HistoryPrometheus` then
+serves the folder: Debian's Prometheus, scraping nothing, keeping everything.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
+
+from mooring.devcluster.cluster import free_port, http_ok
+from mooring.devcluster.prometheus import prometheus_binary
 
 DAY_SECONDS = 86400
 
@@ -89,3 +96,45 @@ def backfill(series: Iterable[Series], data: Path, scratch: Path) -> None:
         handle.writelines(openmetrics(series))
         handle.write("# EOF\n")
     write_blocks([path], data)
+
+
+class HistoryPrometheus:
+    """Debian's Prometheus over a data folder of written history, scraping nothing."""
+
+    def __init__(self, data: Path, timeout: float = 60) -> None:
+        config = data.parent / "history-prometheus.yml"
+        config.write_text(yaml.safe_dump({"global": {"scrape_interval": "1m"}}))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = data.parent / "history-prometheus.log"
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [
+                    prometheus_binary(),
+                    f"--config.file={config}",
+                    f"--storage.tsdb.path={data}",
+                    "--storage.tsdb.retention.time=100y",  # written history is old
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--log.level=warn",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while not http_ok(f"{self.url}/-/ready"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise HistoryError(
+                    f"Prometheus over {data} did not start: "
+                    + self.log_path.read_text(errors="replace")[-2000:]
+                )
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
