@@ -34,6 +34,13 @@ from mooring.operator.main import OperatorStartError, Options, run
     help="How often to look for optional parts installed later (Cilium's CRDs).",
 )
 @click.option(
+    "--cost-refresh-seconds",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Refresh tenants' status.cost this often (default: the PlatformConfig's "
+    "spec.cost.refreshSeconds).",
+)
+@click.option(
     "--crash-at", default=None, hidden=True, help="Tests: SIGKILL itself at STEP[@NAMESPACE/NAME]."
 )
 def operator(
@@ -43,6 +50,7 @@ def operator(
     liveness_port: int | None,
     log_level: str,
     feature_poll_seconds: float,
+    cost_refresh_seconds: float | None,
     crash_at: str | None,
 ) -> None:
     """Reconcile Tenants (and the rest of Mooring's resources) until interrupted."""
@@ -55,6 +63,7 @@ def operator(
                 liveness_port=liveness_port,
                 log_level=log_level,
                 feature_poll_seconds=feature_poll_seconds,
+                cost_refresh_seconds=cost_refresh_seconds,
                 crash_at=crash_at,
             )
         )

@@ -13,6 +13,7 @@ from prometheus_client import start_http_server
 
 # Settings first: their startup handler creates the client the others use (the handler
 # modules import settings themselves, so it registers first whatever the order here).
+from mooring.operator import cost as _cost  # noqa: F401  (registers handlers)
 from mooring.operator import databases as _databases  # noqa: F401  (registers handlers)
 from mooring.operator import guardrails as _guardrails  # noqa: F401  (registers handlers)
 from mooring.operator import settings

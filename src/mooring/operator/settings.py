@@ -30,6 +30,8 @@ class Options:
     # Tests of convergence: kill the process (SIGKILL) at this named step of a reconcile.
     crash_at: str | None = None
     audit_interval: float = 300.0  # seconds between full guardrail audits
+    # Seconds between refreshes of tenants' status.cost (None: the PlatformConfig's).
+    cost_refresh_seconds: float | None = None
 
 
 @kopf.on.startup(registry=REGISTRY)

@@ -18,6 +18,7 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 _DURATION = re.compile(r"^([1-9][0-9]*)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MIN_STEP = timedelta(seconds=10)  # below a few scrape intervals, rate() has nothing to say
 MAX_SAMPLES = 11_000  # Prometheus refuses more than 11,000 points per series
 
 
@@ -108,10 +109,10 @@ def next_month(moment: datetime) -> datetime:
 
 def parse_window(text: str, now: datetime, step: timedelta = HOUR) -> Window:
     """The window `text` names, as of `now`, sampled every `step`."""
-    if step < timedelta(minutes=1) or DAY % step:
+    if step < MIN_STEP or DAY % step:
         raise WindowError(
-            f"step {format_duration(step)} must be at least 1m and divide a day "
-            "(1m, 5m, 15m, 30m, 1h, 2h, ...)"
+            f"step {format_duration(step)} must be at least 10s and divide a day "
+            "(15s, 1m, 5m, 15m, 30m, 1h, 2h, ...)"
         )
     raw = text.strip()
     now = now.astimezone(UTC)

@@ -145,6 +145,8 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     rule("", ["replicationcontrollers"], READ),
     rule("apps", ["replicasets"], READ),
     rule("wgpolicyk8s.io", ["policyreports"], [*READ, *WRITE]),
+    # Cost: nodes' capacity and labels (node pools); pods, claims and Services are read above.
+    rule("", ["nodes"], READ),
 )
 
 
