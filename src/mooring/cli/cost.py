@@ -324,7 +324,9 @@ def _print_report(result: Report, fmt: str, output: Path | None) -> None:
                 for line in cost_formats.footer(result):
                     console.print(f"note: {line}", markup=False)
         else:
-            out.print(cost_formats.table(result))
+            # Not a terminal (a pipe, a file): wide enough that no name is cut.
+            console = out if out.is_terminal else Console(file=sys.stdout, width=200)
+            console.print(cost_formats.table(result))
             for line in cost_formats.footer(result):
                 say(f"note: {line}")
         return

@@ -9,16 +9,25 @@ from __future__ import annotations
 import csv
 import io
 import json
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from rich.table import Table
 
-from mooring.api.cost import money_text
 from mooring.core.cost.aggregate import Report, Row
 from mooring.core.cost.window import stamp
 
 IDLE = "(idle)"
+EXACT = 6  # decimals in CSV and JSON, which people sum again
+
+
+def places(report: Report) -> int:
+    """Decimals for people: cents, or hundredths of cents for a report under 10."""
+    return 2 if report.total >= 10 else 4
+
+
+def amount(value: Decimal, decimals: int = 2) -> str:
+    return f"{value.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP):f}"
 
 
 def _efficiency(row: Row) -> str:
@@ -26,8 +35,8 @@ def _efficiency(row: Row) -> str:
     return "-" if value is None else f"{(value * 100).quantize(Decimal(1))}%"
 
 
-def _used(row: Row) -> str:
-    return "-" if row.used is None else money_text(row.used)
+def _used(row: Row, decimals: int) -> str:
+    return "-" if row.used is None else amount(row.used, decimals)
 
 
 def _has_gpu(report: Report) -> bool:
@@ -40,10 +49,15 @@ def title(report: Report) -> str:
 
 
 def table(report: Report) -> Table:
+    decimals = places(report)
+
+    def money_text(value: Decimal) -> str:
+        return amount(value, decimals)
+
     gpu = _has_gpu(report)
     shared = report.shared_idle > 0
     result = Table(title=title(report), title_justify="left", show_edge=False)
-    result.add_column(report.by)
+    result.add_column(report.by, no_wrap=True)
     for name in ("CPU", "memory") + (("GPU",) if gpu else ()) + ("storage", "load bal."):
         result.add_column(name, justify="right")
     if shared:
@@ -55,7 +69,12 @@ def table(report: Report) -> Table:
         cells += [money_text(row.gpu)] if gpu else []
         cells += [money_text(row.storage), money_text(row.load_balancer)]
         cells += [money_text(row.idle_share)] if shared else []
-        cells += [money_text(row.total), money_text(row.requested), _used(row), _efficiency(row)]
+        cells += [
+            money_text(row.total),
+            money_text(row.requested),
+            _used(row, decimals),
+            _efficiency(row),
+        ]
         result.add_row(*cells)
     idle = report.idle
     if idle.known and (idle.total or not shared):
@@ -71,6 +90,11 @@ def table(report: Report) -> Table:
 
 def footer(report: Report) -> list[str]:
     """What the figures mean and where they come from, one line each."""
+    decimals = places(report)
+
+    def money_text(value: Decimal) -> str:
+        return amount(value, decimals)
+
     idle = report.idle
     lines = list(report.inputs.notes)
     if not idle.known:
@@ -92,6 +116,11 @@ def footer(report: Report) -> list[str]:
                 "nodes' capacity (no idle there)."
             )
     return lines
+
+
+def money_text(value: Decimal) -> str:
+    """CSV and JSON: to a millionth, so that sums of rows stay right."""
+    return amount(value, EXACT)
 
 
 def _row_dict(row: Row) -> dict[str, Any]:

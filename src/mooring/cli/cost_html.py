@@ -8,14 +8,15 @@ requested vs used vs allocated per group (idle as a bar of its own); then the ta
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from html import escape
 
 from mooring import __version__
-from mooring.api.cost import money_text
-from mooring.cli.cost_formats import IDLE, footer, title
+from mooring.cli.cost_formats import IDLE, amount, footer, places, title
 from mooring.core.cost.aggregate import Report, Row
-from mooring.core.cost.window import stamp
+from mooring.core.cost.window import Bucket, stamp
 
 COLOURS = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7")
 OTHERS_COLOUR = "#9c755f"
@@ -37,25 +38,33 @@ svg text { font: 11px system-ui, sans-serif; fill: #333; }
 """
 
 
-def _nice(top: float) -> float:
-    """A round axis maximum at or above `top` (1, 2, 2.5 or 5 times a power of ten)."""
+def _money(report: Report) -> Callable[[Decimal], str]:
+    decimals = places(report)
+    return lambda value: amount(value, decimals)
+
+
+def _nice(top: float) -> tuple[float, int]:
+    """A round axis maximum at or above `top`, and how many equal divisions it has
+    (1, 2, 2.5 or 5 times a power of ten, in steps of 0.2, 0.5 or 0.5 of that power)."""
     if top <= 0:
-        return 1.0
+        return 1.0, 4
     magnitude = 10.0 ** math.floor(math.log10(top))
-    for factor in (1, 2, 2.5, 5, 10):
-        if factor * magnitude >= top:
-            return factor * magnitude
-    return 10 * magnitude
+    for factor, divisions in ((1, 5), (2, 4), (2.5, 5), (5, 5), (10, 5)):
+        if factor * magnitude >= top * (1 - 1e-12):
+            return factor * magnitude, divisions
+    return 10 * magnitude, 5
 
 
-def _axis(maximum: float, plot_height: float, currency: str) -> list[str]:
+def _axis(maximum: float, divisions: int, plot_height: float, currency: str) -> list[str]:
+    step = maximum / divisions
+    decimals = max(0, -math.floor(math.log10(step)) + (1 if step * 10 % 1 else 0)) if step else 0
     parts = []
-    for i in range(5):
-        value = maximum * i / 4
-        y = TOP + plot_height - plot_height * i / 4
+    for i in range(divisions + 1):
+        value = step * i
+        y = TOP + plot_height - plot_height * i / divisions
         parts.append(
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eee"/>'
-            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{value:,.2f}</text>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{value:,.{decimals}f}</text>'
         )
     parts.append(
         f'<text x="12" y="{TOP + plot_height / 2:.1f}" transform="rotate(-90 12 '
@@ -90,20 +99,33 @@ def _series(report: Report) -> list[tuple[str, str, list[Decimal]]]:
     return series
 
 
+def _when(buckets: list[Bucket], index: int) -> str:
+    """A bucket's start as people read it: the date for days, the time within a day (with
+    the date where it changes)."""
+    start = buckets[index].start
+    if buckets[index].end - start >= timedelta(days=1):
+        return start.strftime("%b %d")
+    previous = buckets[index - 1].start if index else None
+    if previous is None or previous.date() != start.date():
+        return start.strftime("%b %d %H:%M")
+    return start.strftime("%H:%M")
+
+
 def over_time(report: Report) -> str:
     """Stacked columns: each bucket's cost by group, idle on top."""
+    money_text = _money(report)
     buckets = report.inputs.buckets
     series = _series(report)
     count = max(len(buckets), 1)
     totals = [sum((s[2][b] for s in series), Decimal(0)) for b in range(len(buckets))]
-    maximum = _nice(float(max(totals, default=Decimal(0))))
+    maximum, divisions = _nice(float(max(totals, default=Decimal(0))))
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_width / count
     bar = max(slot * 0.8, 1.0)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" role="img">'
     ]
-    parts += _axis(maximum, plot_height, report.currency)
+    parts += _axis(maximum, divisions, plot_height, report.currency)
     for b, bucket in enumerate(buckets):
         x = LEFT + slot * b + (slot - bar) / 2
         base = float(TOP + plot_height)
@@ -118,15 +140,12 @@ def over_time(report: Report) -> str:
                 f'fill="{colour}"><title>{escape(name)}, {stamp(bucket.start)}: '
                 f"{money_text(values[b])} {escape(report.currency)}</title></rect>"
             )
-    every = max(1, count // 12)
+    every = max(1, -(-count // 8))  # at most eight labels
     for b in range(0, count, every):
         x = LEFT + slot * b + slot / 2
-        label = stamp(buckets[b].start)[
-            : 16 if (buckets[b].end - buckets[b].start).days < 1 else 10
-        ]
         parts.append(
             f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
-            f"{escape(label.replace('T', ' '))}</text>"
+            f"{_when(buckets, b)}</text>"
         )
     parts += _legend([(name, colour) for name, colour, _ in series])
     parts.append("</svg>")
@@ -135,6 +154,7 @@ def over_time(report: Report) -> str:
 
 def requested_used(report: Report) -> str:
     """Per group: what it requested, used, and was allocated (the cost); idle beside them."""
+    money_text = _money(report)
     rows: list[Row] = report.rows[:BARS]
     entries: list[tuple[str, list[tuple[str, Decimal | None, str]]]] = [
         (
@@ -150,11 +170,11 @@ def requested_used(report: Report) -> str:
     if report.idle.known:
         entries.append((IDLE, [("idle", report.idle.total, IDLE_COLOUR)]))
     values = [float(v) for _, bars in entries for _, v, _ in bars if v is not None]
-    maximum = _nice(max(values, default=0.0))
+    maximum, _ = _nice(max(values, default=0.0))
     row_height = 34
     height = TOP + BOTTOM + row_height * max(len(entries), 1)
     label_width = 220
-    plot_width = WIDTH - label_width - 40
+    plot_width = WIDTH - label_width - 100  # room for the amounts after the bars
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" role="img">'
     ]
@@ -172,10 +192,12 @@ def requested_used(report: Report) -> str:
                 )
                 continue
             width = plot_width * float(value) / maximum
+            top = y + 2 + 9 * position
             parts.append(
-                f'<rect x="{label_width}" y="{y + 2 + 9 * position}" width="{width:.1f}" '
+                f'<rect x="{label_width}" y="{top}" width="{width:.1f}" '
                 f'height="8" fill="{colour}"><title>{escape(group)} {name}: '
                 f"{money_text(value)} {escape(report.currency)}</title></rect>"
+                f'<text x="{label_width + width + 4:.1f}" y="{top + 8}">{money_text(value)}</text>'
             )
     legend_y = height - BOTTOM + 18
     for i, (name, colour) in enumerate(
@@ -196,6 +218,7 @@ def requested_used(report: Report) -> str:
 
 
 def _table(report: Report) -> str:
+    money_text = _money(report)
     head = "".join(
         f"<th>{h}</th>"
         for h in (
@@ -239,6 +262,7 @@ def _table(report: Report) -> str:
 
 
 def page(report: Report) -> str:
+    money_text = _money(report)
     notes = "".join(f"<li>{escape(line)}</li>" for line in footer(report))
     currency = escape(report.currency)
     return (

@@ -21,6 +21,7 @@ import yaml
 
 from mooring.core.policy.report import REPORT_NAME
 from mooring.core.render.platform import install
+from mooring.demo import cost
 from mooring.devcluster.binaries import ensure_built, repository_root
 from mooring.devcluster.cluster import DevCluster, free_port, http_ok, operator_command
 from mooring.devcluster.postgres import LocalPostgres
@@ -60,6 +61,7 @@ class Demo:
         self.say(f"  {kubectl} get ns -l app.kubernetes.io/managed-by=mooring --show-labels")
         self.say(f"  .venv/bin/mooring validate {self.examples}")
         self.say("  .venv/bin/mooring db list --namespace payments-dev")
+        self.say("  .venv/bin/mooring cost report --window 1h --step 1m --format html -o cost.html")
         self.say(
             "  .venv/bin/mooring dev down   # stops the operator, PostgreSQL and the control plane"
         )
@@ -90,7 +92,10 @@ class Demo:
         port = free_port()
         component = self.cluster.attach(
             "mooring-operator",
-            operator_command(config, port, "--liveness-port", str(free_port())),
+            # status.cost refreshed every few seconds, for the cost chapter to show it
+            operator_command(
+                config, port, "--liveness-port", str(free_port()), "--cost-refresh-seconds", "5"
+            ),
             port,
             lambda p: http_ok(f"http://127.0.0.1:{p}/metrics"),
         )
@@ -114,6 +119,8 @@ class Demo:
             await self._drift(kube)
             await self._guardrails(kube)
             await self._database(kube)
+            self.step("9. Cost: before a pull request merges, and as tenants run")
+            await cost.chapter(self.cluster, kube, self.say, self.examples)
 
     async def _wait_ready(self, kube: Kube, timeout: float = 60) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout

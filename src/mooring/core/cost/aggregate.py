@@ -57,11 +57,11 @@ class Row:
 
     @property
     def efficiency(self) -> Decimal | None:
-        """Used over allocated CPU, memory and GPU cost (None: usage not measured)."""
+        """Used over allocated cost, CPU, memory and GPU only (None: not measured)."""
         compute = self.cpu + self.memory + self.gpu
         if self.used is None or compute == 0:
             return None
-        return self.used / compute
+        return (self.used - self.storage - self.load_balancer) / compute
 
 
 @dataclass

@@ -65,7 +65,8 @@ class Line:
     storage: Decimal = ZERO
     load_balancer: Decimal = ZERO
     # What was requested and what was used, at the same prices (CPU, memory and GPU for
-    # containers; volumes and load balancers are what they request). None: not measured.
+    # containers; volumes and load balancers are used as they are requested: nobody
+    # measures them here). None: a container's usage was not measured.
     requested: Decimal = ZERO
     used: Decimal | None = None
     # Resource-hours per bucket, for charts: vCPU, GiB, GPU, GiB of storage, balancer hours;
@@ -134,6 +135,7 @@ def allocate(inputs: Inputs, book: PriceBook) -> Allocation:
                         claim.storage_class,
                         storage=cost,
                         requested=cost,
+                        used=cost,
                         hours={"storage": _divided(claim.gib_hours, len(claim.pods))},
                         hourly={"storage": book.storage_cost(claim.storage_class, Decimal(1))},
                     )
@@ -151,6 +153,7 @@ def allocate(inputs: Inputs, book: PriceBook) -> Allocation:
                         book.default,
                         load_balancer=cost,
                         requested=cost,
+                        used=cost,
                         hours={"balancer": _divided(balancer.hours, len(balancer.pods))},
                         hourly={"balancer": book.load_balancer_hour},
                     )

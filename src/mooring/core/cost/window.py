@@ -166,11 +166,23 @@ def _moment(text: str, whole: str, end: bool) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+BUCKETS = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=15),
+    HOUR,
+    6 * HOUR,
+    DAY,
+    7 * DAY,
+)
+MAX_BUCKETS = 60
+
+
 def bucket_size(window: Window) -> timedelta:
-    """Chart resolution: hours for windows up to two days, days up to ~3 months, weeks
-    beyond; never finer than the step."""
+    """Chart resolution: the finest of 1m, 5m, 15m, 1h, 6h, 1d, 1w that makes at most 60
+    buckets (a day in hours, a month in days); a whole number of steps."""
     span = window.end - window.start
-    size = HOUR if span <= 2 * DAY else DAY if span <= 93 * DAY else 7 * DAY
+    size = next((b for b in BUCKETS if span <= b * MAX_BUCKETS), BUCKETS[-1])
     steps = -(-size // window.step)  # a whole number of samples per bucket
     return steps * window.step
 
