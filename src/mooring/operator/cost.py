@@ -74,11 +74,14 @@ async def announce(kube: Kube, result: cost_status.Refresh) -> None:
             await post_event(kube, entry.body, "Warning", reason, message)
 
 
-async def refresh_once(kube: Kube, tenants: list[dict[str, Any]] | None = None) -> float | None:
-    """One refresh; the interval until the next (None: no PlatformConfig yet)."""
+async def refresh_once(
+    kube: Kube, tenants: list[dict[str, Any]] | None = None
+) -> tuple[float | None, cost_status.Refresh | None]:
+    """One refresh: the interval until the next and what was done (None, None: no
+    PlatformConfig yet)."""
     raw = await kube.get_or_none(names.API_VERSION, "PlatformConfig", PLATFORM_CONFIG_NAME)
     if raw is None:
-        return None
+        return None, None
     platform = PlatformConfig.model_validate(raw)
     if tenants is None:
         tenants = await kube.list(names.API_VERSION, "Tenant")
@@ -91,7 +94,7 @@ async def refresh_once(kube: Kube, tenants: list[dict[str, Any]] | None = None) 
         log.warning("cost: %s", error)
     COST_REFRESHES.labels("error" if result.errors else "ok").inc()
     log.debug("cost: %d tenants, %d status written", len(result.tenants), result.written)
-    return float(platform.spec.cost.refresh_seconds)
+    return float(platform.spec.cost.refresh_seconds), result
 
 
 async def run(kube: Kube, memo: kopf.Memo) -> None:
@@ -102,7 +105,7 @@ async def run(kube: Kube, memo: kopf.Memo) -> None:
             # The tenant watch's bodies (with their status) when it runs; a list otherwise.
             watches = memo.get("watches")
             bodies = list(watches.tenants.values()) if watches is not None else None
-            configured = await refresh_once(kube, bodies)
+            configured, _ = await refresh_once(kube, bodies)
             interval = override or configured or interval
         except asyncio.CancelledError:
             raise

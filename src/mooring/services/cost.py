@@ -45,6 +45,7 @@ Obj = dict[str, Any]
 # Progress for long queries: (what is being done, done so far, how many in all).
 Progress = Callable[[str, int, int], None]
 CONCURRENT_QUERIES = 4
+RUNNING = "status.phase!=Succeeded,status.phase!=Failed"
 PodNodes = dict[tuple[str, str], str]
 PodOwners = dict[tuple[str, str], tuple[str, str]]
 PodLabels = dict[tuple[str, str], dict[str, str]]
@@ -84,7 +85,8 @@ async def read_cluster(kube: Kube) -> Cluster:
     listings = await asyncio.gather(
         kube.list("v1", "Namespace"),
         kube.list("v1", "Node"),
-        kube.list("v1", "Pod", page=500),
+        # Pods that hold resources now, slimmed page by page.
+        kube.list("v1", "Pod", page=500, fields=RUNNING, keep=objects.slim_pod),
         kube.list("v1", "PersistentVolumeClaim", page=500),
         kube.list("v1", "Service", page=500),
     )

@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp
 
 Series = dict[str, Any]
+Call = tuple[str, dict[str, str], bool]  # path, form, POST
 
 
 class PrometheusError(RuntimeError):
@@ -21,10 +22,12 @@ class PrometheusError(RuntimeError):
 
 
 class Prometheus:
-    def __init__(self, url: str, timeout: float = 300.0) -> None:
+    def __init__(self, url: str, timeout: float = 300.0, record: bool = False) -> None:
+        """`record`: keep every call made (benchmarks replay them to time Prometheus alone)."""
         self.url = url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        self.calls: list[Call] | None = [] if record else None
 
     async def __aenter__(self) -> Prometheus:
         return self
@@ -47,8 +50,20 @@ class Prometheus:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
+    async def raw(self, call: Call) -> bytes:
+        """A call's answer as bytes, unread (what Prometheus alone costs)."""
+        path, form, post = call
+        if post:
+            request = self._client().post(f"{self.url}{path}", data=form)
+        else:
+            request = self._client().get(f"{self.url}{path}", params=form)
+        async with request as response:
+            return await response.read()
+
     async def _call(self, path: str, form: dict[str, str], what: str, post: bool = True) -> Any:
         """POST (queries can be long) or GET (endpoints that take no POST)."""
+        if self.calls is not None:
+            self.calls.append((path, dict(form), post))
         try:
             if post:
                 request = self._client().post(f"{self.url}{path}", data=form)

@@ -31,6 +31,32 @@ TERMINAL = ("Succeeded", "Failed")
 _HASH = re.compile(r"^(.+)-([a-z0-9]{5,10})$")
 
 
+def slim_pod(pod: Obj) -> dict[str, Any]:
+    """The parts of a pod that cost reads (who it is, where it runs, what it requests and
+    mounts): a tenth of a full pod, which matters at ten thousand of them."""
+    meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+    return {
+        "metadata": {
+            key: meta[key]
+            for key in ("name", "namespace", "labels", "ownerReferences", "creationTimestamp")
+            if key in meta
+        },
+        "spec": {
+            "nodeName": spec.get("nodeName"),
+            "containers": [
+                {"name": c.get("name"), "resources": c.get("resources") or {}}
+                for c in spec.get("containers") or []
+            ],
+            "volumes": [
+                {"persistentVolumeClaim": v["persistentVolumeClaim"]}
+                for v in spec.get("volumes") or []
+                if v.get("persistentVolumeClaim")
+            ],
+        },
+        "status": {key: status[key] for key in ("phase", "startTime") if key in status},
+    }
+
+
 def parse_time(text: str | None) -> datetime | None:
     if not text:
         return None
