@@ -232,7 +232,11 @@ class TenantSpec(Model):
     tier: DnsLabel | None = Field(None, description="A tier of the PlatformConfig.")
     quota: Quota | None = Field(None, description="Overrides the tier's quota, per namespace.")
     network: Network = Field(default_factory=Network)
-    cost_center: LabelValue | None = None
+    cost_center: LabelValue | None = Field(
+        None,
+        description="The tenant's cost centre: every namespace is labelled "
+        "mooring.dev/cost-center with it, and cost reports group by it.",
+    )
     labels: dict[str, LabelValue] = Field(default_factory=dict, max_length=MAX_LABELS)
     pod_security: PodSecurityLevel = "restricted"
     deletion_policy: DeletionPolicy = Field(
