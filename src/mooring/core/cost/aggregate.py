@@ -12,10 +12,10 @@ remainder, so the shares add back up to the idle exactly.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import add
 
 from mooring.api import names
 from mooring.core.cost.allocate import ZERO, Allocation, Idle, Line, dec, money
@@ -183,10 +183,7 @@ def _accumulate(
         sums = hours[(group, key)] = {}
     for resource, values in line.hours.items():
         target = sums.get(resource)
-        if target is None:
-            target = sums[resource] = [0.0] * count
-        for b, value in enumerate(values):
-            target[b] += value
+        sums[resource] = list(values) if target is None else list(map(add, target, values))
 
 
 def _price_buckets(
@@ -248,9 +245,3 @@ def by_group(report: Report) -> dict[str, Row]:
     return {row.group: row for row in report.rows}
 
 
-def per_bucket_totals(report: Report) -> list[Decimal]:
-    totals: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    for row in report.rows:
-        for b, value in enumerate(row.buckets):
-            totals[b] += value
-    return [totals[b] for b in range(len(report.inputs.buckets))]

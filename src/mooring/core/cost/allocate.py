@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, localcontext
+from operator import add
 from typing import Literal
 
 from mooring.core.cost.inputs import ContainerHours, Inputs, NodeHours
@@ -238,9 +239,7 @@ def _idle(inputs: Inputs, lines: list[Line], book: PriceBook) -> Idle:
         sums["gpu"] += line.gpu
         hours = per_bucket[line.node]
         for index, resource in enumerate(("cpu", "memory", "gpu")):
-            target = hours[index]
-            for b, value in enumerate(line.hours[resource]):
-                target[b] += value
+            hours[index] = list(map(add, hours[index], line.hours[resource]))
     idle = Idle(buckets=[ZERO] * buckets)
     for node in inputs.nodes:
         rates = book.node(node.labels)
