@@ -117,7 +117,7 @@ async def two_tenants(
     for name in (over, under):
         await kube.apply(tenant(name, costCenter=f"cc-{name}"))
     for name in (over, under):
-        await wait_ready(kube, name)
+        await wait_ready(kube, name, timeout=120)
     await kube.apply(pod("web", f"{over}-dev", ("100m", "64Mi"), ("500m", "256Mi")))
     await kube.apply(pod("web", f"{under}-dev", ("1", "512Mi"), ("100m", "32Mi")))
     await running(kube, f"{over}-dev", "web")
@@ -297,7 +297,7 @@ async def test_crossing_a_budget_posts_an_event_and_counts_in_the_metrics(
         await kube.apply(
             tenant(name, budget={"amountPerMonth": 25, "thresholdsPercent": [50, 100]})
         )
-        await wait_ready(kube, name)
+        await wait_ready(kube, name, timeout=120)
         await kube.apply(pod("spender", f"{name}-dev", ("1", "64Mi"), ("1", "64Mi")))
 
         async def crossed() -> dict[str, Any] | None:

@@ -218,3 +218,75 @@ def test_node_capacity_and_pod_placement_come_from_kube_state_metrics(
         assert (node.name, node.cpu, node.memory) == ("n1", [24.0], [96.0])
     else:
         assert measured.nodes == []  # type: ignore[attr-defined]
+
+
+# -- the operator's month: whole days measured once ------------------------------------------
+
+MONTH_START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def steady(
+    name: str, labels: dict[str, str], value: float, hours: int, counter: bool = False
+) -> Series:
+    """Minute samples from the 1st of November, a steady value (or rate, for a counter)."""
+    stamp0 = int(MONTH_START.timestamp())
+    return Series(
+        name,
+        labels,
+        [
+            (stamp0 + minute * 60, value * minute * 60 if counter else value)
+            for minute in range(1, hours * 60 + 1)
+        ],
+    )
+
+
+@pytest.fixture(scope="module")
+def month_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """30 hours of one container requesting 1 CPU and using half of it, from Nov 1."""
+    root = tmp_path_factory.mktemp("month")
+    labels = {"namespace": "a", "pod": "p1", "container": "app"}
+    series = [
+        steady("container_cpu_usage_seconds_total", labels, 0.5, 30, counter=True),
+        steady("container_memory_working_set_bytes", labels, GIB / 2, 30),
+        steady("kube_pod_container_resource_requests", {**labels, "resource": "cpu"}, 1.0, 30),
+        steady("kube_pod_container_resource_requests", {**labels, "resource": "memory"}, GIB, 30),
+        steady("kube_pod_container_status_running", labels, 1.0, 30),
+    ]
+    backfill(series, root / "data", root / "scratch")
+    server = HistoryPrometheus(root / "data")
+    yield server.url
+    server.stop()
+
+
+def test_the_operators_month_measures_whole_days_once_with_the_same_figures(
+    month_prometheus: str,
+) -> None:
+    from decimal import Decimal
+
+    from mooring.api.platform import PlatformConfig
+    from mooring.services.cost import Cluster, MonthCache, month_figures
+    from tests.builders import platform_body
+
+    body = platform_body(
+        prices={"cpuPerVcpuHour": 1, "memoryPerGibHour": 0},
+        cost={"prometheusUrl": month_prometheus},
+    )
+    platform = PlatformConfig.model_validate(body)
+    namespace = {"metadata": {"name": "a", "labels": {"mooring.dev/tenant": "ta"}}}
+    cluster = Cluster([namespace], [], [], [], [])
+    cache = MonthCache()
+    at = datetime(2026, 11, 2, 6, tzinfo=UTC)
+
+    async def figures(now: datetime, with_cache: MonthCache | None) -> object:
+        return (await month_figures(cluster, platform, now, with_cache))[0]["ta"]
+
+    asyncio.run(figures(at - timedelta(hours=3), cache))  # measures (and keeps) the 1st
+    assert list(cache.days) == [START.date()]
+    cached = asyncio.run(figures(at, cache))
+    fresh = asyncio.run(figures(at, None))
+    # 1 CPU requested (more than the 0.5 used) for 30 hours at 1 per vCPU-hour
+    assert float(cached.month_to_date) == pytest.approx(30.0)  # type: ignore[attr-defined]
+    assert float(fresh.month_to_date) == pytest.approx(30.0)  # type: ignore[attr-defined]
+    # the last 24 hours: 24; the forecast adds 24/24 per hour for the 690 hours left
+    assert float(cached.recent) == pytest.approx(24.0)  # type: ignore[attr-defined]
+    assert cached.recent_hours == Decimal(24)  # type: ignore[attr-defined]

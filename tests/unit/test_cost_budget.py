@@ -58,3 +58,25 @@ def test_without_a_budget_the_status_shows_the_cost_alone() -> None:
     assert crossed == []
     assert status.summary == "12.35 USD"
     assert status.budget_used_percent is None
+
+
+def test_a_month_is_measured_in_whole_days_once_then_only_the_last_day() -> None:
+    from datetime import date, timedelta
+
+    from mooring.core.cost.budget import plan_month
+
+    hour = timedelta(hours=1)
+    first = plan_month(NOW, hour, set())
+    assert first.days == tuple(date(2026, 11, d) for d in range(1, 11))  # the 1st to the 10th
+    assert first.end == NOW and first.today == datetime(2026, 11, 11, tzinfo=UTC)
+    # the last 24 hours, split at midnight: yesterday's part and today's
+    assert [(b.start.day, b.start.hour, b.end.day, b.end.hour) for b in first.recent] == [
+        (10, 12, 11, 0),
+        (11, 0, 11, 12),
+    ]
+    assert first.recent_hours == 24
+    later = plan_month(NOW + 14 * hour, hour, set(first.days))
+    assert later.days == (date(2026, 11, 11),)  # the 11th is whole now; nothing else
+    on_the_first = plan_month(datetime(2026, 12, 1, 5, 30, tzinfo=UTC), hour, set())
+    assert on_the_first.days == ()
+    assert [(b.start.hour, b.end.hour) for b in on_the_first.recent] == [(0, 5)]

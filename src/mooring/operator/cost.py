@@ -3,8 +3,9 @@ mooring_tenant_budget_* metrics, and an Event when a budget threshold is crossed
 
 Every spec.cost.refreshSeconds of the PlatformConfig (or --cost-refresh-seconds), one
 refresh: services.cost_status computes the month for all tenants at once (one set of
-queries) and writes what changed; this module publishes metrics and posts Events. A failed
-refresh is logged and counted, and the next one comes at the usual time.
+queries; whole days of the month are measured once and kept in memory, so a refresh
+measures the last day) and writes what changed; this module publishes metrics and posts
+Events. A failed refresh is logged and counted, and the next one comes at the usual time.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from mooring.operator.metrics import (
 )
 from mooring.operator.registry import REGISTRY
 from mooring.services import cost_status
+from mooring.services.cost import MonthCache
 
 _ = _settings
 log = logging.getLogger(__name__)
@@ -75,7 +77,9 @@ async def announce(kube: Kube, result: cost_status.Refresh) -> None:
 
 
 async def refresh_once(
-    kube: Kube, tenants: list[dict[str, Any]] | None = None
+    kube: Kube,
+    tenants: list[dict[str, Any]] | None = None,
+    cache: MonthCache | None = None,
 ) -> tuple[float | None, cost_status.Refresh | None]:
     """One refresh: the interval until the next and what was done (None, None: no
     PlatformConfig yet)."""
@@ -86,7 +90,7 @@ async def refresh_once(
     if tenants is None:
         tenants = await kube.list(names.API_VERSION, "Tenant")
     started = time.perf_counter()
-    result = await cost_status.refresh(kube, platform, tenants, datetime.now(UTC))
+    result = await cost_status.refresh(kube, platform, tenants, datetime.now(UTC), cache)
     COST_REFRESH_SECONDS.observe(time.perf_counter() - started)
     publish(result)
     await announce(kube, result)
@@ -99,13 +103,14 @@ async def refresh_once(
 
 async def run(kube: Kube, memo: kopf.Memo) -> None:
     override = memo["options"].cost_refresh_seconds
+    cache = MonthCache()  # whole days measured once; rebuilt after a restart
     while True:
         interval = override or DEFAULT_INTERVAL
         try:
             # The tenant watch's bodies (with their status) when it runs; a list otherwise.
             watches = memo.get("watches")
             bodies = list(watches.tenants.values()) if watches is not None else None
-            configured, _ = await refresh_once(kube, bodies)
+            configured, _ = await refresh_once(kube, bodies, cache)
             interval = override or configured or interval
         except asyncio.CancelledError:
             raise

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from mooring.api import names
@@ -24,7 +25,7 @@ from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig
 from mooring.core.cost import objects
 from mooring.core.cost.aggregate import Report, aggregate
 from mooring.core.cost.allocate import allocate
-from mooring.core.cost.budget import MonthFigures
+from mooring.core.cost.budget import MonthFigures, plan_month
 from mooring.core.cost.inputs import ContainerHours, Inputs, NodeHours, PodInfo
 from mooring.core.cost.promql import (
     Quantity,
@@ -37,7 +38,7 @@ from mooring.core.cost.promql import (
     read_vector,
 )
 from mooring.core.cost.rates import PriceBook
-from mooring.core.cost.window import DAY, Bucket, Window, align, month_start
+from mooring.core.cost.window import DAY, Bucket, Window, month_start
 from mooring.kube.client import Kube
 from mooring.services.prometheus import Prometheus, Series
 
@@ -274,17 +275,21 @@ async def measure(
 
 
 async def gather_inputs(
-    kube: Kube,
+    kube: Kube | None,
     window: Window,
     buckets: list[Bucket],
     prometheus_url: str | None,
     progress: Progress = _quiet,
     owners: bool = True,
+    cluster: Cluster | None = None,
 ) -> Inputs:
-    """Everything allocation needs for the window, from the cluster and Prometheus."""
-    progress("reading the cluster", 0, 1)
-    cluster = await read_cluster(kube)
-    progress("reading the cluster", 1, 1)
+    """Everything allocation needs for the window, from the cluster (read now, unless
+    `cluster` was read already) and Prometheus."""
+    if cluster is None:
+        assert kube is not None, "a cluster to read, or what was read of it"
+        progress("reading the cluster", 0, 1)
+        cluster = await read_cluster(kube)
+        progress("reading the cluster", 1, 1)
     inputs = Inputs(window, buckets, namespaces=objects.namespace_labels(cluster.namespaces))
     current = objects.pods_by_key(cluster.pods)
     node_labels = {
@@ -397,42 +402,78 @@ async def cost_report(
     return result
 
 
-def month_window(now: datetime, step: timedelta) -> tuple[Window, list[Bucket]]:
-    """The month to date, in two buckets: before the last day, and the last day (the
-    forecast's basis). A month younger than a day is one bucket."""
-    end = align(now, step)
-    start = month_start(now)
-    if end <= start:
-        end = start + step
-    window = Window(start, end, step, "month")
-    recent = max(start, end - DAY)
-    buckets = (
-        [Bucket(start, recent), Bucket(recent, end)] if recent > start else [Bucket(start, end)]
-    )
-    return window, buckets
+@dataclass
+class DayCost:
+    """One tenant's cost over one whole day (with its idle share when idle is shared)."""
+
+    total: Decimal
+    idle_share: Decimal
 
 
-async def month_figures(
-    kube: Kube, platform: PlatformConfig, now: datetime
-) -> tuple[dict[str, MonthFigures], Report]:
-    """Every tenant's month so far (with its idle share when the platform shares idle)."""
-    settings = platform.spec.cost
-    window, buckets = month_window(now, timedelta(minutes=settings.step_minutes))
-    inputs = await gather_inputs(kube, window, buckets, settings.prometheus_url, owners=False)
-    report = aggregate(
-        allocate(inputs, PriceBook(platform.spec.prices)), "tenant", settings.share_idle
-    )
-    recent_hours = buckets[-1].hours
-    figures = {
-        row.group: MonthFigures(
-            month_to_date=row.total,
-            recent=row.buckets[-1],
-            recent_hours=recent_hours,
-            idle_share=row.idle_share if settings.share_idle else None,
+@dataclass
+class MonthCache:
+    """Whole days of the month already measured, per tenant: a refresh measures only the
+    last day. Lost with the process (the next refresh measures the month again); emptied
+    when the month, the prices or the cost settings change."""
+
+    key: tuple[str, int | None, int] | None = None
+    days: dict[date, dict[str, DayCost]] = field(default_factory=dict)
+
+
+def _groups(report: Report, bucket: int) -> dict[str, DayCost]:
+    return {
+        row.group: DayCost(
+            row.buckets[bucket], row.idle_buckets[bucket] if row.idle_buckets else Decimal(0)
         )
         for row in report.rows
     }
-    return figures, report
+
+
+async def month_figures(
+    cluster: Cluster, platform: PlatformConfig, now: datetime, cache: MonthCache | None = None
+) -> tuple[dict[str, MonthFigures], str]:
+    """Every tenant's month so far (with its idle share when the platform shares idle),
+    and where the figures come from, given the cluster as read now. With a `cache`, whole
+    days measured before are not measured again."""
+    settings = platform.spec.cost
+    step = timedelta(minutes=settings.step_minutes)
+    cache = cache if cache is not None else MonthCache()
+    key = (month_start(now).strftime("%Y-%m"), platform.metadata.generation, settings.step_minutes)
+    if cache.key != key:
+        cache.key, cache.days = key, {}
+    month = plan_month(now, step, cache.days.keys())
+    book = PriceBook(platform.spec.prices)
+
+    async def measured(window: Window, buckets: list[Bucket]) -> Report:
+        inputs = await gather_inputs(
+            None, window, buckets, settings.prometheus_url, owners=False, cluster=cluster
+        )
+        return aggregate(allocate(inputs, book), "tenant", settings.share_idle)
+
+    if month.days:
+        first = datetime(month.days[0].year, month.days[0].month, month.days[0].day, tzinfo=UTC)
+        window = Window(first, month.today, step, "days")
+        report = await measured(window, window.buckets(DAY))
+        for index, bucket in enumerate(report.inputs.buckets):
+            cache.days[bucket.start.date()] = _groups(report, index)
+    window = Window(month.recent[0].start, month.end, step, "recent")
+    recent = await measured(window, list(month.recent))
+    today = _groups(recent, len(month.recent) - 1)
+    tenants = set(today) | {name for day in cache.days.values() for name in day}
+    figures: dict[str, MonthFigures] = {}
+    for name in tenants:
+        past = [day[name] for day in cache.days.values() if name in day]
+        now_ = today.get(name, DayCost(Decimal(0), Decimal(0)))
+        row = next((r for r in recent.rows if r.group == name), None)
+        figures[name] = MonthFigures(
+            month_to_date=sum((d.total for d in past), now_.total),
+            recent=sum(row.buckets, Decimal(0)) if row else Decimal(0),
+            recent_hours=month.recent_hours,
+            idle_share=sum((d.idle_share for d in past), now_.idle_share)
+            if settings.share_idle
+            else None,
+        )
+    return figures, source_summary(recent.inputs)
 
 
 def source_summary(inputs: Inputs) -> str:

@@ -22,7 +22,7 @@ from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import TenantSpec
 from mooring.core.cost.budget import Crossing, MonthFigures, cost_status
 from mooring.kube.client import Kube, KubeError, NotFound
-from mooring.services.cost import month_figures
+from mooring.services.cost import MonthCache, month_figures, read_cluster
 
 Obj = dict[str, Any]
 WRITES = 16
@@ -74,18 +74,22 @@ def _same(a: CostStatus | None, b: CostStatus) -> bool:
 
 
 async def refresh(
-    kube: Kube, platform: PlatformConfig, tenants: Sequence[Obj], now: datetime
+    kube: Kube,
+    platform: PlatformConfig,
+    tenants: Sequence[Obj],
+    now: datetime,
+    cache: MonthCache | None = None,
 ) -> Refresh:
-    """Compute every tenant's month and write the status.cost that changed."""
+    """Compute every tenant's month and write the status.cost that changed. A `cache`
+    kept from one refresh to the next spares measuring whole days again."""
     # gather
-    figures, report = await month_figures(kube, platform, now)
+    figures, source = await month_figures(await read_cluster(kube), platform, now, cache)
     currency = platform.spec.prices.currency
-    source = " ".join(report.inputs.notes[:1]) or "requests"
     # decide
     result = Refresh([], source)
     changed: list[TenantCost] = []
     # A tenant with nothing running this month costs nothing (and forecasts nothing).
-    zero = MonthFigures(Decimal(0), Decimal(0), report.inputs.buckets[-1].hours)
+    zero = MonthFigures(Decimal(0), Decimal(0), Decimal(24))
     for body in tenants:
         if body.get("metadata", {}).get("deletionTimestamp"):
             continue

@@ -44,7 +44,8 @@ class Row:
     idle_share: Decimal = ZERO
     requested: Decimal = ZERO
     used: Decimal | None = ZERO
-    buckets: list[Decimal] = field(default_factory=list)  # allocated cost per bucket
+    buckets: list[Decimal] = field(default_factory=list)  # cost per bucket (with idle share)
+    idle_buckets: list[Decimal] = field(default_factory=list)  # idle share per bucket
     lines: int = 0
 
     @property
@@ -230,9 +231,9 @@ def _share(report: Report) -> None:
         # Charts: each row's share of idle, bucket by bucket, in the same proportion.
         fraction = {row.group: row.idle_share / idle.total for row in report.rows}
         for row in report.rows:
+            row.idle_buckets = [fraction[row.group] * spare for spare in idle.buckets]
             row.buckets = [
-                value + fraction[row.group] * spare
-                for value, spare in zip(row.buckets, idle.buckets, strict=True)
+                value + share for value, share in zip(row.buckets, row.idle_buckets, strict=True)
             ]
         left = remaining.total / idle.total
         remaining.buckets = [spare * left for spare in idle.buckets]
@@ -243,5 +244,3 @@ def _share(report: Report) -> None:
 
 def by_group(report: Report) -> dict[str, Row]:
     return {row.group: row for row in report.rows}
-
-

@@ -1,4 +1,5 @@
-"""A tenant's month: cost to date, the forecast, the budget's use, thresholds crossed.
+"""A tenant's month: cost to date, the forecast, the budget's use, thresholds crossed; and
+which spans of the month need measuring, given the whole days already measured.
 
 Pure: the time comes in as a value. The forecast is the month to date plus the recent
 run rate (the cost of the last day, or of the month so far when it is younger) over the
@@ -11,12 +12,13 @@ announced is kept in the status, so that a restarted operator does not announce 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 
 from mooring.api.cost import Budget, CostStatus, money_text
-from mooring.core.cost.window import month_start, next_month, stamp
+from mooring.core.cost.window import DAY, Bucket, align, month_start, next_month, stamp
 
 HOUR_SECONDS = 3600
 
@@ -121,3 +123,43 @@ def cost_status(
         crossed=crossed,
     )
     return status, new
+
+
+@dataclass(frozen=True)
+class MonthPlan:
+    """What to measure for the month so far.
+
+    Whole days before today are measured once and remembered (`days`); each refresh then
+    measures only `recent`: from the start of the last 24 hours (the forecast's basis) to
+    `end`, in two buckets split at the start of today, so that today's part is known too.
+    """
+
+    start: datetime  # the 1st, 00:00 UTC
+    end: datetime  # now, aligned down to the step
+    today: datetime  # the start of the day that holds `end`
+    days: tuple[date, ...]  # whole days to measure, oldest first (consecutive)
+    recent: tuple[Bucket, ...]  # the last day (or the month so far), split at `today`
+
+    @property
+    def recent_hours(self) -> Decimal:
+        return sum((b.hours for b in self.recent), Decimal(0))
+
+
+def plan_month(now: datetime, step: timedelta, measured: Collection[date]) -> MonthPlan:
+    """Pure: the spans to measure at `now`, given the whole days already measured."""
+    start = month_start(now)
+    end = max(align(now, step), start + step)
+    today = max(start, align(end - step, DAY))  # the day `end` closes (or is inside)
+    days = []
+    cursor = start
+    while cursor < today:
+        if cursor.date() not in measured:
+            days.append(cursor.date())
+        cursor += DAY
+    recent_start = max(start, end - DAY)
+    recent = tuple(
+        bucket
+        for bucket in (Bucket(recent_start, today), Bucket(today, end))
+        if bucket.end > bucket.start
+    )
+    return MonthPlan(start, end, today, tuple(days), recent)
