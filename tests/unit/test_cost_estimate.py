@@ -118,3 +118,36 @@ spec: {resources: {requests: {storage: 10Gi}}}
     result = estimate([(tenant("shop"), None)], spec, parse_documents(text, "v.yaml"))
     assert result.currency == "EUR"
     assert result.tenants["shop"].expected == Decimal("6.0")
+
+
+def test_a_dedicated_database_costs_its_server_and_volumes_a_shared_one_its_backups() -> None:
+    from mooring.api.database import Database
+
+    dedicated = Database.model_validate(
+        {
+            "apiVersion": "mooring.dev/v1alpha1",
+            "kind": "Database",
+            "metadata": {"name": "orders", "namespace": "shop-prod"},
+            "spec": {
+                "plan": "dedicated",
+                "storage": "10Gi",
+                "resources": {"cpu": "1", "memory": "2Gi"},
+            },
+        }
+    )
+    shared = Database.model_validate(
+        {
+            "apiVersion": "mooring.dev/v1alpha1",
+            "kind": "Database",
+            "metadata": {"name": "carts", "namespace": "shop-prod"},
+            "spec": {"backup": {"schedule": "@daily", "storage": "5Gi"}},
+        }
+    )
+    result = estimate(
+        [(tenant("shop", envs=("prod",)), None)],
+        platform().spec,
+        databases=[(dedicated, None), (shared, None)],
+    )
+    # dedicated: (1 x 0.031611 + 2 x 0.004237) x 730 = 29.26205, + 10 GiB x 0.04 = 0.40
+    # shared: its 5 GiB backup volume x 0.04 = 0.20
+    assert result.tenants["shop"].expected == Decimal("29.86205")

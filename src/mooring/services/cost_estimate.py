@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mooring.api.database import Database
 from mooring.api.documents import Document, DocumentError, iter_documents
 from mooring.api.names import GROUP
 from mooring.core.cost.estimate import Change, Estimate, compare, estimate
@@ -81,8 +82,17 @@ def _estimate(
         for d in documents
         if isinstance(d.obj, dict) and str(d.obj.get("apiVersion", "")).rpartition("/")[0] != GROUP
     ]
+    databases = [
+        (database, document)
+        for database, document in parsed.others.get("Database", [])
+        if isinstance(database, Database)
+    ]
     return estimate(
-        [(t, d) for t, d in parsed.tenants], parsed.platform[0].spec, workloads, namespace
+        [(t, d) for t, d in parsed.tenants],
+        parsed.platform[0].spec,
+        workloads,
+        namespace,
+        databases,
     )
 
 

@@ -6,7 +6,8 @@ Pure. Two figures per tenant, at the platform's list prices (node pools aside):
   cannot exceed the quota, so the tenant cannot cost more (GPUs are outside quotas);
 - the expected cost of the workload manifests given: replicas x the containers' requests
   (limits where no request is set, else the tier's default request, as the API server and
-  the namespace's LimitRange would fill them in), claimed volumes, load balancers.
+  the namespace's LimitRange would fill them in), claimed volumes, load balancers, and
+  managed databases (a dedicated server's requests and volume; backup volumes).
 
 `compare` turns two estimates (the base branch's and the pull request's) into the change
 per tenant that reviewers see ("+ 412.00 USD/month").
@@ -20,6 +21,8 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from mooring.api.cost import GIB, HOURS_PER_MONTH
+from mooring.api.database import Database
+from mooring.api.database import Resources as DatabaseResources
 from mooring.api.documents import Document
 from mooring.api.platform import PlatformConfigSpec, Resources
 from mooring.api.quantity import QuantityError, parse_quantity
@@ -85,6 +88,7 @@ def estimate(
     platform: PlatformConfigSpec,
     workloads: Sequence[Document] = (),
     default_namespace: str | None = None,
+    databases: Sequence[tuple[Database, Document | None]] = (),
 ) -> Estimate:
     """Pure: the upper bound and expected monthly cost of each tenant."""
     prices = platform.prices
@@ -130,7 +134,36 @@ def estimate(
         entry = result.tenants.setdefault(name, TenantEstimate(name))
         entry.expected += cost
         entry.lines.append(EstimateLine(name, "workload", what, cost, document))
+    for database, document in databases:
+        found = owner.get(database.metadata.namespace or "")
+        name = found[0].name if found else NO_TENANT
+        cost, what = database_month(database, platform)
+        entry = result.tenants.setdefault(name, TenantEstimate(name))
+        entry.expected += cost
+        entry.lines.append(EstimateLine(name, "workload", what, cost, document))
     return result
+
+
+def database_month(database: Database, platform: PlatformConfigSpec) -> tuple[Decimal, str]:
+    """A managed database's month: a dedicated server's requests and data volume; the
+    backup volume on either plan (a shared server is the platform's, not the tenant's)."""
+    spec, prices = database.spec, platform.prices
+    storage_class = platform.databases.dedicated.storage_class
+    what = f"Database {database.metadata.namespace}/{database.name} ({spec.plan})"
+    monthly = ZERO
+    if spec.plan == "dedicated":
+        resources = spec.resources or DatabaseResources()
+        hourly = (
+            parse_quantity(resources.cpu) * prices.cpu_per_vcpu_hour
+            + parse_quantity(resources.memory) / GIB * prices.memory_per_gib_hour
+        )
+        monthly += hourly * HOURS_PER_MONTH
+        monthly += parse_quantity(spec.storage) / GIB * prices.storage_class_month(storage_class)
+    if spec.backup is not None:
+        monthly += (
+            parse_quantity(spec.backup.storage) / GIB * prices.storage_class_month(storage_class)
+        )
+    return monthly, what
 
 
 def quota_month(ctx: Context, environment: str) -> Decimal:
