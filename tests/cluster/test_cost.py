@@ -30,7 +30,7 @@ from mooring.devcluster.cluster import DevCluster
 from mooring.devcluster.prometheus import DevPrometheus
 from mooring.kube.client import Forbidden, Kube
 from mooring.services.cost import cost_report
-from tests.cluster.conftest import OperatorProcess, eventually, tenant, wait_ready
+from tests.cluster.conftest import PLATFORM, OperatorProcess, eventually, tenant, wait_ready
 
 pytestmark = pytest.mark.cluster
 API = "mooring.dev/v1alpha1"
@@ -255,6 +255,22 @@ def test_the_report_command_prints_each_format_and_a_self_contained_page(
     assert text.count("<svg") == 2 and over in text
     # Self-contained: no script, no stylesheet or image fetched from anywhere.
     assert "<script" not in text and "src=" not in text and "<link" not in text
+    # Without Prometheus (a PlatformConfig file that names none): requests alone, said so.
+    bare = tmp_path / "platform.yaml"
+    bare.write_text(PLATFORM.read_text())
+    alone = runner.invoke(
+        cli, [*base, "--platform", str(bare), "--format", "json", "--by", "namespace"]
+    )
+    assert alone.exit_code == 0, alone.stderr
+    requests_only = json.loads(alone.stdout)
+    assert any("No Prometheus configured" in note for note in requests_only["notes"])
+    over_row = next(r for r in requests_only["rows"] if r["group"] == f"{over}-dev")
+    assert over_row["used"] is None  # not measured
+    # charged its 100m request (0.000026), not its 500m usage (0.000132); JSON has 6 decimals
+    hours = Decimal(window.samples * 15) / 3600
+    assert float(over_row["cpu"]) == pytest.approx(
+        float(Decimal("0.1") * hours * PRICE_CPU), abs=1e-6
+    )
     # Nobody measured: exit 2 for a window that does not exist, 3 for a Prometheus that does not.
     assert runner.invoke(cli, [*base[:-4], "--window", "fortnight"]).exit_code == 2
     unreachable = runner.invoke(cli, [*base, "--prometheus", "http://127.0.0.1:9"])

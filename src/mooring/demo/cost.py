@@ -27,7 +27,7 @@ from mooring.kube.client import Kube
 from mooring.services.cost import cost_report
 
 API = "mooring.dev/v1alpha1"
-STEP = timedelta(seconds=15)
+STEP = timedelta(seconds=10)
 SAMPLES = 3
 # (namespace, name, requests, usage): what kwok makes each pod use.
 WORKLOADS = (
@@ -139,7 +139,7 @@ async def chapter(
     rows = by_group(report)
     currency = report.currency
     span = f"{stamp(window.start)}..{stamp(window.end)}"
-    say(f"  $ mooring cost report --by namespace --window {span} --step 15s")
+    say(f"  $ mooring cost report --by namespace --window {span} --step 10s")
     # A minute costs little: shown at this rate for a month.
     month = HOURS_PER_MONTH / window.hours
     say(f"    {'namespace':<16} {'requested':>10} {'used':>10} {'charged':>10}  {currency}/month")
