@@ -28,7 +28,7 @@ from mooring.core.cost.window import Window, align
 from mooring.devcluster.binaries import ensure_built
 from mooring.devcluster.cluster import DevCluster
 from mooring.devcluster.prometheus import DevPrometheus
-from mooring.kube.client import Forbidden, Kube
+from mooring.kube.client import Forbidden, Invalid, Kube, KubeError
 from mooring.services.cost import cost_report
 from tests.cluster.conftest import PLATFORM, OperatorProcess, eventually, tenant, wait_ready
 
@@ -376,3 +376,44 @@ async def test_crossing_a_budget_posts_an_event_and_counts_in_the_metrics(
         await kube.patch(API, "PlatformConfig", "default", {"spec": {"prices": None}})
         await kube.patch(API, "Tenant", name, {"spec": {"deletionPolicy": "Delete"}})
         await kube.delete(API, "Tenant", name)
+
+
+async def test_the_api_server_refuses_bad_prices_and_budgets_naming_the_field(
+    kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str]
+) -> None:
+    platform = await kube.get(API, "PlatformConfig", "default")
+
+    def with_prices(prices: dict[str, Any]) -> dict[str, Any]:
+        spec = {**platform["spec"], "prices": prices}
+        return {
+            "apiVersion": API,
+            "kind": "PlatformConfig",
+            "metadata": {"name": "default"},
+            "spec": spec,
+        }
+
+    with pytest.raises(Invalid) as refused:
+        await kube.apply(with_prices({"cpuPerVcpuHour": -1}), dry_run=True)
+    assert "spec.prices.cpuPerVcpuHour" in refused.value.message
+    with pytest.raises(KubeError) as quoted:
+        await kube.apply(with_prices({"storagePerGibMonth": "0.04"}), dry_run=True)
+    assert ".spec.prices.storagePerGibMonth: expected numeric" in quoted.value.message
+    with pytest.raises(Invalid) as refused:
+        await kube.apply(tenant(name, budget={"amountPerMonth": 0, "thresholdsPercent": [0]}))
+    assert "spec.budget.amountPerMonth" in refused.value.message
+    assert "spec.budget.thresholdsPercent" in refused.value.message
+    # A budget in another currency than the prices: admitted by the schema, refused by the
+    # operator with the field and the fix in the Ready condition.
+    cleanup.append(name)
+    await kube.apply(tenant(name, budget={"amountPerMonth": 100, "currency": "EUR"}))
+
+    async def refused_by_operator() -> str | None:
+        obj = await kube.get(API, "Tenant", name)
+        ready = next(
+            (c for c in (obj.get("status") or {}).get("conditions", []) if c["type"] == "Ready"),
+            {},
+        )
+        return ready.get("message") if ready.get("reason") == "InvalidSpec" else None
+
+    message = await eventually(refused_by_operator, 60, "the tenant refused as InvalidSpec")
+    assert "spec.budget.currency" in message and "prices are in USD" in message
