@@ -1,5 +1,5 @@
 # The two commands of the README, and the checks the test command runs.
-.PHONY: demo test lint unit bootstrap
+.PHONY: demo test lint unit bootstrap image image-test
 
 bootstrap:
 	@scripts/bootstrap
@@ -17,3 +17,11 @@ lint:
 	.venv/bin/ruff format --check src tests benchmarks tools
 	.venv/bin/mypy
 	.venv/bin/lint-imports
+
+## make image: the operator image without a container engine (build/image: rootfs, OCI layout)
+image: bootstrap
+	scripts/build-image build/image
+
+## make image-test: build the image, then start it read-only in a chroot against a control plane
+image-test: image
+	MOORING_IMAGE_DIR=build/image scripts/pytest tests/image

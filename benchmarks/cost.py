@@ -267,7 +267,7 @@ def whole_report(kubeconfig: Path, prometheus: str, at: datetime) -> tuple[float
         sys.executable, "-m", "mooring.cli", "cost", "report",
         "--kubeconfig", str(kubeconfig), "--prometheus", prometheus,
         "--window", "30d", "--step", "1h", "--by", "tenant",
-        "--format", "json", "--output", os.devnull,
+        "-o", "json", "--write", os.devnull,
         "--at", at.strftime("%Y-%m-%dT%H:%M:%SZ"),
     ]  # fmt: skip
     started = time.monotonic()

@@ -236,7 +236,7 @@ def test_the_report_command_prints_each_format_and_a_self_contained_page(
     span = f"{window.start:%Y-%m-%dT%H:%M:%SZ}..{window.end:%Y-%m-%dT%H:%M:%SZ}"
     base = ["cost", "report", "--kubeconfig", str(kubeconfig), "--window", span, "--step", "15s"]
     runner = CliRunner()
-    result = runner.invoke(cli, [*base, "--format", "json", "--by", "namespace"])
+    result = runner.invoke(cli, [*base, "-o", "json", "--by", "namespace"])
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     groups = {row["group"] for row in data["rows"]}
@@ -249,7 +249,7 @@ def test_the_report_command_prints_each_format_and_a_self_contained_page(
     assert table.exit_code == 0, table.stderr
     assert "web" in table.stdout and "(idle)" in table.stdout
     page = tmp_path / "cost.html"
-    html = runner.invoke(cli, [*base, "--format", "html", "--output", str(page)])
+    html = runner.invoke(cli, [*base, "-o", "html", "--write", str(page)])
     assert html.exit_code == 0, html.stderr
     text = page.read_text()
     assert text.count("<svg") == 2 and over in text

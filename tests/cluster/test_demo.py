@@ -17,7 +17,7 @@ def test_the_demo_runs_end_to_end_twice_and_down_stops_everything(tmp_path: Path
     state = tmp_path / "demo"
     command = [sys.executable, "-m", "mooring.cli", "demo", "--state-dir", str(state)]
     try:
-        first = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        first = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
         assert first.returncode == 0, first.stderr[-3000:]
         for expected in (
             "payments   tier medium  Ready",
@@ -28,10 +28,16 @@ def test_the_demo_runs_end_to_end_twice_and_down_stops_everything(tmp_path: Path
             "limits: admitted, with the warning: Deployment nightly",
             "the audit's PolicyReport analytics-dev lists it: rule resources warn",
             "SELECT -> [(1, 'hello from Mooring')]",
+            "Argo CD synced Mooring from Git",
+            "CI: $ mooring validate environments/base/platform.yaml tenants/ -> exit 0",
+            "s after the merge",
+            "Argo CD: Application tenant-search Synced/Healthy",
+            "Argo CD: Application tenant-search Synced/Degraded",
+            "Database index: OverLimit: tier 'small' allows",
             "demo finished",
         ):
             assert expected in first.stderr, first.stderr[-3000:]
-        again = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+        again = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
         assert again.returncode == 0, again.stderr[-3000:]
         assert "already running" in again.stderr
     finally:

@@ -108,7 +108,18 @@ async def onboard(kube: Kube, name: str, cleanup: list[str], **spec: Any) -> str
     # enforce mode is in force (its context exists, so a refusal is the policy's own).
     probe = pod("probe", namespace, image="registry.example.com/app:latest")
     await eventually(lambda: denied(kube, probe, "image-tag"), 30, "the tenant's modes in force")
+    # The warn policy's binding is taken up on its own, a moment apart from the enforce one.
+    await eventually(lambda: warned(kube, namespace), 30, "the tenant's warn mode in force")
     return namespace
+
+
+async def warned(kube: Kube, namespace: str) -> bool:
+    """A Deployment without resources is admitted with the resources rule's warning."""
+    loose = deployment("probe", namespace, "registry.example.com/app:1.0")
+    del loose["spec"]["template"]["spec"]["containers"][0]["resources"]
+    warnings: list[str] = []
+    await kube.create(loose, dry_run=True, warnings=warnings)
+    return any("[guardrail resources]" in w for w in warnings)
 
 
 async def denied(kube: Kube, obj: dict[str, Any], rule: str) -> bool:

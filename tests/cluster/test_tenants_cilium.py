@@ -14,7 +14,7 @@ import pytest
 
 from mooring.kube.client import Kube
 from mooring.services.install import apply_objects
-from tests.cluster.conftest import OperatorProcess, eventually, tenant, wait_ready
+from tests.cluster.conftest import OperatorProcess, condition, eventually, tenant, wait_ready
 
 pytestmark = pytest.mark.cluster
 
@@ -53,7 +53,9 @@ CNP = "cilium.io/v2"
 async def test_l7_and_fqdn_rules_become_cilium_policies_once_cilium_is_installed(
     kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str]
 ) -> None:
-    await apply_objects(kube, [CILIUM_CRD])
+    assert not await kube.has_kind(CNP, "CiliumNetworkPolicy"), (
+        "this test installs Cilium's CRD itself, and must run before anything else does"
+    )
     cleanup.append(name)
     network = {
         "ingress": {
@@ -65,6 +67,28 @@ async def test_l7_and_fqdn_rules_become_cilium_policies_once_cilium_is_installed
     }
     await kube.apply(tenant(name, network=network))
     namespace = f"{name}-dev"
+
+    # Without Cilium the allowances cannot be enforced: not silently, the status says so.
+    body = await wait_ready(kube, name)
+    network_ready = condition(body, "NetworkReady")
+    assert network_ready["status"] == "False"
+    assert network_ready["reason"] == "CiliumRequired"
+    assert "spec.network.egress.toFqdns[0] (api.stripe.com)" in network_ready["message"]
+    assert "spec.network.ingress.http" in network_ready["message"]
+    ready = condition(body)
+    assert ready["reason"] == "Degraded"
+    assert "NetworkReady is False" in ready["message"]
+
+    await apply_objects(kube, [CILIUM_CRD])
+
+    async def enforced() -> bool:
+        current = await kube.get("mooring.dev/v1alpha1", "Tenant", name)
+        return (
+            condition(current, "NetworkReady").get("status") == "True"
+            and condition(current).get("reason") == "Reconciled"
+        )
+
+    await eventually(enforced, timeout=30, what="NetworkReady once Cilium is installed")
 
     expected = {"mooring-allow-ingress-l7", "mooring-allow-egress-fqdn"}
 

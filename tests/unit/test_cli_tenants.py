@@ -24,8 +24,15 @@ def repo(tmp_path: Path) -> Path:
 
 
 def invoke(*args: str) -> tuple[int, str]:
+    """Exit code and what a person sees (stdout and stderr)."""
     result = CliRunner().invoke(cli, list(args))
     return result.exit_code, result.output
+
+
+def invoke_stdout(*args: str) -> tuple[int, str]:
+    """Exit code and standard output only, as a pipe sees it."""
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout
 
 
 def test_the_example_repository_validates_clean() -> None:
@@ -67,7 +74,7 @@ def test_findings_as_json_and_github_annotations(repo: Path) -> None:
 
 
 def test_render_prints_every_object_as_yaml() -> None:
-    code, output = invoke("render", str(EXAMPLE))
+    code, output = invoke_stdout("render", str(EXAMPLE))
     assert code == 0
     objects = list(yaml.safe_load_all(output))
     namespaces = sorted(o["metadata"]["name"] for o in objects if o["kind"] == "Namespace")
@@ -83,7 +90,7 @@ def test_render_prints_every_object_as_yaml() -> None:
 
 
 def test_render_with_cilium_adds_l7_and_fqdn_policies() -> None:
-    _, output = invoke("render", "--cilium", str(EXAMPLE))
+    _, output = invoke_stdout("render", "--cilium", str(EXAMPLE))
     kinds = {
         o["metadata"]["name"]
         for o in yaml.safe_load_all(output)

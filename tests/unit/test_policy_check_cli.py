@@ -237,13 +237,16 @@ def test_github_annotations(tmp_path: Path) -> None:
     assert "title=image-tag%3A Pinned image versions::Deployment web: container app" in line
 
 
-def test_junit_is_xml_with_one_failing_case_per_object(tmp_path: Path) -> None:
-    done = run(str(write(tmp_path / "a.yaml", good(), latest("bad"))), "--format", "junit")
+def test_junit_is_xml_with_one_case_per_object_and_a_failure_for_a_violation(
+    tmp_path: Path,
+) -> None:
+    done = run(str(write(tmp_path / "a.yaml", good(), latest("bad"))), "-o", "junit")
     root = ElementTree.fromstring(done.stdout.split("\n", 1)[1])
-    assert root.tag == "testsuites" and root.get("failures") == "1"
-    (case,) = root.iter("testcase")
-    assert case.get("name") == "Deployment bad"
-    failure = case.find("failure")
+    assert root.tag == "testsuites" and root.get("failures") == "1" and root.get("tests") == "2"
+    passing, failing = root.iter("testcase")
+    assert passing.get("name") == "Deployment web" and len(passing) == 0
+    assert failing.get("name") == "Deployment bad"
+    failure = failing.find("failure")
     assert failure is not None and failure.get("type") == "image-tag"
 
 

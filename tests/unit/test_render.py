@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from mooring.core.plan import ref
 from mooring.core.render import Context, Features, render_tenant
+from mooring.core.render.cilium import cilium_only
 from tests.builders import platform, tenant
 
 
@@ -250,5 +251,54 @@ def test_any_valid_tenant_renders_unique_labelled_objects_inside_its_own_namespa
         meta = obj["metadata"]
         assert meta["labels"]["mooring.dev/tenant"] == name
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "mooring"
+        if obj["kind"] in ("ClusterRole", "ClusterRoleBinding"):
+            # Cluster-wide: only the reader of this very Tenant.
+            assert meta["name"] == f"mooring-tenant:{name}"
+            continue
         where = meta["name"] if obj["kind"] == "Namespace" else meta["namespace"]
         assert where in own
+
+
+def test_every_member_may_read_their_own_tenant_and_only_that_one() -> None:
+    t = tenant(
+        "acme",
+        owners=["alice"],
+        developers={"groups": ["acme-devs"], "users": ["alice"]},
+        viewers={"serviceAccounts": ["ci/auditor"]},
+    )
+    by_kind = {o["kind"]: o for o in objects(t, uid="u") if o["kind"].startswith("Cluster")}
+    role, binding = by_kind["ClusterRole"], by_kind["ClusterRoleBinding"]
+    assert role["rules"] == [
+        {
+            "apiGroups": ["mooring.dev"],
+            "resources": ["tenants"],
+            "resourceNames": ["acme"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+    assert binding["roleRef"]["name"] == role["metadata"]["name"] == "mooring-tenant:acme"
+    assert [(s["kind"], s["name"]) for s in binding["subjects"]] == [
+        ("User", "alice"),
+        ("Group", "acme-devs"),
+        ("ServiceAccount", "auditor"),
+    ]
+    assert "namespace" not in role["metadata"]
+    assert role["metadata"]["ownerReferences"][0]["name"] == "acme"
+
+
+def test_allowances_only_cilium_enforces_are_named_with_their_field_paths() -> None:
+    network = {
+        "ingress": {"fromTenants": ["web"], "http": [{"method": "GET"}]},
+        "egress": {
+            "toCidrs": [{"cidr": "10.0.0.0/8"}],
+            "toFqdns": [{"matchName": "api.stripe.com"}, {"matchPattern": "*.s3.amazonaws.com"}],
+        },
+    }
+    found = [str(item) for item in cilium_only(tenant(network=network))]
+    assert found == [
+        "spec.network.egress.toFqdns[0] (api.stripe.com): egress to it stays denied",
+        "spec.network.egress.toFqdns[1] (*.s3.amazonaws.com): egress to it stays denied",
+        "spec.network.ingress.http (1 HTTP rule(s)): not enforced; the allowed peers may send "
+        "any request",
+    ]
+    assert cilium_only(tenant()) == []

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from mooring.api.documents import DocumentError, parse_documents
-from mooring.core.validate import validate_documents
+from mooring.core.validate import platform_validity, validate_documents
 from tests.builders import platform_body, tenant_body
 
 PLATFORM = yaml.safe_dump(platform_body())
@@ -116,3 +116,47 @@ def test_malformed_yaml_names_file_and_line() -> None:
         parse_documents("a: 1\nb: [2\nc: 3\n", "broken.yaml")
     assert str(raised.value).startswith("broken.yaml:")
     assert "not valid YAML" in str(raised.value)
+
+
+def test_a_platform_config_the_operator_accepts_is_valid() -> None:
+    valid, reason, message = platform_validity(platform_body())
+    assert (valid, reason) == (True, "Valid")
+    assert "default small" in message
+
+
+def test_a_platform_config_with_an_unknown_default_tier_is_not_valid_and_says_why() -> None:
+    valid, reason, message = platform_validity(platform_body(defaultTier="gold"))
+    assert (valid, reason) == (False, "InvalidSpec")
+    assert "defaultTier 'gold' is not one of the tiers" in message
+
+
+FQDN_AND_HTTP = {
+    "ingress": {"fromIngressController": True, "http": [{"method": "GET", "path": "/api/.*"}]},
+    "egress": {"toFqdns": [{"matchName": "api.stripe.com"}]},
+}
+
+
+def test_fqdn_and_http_allowances_warn_when_the_platform_does_not_declare_cilium() -> None:
+    tenant_text = yaml.safe_dump(tenant_body(network=FQDN_AND_HTTP), sort_keys=False)
+    found = run(("platform.yaml", PLATFORM), ("t.yaml", tenant_text))
+    assert [(path, code) for _, path, code in found] == [
+        ("spec.network.egress.toFqdns[0]", "needs-cilium"),
+        ("spec.network.ingress.http", "needs-cilium"),
+    ]
+    assert all(where.startswith("t.yaml:") for where, _, _ in found)
+
+
+def test_a_platform_that_declares_cilium_takes_fqdn_and_http_allowances_silently() -> None:
+    platform = yaml.safe_dump(platform_body(network={"cilium": True}))
+    tenant_text = yaml.safe_dump(tenant_body(network=FQDN_AND_HTTP))
+    assert run(("platform.yaml", platform), ("t.yaml", tenant_text)) == []
+
+
+def test_http_rules_without_any_peer_to_apply_to_are_a_warning() -> None:
+    platform = yaml.safe_dump(platform_body(network={"cilium": True}))
+    network = {"ingress": {"http": [{"method": "GET"}]}}
+    tenant_text = yaml.safe_dump(tenant_body(network=network))
+    found = run(("platform.yaml", platform), ("t.yaml", tenant_text))
+    assert [(path, code) for _, path, code in found] == [
+        ("spec.network.ingress.http", "http-without-peers")
+    ]

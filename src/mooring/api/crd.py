@@ -18,6 +18,17 @@ from mooring.api.names import GROUP, VERSION
 
 Schema = dict[str, Any]
 
+# The texts Kubernetes' own types carry, so `kubectl explain` reads the same for Mooring's.
+API_VERSION_DESCRIPTION = (
+    "APIVersion defines the versioned schema of this representation of an object. Servers "
+    "should convert recognized schemas to the latest internal value, and may reject "
+    "unrecognized values."
+)
+KIND_DESCRIPTION = (
+    "Kind is a string value representing the REST resource this object represents. Servers "
+    "may infer this from the endpoint the client submits requests to. In CamelCase."
+)
+
 
 @dataclass(frozen=True)
 class Column:
@@ -35,6 +46,7 @@ class Kind:
     kind: str
     plural: str
     scope: str  # Cluster | Namespaced
+    description: str  # what `kubectl explain KIND` says first
     spec: type[BaseModel]
     status: type[BaseModel] | None = None
     short_names: tuple[str, ...] = ()
@@ -138,15 +150,26 @@ def _clean(node: Schema) -> Schema:
 def crd(kind: Kind) -> dict[str, Any]:
     """The CustomResourceDefinition of one kind."""
     spec_schema = structural(kind.spec)
+    spec_schema.setdefault("description", f"What the {kind.kind} asks for.")
     properties: Schema = {
-        "apiVersion": {"type": "string"},
-        "kind": {"type": "string"},
+        "apiVersion": {"type": "string", "description": API_VERSION_DESCRIPTION},
+        "kind": {"type": "string", "description": KIND_DESCRIPTION},
+        # The API server allows nothing but the type here; kubectl explains ObjectMeta itself.
         "metadata": {"type": "object"},
         "spec": spec_schema,
     }
-    root: Schema = {"type": "object", "required": ["spec"], "properties": properties}
+    root: Schema = {
+        "type": "object",
+        "description": kind.description,
+        "required": ["spec"],
+        "properties": properties,
+    }
     if kind.status is not None:
-        properties["status"] = structural(kind.status)
+        status_schema = structural(kind.status)
+        status_schema.setdefault(
+            "description", f"The {kind.kind} as the operator last saw it; written by it only."
+        )
+        properties["status"] = status_schema
     if kind.rules:
         root["x-kubernetes-validations"] = [
             {"rule": rule, "message": message} for rule, message in kind.rules

@@ -73,7 +73,10 @@ class DatabaseSpec(Model):
         "the tier's database storage.",
     )
     extensions: list[ExtensionName] = Field(
-        default_factory=list, max_length=32, json_schema_extra={"x-kubernetes-list-type": "set"}
+        default_factory=list,
+        max_length=32,
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+        description="PostgreSQL extensions to create in the database, such as pgcrypto.",
     )
     connection_limit: int = Field(
         20, ge=1, le=10000, description="At most this many connections at once."
@@ -128,7 +131,7 @@ class Binding(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    name: str
+    name: str = Field(description="The Secret's name, in the Database's namespace.")
 
 
 class DatabaseStatus(BaseModel):
@@ -136,9 +139,11 @@ class DatabaseStatus(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    observed_generation: int | None = None
+    observed_generation: int | None = Field(
+        None, description="The spec generation this status describes."
+    )
     ready: str | None = Field(None, description="Ready condition's status, for printing.")
-    plan: str | None = None
+    plan: str | None = Field(None, description="The plan the database was provisioned with.")
     server: str | None = Field(None, description="The shared server holding the database.")
     endpoint: str | None = Field(None, description="host:port applications connect to.")
     database: str | None = Field(None, description="The database's name on the server.")
@@ -146,9 +151,10 @@ class DatabaseStatus(BaseModel):
     rotation: str | None = Field(
         None, description="The last rotate-password request handled (the annotation's value)."
     )
-    rotated_at: str | None = None
+    rotated_at: str | None = Field(None, description="When the password last changed.")
     size: str | None = Field(None, description="Space used on the server, as last seen.")
     conditions: list[Condition] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+        description="Ready (and why not).",
     )

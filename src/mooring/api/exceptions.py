@@ -55,12 +55,14 @@ class Workloads(Model):
 
 
 class PolicyExceptionSpec(Model):
+    """Which rules, for which workloads, why, approved by whom, until when."""
+
     rules: list[RuleId] = Field(
         min_length=1,
         description="The guardrail rule ids this exception lifts.",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
-    workloads: Workloads
+    workloads: Workloads = Field(description="The workloads of this namespace it covers.")
     justification: str = Field(
         min_length=10, max_length=2048, description="Why the workload needs the exception."
     )
@@ -90,12 +92,19 @@ class PolicyExceptionStatus(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    phase: Literal["Active", "Expired", "Invalid"] | None = None
-    expires: str | None = None
-    observed_generation: int | None = None
+    phase: Literal["Active", "Expired", "Invalid"] | None = Field(
+        None,
+        description="Active: in force; Expired: past spec.expires, no longer applies; "
+        "Invalid: the spec is refused (see conditions).",
+    )
+    expires: str | None = Field(None, description="spec.expires, normalised to UTC.")
+    observed_generation: int | None = Field(
+        None, description="The spec generation this status describes."
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+        description="Active: True while the exception is in force, with why not otherwise.",
     )
 
 

@@ -59,14 +59,19 @@ Capability = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Z][
 
 
 class RuleMode(Model):
+    """The mode of one rule."""
+
     rule: RuleId
-    mode: Mode
+    mode: Mode = Field(
+        description="enforce: refused at admission; warn: admitted with a warning; audit: "
+        "reported only; off: not checked."
+    )
 
 
 class RequiredLabel(Model):
     """A label every workload must carry, optionally with a value matching a pattern."""
 
-    key: LabelKey
+    key: LabelKey = Field(description="The label's key, such as app.kubernetes.io/name.")
     allowed_regex: str | None = Field(
         None,
         max_length=1024,
@@ -92,12 +97,15 @@ class RequiredLabel(Model):
 
 
 class GuardrailSettings(Model):
+    """How the guardrails apply across the platform."""
+
     default_mode: Mode = Field(
         "enforce", description="The mode of every rule the `rules` list does not name."
     )
     rules: list[RuleMode] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["rule"]},
+        description="Per-rule modes, over defaultMode.",
     )
     allowed_registries: list[Registry] = Field(
         default_factory=list,
@@ -108,7 +116,9 @@ class GuardrailSettings(Model):
         default_factory=lambda: ["NET_BIND_SERVICE"],
         description="Linux capabilities containers may add.",
     )
-    required_labels: list[RequiredLabel] = Field(default_factory=list)
+    required_labels: list[RequiredLabel] = Field(
+        default_factory=list, description="Labels every workload must carry."
+    )
 
     @field_validator("rules")
     @classmethod
@@ -127,30 +137,46 @@ class GuardrailSettings(Model):
 class ExceptionInForce(Model):
     """A PolicyException as the policies see it: only while it is in force."""
 
-    name: str = Field(min_length=1, max_length=253)
-    rules: list[RuleId] = Field(min_length=1)
-    names: list[str] = Field(default_factory=list)
-    match_labels: dict[str, LabelValue] = Field(default_factory=dict)
+    name: str = Field(min_length=1, max_length=253, description="The PolicyException's name.")
+    rules: list[RuleId] = Field(min_length=1, description="The rules it lifts.")
+    names: list[str] = Field(default_factory=list, description="The workloads it names.")
+    match_labels: dict[str, LabelValue] = Field(
+        default_factory=dict, description="The labels of the workloads it covers."
+    )
     expires: str = Field(description="RFC 3339; the operator removes the entry at this time.")
 
 
 class GuardrailContextSpec(Model):
-    tenant: str | None = None
+    """What the admission policies read in one namespace."""
+
+    tenant: str | None = Field(None, description="The tenant the namespace belongs to.")
     modes: dict[str, Mode] = Field(
         default_factory=dict,
         description="Each rule's mode in this namespace (the tenant's, else the platform's).",
     )
-    allowed_registries: list[str] = Field(default_factory=list)
-    allowed_capabilities: list[str] = Field(default_factory=list)
-    required_labels: list[RequiredLabel] = Field(default_factory=list)
+    allowed_registries: list[str] = Field(
+        default_factory=list, description="The platform's allowed registries."
+    )
+    allowed_capabilities: list[str] = Field(
+        default_factory=list, description="The platform's allowed capabilities."
+    )
+    required_labels: list[RequiredLabel] = Field(
+        default_factory=list, description="The platform's required labels."
+    )
     node_ports: bool = Field(False, description="The tenant's quota allows NodePort Services.")
     load_balancers: bool = Field(
         False, description="The tenant's quota allows LoadBalancer Services."
     )
-    exceptions: list[ExceptionInForce] = Field(default_factory=list)
+    exceptions: list[ExceptionInForce] = Field(
+        default_factory=list, description="The PolicyExceptions in force in the namespace."
+    )
 
 
 class GuardrailContextStatus(BaseModel):
+    """Written by the operator only."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    next_expiry: str | None = None
+    next_expiry: str | None = Field(
+        None, description="When the next exception in force expires (RFC 3339)."
+    )

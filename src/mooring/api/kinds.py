@@ -18,12 +18,18 @@ from mooring.api.tenant import MAX_NAMESPACE, MAX_TENANT_NAME, TenantSpec, Tenan
 
 
 class ConditionsStatus(BaseModel):
+    """Written by the operator only."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    observed_generation: int | None = None
+    observed_generation: int | None = Field(
+        None, description="The spec generation this status describes."
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+        description="The object's conditions (metav1.Condition); a PlatformConfig has "
+        "Valid: whether the operator accepts it, and why not.",
     )
 
 
@@ -33,6 +39,9 @@ TENANT = Kind(
     kind="Tenant",
     plural="tenants",
     scope="Cluster",
+    description="A team's home on the platform: its people, environments (one namespace "
+    "each), tier, quotas and network allowances. Written in Git (tenants/<team>.yaml); the "
+    "operator makes and keeps the namespaces, access, quotas, limits and network policies.",
     spec=TenantSpec,
     status=TenantStatus,
     short_names=("tn",),
@@ -67,10 +76,16 @@ PLATFORM_CONFIG = Kind(
     kind="PlatformConfig",
     plural="platformconfigs",
     scope="Cluster",
+    description="The platform team's settings, one object named default: tiers, capacity, "
+    "where DNS and the ingress controller run, guardrails and shared database servers.",
     spec=PlatformConfigSpec,
     status=ConditionsStatus,
     short_names=("pc",),
-    columns=(Column("Default tier", ".spec.defaultTier"), Column("Valid", READY)),
+    columns=(
+        Column("Default tier", ".spec.defaultTier"),
+        Column("Valid", '.status.conditions[?(@.type=="Valid")].status'),
+        Column("Reason", '.status.conditions[?(@.type=="Valid")].reason', priority=1),
+    ),
     rules=(("self.metadata.name == 'default'", "the PlatformConfig must be named 'default'"),),
 )
 
@@ -78,6 +93,8 @@ DATABASE = Kind(
     kind="Database",
     plural="databases",
     scope="Namespaced",
+    description="A managed PostgreSQL database in a tenant namespace; its connection values "
+    "are in the Secret status.binding.name names.",
     spec=DatabaseSpec,
     status=DatabaseStatus,
     short_names=("mdb",),
@@ -122,12 +139,15 @@ POLICY_EXCEPTION = Kind(
     kind="PolicyException",
     plural="policyexceptions",
     scope="Namespaced",
+    description="An approved, expiring exemption of some workloads of this namespace from "
+    "guardrail rules.",
     spec=PolicyExceptionSpec,
     status=PolicyExceptionStatus,
     short_names=("pex",),
     columns=(
         Column("Rules", ".spec.rules"),
-        Column("Expires", ".spec.expires", type="date"),
+        # A string: kubectl prints a "date" column as an age, <invalid> for future times.
+        Column("Expires", ".spec.expires"),
         Column("Phase", ".status.phase"),
         Column("Approver", ".spec.approver", priority=1),
     ),
@@ -138,6 +158,8 @@ GUARDRAIL_CONTEXT = Kind(
     kind="GuardrailContext",
     plural="guardrailcontexts",
     scope="Namespaced",
+    description="Written by the operator in each tenant namespace: what the guardrails' "
+    "admission policies read there (modes, parameters, exceptions in force).",
     spec=GuardrailContextSpec,
     status=GuardrailContextStatus,
     columns=(

@@ -22,36 +22,49 @@ PLATFORM_CONFIG_NAME = "default"
 
 
 class Resources(Model):
-    cpu: Quantity | None = None
-    memory: Quantity | None = None
+    """CPU and memory of one container."""
+
+    cpu: Quantity | None = Field(None, description="CPU, such as 100m or 2.")
+    memory: Quantity | None = Field(None, description="Memory, such as 128Mi or 4Gi.")
 
 
 class ContainerDefaults(Model):
     """Becomes each namespace's LimitRange: what a container gets when it asks for nothing."""
 
     default_request: Resources = Field(
-        default_factory=lambda: Resources(cpu="100m", memory="128Mi")
+        default_factory=lambda: Resources(cpu="100m", memory="128Mi"),
+        description="Requests of a container that sets none.",
     )
-    default_limit: Resources = Field(default_factory=lambda: Resources(cpu="500m", memory="512Mi"))
-    max: Resources | None = None
+    default_limit: Resources = Field(
+        default_factory=lambda: Resources(cpu="500m", memory="512Mi"),
+        description="Limits of a container that sets none.",
+    )
+    max: Resources | None = Field(None, description="The most one container may ask for.")
 
 
 class DatabaseLimits(Model):
     """How many managed databases a tenant of a tier may have (across its environments),
     and how much storage they may declare in total."""
 
-    count: int = Field(2, ge=0)
-    storage: Quantity = "10Gi"
+    count: int = Field(2, ge=0, description="Databases per tenant, at most.")
+    storage: Quantity = Field("10Gi", description="Storage of all its databases together.")
 
 
 class Tier(Model):
-    quota: Quota
-    container_defaults: ContainerDefaults = Field(default_factory=ContainerDefaults)
+    """A class of service tenants choose from: quota, container defaults, what is allowed."""
+
+    quota: Quota = Field(description="Each namespace's quota; cpu, memory and pods are required.")
+    container_defaults: ContainerDefaults = Field(
+        default_factory=ContainerDefaults,
+        description="Each namespace's LimitRange.",
+    )
     pod_security: list[PodSecurityLevel] = Field(
         default_factory=lambda: list[PodSecurityLevel](["restricted"]),
         description="Pod Security levels a tenant of this tier may choose.",
     )
-    databases: DatabaseLimits = Field(default_factory=DatabaseLimits)
+    databases: DatabaseLimits = Field(
+        default_factory=DatabaseLimits, description="Managed databases a tenant may have."
+    )
 
     @model_validator(mode="after")
     def _complete_quota(self) -> Tier:
@@ -64,16 +77,18 @@ class Tier(Model):
 class Capacity(Model):
     """What the cluster can give: the sum of every tenant's quota must fit in it."""
 
-    cpu: Quantity | None = None
-    memory: Quantity | None = None
-    storage: Quantity | None = None
+    cpu: Quantity | None = Field(None, description="CPU the tenants' quotas may add up to.")
+    memory: Quantity | None = Field(None, description="Memory the tenants' quotas may add up to.")
+    storage: Quantity | None = Field(None, description="Storage the tenants' quotas may add up to.")
 
 
 class PeerSelector(Model):
     """Pods in namespaces: the DNS servers, the ingress controller."""
 
-    namespace: DnsLabel
-    pod_labels: dict[str, LabelValue] = Field(default_factory=dict)
+    namespace: DnsLabel = Field(description="The namespace the pods run in.")
+    pod_labels: dict[str, LabelValue] = Field(
+        default_factory=dict, description="Labels the pods carry (all pods there if empty)."
+    )
 
 
 class DatabaseServer(Model):
@@ -91,10 +106,12 @@ class DatabaseServer(Model):
         pattern=r"^[A-Za-z0-9]([-A-Za-z0-9.:]*[A-Za-z0-9])?$",
         description="Host name or address, as the operator and applications reach it.",
     )
-    port: int = Field(5432, ge=1, le=65535)
-    admin_secret: SecretRef
-    ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
-        "prefer"
+    port: int = Field(5432, ge=1, le=65535, description="The server's port.")
+    admin_secret: SecretRef = Field(
+        description="The Secret with the admin login (keys username and password)."
+    )
+    ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = Field(
+        "prefer", description="libpq's sslmode for connections to the server."
     )
     versions: list[str] = Field(
         default_factory=lambda: ["15"],
@@ -114,8 +131,10 @@ class DatabaseServer(Model):
 
 
 class SecretRef(Model):
-    namespace: DnsLabel
-    name: DnsLabel
+    """A Secret by namespace and name."""
+
+    namespace: DnsLabel = Field(description="The Secret's namespace.")
+    name: DnsLabel = Field(description="The Secret's name.")
 
 
 class DedicatedSettings(Model):
@@ -135,12 +154,19 @@ class DedicatedSettings(Model):
 
 
 class DatabaseSettings(Model):
+    """Managed PostgreSQL: the shared servers, and how dedicated servers run."""
+
     servers: list[DatabaseServer] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+        description="Shared PostgreSQL servers (plan shared).",
     )
-    default_server: DnsLabel | None = None
-    dedicated: DedicatedSettings = Field(default_factory=DedicatedSettings)
+    default_server: DnsLabel | None = Field(
+        None, description="The server of a Database that names none (the only one if unset)."
+    )
+    dedicated: DedicatedSettings = Field(
+        default_factory=DedicatedSettings, description="Dedicated servers (plan dedicated)."
+    )
 
     @model_validator(mode="after")
     def _servers(self) -> DatabaseSettings:
@@ -161,22 +187,55 @@ class DatabaseSettings(Model):
         return next((s for s in self.servers if s.name == wanted), None)
 
 
+class NetworkSettings(Model):
+    """What the cluster's network offers beyond Kubernetes NetworkPolicies."""
+
+    cilium: bool = Field(
+        False,
+        description="The cluster runs Cilium, so tenants' FQDN egress and HTTP (L7) "
+        "allowances can be enforced. Offline tools go by this (`mooring validate` warns "
+        "about such allowances when it is false; `mooring render` renders "
+        "CiliumNetworkPolicies when it is true); the operator looks for Cilium's CRDs "
+        "itself and reports allowances it cannot enforce in the tenant's NetworkReady.",
+    )
+
+
 class PlatformConfigSpec(Model):
-    tiers: dict[DnsLabel, Tier] = Field(min_length=1, max_length=32)
-    default_tier: DnsLabel = "small"
-    capacity: Capacity = Field(default_factory=Capacity)
+    """The platform's settings."""
+
+    tiers: dict[DnsLabel, Tier] = Field(
+        min_length=1, max_length=32, description="The tiers tenants choose from, by name."
+    )
+    default_tier: DnsLabel = Field(
+        "small", description="The tier of a tenant that names none; one of `tiers`."
+    )
+    capacity: Capacity = Field(
+        default_factory=Capacity,
+        description="What the cluster can give; every tenant namespace's quota must fit in it.",
+    )
     dns: PeerSelector = Field(
         default_factory=lambda: PeerSelector(
             namespace="kube-system", pod_labels={"k8s-app": "kube-dns"}
-        )
+        ),
+        description="Where the cluster's DNS servers run (tenants may always reach them).",
     )
     ingress_controller: PeerSelector = Field(
         default_factory=lambda: PeerSelector(
             namespace="ingress-nginx", pod_labels={"app.kubernetes.io/name": "ingress-nginx"}
-        )
+        ),
+        description="Where the ingress controller runs (spec.network.ingress."
+        "fromIngressController of a tenant lets it in).",
     )
-    guardrails: GuardrailSettings = Field(default_factory=GuardrailSettings)
-    databases: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    network: NetworkSettings = Field(
+        default_factory=NetworkSettings, description="The cluster's network features."
+    )
+    guardrails: GuardrailSettings = Field(
+        default_factory=GuardrailSettings,
+        description="Guardrail modes and the parameters the rules read.",
+    )
+    databases: DatabaseSettings = Field(
+        default_factory=DatabaseSettings, description="Managed PostgreSQL settings."
+    )
     prices: Prices = Field(
         default_factory=Prices,
         description="What resources cost (per vCPU-hour, GiB-hour, GiB-month...), in one "

@@ -19,12 +19,18 @@ class Condition(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    type: str = Field(max_length=316)
-    status: ConditionStatus
-    reason: str = Field(max_length=1024, pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$")
-    message: str = Field("", max_length=32768)
-    last_transition_time: str
-    observed_generation: int | None = None
+    type: str = Field(max_length=316, description="What the condition is about, such as Ready.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    reason: str = Field(
+        max_length=1024,
+        pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$",
+        description="Why, as one CamelCase word, such as Reconciled or ApplyFailed.",
+    )
+    message: str = Field("", max_length=32768, description="Why, for people: what to do.")
+    last_transition_time: str = Field(description="When the status last changed (RFC 3339).")
+    observed_generation: int | None = Field(
+        None, description="The spec generation the condition was set for."
+    )
 
 
 def set_condition(

@@ -58,13 +58,22 @@ class Subjects(Model):
     """People and machines in one role: users, groups and service accounts."""
 
     users: list[SubjectName] = Field(
-        default_factory=list, max_length=MAX_SUBJECTS, json_schema_extra=_set()
+        default_factory=list,
+        max_length=MAX_SUBJECTS,
+        json_schema_extra=_set(),
+        description="User names as the cluster authenticates them (e.g. alice@example.com).",
     )
     groups: list[SubjectName] = Field(
-        default_factory=list, max_length=MAX_SUBJECTS, json_schema_extra=_set()
+        default_factory=list,
+        max_length=MAX_SUBJECTS,
+        json_schema_extra=_set(),
+        description="Group names as the cluster's authentication reports them.",
     )
     service_accounts: list[ServiceAccountName] = Field(
-        default_factory=list, max_length=MAX_SUBJECTS, json_schema_extra=_set()
+        default_factory=list,
+        max_length=MAX_SUBJECTS,
+        json_schema_extra=_set(),
+        description="Service accounts as namespace/name, such as payments-ci/deployer.",
     )
 
     def empty(self) -> bool:
@@ -83,11 +92,17 @@ class Quota(Model):
     cpu: Quantity | None = Field(None, description="CPU requests and limits, summed over pods.")
     memory: Quantity | None = Field(None, description="Memory requests and limits.")
     storage: Quantity | None = Field(None, description="Storage requested by volume claims.")
-    pods: int | None = Field(None, ge=0)
-    services: int | None = Field(None, ge=0)
-    load_balancers: int | None = Field(None, ge=0)
-    node_ports: int | None = Field(None, ge=0)
-    persistent_volume_claims: int | None = Field(None, ge=0)
+    pods: int | None = Field(None, ge=0, description="Pods that are not finished, at most.")
+    services: int | None = Field(None, ge=0, description="Services, at most.")
+    load_balancers: int | None = Field(
+        None, ge=0, description="Services of type LoadBalancer, at most (0 forbids them)."
+    )
+    node_ports: int | None = Field(
+        None, ge=0, description="Services of type NodePort, at most (0 forbids them)."
+    )
+    persistent_volume_claims: int | None = Field(
+        None, ge=0, description="PersistentVolumeClaims, at most."
+    )
 
     def over(self, base: Quota) -> Quota:
         """This quota's set fields over `base` (per-environment over per-tenant over tier)."""
@@ -95,8 +110,10 @@ class Quota(Model):
 
 
 class Port(Model):
-    port: int = Field(ge=1, le=65535)
-    protocol: Protocol = "TCP"
+    """A port number and protocol."""
+
+    port: int = Field(ge=1, le=65535, description="The port number, 1 to 65535.")
+    protocol: Protocol = Field("TCP", description="TCP (default), UDP or SCTP.")
 
 
 class EgressRule(Model):
@@ -114,7 +131,9 @@ class EgressRule(Model):
     )
 
     cidr: str = Field(max_length=43, description="An IPv4 or IPv6 CIDR, such as 10.20.0.0/16.")
-    ports: list[Port] = Field(default_factory=list, max_length=MAX_PORTS)
+    ports: list[Port] = Field(
+        default_factory=list, max_length=MAX_PORTS, description="Only these ports (all if empty)."
+    )
 
     @field_validator("cidr")
     @classmethod
@@ -140,9 +159,22 @@ class FqdnRule(Model):
         }
     )
 
-    match_name: str | None = Field(None, max_length=253, pattern=r"^[a-z0-9.-]+$")
-    match_pattern: str | None = Field(None, max_length=253, pattern=r"^[a-z0-9.*-]+$")
-    ports: list[Port] = Field(default_factory=list, max_length=MAX_PORTS)
+    match_name: str | None = Field(
+        None,
+        max_length=253,
+        pattern=r"^[a-z0-9.-]+$",
+        description="One DNS name, such as api.stripe.com.",
+    )
+    match_pattern: str | None = Field(
+        None,
+        max_length=253,
+        pattern=r"^[a-z0-9.*-]+$",
+        description="DNS names matching a pattern where * stands for any characters, such "
+        "as *.s3.amazonaws.com.",
+    )
+    ports: list[Port] = Field(
+        default_factory=list, max_length=MAX_PORTS, description="Only these ports (all if empty)."
+    )
 
     @model_validator(mode="after")
     def _one(self) -> FqdnRule:
@@ -154,17 +186,28 @@ class FqdnRule(Model):
 class HttpRule(Model):
     """An L7 allowance for inbound HTTP; needs Cilium. Path is a regular expression."""
 
-    method: HttpMethod | None = None
-    path: str | None = Field(None, max_length=1024, description="A regular expression.")
+    method: HttpMethod | None = Field(None, description="The HTTP method (any if unset).")
+    path: str | None = Field(
+        None,
+        max_length=1024,
+        description="A regular expression the request path must match (any if unset).",
+    )
 
 
 class Ingress(Model):
     """Who may connect in, beyond the tenant itself."""
 
     from_tenants: list[DnsLabel] = Field(
-        default_factory=list, max_length=MAX_PEERS, json_schema_extra=_set()
+        default_factory=list,
+        max_length=MAX_PEERS,
+        json_schema_extra=_set(),
+        description="Tenants whose pods may connect in (by tenant name).",
     )
-    from_ingress_controller: bool = False
+    from_ingress_controller: bool = Field(
+        False,
+        description="The platform's ingress controller may connect in (PlatformConfig "
+        "spec.ingressController says where it runs).",
+    )
     ports: list[Port] = Field(
         default_factory=list,
         max_length=MAX_PORTS,
@@ -173,44 +216,72 @@ class Ingress(Model):
     http: list[HttpRule] = Field(
         default_factory=list,
         max_length=MAX_PEERS,
-        description="With Cilium, only these HTTP requests are allowed in (L7).",
+        description="Only these HTTP requests are allowed in (L7). Needs Cilium: without it "
+        "the tenant reports NetworkReady=False and the peers may send any request.",
     )
 
 
 class Egress(Model):
     """Where the tenant may connect out, beyond DNS and itself."""
 
-    to_cidrs: list[EgressRule] = Field(default_factory=list, max_length=MAX_PEERS)
-    to_fqdns: list[FqdnRule] = Field(default_factory=list, max_length=MAX_PEERS)
+    to_cidrs: list[EgressRule] = Field(
+        default_factory=list, max_length=MAX_PEERS, description="Address ranges outside."
+    )
+    to_fqdns: list[FqdnRule] = Field(
+        default_factory=list,
+        max_length=MAX_PEERS,
+        description="DNS names outside. Needs Cilium: without it this egress stays denied "
+        "and the tenant reports NetworkReady=False.",
+    )
     to_tenants: list[DnsLabel] = Field(
-        default_factory=list, max_length=MAX_PEERS, json_schema_extra=_set()
+        default_factory=list,
+        max_length=MAX_PEERS,
+        json_schema_extra=_set(),
+        description="Tenants whose pods may be reached (they must allow it in, too).",
     )
 
 
 class Network(Model):
     """Default deny in and out; DNS and traffic inside the tenant are always allowed."""
 
-    ingress: Ingress = Field(default_factory=Ingress)
-    egress: Egress = Field(default_factory=Egress)
+    ingress: Ingress = Field(default_factory=Ingress, description="Who may connect in.")
+    egress: Egress = Field(default_factory=Egress, description="Where pods may connect out.")
 
 
 class Environment(Model):
     """One environment: the namespace <tenant>-<name>."""
 
-    name: DnsLabel
-    quota: Quota | None = None
-    pod_security: PodSecurityLevel | None = None
-    labels: dict[str, LabelValue] = Field(default_factory=dict, max_length=MAX_LABELS)
+    name: DnsLabel = Field(
+        description="The environment's name, such as dev or prod; the namespace is <tenant>-<name>."
+    )
+    quota: Quota | None = Field(
+        None, description="Overrides the tenant's and the tier's quota in this namespace."
+    )
+    pod_security: PodSecurityLevel | None = Field(
+        None, description="Overrides the tenant's Pod Security level in this namespace."
+    )
+    labels: dict[str, LabelValue] = Field(
+        default_factory=dict,
+        max_length=MAX_LABELS,
+        description="Extra labels on this namespace (Mooring's own labels always win).",
+    )
 
 
 class GuardrailOverride(Model):
     """How one guardrail rule applies to this tenant (the platform's mode otherwise)."""
 
-    rule: str = Field(min_length=1, max_length=63)
-    mode: Literal["enforce", "warn", "audit", "off"]
+    rule: str = Field(
+        min_length=1, max_length=63, description="A rule id (`mooring policy rules` lists them)."
+    )
+    mode: Literal["enforce", "warn", "audit", "off"] = Field(
+        description="enforce: refused at admission; warn: admitted with a warning; audit: "
+        "reported only; off: not checked."
+    )
 
 
 class TenantSpec(Model):
+    """What the team asks for: people, environments, tier, network allowances."""
+
     owners: Subjects = Field(
         description="May administer the tenant's workloads; at least one.",
         json_schema_extra={
@@ -224,28 +295,50 @@ class TenantSpec(Model):
             ]
         },
     )
-    developers: Subjects = Field(default_factory=Subjects)
-    viewers: Subjects = Field(default_factory=Subjects)
+    developers: Subjects = Field(
+        default_factory=Subjects,
+        description="May deploy and operate workloads and read Secrets in every namespace.",
+    )
+    viewers: Subjects = Field(
+        default_factory=Subjects, description="May read workloads (not Secrets), and the tenant."
+    )
     environments: list[Environment] = Field(
-        min_length=1, max_length=16, json_schema_extra=_list_map("name")
+        min_length=1,
+        max_length=16,
+        json_schema_extra=_list_map("name"),
+        description="One namespace each, named <tenant>-<environment>; at least one.",
     )
     tier: DnsLabel | None = Field(None, description="A tier of the PlatformConfig.")
     quota: Quota | None = Field(None, description="Overrides the tier's quota, per namespace.")
-    network: Network = Field(default_factory=Network)
+    network: Network = Field(
+        default_factory=Network,
+        description="Network allowances; everything else in and out is denied.",
+    )
     cost_center: LabelValue | None = Field(
         None,
         description="The tenant's cost centre: every namespace is labelled "
         "mooring.dev/cost-center with it, and cost reports group by it.",
     )
-    labels: dict[str, LabelValue] = Field(default_factory=dict, max_length=MAX_LABELS)
-    pod_security: PodSecurityLevel = "restricted"
+    labels: dict[str, LabelValue] = Field(
+        default_factory=dict,
+        max_length=MAX_LABELS,
+        description="Extra labels on every namespace of the tenant.",
+    )
+    pod_security: PodSecurityLevel = Field(
+        "restricted",
+        description="Pod Security Standard enforced in the namespaces: restricted (default) "
+        "or baseline, if the tier allows it.",
+    )
     deletion_policy: DeletionPolicy = Field(
         "Retain",
         description="Retain keeps namespaces that hold workloads or volumes when they are no "
         "longer wanted; Delete deletes them.",
     )
     guardrails: list[GuardrailOverride] = Field(
-        default_factory=list, max_length=64, json_schema_extra=_list_map("rule")
+        default_factory=list,
+        max_length=64,
+        json_schema_extra=_list_map("rule"),
+        description="Per-rule modes for this tenant, over the platform's.",
     )
     budget: Budget | None = Field(
         None,
@@ -294,21 +387,29 @@ class Tenant(Resource):
 
 
 class QuotaUsage(BaseModel):
+    """One resource of a namespace's quota."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    resource: str
-    used: str
-    hard: str
+    resource: str = Field(description="The quota's resource name, such as requests.cpu.")
+    used: str = Field(description="In use now (a quantity).")
+    hard: str = Field(description="The limit (a quantity).")
 
 
 class NamespaceStatus(BaseModel):
+    """One of the tenant's namespaces."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    name: str
-    environment: str
-    phase: Literal["Active", "Retained", "Conflict", "Pending"] = "Active"
-    message: str = ""
-    quota: list[QuotaUsage] = Field(default_factory=list)
+    name: str = Field(description="The namespace's name.")
+    environment: str = Field(description="The environment it belongs to ('' if retained).")
+    phase: Literal["Active", "Retained", "Conflict", "Pending"] = Field(
+        "Active",
+        description="Active: managed; Retained: no longer wanted but kept because it holds "
+        "data; Conflict: the name is taken by something else; Pending: not made yet.",
+    )
+    message: str = Field("", description="Why, for Retained and Conflict.")
+    quota: list[QuotaUsage] = Field(default_factory=list, description="Quota used and hard.")
 
 
 class TenantStatus(BaseModel):
@@ -316,14 +417,22 @@ class TenantStatus(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
-    observed_generation: int | None = None
-    tier: str | None = None
+    observed_generation: int | None = Field(
+        None, description="The spec generation this status describes."
+    )
+    tier: str | None = Field(
+        None, description="The tier in effect (the platform's default if unset)."
+    )
     ready: str | None = Field(None, description="Ready condition's status, for printing.")
-    namespace_count: int = 0
-    namespaces: list[NamespaceStatus] = Field(default_factory=list)
+    namespace_count: int = Field(0, description="How many namespaces the tenant has.")
+    namespaces: list[NamespaceStatus] = Field(
+        default_factory=list, description="Each namespace: phase and quota usage."
+    )
     conditions: list[Condition] = Field(
         default_factory=list,
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
+        description="Ready, and one condition per step: NamespacesReady, AccessReady, "
+        "QuotaReady, LimitsReady, NetworkReady, PruneComplete.",
     )
     cost: CostStatus | None = Field(
         None, description="This month's cost and the budget's use, kept current by the operator."

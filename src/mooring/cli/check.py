@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 import click
 
 from mooring.cli.check_formats import FORMATS, RENDERERS, Format, summary
-from mooring.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, err, out, say
+from mooring.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, error, out, say
 from mooring.core.policy.rules import RULE_IDS
+from mooring.services.check import PARALLEL_FROM_BYTES, default_jobs
 from mooring.services.check import check as run_check
-from mooring.services.check import default_jobs
+from mooring.services.sources import STDIN
 
 
 def _time(value: str | None) -> datetime:
@@ -35,6 +36,8 @@ def _time(value: str | None) -> datetime:
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option(
+    "-o",
+    "--output",
     "--format",
     "fmt",
     type=click.Choice(FORMATS),
@@ -69,6 +72,14 @@ def _time(value: str | None) -> datetime:
     default=None,
     help="Namespace of objects that do not name one (as kubectl apply -n would).",
 )
+@click.option(
+    "--filename",
+    "stdin_name",
+    default=STDIN,
+    metavar="PATH",
+    help="The path standard input ('-') came from, named in findings and reports "
+    "(helm template chart/ | mooring check - --filename chart/).",
+)
 @click.option("--at", "at", default=None, metavar="TIME", help="Judge as at this time (RFC 3339).")
 @click.option(
     "--jobs",
@@ -84,6 +95,7 @@ def check(
     platform_paths: tuple[str, ...],
     tenant_paths: tuple[str, ...],
     namespace: str | None,
+    stdin_name: str,
     at: str | None,
     jobs: int | None,
 ) -> None:
@@ -94,9 +106,7 @@ def check(
     """
     unknown = [r for r in rules if r not in RULE_IDS]
     if unknown:
-        err.print(
-            f"error: unknown rule {unknown[0]!r}; rules are: {', '.join(RULE_IDS)}", markup=False
-        )
+        error(f"unknown rule {unknown[0]!r}; rules are: {', '.join(RULE_IDS)}")
         sys.exit(EXIT_USAGE)
     now = _time(at)
     outcome = run_check(
@@ -108,7 +118,9 @@ def check(
         rules=rules,
         jobs=jobs or default_jobs(),
         # Asked for by name, workers are used whatever the size of the input.
-        **({"parallel_from": 0} if jobs else {}),
+        parallel_from=0 if jobs else PARALLEL_FROM_BYTES,
+        stdin_name=stdin_name,
+        list_objects=fmt == "junit",  # a test case for every object, passing ones too
     )
     rendered = RENDERERS[fmt](outcome, now)
     if rendered:

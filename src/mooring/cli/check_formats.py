@@ -1,15 +1,19 @@
 """`mooring check` results as text (file:line), JSON, JUnit XML, SARIF 2.1.0 or GitHub
-annotations. Pure formatting: takes the outcome, returns the text to print."""
+annotations. Formatting: takes the outcome, returns the text to print (paths in SARIF and
+annotations are made relative to the working directory, as GitHub expects)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 from xml.etree import ElementTree
 
-from mooring import __version__
+from mooring import DOCS_URL, __version__
 from mooring.api.documents import dotted
 from mooring.api.exceptions import format_time
 from mooring.core.policy.rules import BY_ID
@@ -116,23 +120,36 @@ def _escape_property(value: str) -> str:
     return _escape(value).replace(":", "%3A").replace(",", "%2C")
 
 
+def display_path(source: str, cwd: str | None = None) -> str:
+    """A file as reports name it: relative to the working directory when inside it (GitHub
+    matches annotations and code-scanning results to the repository's relative paths)."""
+    if not Path(source).is_absolute():
+        return source
+    base = Path(cwd) if cwd else Path.cwd()
+    try:
+        return str(Path(source).relative_to(base))
+    except ValueError:  # outside the working directory
+        return source
+
+
 def github(outcome: Outcome, now: datetime) -> str:
     lines = []
     for e in outcome.errors:
         lines.append(
-            f"::error file={_escape_property(e.position.source)},line={e.position.line},"
-            f"title=unreadable::{_escape(e.message)}"
+            f"::error file={_escape_property(display_path(e.position.source))},"
+            f"line={e.position.line},title=unreadable::{_escape(e.message)}"
         )
     for p, message in outcome.invalid:
         lines.append(
-            f"::error file={_escape_property(p.source)},line={p.line},title=invalid::"
-            f"{_escape(message)}"
+            f"::error file={_escape_property(display_path(p.source))},line={p.line},"
+            f"title=invalid::{_escape(message)}"
         )
     level_command = {"error": "error", "warning": "warning", "note": "notice"}
     for item in outcome.findings:
         f = item.finding
         lines.append(
-            f"::{level_command[f.level]} file={_escape_property(item.position.source)},"
+            f"::{level_command[f.level]} "
+            f"file={_escape_property(display_path(item.position.source))},"
             f"line={item.position.line},col={item.position.column},"
             f"title={_escape_property(f'{f.rule_id}: {f.title}')}::"
             f"{_escape(f'{f.object}: {f.message}')}"
@@ -144,26 +161,33 @@ def github(outcome: Outcome, now: datetime) -> str:
 
 
 def junit(outcome: Outcome, now: datetime) -> str:
-    """One test suite per file, one test case per object with findings at error level."""
+    """One test suite per file, one test case per judged object (passing ones too): a failure
+    for error-level findings, warnings and notes as the case's output; unreadable inputs as
+    errors."""
     del now
     root = ElementTree.Element("testsuites", name="mooring check")
-    by_file: dict[str, dict[str, list[Located]]] = {}
+    findings: dict[tuple[str, str], list[Located]] = {}
     for item in outcome.findings:
-        by_file.setdefault(item.position.source, {}).setdefault(item.finding.object, []).append(
-            item
-        )
+        findings.setdefault((item.position.source, item.finding.object), []).append(item)
+    # Every judged object in input order; objects with findings if the list was not kept.
+    cases: dict[str, list[str]] = {}
+    for source, obj in outcome.objects or list(findings):
+        if obj not in cases.setdefault(source, []):
+            cases[source].append(obj)
     errors_by_file: dict[str, list[str]] = {}
     for e in outcome.errors:
         errors_by_file.setdefault(e.position.source, []).append(f"{e.position}: {e.message}")
     for p, message in outcome.invalid:
         errors_by_file.setdefault(p.source, []).append(f"{p}: {message}")
-    failures_total = 0
-    for source in sorted(set(by_file) | set(errors_by_file)):
-        objects = by_file.get(source, {})
-        suite = ElementTree.SubElement(root, "testsuite", name=source)
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    for source in sorted(set(cases) | set(errors_by_file)):
+        suite = ElementTree.SubElement(root, "testsuite", name=display_path(source))
         failures = 0
-        for obj, items in objects.items():
-            case = ElementTree.SubElement(suite, "testcase", classname=source, name=obj)
+        for obj in cases.get(source, []):
+            case = ElementTree.SubElement(
+                suite, "testcase", classname=display_path(source), name=obj
+            )
+            items = findings.get((source, obj), [])
             failing = [i for i in items if i.finding.level == "error"]
             if failing:
                 failures += 1
@@ -184,13 +208,21 @@ def junit(outcome: Outcome, now: datetime) -> str:
                     for i in others
                 )
         for message in errors_by_file.get(source, []):
-            case = ElementTree.SubElement(suite, "testcase", classname=source, name="read")
+            case = ElementTree.SubElement(
+                suite, "testcase", classname=display_path(source), name="read"
+            )
             ElementTree.SubElement(case, "error", message=message).text = message
-        suite.set("tests", str(len(suite)))
-        suite.set("failures", str(failures))
-        suite.set("errors", str(len(errors_by_file.get(source, []))))
-        failures_total += failures
-    root.set("failures", str(failures_total))
+        counts = {
+            "tests": len(suite),
+            "failures": failures,
+            "errors": len(errors_by_file.get(source, [])),
+        }
+        for key, value in counts.items():
+            suite.set(key, str(value))
+            totals[key] += value
+        suite.set("skipped", "0")
+    for key, value in totals.items():
+        root.set(key, str(value))
     ElementTree.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, "unicode")
 
@@ -199,12 +231,37 @@ _SARIF_LEVEL = {"error": "error", "warning": "warning", "note": "note"}
 _SECURITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "1.0"}
 
 
+SRCROOT = "%SRCROOT%"
+FINGERPRINT = "mooringFinding/v1"
+
+
+def artifact_location(source: str, cwd: str | None = None) -> dict[str, str]:
+    """A SARIF artifactLocation: a percent-encoded URI, relative to %SRCROOT% (the working
+    directory) when the file is inside it, else an absolute file: URI."""
+    shown = display_path(source, cwd)
+    if Path(shown).is_absolute():
+        return {"uri": "file://" + quote(shown)}
+    return {"uri": quote(shown), "uriBaseId": SRCROOT}
+
+
+def fingerprint(rule: str, uri: str, obj: str, field: str) -> str:
+    """Stable across runs and line moves: the rule, the file, the object and the field."""
+    return hashlib.sha256("\0".join((rule, uri, obj, field)).encode()).hexdigest()[:32]
+
+
+def help_uri(rule_id: str) -> str:
+    """The rule's section in docs/guardrails.md (headed by its id)."""
+    return f"{DOCS_URL}guardrails.md#{rule_id}"
+
+
 def sarif(outcome: Outcome, now: datetime) -> str:
+    cwd = str(Path.cwd())
     rules = list(BY_ID.values())
     index = {rule.id: i for i, rule in enumerate(rules)}
     results: list[dict[str, Any]] = []
     for item in outcome.findings:
         f = item.finding
+        location = artifact_location(item.position.source, cwd)
         result: dict[str, Any] = {
             "ruleId": f.rule_id,
             "ruleIndex": index[f.rule_id],
@@ -213,7 +270,7 @@ def sarif(outcome: Outcome, now: datetime) -> str:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": item.position.source},
+                        "artifactLocation": location,
                         "region": {
                             "startLine": item.position.line,
                             "startColumn": item.position.column,
@@ -222,6 +279,9 @@ def sarif(outcome: Outcome, now: datetime) -> str:
                     "logicalLocations": [{"fullyQualifiedName": f.object, "kind": "object"}],
                 }
             ],
+            "partialFingerprints": {
+                FINGERPRINT: fingerprint(f.rule_id, location["uri"], f.object, f.field)
+            },
             "properties": {"mode": f.mode, "verdict": f.verdict, "field": f.field},
         }
         if f.exceptions:
@@ -237,7 +297,7 @@ def sarif(outcome: Outcome, now: datetime) -> str:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": e.position.source},
+                        "artifactLocation": artifact_location(e.position.source, cwd),
                         "region": {"startLine": e.position.line},
                     }
                 }
@@ -254,12 +314,19 @@ def sarif(outcome: Outcome, now: datetime) -> str:
                     "driver": {
                         "name": "mooring",
                         "version": __version__,
+                        "informationUri": DOCS_URL + "guardrails.md",
                         "rules": [
                             {
                                 "id": rule.id,
                                 "name": rule.title,
                                 "shortDescription": {"text": rule.title},
                                 "fullDescription": {"text": rule.description},
+                                "help": {
+                                    "text": f"{rule.description} See {help_uri(rule.id)}",
+                                    "markdown": f"{rule.description}\n\n"
+                                    f"[{rule.id} in the guardrails guide]({help_uri(rule.id)})",
+                                },
+                                "helpUri": help_uri(rule.id),
                                 "defaultConfiguration": {"level": "error"},
                                 "properties": {
                                     "category": rule.category,
@@ -272,6 +339,7 @@ def sarif(outcome: Outcome, now: datetime) -> str:
                         ],
                     }
                 },
+                "originalUriBaseIds": {SRCROOT: {"uri": "file://" + quote(cwd.rstrip("/") + "/")}},
                 "invocations": [
                     {
                         "executionSuccessful": not outcome.errors,

@@ -26,8 +26,8 @@ from mooring.cli.estimate_formats import RENDERERS as ESTIMATE_RENDERERS
 from mooring.cli.estimate_formats import Format as EstimateFormat
 from mooring.cli.estimate_formats import headline, markdown
 from mooring.cli.findings import emit
+from mooring.cli.options import all_paths, connect, input_paths, kube_options
 from mooring.cli.output import EXIT_FAILED, EXIT_FINDINGS, EXIT_USAGE, err, out, say
-from mooring.cli.tenants import kubeconfig_option
 from mooring.core.cost.aggregate import BY_NAMES, GroupingError, Report, grouping
 from mooring.core.cost.window import WindowError, parse_duration, parse_window
 from mooring.core.validate import validate_documents
@@ -57,12 +57,12 @@ def _amount(value: str | None) -> Decimal | None:
 def _report_side(side: Side) -> bool:
     """Print a side's unreadable files and findings; True when it could not be estimated."""
     if side.errors or side.findings:
-        emit(side.findings, side.errors, "text")
+        emit(side.findings, side.errors, "text", console=err)
     return side.failed or side.estimate is None
 
 
 @cost.command()
-@click.argument("paths", nargs=-1, required=True)
+@input_paths
 @click.option(
     "--base",
     metavar="REF",
@@ -77,6 +77,8 @@ def _report_side(side: Side) -> bool:
     help="Namespace of workload manifests that do not name one.",
 )
 @click.option(
+    "-o",
+    "--output",
     "--format",
     "fmt",
     type=click.Choice(ESTIMATE_FORMATS),
@@ -99,6 +101,7 @@ def _report_side(side: Side) -> bool:
 )
 def estimate(
     paths: tuple[str, ...],
+    filenames: tuple[str, ...],
     base: str | None,
     namespace: str | None,
     fmt: EstimateFormat,
@@ -113,7 +116,7 @@ def estimate(
     """
     limit = _amount(max_increase)
     try:
-        outcome = estimate_paths(paths, base, namespace)
+        outcome = estimate_paths(all_paths(paths, filenames), base, namespace)
     except GitError as error:
         err.print(f"error: --base {base}: {error}", markup=False)
         sys.exit(EXIT_USAGE)
@@ -149,7 +152,7 @@ def _platform(path: Path | None) -> PlatformConfig | None:
     sources = read_sources([str(path)])
     parsed, findings = validate_documents(sources.documents)
     if sources.errors or parsed.platform is None or findings:
-        emit(findings, sources.errors, "text")
+        emit(findings, sources.errors, "text", console=err)
         err.print(f"error: {path} holds no valid PlatformConfig", markup=False)
         sys.exit(EXIT_USAGE)
     return parsed.platform[0]
@@ -204,19 +207,22 @@ class _Bar:
     "PlatformConfig's spec.cost.shareIdle).",
 )
 @click.option(
+    "-o",
+    "--output",
     "--format",
     "fmt",
     type=click.Choice(REPORT_FORMATS),
     default="table",
     show_default=True,
-    help="table, csv, json, or html (one self-contained page with charts).",
+    help="Output format: table, csv, json, or html (one self-contained page with charts).",
 )
 @click.option(
-    "--output",
-    "-o",
+    "--write",
+    "output",
+    metavar="FILE",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write the report to this file instead of standard output.",
+    help="Write the report to FILE instead of standard output.",
 )
 @click.option(
     "--prometheus",
@@ -234,7 +240,7 @@ class _Bar:
     help="Take prices from this PlatformConfig file instead of the cluster's (what-if).",
 )
 @click.option("--at", default=None, metavar="TIME", help="Report as at this time (RFC 3339).")
-@kubeconfig_option
+@kube_options
 def report(
     window: str,
     step: str | None,
@@ -246,6 +252,7 @@ def report(
     platform_path: Path | None,
     at: str | None,
     kubeconfig: Path | None,
+    context: str | None,
 ) -> None:
     """What tenants (namespaces, cost centres, labels...) cost over a window.
 
@@ -260,7 +267,16 @@ def report(
     now = _time(at)
     try:
         result = asyncio.run(
-            _report(kubeconfig, platform_path, window, step, by, share_idle, prometheus_url, now)
+            _report(
+                connect(kubeconfig, context),
+                platform_path,
+                window,
+                step,
+                by,
+                share_idle,
+                prometheus_url,
+                now,
+            )
         )
     except WindowError as error:
         err.print(f"error: {error}", markup=False)
@@ -288,7 +304,7 @@ def _time(value: str | None) -> datetime:
 
 
 async def _report(
-    kubeconfig: Path | None,
+    client: Kube,
     platform_path: Path | None,
     window_text: str,
     step: str | None,
@@ -297,7 +313,7 @@ async def _report(
     prometheus_url: str | None,
     now: datetime,
 ) -> Report:
-    async with Kube.from_kubeconfig(kubeconfig) as kube:
+    async with client as kube:
         platform = _platform(platform_path) or await load_platform(kube)
         settings = platform.spec.cost
         sample = parse_duration(step) if step else parse_duration(f"{settings.step_minutes}m")

@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from lightkube.config.kubeconfig import KubeConfig
 
-from mooring.api import names
-from mooring.cli.output import EXIT_FAILED, EXIT_USAGE, err, out, say
-from mooring.cli.tenants import kubeconfig_option
-from mooring.kube.client import Forbidden, Kube, KubeError
+from mooring.api import names, yamldump
+from mooring.cli.options import connect, context_namespace, kube_options, output_option
+from mooring.cli.output import EXIT_FAILED, EXIT_USAGE, error, out, say
+from mooring.kube.client import Forbidden, KubeError
 from mooring.services.databases import Credentials, credentials
 
 namespace_option = click.option(
@@ -34,36 +33,26 @@ namespace_option = click.option(
 LIBPQ = ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGPASSWORD", "PGSSLMODE")
 
 
-def _namespace(kubeconfig: Path | None, namespace: str | None) -> str:
-    if namespace:
-        return namespace
-    try:
-        config = (KubeConfig.from_file(kubeconfig) if kubeconfig else KubeConfig.from_env()).get()
-    except Exception:  # no usable kubeconfig: the request itself will say so
-        return "default"
-    return str(getattr(config, "namespace", None) or "default")
-
-
 def _run(coroutine: Any) -> Any:
     try:
         return asyncio.run(coroutine)
-    except LookupError as error:
-        err.print(f"error: {error.args[0]}", markup=False)
+    except LookupError as problem:
+        error(str(problem.args[0]))
         sys.exit(EXIT_USAGE)
-    except Forbidden as error:
-        err.print(
-            f"error: {error}\n(reading credentials needs the developer or owner role in the "
-            "namespace)",
-            markup=False,
+    except Forbidden as problem:
+        error(
+            f"{problem}\n(reading credentials needs the developer or owner role in the namespace)"
         )
         sys.exit(EXIT_FAILED)
-    except (KubeError, OSError) as error:
-        err.print(f"error: {error}", markup=False)
+    except (KubeError, OSError) as problem:
+        error(str(problem))
         sys.exit(EXIT_FAILED)
 
 
-async def _credentials(kubeconfig: Path | None, namespace: str, name: str) -> Credentials:
-    async with Kube.from_kubeconfig(kubeconfig) as kube:
+async def _credentials(
+    kubeconfig: Path | None, context: str | None, namespace: str, name: str
+) -> Credentials:
+    async with connect(kubeconfig, context) as kube:
         return await credentials(kube, namespace, name)
 
 
@@ -75,16 +64,24 @@ def db() -> None:
 @db.command("list")
 @namespace_option
 @click.option("-A", "--all-namespaces", is_flag=True, help="Every namespace you may read.")
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table")
-@kubeconfig_option
+@output_option(
+    ("table", "wide", "json", "yaml", "name"),
+    "table",
+    "Output format: table, wide (with the message), json, yaml or name.",
+)
+@kube_options
 def list_(
-    namespace: str | None, all_namespaces: bool, output: str, kubeconfig: Path | None
+    namespace: str | None,
+    all_namespaces: bool,
+    output: str,
+    kubeconfig: Path | None,
+    context: str | None,
 ) -> None:
     """The Databases of a namespace, with plan, readiness, endpoint and Secret."""
-    where = None if all_namespaces else _namespace(kubeconfig, namespace)
+    where = None if all_namespaces else context_namespace(kubeconfig, context, namespace)
 
     async def fetch() -> list[dict[str, Any]]:
-        async with Kube.from_kubeconfig(kubeconfig) as kube:
+        async with connect(kubeconfig, context) as kube:
             return await kube.list(names.API_VERSION, "Database", where)
 
     rows = []
@@ -108,10 +105,27 @@ def list_(
     if output == "json":
         out.print(json.dumps(rows, indent=2), markup=False)
         return
+    if output == "yaml":
+        out.print(yamldump.dump(rows), end="", markup=False)
+        return
+    if output == "name":
+        for row in rows:
+            out.print(f"database.{names.GROUP}/{row['name']}", markup=False)
+        return
     if not rows:
         say(f"no Databases in {'any namespace' if where is None else f'namespace {where}'}")
         return
-    columns = ("namespace", "name", "plan", "ready", "reason", "endpoint", "secret")
+    columns: tuple[str, ...] = (
+        "namespace",
+        "name",
+        "plan",
+        "ready",
+        "reason",
+        "endpoint",
+        "secret",
+    )
+    if output == "wide":
+        columns += ("message",)
     widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
     out.print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip(), markup=False)
     for row in rows:
@@ -129,10 +143,17 @@ def list_(
     show_default=True,
     help="env: libpq variables to `eval`; uri: a connection URI; json: every value.",
 )
-@kubeconfig_option
-def credentials_(name: str, namespace: str | None, output: str, kubeconfig: Path | None) -> None:
+@kube_options
+def credentials_(
+    name: str,
+    namespace: str | None,
+    output: str,
+    kubeconfig: Path | None,
+    context: str | None,
+) -> None:
     """Print how to connect to Database NAME (this includes its password)."""
-    binding = _run(_credentials(kubeconfig, _namespace(kubeconfig, namespace), name))
+    ns = context_namespace(kubeconfig, context, namespace)
+    binding = _run(_credentials(kubeconfig, context, ns, name))
     values = binding.values
     if output == "uri":
         out.print(values["uri"], markup=False)
@@ -157,23 +178,27 @@ def find_psql() -> str | None:
 @namespace_option
 @click.option("--host", default=None, help="Connect here instead (e.g. through a port-forward).")
 @click.option("--port", type=int, default=None)
-@kubeconfig_option
-def connect(
-    name: str, namespace: str | None, host: str | None, port: int | None, kubeconfig: Path | None
+@kube_options
+def connect_(
+    name: str,
+    namespace: str | None,
+    host: str | None,
+    port: int | None,
+    kubeconfig: Path | None,
+    context: str | None,
 ) -> None:
     """Open psql on Database NAME with its own credentials.
 
     A dedicated server is reachable inside the cluster only: forward a port first
     (`kubectl port-forward svc/NAME 5432 -n NAMESPACE`) and add `--host 127.0.0.1`.
     """
-    ns = _namespace(kubeconfig, namespace)
-    binding = _run(_credentials(kubeconfig, ns, name))
+    ns = context_namespace(kubeconfig, context, namespace)
+    binding = _run(_credentials(kubeconfig, context, ns, name))
     psql = find_psql()
     if psql is None:
-        err.print(
-            "error: psql is not installed; install PostgreSQL's client (Debian: "
-            "postgresql-client), or use `mooring db credentials` with another client",
-            markup=False,
+        error(
+            "psql is not installed; install PostgreSQL's client (Debian: "
+            "postgresql-client), or use `mooring db credentials` with another client"
         )
         sys.exit(EXIT_USAGE)
     env = dict(os.environ)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from mooring.cli.output import EXIT_FAILED, err, say
+from mooring.cli.output import EXIT_FAILED, say
+from mooring.cli.output import error as error_
 from mooring.demo import run_demo
 from mooring.devcluster.binaries import BuildError
 from mooring.devcluster.cluster import DevClusterError
@@ -26,5 +27,5 @@ def demo(state_dir: Path | None) -> None:
     try:
         run_demo(state_dir, say)
     except (DevClusterError, BuildError, KubeError, RuntimeError, TimeoutError) as error:
-        err.print(f"error: {error}", markup=False)
+        error_(str(error))
         sys.exit(EXIT_FAILED)

@@ -7,10 +7,22 @@ from pathlib import Path
 
 import click
 
-from mooring.cli.output import EXIT_FAILED, err, out, say
-from mooring.devcluster.binaries import BuildError, ensure_built
+from mooring.cli.output import EXIT_FAILED, out, say
+from mooring.cli.output import error as error_
+from mooring.devcluster.binaries import (
+    CONTROL_PLANE,
+    GITOPS,
+    HELM,
+    BuildError,
+    GoTool,
+    ensure_built,
+)
 from mooring.devcluster.cluster import DevCluster, DevClusterError, NodeShape
 from mooring.devcluster.prometheus import DevPrometheus
+
+# Pinned tools beyond the control plane, built on request: helm lints and renders the chart,
+# gitops is Argo CD and kustomize for `dev up --gitops`.
+EXTRA_TOOLS: dict[str, tuple[GoTool, ...]] = {"helm": (HELM,), "gitops": GITOPS}
 
 state_dir_option = click.option(
     "--state-dir",
@@ -28,12 +40,23 @@ def dev() -> None:
 
 
 @dev.command()
-def build() -> None:
+@click.option(
+    "--with",
+    "extra",
+    multiple=True,
+    type=click.Choice(sorted(EXTRA_TOOLS)),
+    help="Also build these pinned tools (helm: to lint and render deploy/helm/mooring; "
+    "gitops: Argo CD and kustomize, about 10 minutes the first time).",
+)
+@click.option("--gitops", is_flag=True, help="The same as --with gitops.")
+def build(extra: tuple[str, ...], gitops: bool) -> None:
     """Build the control plane binaries from their pinned Go modules, if missing."""
+    wanted = {*extra, *(("gitops",) if gitops else ())}
+    tools = [tool for name in sorted(wanted) for tool in EXTRA_TOOLS[name]]
     try:
-        paths = ensure_built(say=say)
+        paths = ensure_built((*CONTROL_PLANE, *tools), say=say)
     except BuildError as error:
-        err.print(f"[red]error:[/] {error}", markup=True)
+        error_(str(error))
         sys.exit(EXIT_FAILED)
     for name, path in sorted(paths.items()):
         say(f"  {name:<24} {path}")
@@ -45,6 +68,12 @@ def build() -> None:
 @click.option("--node-cpu", default="8", show_default=True, help="CPU capacity of each node.")
 @click.option("--node-memory", default="32Gi", show_default=True, help="Memory of each node.")
 @click.option("--timeout", default=90.0, show_default=True, help="Seconds to wait for ready.")
+@click.option(
+    "--gitops",
+    is_flag=True,
+    help="Also Argo CD, a local Git repository holding a platform repository "
+    "(`mooring init --profile local`) and Mooring's operator: merges become tenants.",
+)
 @click.option(
     "--prometheus",
     "with_prometheus",
@@ -58,6 +87,7 @@ def up(
     node_cpu: str,
     node_memory: str,
     timeout: float,
+    gitops: bool,
     with_prometheus: bool,
 ) -> None:
     """Build what is missing, start the control plane and wait until it is ready."""
@@ -67,14 +97,44 @@ def up(
         if with_prometheus:
             say(f"  prometheus up at {DevPrometheus(cluster).start()}")
     except (DevClusterError, BuildError) as error:
-        err.print(f"[red]error:[/] {error}", markup=True)
+        error_(str(error))
         sys.exit(EXIT_FAILED)
+    if gitops:
+        _gitops(cluster)
     say("")
     say("next:")
     say(f"  export KUBECONFIG={cluster.kubeconfig_path}")
     say("  kubectl get nodes            # 4 kwok nodes, Ready")
     say("  mooring dev kubeconfig --user alice --group team-a > alice.kubeconfig")
     say("  mooring dev down             # stops every process, frees every port")
+
+
+@dev.command("gitops")
+@state_dir_option
+def gitops_command(state_dir: Path | None) -> None:
+    """Start Argo CD and the local Git repository on a running control plane (see up --gitops)."""
+    _gitops(DevCluster(state_dir))
+
+
+def _gitops(cluster: DevCluster) -> None:
+    from mooring.demo.localgitops import LocalGitOps
+    from mooring.devcluster.gitrepo import GitError
+    from mooring.kube.client import KubeError
+
+    loop = LocalGitOps(cluster, say)
+    try:
+        loop.up()
+        operator = loop.start_operator()
+    except (DevClusterError, BuildError, GitError, KubeError, TimeoutError, RuntimeError) as error:
+        error_(str(error))
+        sys.exit(EXIT_FAILED)
+    say(f"  Mooring's operator: pid {operator.pid}, log {operator.log}")
+    say("")
+    say("the GitOps loop:")
+    say(f"  git clone {loop.repo.url} platform && cd platform")
+    say("  mooring tenant new payments --owner alice@example.com --env dev --dir tenants")
+    say("  git add -A && git commit -m 'payments' && git push   # Argo CD syncs on push")
+    say("  kubectl get applications -n argocd; kubectl get tenants")
 
 
 @dev.command()
@@ -85,7 +145,7 @@ def down(state_dir: Path | None, purge: bool) -> None:
     try:
         DevCluster(state_dir).down(say=say, purge=purge)
     except DevClusterError as error:
-        err.print(f"[red]error:[/] {error}", markup=True)
+        error_(str(error))
         sys.exit(EXIT_FAILED)
 
 
@@ -96,7 +156,7 @@ def status(state_dir: Path | None) -> None:
     cluster = DevCluster(state_dir)
     statuses = cluster.status()
     if not statuses:
-        out.print("the local control plane is not running")
+        error_("the local control plane is not running; start it with `mooring dev up`")
         sys.exit(EXIT_FAILED)
     for s in statuses:
         mark = "running" if s.alive else "STOPPED"
@@ -113,10 +173,11 @@ def status(state_dir: Path | None) -> None:
 @click.option("--user", default=None, help="User name (the client certificate's CN).")
 @click.option("--group", "groups", multiple=True, help="A group (O field); repeatable.")
 @click.option(
-    "--output",
-    "-o",
+    "--write",
+    "output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
+    metavar="FILE",
     help="Write to this file (mode 0600) instead of standard output.",
 )
 def kubeconfig(
@@ -129,7 +190,7 @@ def kubeconfig(
     try:
         text = cluster.admin_kubeconfig() if user is None else cluster.mint_kubeconfig(user, groups)
     except DevClusterError as error:
-        err.print(f"[red]error:[/] {error}", markup=True)
+        error_(str(error))
         sys.exit(EXIT_FAILED)
     if output is None:
         click.echo(text, nl=False)

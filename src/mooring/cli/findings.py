@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Literal
 
+from rich.console import Console
+
 from mooring.cli.output import out
 from mooring.core.validate import Finding, as_dict
 from mooring.services.sources import SourceError
@@ -19,7 +21,14 @@ def _escape(text: str) -> str:
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
-def emit(findings: Sequence[Finding], errors: Sequence[SourceError], fmt: Format) -> None:
+def emit(
+    findings: Sequence[Finding],
+    errors: Sequence[SourceError],
+    fmt: Format,
+    console: Console = out,
+) -> None:
+    """Print findings: on stdout when they are the command's result (validate), on stderr
+    when they are diagnostics about its input (render, diff, apply)."""
     if fmt == "json":
         rows = [
             {
@@ -33,30 +42,30 @@ def emit(findings: Sequence[Finding], errors: Sequence[SourceError], fmt: Format
             }
             for e in errors
         ] + [as_dict(f) for f in findings]
-        out.print_json(json.dumps({"findings": rows}))
+        console.print_json(json.dumps({"findings": rows}))
         return
     for error in errors:
         if fmt == "github":
-            out.print(
+            console.print(
                 f"::error file={error.position.source},line={error.position.line},"
                 f"title=unreadable::{_escape(error.message)}",
                 markup=False,
             )
         else:
-            out.print(f"{error.position}: error [unreadable] {error.message}", markup=False)
+            console.print(f"{error.position}: error [unreadable] {error.message}", markup=False)
     for finding in findings:
         position = finding.document.position(finding.path) if finding.document else None
         field = f"{finding.field_path}: " if finding.field_path else ""
         if fmt == "github":
             level = "error" if finding.severity == "error" else "warning"
             where = f" file={position.source},line={position.line}," if position else " "
-            out.print(
+            console.print(
                 f"::{level}{where}title={finding.code}::{_escape(field + finding.message)}",
                 markup=False,
             )
         else:
             where = str(position) if position else "(repository)"
-            out.print(
+            console.print(
                 f"{where}: {finding.severity} [{finding.code}] {field}{finding.message}",
                 markup=False,
             )

@@ -21,6 +21,7 @@ COMMANDS = {
     "db": "mooring.cli.db:db",
     "demo": "mooring.cli.demo:demo",
     "dev": "mooring.cli.dev:dev",
+    "init": "mooring.cli.gitops:init",
     "validate": "mooring.cli.tenants:validate",
     "render": "mooring.cli.tenants:render",
     "diff": "mooring.cli.tenants:diff",
@@ -28,11 +29,13 @@ COMMANDS = {
     "apply": "mooring.cli.install:apply_repository",
     "install": "mooring.cli.install:install",
     "operator": "mooring.cli.operator:operator",
+    "completion": "mooring.cli.completion:completion",
     # guardrails
     "check": "mooring.cli.check:check",
     # cost
     "cost": "mooring.cli.cost:cost",
     "policy": "mooring.cli.policy:policy",
+    "version": "mooring.cli.version:version",
 }
 
 
@@ -60,6 +63,8 @@ def cli() -> None:
 
 def main() -> None:
     try:
-        cli(standalone_mode=True)
+        # Named "mooring" however it was started (python -m, kubectl-mooring): usage lines
+        # and the shell completion variable (_MOORING_COMPLETE) stay the same.
+        cli(prog_name="mooring", standalone_mode=True)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -12,55 +12,74 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
+from mooring.api import yamldump
 from mooring.api.cost import money_text
 from mooring.api.documents import model_errors
 from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import Tenant
+from mooring.cli import tenant_status
 from mooring.cli.findings import FORMATS, Format, emit
-from mooring.cli.output import EXIT_FAILED, EXIT_FINDINGS, EXIT_USAGE, err, out, say
+from mooring.cli.options import all_paths, connect, input_paths, kube_options, output_option
+from mooring.cli.output import (
+    EXIT_FAILED,
+    EXIT_FINDINGS,
+    EXIT_USAGE,
+    OBJECT_FORMATS,
+    err,
+    error,
+    out,
+    print_objects,
+    say,
+)
 from mooring.core.cost.estimate import estimate
 from mooring.core.render import Context, Features, render_tenant
 from mooring.core.validate import Parsed, error_count, validate_documents
-from mooring.kube.client import Kube, KubeError
+from mooring.kube.client import KubeError
 from mooring.services.diff import diff_tenant
-from mooring.services.sources import read_sources
+from mooring.services.sources import Sources, read_sources
 
-paths_argument = click.argument("paths", nargs=-1, required=True)
-kubeconfig_option = click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False, path_type=Path),
-    envvar="KUBECONFIG",
-    default=None,
-    help="Cluster to use (default: $KUBECONFIG, ~/.kube/config or in-cluster).",
-)
+FORMAT_HELP = "Output format: text (file:line), json, or github (annotations)."
 
 
 def _load(paths: tuple[str, ...], fmt: Format) -> Parsed:
     """Read and validate; print findings; exit 1 or 2 if there are errors."""
+    return load_sources(paths, fmt)[0]
+
+
+def load_sources(paths: tuple[str, ...], fmt: Format) -> tuple[Parsed, Sources]:
+    """As _load, and the documents read (standard input can be read only once)."""
     sources = read_sources(paths)
     parsed, findings = validate_documents(sources.documents)
     if findings or sources.errors:
-        emit(findings, sources.errors, fmt)
+        emit(findings, sources.errors, fmt, console=err)
     if sources.errors:
         sys.exit(EXIT_USAGE)
     if error_count(findings):
         sys.exit(EXIT_FINDINGS)
-    return parsed
+    return parsed, sources
 
 
 @click.command()
-@paths_argument
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
-def validate(paths: tuple[str, ...], fmt: Format) -> None:
+@input_paths
+@click.option(
+    "-o",
+    "--output",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help=FORMAT_HELP,
+)
+def validate(paths: tuple[str, ...], filenames: tuple[str, ...], fmt: Format) -> None:
     """Check tenants, the PlatformConfig and other Mooring resources in files or folders.
 
     Schema checks (the same the API server applies) and checks across the repository:
     duplicate tenants or namespaces, unknown tiers, quotas beyond the platform's capacity,
     allowances naming unknown tenants. Exit 0 clean, 1 findings, 2 unreadable input.
     """
-    sources = read_sources(paths)
+    sources = read_sources(all_paths(paths, filenames))
     parsed, findings = validate_documents(sources.documents)
     emit(findings, sources.errors, fmt)
     if fmt == "text":
@@ -83,40 +102,54 @@ def validate(paths: tuple[str, ...], fmt: Format) -> None:
 
 
 @click.command()
-@paths_argument
-@click.option("--cilium", is_flag=True, help="Render as for a cluster with Cilium (L7, FQDN).")
-def render(paths: tuple[str, ...], cilium: bool) -> None:
-    """Print every object the tenants in PATHS render to, as YAML."""
-    parsed = _load(paths, "text")
+@input_paths
+@output_option(OBJECT_FORMATS, "yaml")
+@click.option(
+    "--cilium/--no-cilium",
+    default=None,
+    help="Render as for a cluster with (or without) Cilium: L7 and FQDN allowances "
+    "(default: the PlatformConfig's spec.network.cilium).",
+)
+def render(
+    paths: tuple[str, ...], filenames: tuple[str, ...], output: str, cilium: bool | None
+) -> None:
+    """Print every object the tenants in PATHS render to (YAML, a JSON List, or names)."""
+    parsed = _load(all_paths(paths, filenames), "text")
     if parsed.platform is None:
-        err.print("error: no PlatformConfig among the paths; add platform.yaml", markup=False)
+        error("no PlatformConfig among the paths; add platform.yaml")
         sys.exit(EXIT_USAGE)
     platform = parsed.platform[0].spec
+    features = Features(cilium=platform.network.cilium if cilium is None else cilium)
     objects: list[dict[str, Any]] = []
     for tenant, _ in parsed.tenants:
-        objects += render_tenant(Context(tenant, platform, Features(cilium=cilium)))
-    out.print(yaml.safe_dump_all(objects, sort_keys=False), end="", markup=False)
+        objects += render_tenant(Context(tenant, platform, features))
+    print_objects(objects, output)
 
 
 @click.command()
-@paths_argument
-@kubeconfig_option
-def diff(paths: tuple[str, ...], kubeconfig: Path | None) -> None:
+@input_paths
+@kube_options
+def diff(
+    paths: tuple[str, ...],
+    filenames: tuple[str, ...],
+    kubeconfig: Path | None,
+    context: str | None,
+) -> None:
     """Show what applying the tenants in PATHS would change in the cluster.
 
     Uses server-side dry-run, so admission (quota, policies) is consulted and nothing is
     written. Exit 0 no changes, 1 changes, 2 bad input, 3 cluster error.
     """
-    parsed = _load(paths, "text")
+    parsed = _load(all_paths(paths, filenames), "text")
     if parsed.platform is None:
-        err.print("error: no PlatformConfig among the paths; add platform.yaml", markup=False)
+        error("no PlatformConfig among the paths; add platform.yaml")
         sys.exit(EXIT_USAGE)
     platform = parsed.platform[0]
     tenants = [(tenant, document.obj) for tenant, document in parsed.tenants]
     try:
-        changes = asyncio.run(_diff(kubeconfig, tenants, platform))
-    except (KubeError, OSError) as error:
-        err.print(f"error: {error}", markup=False)
+        changes = asyncio.run(_diff(kubeconfig, context, tenants, platform))
+    except (KubeError, OSError) as problem:
+        error(str(problem))
         sys.exit(EXIT_FAILED)
     changed = failed = 0
     for change in changes:
@@ -137,10 +170,11 @@ def diff(paths: tuple[str, ...], kubeconfig: Path | None) -> None:
 
 async def _diff(
     kubeconfig: Path | None,
+    context: str | None,
     tenants: list[tuple[Tenant, dict[str, Any]]],
     platform: PlatformConfig,
 ) -> list[Any]:
-    async with Kube.from_kubeconfig(kubeconfig) as kube:
+    async with connect(kubeconfig, context) as kube:
         changes = []
         for tenant, written in tenants:
             changes += await diff_tenant(kube, tenant, platform, written)
@@ -162,7 +196,10 @@ def _subjects(entries: tuple[str, ...]) -> dict[str, list[str]]:
 
 @click.group()
 def tenant() -> None:
-    """Work with tenant files."""
+    """Tenants: start a tenant file; see a tenant's scorecard."""
+
+
+tenant.add_command(tenant_status.status)
 
 
 @tenant.command("new")
@@ -224,17 +261,17 @@ def tenant_new(
     }
     _, errors = model_errors(Tenant, document)
     if errors:
-        for error in errors:
-            err.print(f"error: {error.dotted or 'tenant'}: {error.message}", markup=False)
+        for problem in errors:
+            error(f"{problem.dotted or 'tenant'}: {problem.message}")
         sys.exit(EXIT_USAGE)
     target = directory / f"{name}.yaml"
     if target.exists() and not force:
-        err.print(f"error: {target} exists; pass --force to overwrite it", markup=False)
+        error(f"{target} exists; pass --force to overwrite it")
         sys.exit(EXIT_USAGE)
     directory.mkdir(parents=True, exist_ok=True)
     target.write_text(
         f"# Tenant {name}: reviewed by the platform team, applied by ArgoCD after merge.\n"
-        + yaml.safe_dump(document, sort_keys=False)
+        + yamldump.dump(document)
     )
     platform = directory.parent / "platform.yaml"
     say(f"wrote {target}; check it with: mooring validate {platform} {directory}")

@@ -22,6 +22,7 @@ from mooring.api.names import GROUP
 from mooring.api.platform import PlatformConfig, PlatformConfigSpec
 from mooring.api.quantity import parse_quantity
 from mooring.api.tenant import Tenant
+from mooring.core.render.cilium import cilium_only
 
 Severity = Literal["error", "warning"]
 
@@ -141,6 +142,8 @@ def check_repository(parsed: Parsed) -> list[Finding]:
     for tenant, document in parsed.tenants:
         for finding in check_tenant(tenant, platform, known):
             findings.append(_at(finding, document))
+        if not platform.network.cilium:
+            findings += [_at(f, document) for f in _needs_cilium(tenant)]
     findings += _capacity(parsed.tenants, parsed.platform)
     for check in EXTRA_CHECKS:
         findings += check(parsed)
@@ -201,6 +204,18 @@ def check_tenant(
                 ("spec", "budget", "currency"),
             )
         )
+    ingress = spec.network.ingress
+    if ingress.http and not (ingress.from_tenants or ingress.from_ingress_controller):
+        findings.append(
+            Finding(
+                "http-without-peers",
+                "HTTP rules narrow what fromTenants or fromIngressController may send; with "
+                "neither, nothing may connect in and the rules do nothing: add a peer or "
+                "remove them",
+                ("spec", "network", "ingress", "http"),
+                severity="warning",
+            )
+        )
     if known_tenants is not None:
         known = set(known_tenants)
         network = spec.network
@@ -228,6 +243,26 @@ def check_tenant(
                         )
                     )
     return findings
+
+
+def _needs_cilium(tenant: Tenant) -> list[Finding]:
+    """Allowances only Cilium enforces, on a platform that does not declare Cilium.
+
+    Offline only: in the cluster the operator knows whether Cilium is there, and says so in
+    the tenant's NetworkReady condition instead.
+    """
+    return [
+        Finding(
+            "needs-cilium",
+            f"this allowance ({allowance.what}) needs Cilium, which the platform does not "
+            f"declare (PlatformConfig spec.network.cilium): without it {allowance.without}, "
+            "and the tenant reports NetworkReady=False. Install Cilium and set "
+            "spec.network.cilium, or remove the allowance",
+            allowance.path,
+            severity="warning",
+        )
+        for allowance in cilium_only(tenant)
+    ]
 
 
 def _duplicates(tenants: list[tuple[Tenant, Document]]) -> list[Finding]:
@@ -268,15 +303,12 @@ def _duplicates(tenants: list[tuple[Tenant, Document]]) -> list[Finding]:
     return findings
 
 
-def _capacity(
-    tenants: list[tuple[Tenant, Document]], platform: tuple[PlatformConfig, Document]
-) -> list[Finding]:
-    """The sum of every namespace's quota must fit in the platform's capacity budget."""
-    config, config_document = platform
-    capacity = config.spec.capacity
+def quota_totals(tenants: Iterable[Tenant], platform: PlatformConfigSpec) -> dict[str, Decimal]:
+    """Pure: cpu, memory and storage quotas of every tenant namespace, added up (tenants on
+    an unknown tier count nothing)."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for tenant, _ in tenants:
-        tier = config.spec.tiers.get(tenant.spec.tier or config.spec.default_tier)
+    for tenant in tenants:
+        tier = platform.tiers.get(tenant.spec.tier or platform.default_tier)
         if tier is None:
             continue
         for environment in tenant.spec.environments:
@@ -285,22 +317,43 @@ def _capacity(
                 quota = tenant.spec.quota.over(quota)
             if environment.quota is not None:
                 quota = environment.quota.over(quota)
-            for resource in ("cpu", "memory", "storage"):
+            for resource in CAPACITY_RESOURCES:
                 value = getattr(quota, resource)
                 if value is not None:
                     totals[resource] += parse_quantity(value)
+    return totals
+
+
+CAPACITY_RESOURCES = ("cpu", "memory", "storage")
+
+
+def _over_capacity(totals: dict[str, Decimal], platform: PlatformConfigSpec) -> list[str]:
+    """The resources whose quotas exceed spec.capacity, each said as a sentence part."""
+    over = []
+    for resource in CAPACITY_RESOURCES:
+        budget = getattr(platform.capacity, resource)
+        total = totals.get(resource, Decimal(0))
+        if resource in totals and budget is not None and total > parse_quantity(budget):
+            over.append(
+                f"the tenants' {resource} quotas add up to {_human(resource, total)}"
+                f", beyond the platform's capacity of {budget}"
+            )
+    return over
+
+
+def _capacity(
+    tenants: list[tuple[Tenant, Document]], platform: tuple[PlatformConfig, Document]
+) -> list[Finding]:
+    """The sum of every namespace's quota must fit in the platform's capacity budget."""
+    config, config_document = platform
+    totals = quota_totals((tenant for tenant, _ in tenants), config.spec)
     findings = []
-    for resource in ("cpu", "memory", "storage"):
-        budget = getattr(capacity, resource)
-        if budget is None:
-            continue
-        if totals[resource] > parse_quantity(budget):
+    for resource in CAPACITY_RESOURCES:
+        for sentence in _over_capacity({resource: totals[resource]}, config.spec):
             findings.append(
                 Finding(
                     "over-capacity",
-                    f"the tenants' {resource} quotas add up to {_human(resource, totals[resource])}"
-                    f", beyond the platform's capacity of {budget}; lower a quota or raise "
-                    "spec.capacity",
+                    f"{sentence}; lower a quota or raise spec.capacity",
                     ("spec", "capacity", resource),
                     document=config_document,
                 )
@@ -308,11 +361,77 @@ def _capacity(
     return findings
 
 
+@dataclass(frozen=True)
+class Readiness:
+    """The PlatformConfig's Ready condition: can the platform hold its tenants as written?"""
+
+    ready: bool
+    reason: str
+    message: str
+
+
+def platform_readiness(platform: PlatformConfigSpec, tenants: Sequence[Tenant]) -> Readiness:
+    """Pure: the checks `mooring validate` makes across the repository, on the cluster's
+    PlatformConfig and Tenants (the operator writes the result into the PlatformConfig's
+    status, which is what Argo CD shows for it)."""
+    by_tier: dict[str, list[str]] = defaultdict(list)
+    for tenant in tenants:
+        by_tier[tenant.spec.tier or platform.default_tier].append(tenant.name)
+    problems = []
+    reason = "Valid"
+    for tier, names_ in sorted(by_tier.items()):
+        if tier not in platform.tiers:
+            reason = "TierMissing"
+            problems.append(
+                f"tier {tier!r} is used by tenant(s) {', '.join(sorted(names_))} but not "
+                f"defined in spec.tiers (defined: {', '.join(sorted(platform.tiers))}); define "
+                "it or move them to another tier"
+            )
+    totals = quota_totals(tenants, platform)
+    over = _over_capacity(totals, platform)
+    if over:
+        reason = "OverCapacity" if reason == "Valid" else reason
+        problems.append("; ".join(over) + "; raise spec.capacity or lower quotas")
+    if problems:
+        return Readiness(False, reason, "; ".join(problems))
+    tiers = ", ".join(f"{tier} ({len(names_)})" for tier, names_ in sorted(by_tier.items()))
+    used = []
+    for resource in CAPACITY_RESOURCES:
+        budget = getattr(platform.capacity, resource)
+        if budget is not None:
+            used.append(
+                f"{resource} {_human(resource, totals.get(resource, Decimal(0)))} of {budget}"
+            )
+    message = f"{len(tenants)} tenant(s)" + (f" on tiers {tiers}" if tiers else "")
+    if used:
+        message += "; quotas use " + ", ".join(used)
+    return Readiness(True, "Valid", message)
+
+
 def _human(resource: str, value: Decimal) -> str:
     if resource == "cpu":
         return f"{value.normalize():f}"
     gib = value / Decimal(2**30)
     return f"{gib.quantize(Decimal('0.01')).normalize():f}Gi"
+
+
+def platform_validity(obj: Any) -> tuple[bool, str, str]:
+    """Pure: the PlatformConfig's `Valid` condition as (valid, reason, message).
+
+    The checks the CRD schema cannot make (a default tier among the tiers, complete tier
+    quotas, a default database server among the servers) decide it; the operator writes it
+    to the PlatformConfig's status, so a platform engineer sees at once why tenants fail.
+    """
+    instance, errors = model_errors(PlatformConfig, obj)
+    if not isinstance(instance, PlatformConfig):
+        detail = "; ".join(f"{e.dotted or 'spec'}: {e.message}" for e in errors)
+        return False, "InvalidSpec", f"{detail}; tenants are not reconciled until it is fixed"
+    spec = instance.spec
+    return (
+        True,
+        "Valid",
+        f"{len(spec.tiers)} tier(s) ({', '.join(sorted(spec.tiers))}), default {spec.default_tier}",
+    )
 
 
 def error_count(findings: Iterable[Finding]) -> int:

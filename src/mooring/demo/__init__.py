@@ -13,22 +13,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from mooring.core.policy.report import REPORT_NAME
-from mooring.core.render.platform import install
-from mooring.demo import cost
+from mooring.demo import cost, story
+from mooring.demo.localgitops import LocalGitOps, start_operator
 from mooring.devcluster.binaries import ensure_built, repository_root
-from mooring.devcluster.cluster import DevCluster, free_port, http_ok, operator_command
+from mooring.devcluster.cluster import DevCluster
 from mooring.devcluster.postgres import LocalPostgres
 from mooring.kube.client import Forbidden, Kube, KubeError
 from mooring.services.databases import register_server, try_database
-from mooring.services.install import install_platform
-from mooring.services.sources import read_sources
 
 API = "mooring.dev/v1alpha1"
 Say = Callable[[str], None]
@@ -39,6 +37,7 @@ class Demo:
     cluster: DevCluster
     say: Say
     examples: Path
+    gitops: LocalGitOps = field(init=False)
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -49,19 +48,29 @@ class Demo:
             "scheduler, kwok nodes)"
         )
         self.cluster.up(say=self.say)
-        asyncio.run(self._platform())
+        self.step(
+            "2. Argo CD (built from its Go module) and the platform repository: `mooring init`, "
+            "the first commit, Argo CD syncs Mooring, the PlatformConfig and the teams"
+        )
+        self.gitops = story.platform_from_git(self.cluster, self.examples, self.say)
         self.step("3. The operator (as its ServiceAccount, least privilege)")
         self._operator()
         asyncio.run(self._tenants())
+        self.step("10. A team opens a pull request; CI validates it; merged; Argo CD syncs it")
+        asyncio.run(story.pull_request(self.gitops, self.say))
+        self.step("11. A broken change: Argo CD shows the Application Degraded, with Mooring's why")
+        asyncio.run(story.broken_change(self.gitops, self.say))
         self.say("")
         self.say(f"demo finished in {time.monotonic() - started:.1f} s. Explore:")
         self.say(f"  export KUBECONFIG={self.cluster.kubeconfig_path}")
         kubectl = ensure_built(say=self.say)["kubectl"]
         self.say(f"  {kubectl} get tenants")
+        self.say(f"  {kubectl} get applications -n argocd")
+        self.say(f"  git clone {self.gitops.repo.url} platform   # push to it: Argo CD syncs")
         self.say(f"  {kubectl} get ns -l app.kubernetes.io/managed-by=mooring --show-labels")
         self.say(f"  .venv/bin/mooring validate {self.examples}")
         self.say("  .venv/bin/mooring db list --namespace payments-dev")
-        self.say("  .venv/bin/mooring cost report --window 1h --step 1m --format html -o cost.html")
+        self.say("  .venv/bin/mooring cost report --window 1h --step 1m -o html --write cost.html")
         self.say(
             "  .venv/bin/mooring dev down   # stops the operator, PostgreSQL and the control plane"
         )
@@ -70,35 +79,9 @@ class Demo:
         self.say("")
         self.say(f"== {title}")
 
-    async def _platform(self) -> None:
-        self.step("2. Mooring's CRDs and roles, then the example platform repository")
-        async with self._kube() as kube:
-            applied = await install_platform(kube, install())
-            self.say(
-                f"  installed {len(applied)} objects (CRDs, tenant roles, operator RBAC, "
-                "the Database admission policy)"
-            )
-            sources = read_sources([str(self.examples)])
-            if sources.errors:
-                raise RuntimeError("; ".join(str(e) for e in sources.errors))
-            objects = [d.obj for d in sources.documents if d.obj.get("apiVersion") == API]
-            objects.sort(key=lambda o: 0 if o["kind"] == "PlatformConfig" else 1)
-            for obj in objects:
-                await kube.apply(obj)
-                self.say(f"  applied {obj['kind']} {obj['metadata']['name']}")
-
     def _operator(self) -> None:
-        config = self.cluster.operator_kubeconfig(self.cluster.dir / "operator.kubeconfig")
-        port = free_port()
-        component = self.cluster.attach(
-            "mooring-operator",
-            # status.cost refreshed every few seconds, for the cost chapter to show it
-            operator_command(
-                config, port, "--liveness-port", str(free_port()), "--cost-refresh-seconds", "5"
-            ),
-            port,
-            lambda p: http_ok(f"http://127.0.0.1:{p}/metrics"),
-        )
+        # status.cost refreshed every few seconds, for the cost chapter to show it
+        component = start_operator(self.cluster, "--cost-refresh-seconds", "5")
         self.say(
             f"  running as pid {component.pid}; metrics on http://127.0.0.1:"
             f"{component.port}/metrics; log {component.log}"
@@ -119,6 +102,8 @@ class Demo:
             await self._drift(kube)
             await self._guardrails(kube)
             await self._database(kube)
+            self.step("9. Cost: before a pull request merges, and as tenants run")
+            await cost.chapter(self.cluster, kube, self.say, self.examples)
             self.step("9. Cost: before a pull request merges, and as tenants run")
             await cost.chapter(self.cluster, kube, self.say, self.examples)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -55,6 +56,25 @@ KUBERNETES = GoTool(
 ETCD = GoTool("controlplane/etcd", {"etcd": "go.etcd.io/etcd/server/v3"})
 KWOK = GoTool("controlplane/kwok", {"kwok": "sigs.k8s.io/kwok/cmd/kwok"})
 CONTROL_PLANE = (ETCD, KWOK, KUBERNETES)
+HELM_VERSION = "v3.22.0"  # the pin in tools/helm/helm/go.mod
+# helm, to lint and render Mooring's chart (deploy/helm/mooring) in tests and CI.
+HELM = GoTool(
+    "helm/helm",
+    {"helm": "helm.sh/helm/v3/cmd/helm"},
+    ldflags=f"-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
+)
+
+# GitOps: Argo CD is one multi-call binary (the component is picked by ARGOCD_BINARY_NAME);
+# its repo-server runs kustomize from PATH for the environments' overlays. Built only when
+# GitOps is used (`mooring dev up --gitops`, scripts/bootstrap), 9-10 min cold, ~2.6 GB to link.
+ARGOCD_VERSION = "3.2.11"
+ARGOCD = GoTool(
+    "gitops/argocd",
+    {"argocd": "github.com/argoproj/argo-cd/v3/cmd"},
+    ldflags=f"-s -w -X github.com/argoproj/argo-cd/v3/common.version={ARGOCD_VERSION}",
+)
+KUSTOMIZE = GoTool("gitops/kustomize", {"kustomize": "sigs.k8s.io/kustomize/kustomize/v5"})
+GITOPS = (KUSTOMIZE, ARGOCD)
 
 
 def repository_root() -> Path:
@@ -108,6 +128,24 @@ def go_version() -> str:
     if done.returncode != 0:
         raise BuildError(f"`go env GOVERSION` failed: {done.stderr.strip()}")
     return done.stdout.strip()
+
+
+def module_source(tool: GoTool, module: str) -> Path:
+    """Where the go command keeps the source of `module` as `tool` pins it (the module cache;
+    fetched from the module proxy when missing). For files a module ships beside its code,
+    such as Argo CD's manifests/."""
+    folder = repository_root() / "tools" / tool.module_dir
+    done = subprocess.run(
+        ["go", "mod", "download", "-json", module],
+        cwd=folder,
+        env=_go_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise BuildError(f"`go mod download -json {module}` failed in {folder}: {done.stderr}")
+    return Path(json.loads(done.stdout)["Dir"])
 
 
 def binary_dir(tool: GoTool, tools: Path, version: str) -> Path:

@@ -24,14 +24,13 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from mooring.api import yamldump
 from mooring.api.names import KWOK_NODE_ANNOTATION, KWOK_NODE_VALUE
 from mooring.core.render.platform import operator_user
 from mooring.devcluster import pki
@@ -338,10 +337,11 @@ class DevCluster:
         port: int,
         healthy: Callable[[int], bool],
         timeout: float = 60,
+        env: Mapping[str, str] | None = None,
     ) -> Component:
-        """Start another process (the demo's operator) that `down` stops with the rest.
+        """Start another process (the demo's operator, Argo CD) that `down` stops with the rest.
 
-        Already running: returned as it is.
+        Already running: returned as it is. `env` is added to this process's environment.
         """
         state = self.state()
         if state is None or not self.running():
@@ -349,13 +349,15 @@ class DevCluster:
         current = state.components.get(name)
         if current is not None and _alive(current.pid, current.argv[0]):
             return current
-        component = self._spawn(name, argv, port)
+        component = self._spawn(name, argv, port, env)
         state.components[name] = component
         state.save(self.state_file)
         self._wait_healthy(component, healthy, time.monotonic() + timeout)
         return component
 
-    def _spawn(self, name: str, argv: list[str], port: int) -> Component:
+    def _spawn(
+        self, name: str, argv: list[str], port: int, env: Mapping[str, str] | None = None
+    ) -> Component:
         log = self.logs / f"{name}.log"
         with log.open("ab") as out:
             out.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
@@ -366,6 +368,7 @@ class DevCluster:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 cwd=self.dir,
+                env={**os.environ, **env} if env else None,
                 start_new_session=True,  # outlives the command that started it
             )
         self._children[process.pid] = process
@@ -611,7 +614,7 @@ def kubeconfig_yaml(server: str, ca_cert: bytes, user: str, client: pki.KeyPair)
         "contexts": [{"name": "mooring-dev", "context": {"cluster": "mooring-dev", "user": user}}],
         "current-context": "mooring-dev",
     }
-    return yaml.safe_dump(config, sort_keys=False)
+    return yamldump.dump(config)
 
 
 def _write_private(path: Path, text: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -19,9 +20,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lightkube.config.kubeconfig import KubeConfig
+from lightkube.config.models import Cluster, User
 from lightkube.core.exceptions import ConfigError
 
 from mooring.api.names import FIELD_MANAGER
+from mooring.kube import incluster
 from mooring.kube.transport import Transport, TransportError
 
 Obj = dict[str, Any]
@@ -132,7 +135,8 @@ class Kube:
             if path is not None:
                 config = KubeConfig.from_file(path).get(context_name=context)
             else:
-                config = KubeConfig.from_env().get(context_name=context)
+                account = os.environ.get(incluster.DIR_VARIABLE) or incluster.SERVICE_ACCOUNT_DIR
+                config = KubeConfig.from_env(service_account=account).get(context_name=context)
         except (ConfigError, OSError, ValueError) as error:
             raise KubeError(
                 0,
@@ -150,6 +154,17 @@ class Kube:
                 0, "NoConfig", f"cannot use the cluster credentials ({error})"
             ) from None
         return cls(transport)
+
+    @classmethod
+    def in_cluster(cls, login: incluster.InCluster, *, timeout: float = 30) -> Kube:
+        """As the pod's ServiceAccount (kube/incluster.py); the token is re-read as it rotates."""
+        config = KubeConfig.from_one(
+            cluster=Cluster(server=login.server, certificate_auth=str(login.ca_path)),
+            user=User(token_file=str(login.token_path)),
+            namespace=login.namespace or None,
+        ).get()
+        assert config is not None
+        return cls(Transport(config, timeout, connections=MAX_IN_FLIGHT + 8))
 
     @property
     def server(self) -> str:

@@ -264,7 +264,7 @@ async def start_guardrails(memo: kopf.Memo, **_: Any) -> None:
     options = memo["options"]
     # A client of its own: its sixteen watches each hold a connection, which the shared
     # client's pool keeps for the tenants' requests and watches.
-    kube = Kube.from_kubeconfig(options.kubeconfig)
+    kube = options.connect()
     guardrails = Guardrails(kube, audit_interval=float(getattr(options, "audit_interval", 300)))
     guardrails.reports = await audit.has_report_kind(kube)
     if not guardrails.reports:

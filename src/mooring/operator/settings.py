@@ -5,7 +5,6 @@ Side effects: creates the Kube client at startup and closes it at cleanup.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,17 +13,30 @@ import kopf
 import yaml
 
 from mooring.api.names import FINALIZER, KOPF_PREFIX
+from mooring.kube import incluster
 from mooring.kube.client import Kube
+from mooring.operator import events
 from mooring.operator.registry import REGISTRY
 
 
 @dataclass
 class Options:
     kubeconfig: Path | None = None
+    context: str | None = None  # of the kubeconfig; its current context if None
+    # As a pod: the ServiceAccount (kube/incluster.py), never a kubeconfig.
+    in_cluster: bool = False
     metrics_port: int = 8080
     metrics_address: str = "127.0.0.1"
-    liveness_port: int | None = None
+    health_port: int | None = None  # /healthz and /readyz (operator/health.py)
+    health_address: str = "127.0.0.1"
     log_level: str = "info"
+    # Leader election (operator/leader.py): only the holder of the Lease reconciles.
+    leader_election: bool = False
+    lease_namespace: str | None = None  # default: the pod's namespace, else mooring-system
+    identity: str | None = None  # default: $POD_NAME, else host name and PID
+    lease_duration: int = 15
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
     # How often to look for optional parts installed later (Cilium's CRDs).
     feature_poll_seconds: float = 30.0
     # Tests of convergence: kill the process (SIGKILL) at this named step of a reconcile.
@@ -32,6 +44,12 @@ class Options:
     audit_interval: float = 300.0  # seconds between full guardrail audits
     # Seconds between refreshes of tenants' status.cost (None: the PlatformConfig's).
     cost_refresh_seconds: float | None = None
+
+    def connect(self, timeout: float = 30) -> Kube:
+        """A client for the cluster: the pod's ServiceAccount, or the kubeconfig."""
+        if self.in_cluster:
+            return Kube.in_cluster(incluster.load(), timeout=timeout)
+        return Kube.from_kubeconfig(self.kubeconfig, context=self.context, timeout=timeout)
 
 
 @kopf.on.startup(registry=REGISTRY)
@@ -42,13 +60,15 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: objec
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=KOPF_PREFIX, key="last-handled-configuration"
     )
-    # kopf would turn every log line into a Kubernetes Event; Mooring posts its own.
-    settings.posting.level = logging.WARNING
+    # kopf would post Events about cluster-scoped objects where `kubectl describe` does not
+    # look (operator/events.py): Mooring posts its own, and kopf's warnings through a bridge.
+    settings.posting.enabled = False
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.networking.request_timeout = 60
     options: Options = memo["options"]
-    memo["kube"] = Kube.from_kubeconfig(options.kubeconfig)
+    memo["kube"] = options.connect()
+    memo.setdefault("on_close", []).append(events.install(memo["kube"]).close_async)
 
 
 @kopf.on.cleanup(registry=REGISTRY)
@@ -66,16 +86,25 @@ def login(
     memo: kopf.Memo, settings: kopf.OperatorSettings, **kwargs: Any
 ) -> kopf.ConnectionInfo | None:
     options: Options = memo["options"]
+    if options.in_cluster:
+        # kopf logs in again on a 401, so a rotated token is read then.
+        pod = incluster.load()
+        return kopf.ConnectionInfo(
+            server=pod.server,
+            ca_path=str(pod.ca_path),
+            token=pod.token(),
+            default_namespace=pod.namespace or None,
+        )
     if options.kubeconfig is None:
         return kopf.login_with_service_account(
             settings=settings, **kwargs
         ) or kopf.login_with_kubeconfig(settings=settings, **kwargs)
-    return _from_kubeconfig(options.kubeconfig)
+    return _from_kubeconfig(options.kubeconfig, options.context)
 
 
-def _from_kubeconfig(path: Path) -> kopf.ConnectionInfo:
+def _from_kubeconfig(path: Path, context_name: str | None = None) -> kopf.ConnectionInfo:
     config = yaml.safe_load(path.read_text())
-    context_name = config["current-context"]
+    context_name = context_name or config["current-context"]
     context = next(c["context"] for c in config["contexts"] if c["name"] == context_name)
     cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == context["cluster"])
     user = next(u["user"] for u in config["users"] if u["name"] == context["user"])

@@ -27,6 +27,7 @@ from mooring.api.tenant import Tenant
 from mooring.core.plan import Ref, drifted, ref
 from mooring.core.render import Context, Features, render_tenant
 from mooring.core.render.quotas import QUOTA_NAME
+from mooring.core.validate import platform_validity
 from mooring.kube.client import Conflict, Kube, KubeError, NotFound
 from mooring.kube.events import post_event
 from mooring.kube.informer import Informer, slim
@@ -202,7 +203,7 @@ class Watches:
                 current = await self.kube.get_or_none(names.API_VERSION, "Tenant", tenant_name)
                 if current is None or current["metadata"].get("deletionTimestamp"):
                     return
-                outcome = await reconcile_and_report(self.kube, _body(current), self, post=True)
+                outcome = await reconcile_and_report(self.kube, _body(current), self)
                 await _write_status(self.kube, tenant_name, outcome.status)
             else:
                 await _restore(self.kube, wanted)
@@ -298,7 +299,7 @@ async def _watch_for_cilium(watches: Watches, every: float) -> None:
         informer.start()
         await informer.synced.wait()
         for body in list(watches.tenants.values()):
-            outcome = await reconcile_and_report(watches.kube, _body(body), watches, post=True)
+            outcome = await reconcile_and_report(watches.kube, _body(body), watches)
             await _write_status(watches.kube, body["metadata"]["name"], outcome.status)
 
 
@@ -334,9 +335,9 @@ async def remember_platform(
 
 
 async def reconcile_and_report(
-    kube: Kube, body: kopf.Body, watches: Watches | None, post: bool = False
+    kube: Kube, body: kopf.Body, watches: Watches | None
 ) -> service.Outcome:
-    """Reconcile, count, and tell (Events through kopf inside its handlers, else directly)."""
+    """Reconcile, count, and tell (Events where `kubectl describe tenant` finds them)."""
     started = time.perf_counter()
     view = watches if watches is not None and watches.synced() else None
     try:
@@ -349,10 +350,7 @@ async def reconcile_and_report(
     for error in outcome.errors:
         RECONCILE_ERRORS.labels("Tenant", error.step).inc()
     for type_, reason, message in outcome.events:
-        if post:
-            await post_event(kube, body, type_, reason, message)
-        else:
-            kopf.event(body, type=type_, reason=reason, message=message)
+        await post_event(kube, body, type_, reason, message)
     _READY[body["metadata"]["name"]] = "True" if outcome.ready else "False"
     return outcome
 
@@ -376,10 +374,23 @@ async def finalize_tenant(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     except KubeError as error:
         raise kopf.TemporaryError(str(error), delay=5) from error
     for type_, reason, message in outcome.events:
-        kopf.event(body, type=type_, reason=reason, message=message)
+        await post_event(memo["kube"], body, type_, reason, message)
 
 
 # -- the platform ----------------------------------------------------------------------------
+
+
+@kopf.on.resume(*PLATFORM_RESOURCE, registry=REGISTRY)
+@kopf.on.create(*PLATFORM_RESOURCE, registry=REGISTRY)
+@kopf.on.update(*PLATFORM_RESOURCE, registry=REGISTRY, field="spec")
+async def platform_warning(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A PlatformConfig the operator cannot accept gets a Warning Event saying why (its Valid
+    condition is written with Ready by operator/platform.py, the status's one writer)."""
+    valid, reason, message = platform_validity(dict(body))
+    conditions = (body.get("status") or {}).get("conditions") or []
+    was = next((c for c in conditions if c.get("type") == "Valid"), None)
+    if not valid and (was is None or was.get("message") != message):
+        await post_event(memo["kube"], body, "Warning", reason, message)
 
 
 @kopf.on.create(*PLATFORM_RESOURCE, registry=REGISTRY)

@@ -37,10 +37,10 @@ from mooring.api.exceptions import PolicyException
 from mooring.api.names import GROUP
 from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import Tenant
-from mooring.core.policy.check import Finding, Judge, expand_lists
+from mooring.core.policy.check import Finding, Judge, describe, expand_lists
 from mooring.core.policy.engine import Engine
 from mooring.core.policy.rules import select
-from mooring.services.sources import SourceError, Text, read_texts
+from mooring.services.sources import STDIN, SourceError, Text, read_texts
 
 # Parallel work pays off from about this many bytes of YAML.
 PARALLEL_FROM_BYTES = 2 * 1024 * 1024
@@ -71,6 +71,7 @@ class Setup:
     default_namespace: str | None = None
     rules: tuple[str, ...] = ()
     now: datetime | None = None
+    list_objects: bool = False  # keep (file, object) of every judged object
 
 
 @dataclass
@@ -82,6 +83,8 @@ class Outcome:
     files: int = 0
     documents: int = 0
     judged: int = 0  # objects some rule looked at
+    # (file, object) of each judged object, when asked for (JUnit lists passing ones too).
+    objects: list[tuple[str, str]] = field(default_factory=list)
 
 
 # -- reading ----------------------------------------------------------------------------------
@@ -146,6 +149,7 @@ class _Share:
     errors: list[SourceError] = field(default_factory=list)
     documents: int = 0
     judged: int = 0
+    objects: list[tuple[str, str]] = field(default_factory=list)
 
 
 # An alias: `*name` where a value may start.
@@ -179,7 +183,7 @@ def split_documents(text: str) -> list[tuple[int, str]]:
     return parts
 
 
-def judge_text(source: Text, judge: Judge) -> _Share:
+def judge_text(source: Text, judge: Judge, list_objects: bool = False) -> _Share:
     """Parse one file fast, judge its objects, then locate the findings in a second pass."""
     share = _Share()
     try:
@@ -224,6 +228,8 @@ def judge_text(source: Text, judge: Judge) -> _Share:
                     continue  # Mooring's own: part of the setup
                 if judge.engine.applies(item):
                     share.judged += 1
+                    if list_objects:
+                        share.objects.append((source.name, describe(item)))
                     found += [(index, prefix, f) for f in judge.findings(item)]
         if found or not_objects:
             _locate(source.name, offset, part, found, not_objects, share)
@@ -337,7 +343,7 @@ def _work(indexes: list[int]) -> list[tuple[int, _Share]]:
     assert _WORK is not None
     texts, setup = _WORK
     judge = _judge_for(setup)
-    return [(i, judge_text(texts[i], judge)) for i in indexes]
+    return [(i, judge_text(texts[i], judge, setup.list_objects)) for i in indexes]
 
 
 def _chunks(texts: Sequence[Text], count: int) -> list[list[int]]:
@@ -360,7 +366,7 @@ def _shares(
     if jobs <= 1 or total < parallel_from or len(texts) < 2:
         judge = _judge_for(setup)
         for i, text in enumerate(texts):
-            yield i, judge_text(text, judge)
+            yield i, judge_text(text, judge, setup.list_objects)
         return
     _WORK = (texts, setup)
     try:
@@ -388,16 +394,21 @@ def check(
     rules: Sequence[str] = (),
     jobs: int = 1,
     parallel_from: int = PARALLEL_FROM_BYTES,
+    stdin_name: str = STDIN,
+    list_objects: bool = False,
 ) -> Outcome:
     """Read, set up, judge, locate. Unknown rule ids raise KeyError (the caller checks first).
 
     Work is shared by `jobs` processes when the input has at least `parallel_from` bytes.
+    Standard input is named `stdin_name`; `list_objects` keeps every judged object's name.
     """
     select(tuple(rules))
     outcome = Outcome()
-    setup = Setup(default_namespace=namespace, rules=tuple(rules), now=now)
+    setup = Setup(
+        default_namespace=namespace, rules=tuple(rules), now=now, list_objects=list_objects
+    )
     extra, extra_errors = read_texts([*platform_paths, *tenant_paths])
-    texts, errors = read_texts(paths)
+    texts, errors = read_texts(paths, stdin_name=stdin_name)
     outcome.errors += extra_errors + errors
     outcome.files = len(texts)
     read_setup([*extra, *texts], setup, outcome)
@@ -408,4 +419,5 @@ def check(
         outcome.errors += share.errors
         outcome.documents += share.documents
         outcome.judged += share.judged
+        outcome.objects += share.objects
     return outcome

@@ -12,9 +12,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import yaml
-
-from mooring.api import names
+from mooring.api import names, yamldump
 from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import Tenant
 from mooring.core.plan import plan, ref
@@ -52,7 +50,7 @@ def _clean(obj: KubeObject | None) -> KubeObject | None:
 
 
 def _text(obj: KubeObject | None) -> list[str]:
-    return [] if obj is None else yaml.safe_dump(obj, sort_keys=True).splitlines(keepends=True)
+    return [] if obj is None else yamldump.dump(obj, sort_keys=True).splitlines(keepends=True)
 
 
 async def _one(kube: Kube, desired: KubeObject, missing: set[str]) -> Change:

@@ -54,6 +54,9 @@ def expand(paths: Iterable[str]) -> Iterator[str | Path]:
             yield path
 
 
+STDIN = "<stdin>"
+
+
 @dataclass(frozen=True)
 class Text:
     """One input's name (a path, or <stdin>) and its text."""
@@ -63,13 +66,16 @@ class Text:
 
 
 def read_texts(
-    paths: Iterable[str], max_bytes: int = MAX_BYTES
+    paths: Iterable[str], max_bytes: int = MAX_BYTES, stdin_name: str = STDIN
 ) -> tuple[list[Text], list[SourceError]]:
-    """Every input as text, and an error naming each one that could not be read."""
+    """Every input as text, and an error naming each one that could not be read.
+
+    Standard input is named `stdin_name` in positions (e.g. the chart it was rendered from).
+    """
     texts: list[Text] = []
     errors: list[SourceError] = []
     for item in expand(paths):
-        name = "<stdin>" if item == "-" else str(item)
+        name = stdin_name if item == "-" else str(item)
         try:
             texts.append(Text(name, _read(item, max_bytes)))
         except _TooBig as too_big:

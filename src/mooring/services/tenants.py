@@ -20,6 +20,7 @@ from mooring.api.status import Condition, set_condition
 from mooring.api.tenant import NamespaceStatus, QuotaUsage, Tenant, TenantStatus
 from mooring.core.plan import Plan, drifted, plan, ref
 from mooring.core.render import Context, Features, render_tenant
+from mooring.core.render.cilium import CiliumOnly, cilium_only
 from mooring.core.render.quotas import QUOTA_NAME
 from mooring.core.validate import check_tenant
 from mooring.kube.client import Kube, KubeError, NotFound
@@ -31,6 +32,8 @@ Clock = Callable[[], datetime.datetime]
 OWNED_KINDS: tuple[tuple[str, str, str], ...] = (
     ("v1", "Namespace", "NamespacesReady"),
     ("rbac.authorization.k8s.io/v1", "RoleBinding", "AccessReady"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole", "AccessReady"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "AccessReady"),
     ("v1", "ResourceQuota", "QuotaReady"),
     ("v1", "LimitRange", "LimitsReady"),
     ("networking.k8s.io/v1", "NetworkPolicy", "NetworkReady"),
@@ -175,7 +178,8 @@ async def _existing_tenants(kube: Kube, tenant: Tenant) -> set[str]:
 
 
 async def _apply_all(kube: Kube, objects: Sequence[KubeObject]) -> list[StepError]:
-    """Apply namespaces first, then everything else concurrently; collect every error."""
+    """Apply namespaces first, then ClusterRoles (a binding to a role that does not exist
+    yet is refused), then everything else concurrently; collect every error."""
     errors: list[StepError] = []
     limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -191,10 +195,12 @@ async def _apply_all(kube: Kube, objects: Sequence[KubeObject]) -> list[StepErro
     namespaces = [o for o in objects if o["kind"] == "Namespace"]
     await asyncio.gather(*(apply(o) for o in namespaces))
     failed = {e.what.split(" ", 1)[1] for e in errors}
+    await asyncio.gather(*(apply(o) for o in objects if o["kind"] == "ClusterRole"))
     rest = [
         o
         for o in objects
-        if o["kind"] != "Namespace" and o["metadata"].get("namespace") not in failed
+        if o["kind"] not in ("Namespace", "ClusterRole")
+        and o["metadata"].get("namespace") not in failed
     ]
     await asyncio.gather(*(apply(o) for o in rest))
     return errors
@@ -271,7 +277,14 @@ async def reconcile(
         return failed("InvalidSpec", detail)
     assert isinstance(tenant_model, Tenant)
     tenant = tenant_model
-    platform = await load_platform(kube, view)
+    try:
+        platform = await load_platform(kube, view)
+    except ValueError:  # pydantic's ValidationError: the PlatformConfig's status says why
+        return failed(
+            "InvalidPlatformConfig",
+            f"PlatformConfig {PLATFORM_CONFIG_NAME!r} is not valid; its status says why "
+            f"(kubectl describe platformconfig {PLATFORM_CONFIG_NAME})",
+        )
     if platform is None:
         return failed(
             "NoPlatformConfig",
@@ -344,8 +357,19 @@ async def reconcile(
                     StepError("NamespacesReady", f"Namespace {namespace}", error.message)
                 )
 
+    # Allowances only Cilium enforces: without it they are not rendered, and status says so.
+    unenforced = [] if features.cilium else cilium_only(tenant)
     status = _status(
-        tenant, previous, decision, observed, errors_, warnings, generation, now, platform
+        tenant,
+        previous,
+        decision,
+        observed,
+        errors_,
+        warnings,
+        generation,
+        now,
+        platform,
+        unenforced,
     )
     outcome = Outcome(
         _dump(status),
@@ -370,6 +394,7 @@ def _status(
     generation: int | None,
     now: str,
     platform: PlatformConfig,
+    unenforced: Sequence[CiliumOnly] = (),
 ) -> TenantStatus:
     conditions = previous.conditions
     by_step: dict[str, list[StepError]] = {}
@@ -384,6 +409,16 @@ def _status(
             )
         else:
             conditions = set_condition(conditions, step, "True", "Applied", "", now, generation)
+    if unenforced and "NetworkReady" not in by_step:
+        conditions = set_condition(
+            conditions,
+            "NetworkReady",
+            "False",
+            CILIUM_REQUIRED,
+            cilium_message(unenforced),
+            now,
+            generation,
+        )
     conflicted = {c.namespace: c.reason for c in decision.conflicts}
     if conflicted:
         conditions = set_condition(
@@ -410,9 +445,12 @@ def _status(
             )
         if warnings:
             message += "; warnings: " + "; ".join(warnings)
-        conditions = set_condition(
-            conditions, "Ready", "True", "Reconciled", message, now, generation
-        )
+        reason = "Reconciled"
+        if unenforced:
+            # The tenant works, but not all it asks for is in force: say so where people look.
+            reason = "Degraded"
+            message += f"; NetworkReady is False: {cilium_message(unenforced)}"
+        conditions = set_condition(conditions, "Ready", "True", reason, message, now, generation)
     quotas = {
         o["metadata"]["namespace"]: o
         for o in observed
@@ -440,6 +478,17 @@ def _status(
         namespace_count=len(namespaces),
         namespaces=namespaces,
         conditions=_ordered(conditions),
+    )
+
+
+CILIUM_REQUIRED = "CiliumRequired"
+
+
+def cilium_message(unenforced: Sequence[CiliumOnly]) -> str:
+    return (
+        "this cluster has no Cilium (CiliumNetworkPolicy), so these allowances are not in "
+        "force: " + "; ".join(str(u) for u in unenforced) + ". Install Cilium, or remove "
+        "them from the tenant"
     )
 
 
@@ -482,6 +531,14 @@ def _events(outcome: Outcome, decision: Plan, previous: TenantStatus) -> list[tu
         events.append(("Warning", "NamespaceConflict", conflict.reason))
     for error in outcome.errors:
         events.append(("Warning", "ApplyFailed", f"{error.what}: {error.message}"))
+    network: dict[str, Any] = next(
+        (c for c in outcome.status.get("conditions", []) if c["type"] == "NetworkReady"), {}
+    )
+    before = next((c for c in previous.conditions if c.type == "NetworkReady"), None)
+    if network.get("reason") == CILIUM_REQUIRED and (
+        before is None or before.message != network.get("message")
+    ):
+        events.append(("Warning", CILIUM_REQUIRED, str(network.get("message"))))
     return events
 
 

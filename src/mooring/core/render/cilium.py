@@ -7,13 +7,53 @@ needs DNS traffic to pass Cilium's DNS proxy.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from mooring.api import names
-from mooring.api.tenant import Environment, Port
+from mooring.api.documents import PathItem, dotted
+from mooring.api.tenant import Environment, Port, Tenant
 from mooring.core.render.context import Context, KubeObject
 
 K8S_NAMESPACE = "k8s:io.kubernetes.pod.namespace"
+
+
+@dataclass(frozen=True)
+class CiliumOnly:
+    """An allowance only Cilium can enforce, and what happens to it without Cilium."""
+
+    path: tuple[PathItem, ...]
+    what: str
+    without: str
+
+    def __str__(self) -> str:
+        return f"{dotted(self.path)} ({self.what}): {self.without}"
+
+
+def cilium_only(tenant: Tenant) -> list[CiliumOnly]:
+    """Pure: the tenant's allowances that plain NetworkPolicies cannot express.
+
+    Without Cilium they are not rendered: egress to a DNS name stays denied, and HTTP rules
+    do not narrow what the inbound peers may send (the L4 allowance lets everything in).
+    """
+    network = tenant.spec.network
+    found = [
+        CiliumOnly(
+            ("spec", "network", "egress", "toFqdns", index),
+            rule.match_name or rule.match_pattern or "",
+            "egress to it stays denied",
+        )
+        for index, rule in enumerate(network.egress.to_fqdns)
+    ]
+    if network.ingress.http:
+        found.append(
+            CiliumOnly(
+                ("spec", "network", "ingress", "http"),
+                f"{len(network.ingress.http)} HTTP rule(s)",
+                "not enforced; the allowed peers may send any request",
+            )
+        )
+    return found
 
 
 def _ports(items: list[Port]) -> list[dict[str, str]]:

@@ -58,13 +58,13 @@ class Context:
             labels[names.LABEL_COST_CENTER] = self.tenant.spec.cost_center
         return labels
 
-    def metadata(self, name: str, environment: Environment) -> dict[str, Any]:
-        """Metadata of an object inside one of the tenant's namespaces."""
-        meta: dict[str, Any] = {
-            "name": name,
-            "namespace": self.tenant.namespace(environment),
-            "labels": self.labels(environment),
-        }
+    def metadata(self, name: str, environment: Environment | None) -> dict[str, Any]:
+        """Metadata of an object inside one of the tenant's namespaces, or of a
+        cluster-scoped one (environment None)."""
+        meta: dict[str, Any] = {"name": name}
+        if environment is not None:
+            meta["namespace"] = self.tenant.namespace(environment)
+        meta["labels"] = self.labels(environment)
         if self.owner_uid:
             meta["ownerReferences"] = [
                 {

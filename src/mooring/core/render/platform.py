@@ -17,7 +17,7 @@ from mooring.api import names
 from mooring.api.crd import crd
 from mooring.api.kinds import KINDS
 from mooring.core.render.database import admission_policy as database_admission_policy
-from mooring.core.render.rbac import cluster_role_name
+from mooring.core.render.rbac import TENANT_RBAC_PREFIX, cluster_role_name
 
 KubeObject = dict[str, Any]
 Rule = dict[str, Any]
@@ -109,6 +109,9 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     rule("networking.k8s.io", ["networkpolicies"], [*READ, *WRITE]),
     rule("cilium.io", ["ciliumnetworkpolicies"], [*READ, *WRITE]),
     rule("rbac.authorization.k8s.io", ["rolebindings"], [*READ, *WRITE]),
+    # Each tenant's members read their own Tenant: a ClusterRole naming it and a binding.
+    # An admission policy (operator_rbac_policy) holds these writes to those objects.
+    rule("rbac.authorization.k8s.io", ["clusterroles", "clusterrolebindings"], [*READ, *WRITE]),
     # To bind the tenant roles without holding every permission they grant.
     rule(
         "rbac.authorization.k8s.io",
@@ -116,7 +119,8 @@ OPERATOR_RULES: tuple[Rule, ...] = (
         ["bind"],
         [cluster_role_name(r) for r in TENANT_ROLES],
     ),
-    rule("", ["events"], ["create", "patch"]),
+    # Events: the same one again is counted on the existing one (get, then patch).
+    rule("", ["events"], ["create", "get", "patch"]),
     rule("events.k8s.io", ["events"], ["create", "patch"]),
     # To tell whether a namespace holds data before deleting it.
     rule("", ["pods", "persistentvolumeclaims"], READ),
@@ -165,19 +169,32 @@ def tenant_cluster_roles() -> list[KubeObject]:
     ]
 
 
-def operator_rbac(extra_rules: tuple[Rule, ...] = ()) -> list[KubeObject]:
-    """Namespace, ServiceAccount, ClusterRole and ClusterRoleBinding of the operator."""
+LEASE = OPERATOR  # the coordination.k8s.io Lease the operator's replicas elect a leader with
+RESTRICTED = {
+    # The operator's pods meet the restricted Pod Security profile; so must all else here.
+    f"pod-security.kubernetes.io/{mode}": "restricted"
+    for mode in ("enforce", "warn", "audit")
+}
+
+
+def operator_rbac(
+    extra_rules: tuple[Rule, ...] = (), namespace: str = SYSTEM_NAMESPACE
+) -> list[KubeObject]:
+    """Namespace, ServiceAccount, ClusterRole and ClusterRoleBinding of the operator, and
+    the Role and RoleBinding for its leader-election Lease (in its own namespace only)."""
     labels = {**PART_OF, names.LABEL_MANAGED_BY: names.MANAGED_BY}
+    subject = {"kind": "ServiceAccount", "name": OPERATOR, "namespace": namespace}
+    election = {"name": f"{OPERATOR}-leader-election", "namespace": namespace, "labels": labels}
     return [
         {
             "apiVersion": "v1",
             "kind": "Namespace",
-            "metadata": {"name": SYSTEM_NAMESPACE, "labels": labels},
+            "metadata": {"name": namespace, "labels": {**labels, **RESTRICTED}},
         },
         {
             "apiVersion": "v1",
             "kind": "ServiceAccount",
-            "metadata": {"name": OPERATOR, "namespace": SYSTEM_NAMESPACE, "labels": labels},
+            "metadata": {"name": OPERATOR, "namespace": namespace, "labels": labels},
         },
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -194,9 +211,101 @@ def operator_rbac(extra_rules: tuple[Rule, ...] = ()) -> list[KubeObject]:
                 "kind": "ClusterRole",
                 "name": OPERATOR,
             },
-            "subjects": [
-                {"kind": "ServiceAccount", "name": OPERATOR, "namespace": SYSTEM_NAMESPACE}
+            "subjects": [subject],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": election,
+            "rules": [
+                # Creating cannot be limited by name (the object has none yet).
+                rule("coordination.k8s.io", ["leases"], ["create"]),
+                rule("coordination.k8s.io", ["leases"], ["get", "update", "patch"], [LEASE]),
             ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": election,
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": election["name"],
+            },
+            "subjects": [subject],
+        },
+    ]
+
+
+OPERATOR_RBAC_POLICY = "mooring-operator-cluster-rbac"
+
+
+def operator_rbac_policy() -> list[KubeObject]:
+    """The operator may write only the per-tenant reader ClusterRoles and their bindings.
+
+    RBAC cannot limit `create` by name, and the operator holds many permissions it could
+    otherwise put in a ClusterRole and bind to anyone; this policy, enforced inside the API
+    server, keeps its cluster-wide RBAC writes to `mooring-tenant:<tenant>` objects whose
+    rules read one Tenant.
+    """
+    labels = {**PART_OF, names.LABEL_MANAGED_BY: names.MANAGED_BY}
+    user, _ = operator_user()
+    target = "(request.operation == 'DELETE' ? oldObject : object)"
+    reader_rules = (
+        "object.rules.all(r, r.apiGroups == ['mooring.dev'] && r.resources == ['tenants'] "
+        "&& has(r.resourceNames) && size(r.resourceNames) == 1 && "
+        "r.verbs.all(v, v in ['get', 'list', 'watch']))"
+    )
+    return [
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": OPERATOR_RBAC_POLICY, "labels": labels},
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": ["rbac.authorization.k8s.io"],
+                            "apiVersions": ["*"],
+                            "operations": ["CREATE", "UPDATE", "DELETE"],
+                            "resources": ["clusterroles", "clusterrolebindings"],
+                        }
+                    ]
+                },
+                "matchConditions": [
+                    {"name": "the-operator", "expression": f"request.userInfo.username == '{user}'"}
+                ],
+                "validations": [
+                    {
+                        "expression": f"{target}.metadata.name.startsWith('{TENANT_RBAC_PREFIX}')",
+                        "message": "the Mooring operator writes only the ClusterRoles and "
+                        f"ClusterRoleBindings named {TENANT_RBAC_PREFIX}<tenant>",
+                        "reason": "Forbidden",
+                    },
+                    {
+                        "expression": "request.operation == 'DELETE' || "
+                        "request.resource.resource != 'clusterroles' || " + reader_rules,
+                        "message": "a tenant reader ClusterRole may only get, list and watch "
+                        "one Tenant",
+                        "reason": "Forbidden",
+                    },
+                    {
+                        "expression": "request.operation == 'DELETE' || "
+                        "request.resource.resource != 'clusterrolebindings' || "
+                        f"object.roleRef.name.startsWith('{TENANT_RBAC_PREFIX}')",
+                        "message": "a tenant reader ClusterRoleBinding binds only a tenant "
+                        "reader ClusterRole",
+                        "reason": "Forbidden",
+                    },
+                ],
+            },
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": OPERATOR_RBAC_POLICY, "labels": labels},
+            "spec": {"policyName": OPERATOR_RBAC_POLICY, "validationActions": ["Deny"]},
         },
     ]
 
@@ -206,12 +315,14 @@ def crds() -> list[KubeObject]:
 
 
 def install(extra_rules: tuple[Rule, ...] = ()) -> list[KubeObject]:
-    """Everything `mooring install` applies, in order: CRDs, roles, the operator's RBAC,
-    admission policies."""
+    """The platform without the operator's workload, in order: CRDs, roles, the operator's
+    RBAC, admission policies (what the local control plane, tests and the demo install; the
+    operator runs as a local process there). core/render/install.py adds the rest."""
     return [
         *crds(),
         *tenant_cluster_roles(),
         *operator_rbac(extra_rules),
+        *operator_rbac_policy(),
         *database_admission_policy(),
     ]
 

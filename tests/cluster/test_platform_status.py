@@ -1,0 +1,59 @@
+"""The PlatformConfig's status: the operator says whether it accepts the platform's
+settings (condition Valid, with a reason), and tenants say why they wait when it does not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mooring.kube.client import Kube
+from tests.cluster.conftest import OperatorProcess, condition, eventually, tenant, wait_ready
+
+pytestmark = pytest.mark.cluster
+API = "mooring.dev/v1alpha1"
+
+
+async def _valid(kube: Kube, status: str) -> dict[str, Any]:
+    async def reached() -> dict[str, Any] | None:
+        body = await kube.get(API, "PlatformConfig", "default")
+        found = condition(body, "Valid")
+        generation = body["metadata"]["generation"]
+        if found.get("status") == status and found.get("observedGeneration") == generation:
+            return found
+        return None
+
+    result: dict[str, Any] = await eventually(reached, what=f"PlatformConfig Valid={status}")
+    return result
+
+
+async def test_an_accepted_platform_config_is_valid_and_a_broken_one_says_why(
+    kube: Kube,
+    operator: OperatorProcess,
+    platform: dict[str, Any],
+    name: str,
+    cleanup: list[str],
+) -> None:
+    valid = await _valid(kube, "True")
+    assert valid["reason"] == "Valid"
+    assert "default small" in valid["message"]
+    cleanup.append(name)
+    await kube.apply(tenant(name))
+    await wait_ready(kube, name)
+
+    # A default tier that is not among the tiers: the CRD schema cannot tell, Mooring can.
+    await kube.patch(API, "PlatformConfig", "default", {"spec": {"defaultTier": "gold"}})
+    try:
+        invalid = await _valid(kube, "False")
+        assert invalid["reason"] == "InvalidSpec"
+        assert "defaultTier 'gold' is not one of the tiers" in invalid["message"]
+
+        async def tenant_waits() -> bool:
+            body = await kube.get(API, "Tenant", name)
+            return condition(body).get("reason") == "InvalidPlatformConfig"
+
+        await eventually(tenant_waits, what="the tenant naming the invalid PlatformConfig")
+    finally:
+        await kube.apply(platform)
+    await _valid(kube, "True")
+    await wait_ready(kube, name)
