@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import statistics
@@ -132,33 +133,62 @@ def span_file(args: tuple[Path, int, int, float, float]) -> Path:
                 "".join(f"{series} {v} {s}\n" for v, s in zip(values, stamps, strict=True))
             )
     path = folder / f"span-{int(span_start)}.om"
-    with path.open("w") as out:
+    partial = path.with_suffix(".partial")
+    with partial.open("w") as out:
         for family, chunks in families.items():
             out.write(f"# TYPE {family} gauge\n")
             out.writelines(chunks)
         out.write("# EOF\n")
+    partial.rename(path)
     return path
 
 
 def write_history(data: Path, pods: int, days: int, interval: int, end: datetime) -> None:
+    """Resumable: spans whose block is in `data` are skipped, span files already written
+    (complete: written under another name, then renamed) are converted as they are."""
     scratch = data.parent / "openmetrics"
     scratch.mkdir(parents=True, exist_ok=True)
     start = end.timestamp() - (days + 1) * DAY  # a day before the window: the first rates
     spans = (days + 1) * DAY // BLOCK
-    jobs = [(scratch, pods, interval, start + i * BLOCK, start) for i in range(spans)]
+    converted = blocks_by_start(data)
+    jobs = [
+        (scratch, pods, interval, start + i * BLOCK, start)
+        for i in range(spans)
+        if int(start + i * BLOCK) not in converted
+    ]
     began = time.monotonic()
-    # Two at a time: each span is written, turned into a block and removed.
+    # Two spans at a time: written (unless they already are), turned into blocks by two
+    # promtools, removed; at most two span files (30 MB each) wait on disk.
     with ProcessPoolExecutor(max_workers=2) as pool:
-        for path in pool.map(span_file, jobs):
-            write_blocks([path], data, jobs=1)
-            path.unlink()
+        for first in range(0, len(jobs), 2):
+            chunk = jobs[first : first + 2]
+            missing = [job for job in chunk if not span_path(job).is_file()]
+            list(pool.map(span_file, missing))
+            paths = [span_path(job) for job in chunk]
+            write_blocks(paths, data, jobs=2)
+            for path in paths:
+                path.unlink()
     written = time.monotonic() - began
     compact(data)
     print(
-        f"history: {pods} pods x {days + 1} days at {interval} s: {written:.0f} s to write, "
+        f"history: {pods} pods x {days + 1} days at {interval} s ({len(jobs)} of {spans} spans "
+        f"written now): {written:.0f} s to write, "
         f"{time.monotonic() - began - written:.0f} s for Prometheus to compact",
         flush=True,
     )
+
+
+def span_path(job: tuple[Path, int, int, float, float]) -> Path:
+    return job[0] / f"span-{int(job[3])}.om"
+
+
+def blocks_by_start(data: Path) -> set[int]:
+    """The start (Unix seconds) of every TSDB block in `data`."""
+    if not data.is_dir():
+        return set()
+    return {
+        int(json.loads(meta.read_text())["minTime"]) // 1000 for meta in data.glob("*/meta.json")
+    }
 
 
 def compact(data: Path, quiet_for: float = 90) -> None:
@@ -338,6 +368,13 @@ def main() -> None:
         data = args.data or root / "data"
         marker = data / "history-end"
         if not marker.is_file():
+            # A history begun before (and interrupted) keeps its end: resumed, not restarted.
+            plan = data / "history-plan"
+            if plan.is_file():
+                end = datetime.fromisoformat(plan.read_text())
+            else:
+                data.mkdir(parents=True, exist_ok=True)
+                plan.write_text(end.isoformat())
             write_history(data, args.pods, args.days, args.interval, end)
             marker.write_text(end.isoformat())
         if args.history_only:
