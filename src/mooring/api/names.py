@@ -35,6 +35,11 @@ ANNOTATION_RETAINED: Final = f"{DOMAIN}/retained"
 KOPF_PREFIX: Final = f"kopf.{DOMAIN}"
 KOPF_DIFF_BASE: Final = f"{KOPF_PREFIX}/last-handled-configuration"
 
+# Grafana's dashboard sidecar (kiwigrid k8s-sidecar, as in the Grafana Helm chart) loads
+# ConfigMaps with this label, into the folder the annotation names.
+LABEL_GRAFANA_DASHBOARD: Final = "grafana_dashboard"
+ANNOTATION_GRAFANA_FOLDER: Final = "grafana_folder"
+
 # Labels the local control plane puts on its fake nodes.
 KWOK_NODE_ANNOTATION: Final = "kwok.x-k8s.io/node"
 KWOK_NODE_VALUE: Final = "fake"

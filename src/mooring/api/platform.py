@@ -15,6 +15,7 @@ from pydantic import Field, model_validator
 from mooring.api.base import DnsLabel, LabelValue, Model, Resource, unique
 from mooring.api.cost import CostSettings, Prices
 from mooring.api.guardrails import GuardrailSettings
+from mooring.api.observe import ObserveSettings, Thresholds
 from mooring.api.quantity import Quantity
 from mooring.api.tenant import PodSecurityLevel, Quota
 
@@ -64,6 +65,10 @@ class Tier(Model):
     )
     databases: DatabaseLimits = Field(
         default_factory=DatabaseLimits, description="Managed databases a tenant may have."
+    )
+    alert_thresholds: Thresholds = Field(
+        default_factory=Thresholds,
+        description="Alert thresholds of this tier's tenants (over the platform's).",
     )
 
     @model_validator(mode="after")
@@ -235,6 +240,11 @@ class PlatformConfigSpec(Model):
     )
     databases: DatabaseSettings = Field(
         default_factory=DatabaseSettings, description="Managed PostgreSQL settings."
+    )
+    observe: ObserveSettings = Field(
+        default_factory=ObserveSettings,
+        description="Baseline alerts, dashboards and routing: thresholds, the scrape jobs "
+        "the rules read, runbook links, labels for the Prometheus Operator's selectors.",
     )
     prices: Prices = Field(
         default_factory=Prices,

@@ -21,6 +21,7 @@ from mooring.api.base import (
     unique,
 )
 from mooring.api.cost import Budget, CostStatus
+from mooring.api.observe import TenantObserve
 from mooring.api.quantity import Quantity
 from mooring.api.status import Condition
 
@@ -340,6 +341,11 @@ class TenantSpec(Model):
         json_schema_extra=_list_map("rule"),
         description="Per-rule modes for this tenant, over the platform's.",
     )
+    observe: TenantObserve = Field(
+        default_factory=TenantObserve,
+        description="Alert thresholds, contacts and SLOs; the baseline alerts, dashboard and "
+        "runbooks come with every tenant.",
+    )
     budget: Budget | None = Field(
         None,
         description="A monthly budget: status.cost reports its use and forecast; crossing a "
@@ -351,6 +357,18 @@ class TenantSpec(Model):
     def _unique_environments(cls, environments: list[Environment]) -> list[Environment]:
         unique(environments, lambda environment: environment.name, "environment")
         return environments
+
+    @model_validator(mode="after")
+    def _slo_environments(self) -> TenantSpec:
+        known = {environment.name for environment in self.environments}
+        for slo in self.observe.slos:
+            missing = sorted(set(slo.environments) - known)
+            if missing:
+                raise ValueError(
+                    f"SLO {slo.name!r} names environments the tenant does not have: "
+                    f"{', '.join(missing)}"
+                )
+        return self
 
     @field_validator("owners")
     @classmethod

@@ -13,6 +13,7 @@ from mooring.devcluster.binaries import (
     CONTROL_PLANE,
     GITOPS,
     HELM,
+    OTELCOL,
     BuildError,
     GoTool,
     ensure_built,
@@ -21,8 +22,13 @@ from mooring.devcluster.cluster import DevCluster, DevClusterError, NodeShape
 from mooring.devcluster.prometheus import DevPrometheus
 
 # Pinned tools beyond the control plane, built on request: helm lints and renders the chart,
-# gitops is Argo CD and kustomize for `dev up --gitops`.
-EXTRA_TOOLS: dict[str, tuple[GoTool, ...]] = {"helm": (HELM,), "gitops": GITOPS}
+# gitops is Argo CD and kustomize for `dev up --gitops`, otelcol validates the collector
+# configuration of the addon catalog.
+EXTRA_TOOLS: dict[str, tuple[GoTool, ...]] = {
+    "helm": (HELM,),
+    "gitops": GITOPS,
+    "otelcol": (OTELCOL,),
+}
 
 state_dir_option = click.option(
     "--state-dir",
@@ -46,7 +52,8 @@ def dev() -> None:
     multiple=True,
     type=click.Choice(sorted(EXTRA_TOOLS)),
     help="Also build these pinned tools (helm: to lint and render deploy/helm/mooring; "
-    "gitops: Argo CD and kustomize, about 10 minutes the first time).",
+    "gitops: Argo CD and kustomize, about 10 minutes the first time; otelcol: the "
+    "OpenTelemetry Collector that validates the addon catalog's configuration).",
 )
 @click.option("--gitops", is_flag=True, help="The same as --with gitops.")
 def build(extra: tuple[str, ...], gitops: bool) -> None:

@@ -36,6 +36,8 @@ COMMANDS = {
     "cost": "mooring.cli.cost:cost",
     "policy": "mooring.cli.policy:policy",
     "version": "mooring.cli.version:version",
+    # observability
+    "observe": "mooring.cli.observe:observe",
 }
 
 

@@ -110,8 +110,22 @@ def validate(paths: tuple[str, ...], filenames: tuple[str, ...], fmt: Format) ->
     help="Render as for a cluster with (or without) Cilium: L7 and FQDN allowances "
     "(default: the PlatformConfig's spec.network.cilium).",
 )
+@click.option(
+    "--prometheus-operator",
+    is_flag=True,
+    help="Render as for a cluster with the Prometheus Operator (PrometheusRule, "
+    "AlertmanagerConfig).",
+)
+@click.option(
+    "--grafana-operator", is_flag=True, help="Render GrafanaDashboards (grafana-operator)."
+)
 def render(
-    paths: tuple[str, ...], filenames: tuple[str, ...], output: str, cilium: bool | None
+    paths: tuple[str, ...],
+    filenames: tuple[str, ...],
+    output: str,
+    cilium: bool | None,
+    prometheus_operator: bool,
+    grafana_operator: bool,
 ) -> None:
     """Print every object the tenants in PATHS render to (YAML, a JSON List, or names)."""
     parsed = _load(all_paths(paths, filenames), "text")
@@ -119,7 +133,12 @@ def render(
         error("no PlatformConfig among the paths; add platform.yaml")
         sys.exit(EXIT_USAGE)
     platform = parsed.platform[0].spec
-    features = Features(cilium=platform.network.cilium if cilium is None else cilium)
+    features = Features(
+        cilium=platform.network.cilium if cilium is None else cilium,
+        prometheus_operator=prometheus_operator,
+        alertmanager_config=prometheus_operator,
+        grafana_operator=grafana_operator,
+    )
     objects: list[dict[str, Any]] = []
     for tenant, _ in parsed.tenants:
         objects += render_tenant(Context(tenant, platform, features))

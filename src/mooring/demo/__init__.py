@@ -19,14 +19,20 @@ from typing import Any
 
 import yaml
 
+from mooring.api.tenant import Tenant
+from mooring.core.observe.routing import alertmanager_config
 from mooring.core.policy.report import REPORT_NAME
+from mooring.core.render import Context
+from mooring.core.render.observe import DASHBOARD_CONFIGMAP, rule_file
 from mooring.demo import cost, story
 from mooring.demo.localgitops import LocalGitOps, start_operator
 from mooring.devcluster.binaries import ensure_built, repository_root
 from mooring.devcluster.cluster import DevCluster
 from mooring.devcluster.postgres import LocalPostgres
+from mooring.devcluster.prometheus import DevPrometheus, query
 from mooring.kube.client import Forbidden, Kube, KubeError
 from mooring.services.databases import register_server, try_database
+from mooring.services.tenants import load_platform
 
 API = "mooring.dev/v1alpha1"
 Say = Callable[[str], None]
@@ -56,9 +62,9 @@ class Demo:
         self.step("3. The operator (as its ServiceAccount, least privilege)")
         self._operator()
         asyncio.run(self._tenants())
-        self.step("10. A team opens a pull request; CI validates it; merged; Argo CD syncs it")
+        self.step("11. A team opens a pull request; CI validates it; merged; Argo CD syncs it")
         asyncio.run(story.pull_request(self.gitops, self.say))
-        self.step("11. A broken change: Argo CD shows the Application Degraded, with Mooring's why")
+        self.step("12. A broken change: Argo CD shows the Application Degraded, with Mooring's why")
         asyncio.run(story.broken_change(self.gitops, self.say))
         self.say("")
         self.say(f"demo finished in {time.monotonic() - started:.1f} s. Explore:")
@@ -102,9 +108,8 @@ class Demo:
             await self._drift(kube)
             await self._guardrails(kube)
             await self._database(kube)
-            self.step("9. Cost: before a pull request merges, and as tenants run")
-            await cost.chapter(self.cluster, kube, self.say, self.examples)
-            self.step("9. Cost: before a pull request merges, and as tenants run")
+            await self._observe(kube)
+            self.step("10. Cost: before a pull request merges, and as tenants run")
             await cost.chapter(self.cluster, kube, self.say, self.examples)
 
     async def _wait_ready(self, kube: Kube, timeout: float = 60) -> list[dict[str, Any]]:
@@ -316,6 +321,93 @@ class Demo:
         )
         self.say(f"  with only those values: CREATE TABLE, INSERT, SELECT -> {result.rows}")
         self.say(f"  from asking to the answer: {result.seconds:.2f} s")
+
+    async def _observe(self, kube: Kube) -> None:
+        """Baseline alerts, routing and the dashboard; a real Prometheus evaluating them."""
+        self.step("9. Observe: baseline alerts, routing, SLOs and a dashboard per tenant")
+        raw = await kube.get(API, "Tenant", "payments")
+        platform = await load_platform(kube)
+        assert platform is not None
+        tenant = Tenant.model_validate(raw)
+        # The dev cluster's Prometheus names its scrape jobs its own way (no kube-state-
+        # metrics here): point the rules at them, as a platform team does in platform.yaml.
+        settings = platform.spec.observe.model_copy(
+            update={
+                "selectors": platform.spec.observe.selectors.model_copy(
+                    update={
+                        "resource_metrics": 'job="kwok-resource"',
+                        "scheduler": 'job="kube-scheduler-resources"',
+                    }
+                )
+            }
+        )
+        spec = platform.spec.model_copy(update={"observe": settings})
+        groups = rule_file(Context(tenant, spec))["groups"]
+        alerts = sum(1 for g in groups for r in g["rules"] if "alert" in r)
+        self.say(
+            f"  payments: {alerts} alert rules in {len(groups)} groups (baseline per namespace, "
+            "the prod SLO's burn-rate pages and tickets); PrometheusRules where the Prometheus "
+            "Operator runs, `mooring observe render` otherwise"
+        )
+        routes = alertmanager_config([tenant], spec.observe.alertmanager)
+        receivers = ", ".join(r["name"] for r in routes["receivers"])
+        self.say(
+            f"  routing: critical -> PagerDuty and chat, the rest -> chat and e-mail ({receivers})"
+        )
+        dashboard = await kube.get("v1", "ConfigMap", DASHBOARD_CONFIGMAP, "payments-dev")
+        self.say(
+            f"  dashboard: ConfigMap payments-dev/{DASHBOARD_CONFIGMAP} labelled "
+            "grafana_dashboard=1 for Grafana's sidecar"
+        )
+        assert dashboard["data"]
+        rules = self.cluster.dir / "payments.rules.yaml"
+        rules.write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+        prometheus = DevPrometheus(self.cluster)
+        url = await asyncio.to_thread(prometheus.start, {}, [rules], "2s")
+        pod = _documents(self.examples.parent / "workloads" / "payments-api.yaml")[0]
+        hungry = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "hungry",
+                "namespace": "payments-dev",
+                "labels": {"app": "hungry"},  # not the api Deployment's: it would adopt it
+                "annotations": {"kwok.x-k8s.io/usage-memory": "120Mi"},
+            },
+            "spec": {
+                **pod["spec"]["template"]["spec"],
+                "containers": [
+                    {
+                        **pod["spec"]["template"]["spec"]["containers"][0],
+                        "resources": {
+                            "requests": {"cpu": "100m", "memory": "64Mi"},
+                            "limits": {"cpu": "200m", "memory": "128Mi"},
+                        },
+                    }
+                ],
+            },
+        }
+        await kube.apply(hungry)
+        self.say(
+            f"  Debian's Prometheus at {url} loads them; pod payments-dev/hungry is made to "
+            "use 120Mi of its 128Mi limit (kwok's simulated usage)"
+        )
+        expression = 'ALERTS{alertname="MooringPodMemoryNearLimit", pod="hungry"}'
+        started = time.monotonic()
+        for _ in range(150):
+            found = await asyncio.to_thread(query, url, expression)
+            if found:
+                labels = found[0]["metric"]
+                self.say(
+                    f"  {labels['alertname']} {labels['alertstate']} after "
+                    f"{time.monotonic() - started:.0f} s (tenant={labels['tenant']}, "
+                    f"severity={labels['severity']}, runbook docs/runbooks/"
+                    "MooringPodMemoryNearLimit.md)"
+                )
+                break
+            await asyncio.sleep(1)
+        else:
+            raise RuntimeError("Prometheus did not evaluate the memory alert")
 
     def _postgres(self) -> LocalPostgres:
         """The demo's PostgreSQL server, started once and found again on the next run."""

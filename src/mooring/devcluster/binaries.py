@@ -41,6 +41,9 @@ class GoTool:
         digest = hashlib.sha256(go_version.encode())
         for name in ("go.mod", "go.sum"):
             digest.update((tools / self.module_dir / name).read_bytes())
+        # A module with a main of its own (tools/observe/otelcol): its source is part of the pin.
+        for source in sorted((tools / self.module_dir).glob("*.go")):
+            digest.update(source.name.encode() + source.read_bytes())
         if self.ldflags:
             digest.update(self.ldflags.encode())
         return digest.hexdigest()[:16]
@@ -63,6 +66,9 @@ HELM = GoTool(
     {"helm": "helm.sh/helm/v3/cmd/helm"},
     ldflags=f"-X helm.sh/helm/v3/internal/version.version={HELM_VERSION}",
 )
+# The addon catalog's OpenTelemetry Collector (tools/observe/otelcol/main.go): `otelcol validate`
+# checks the configuration Mooring generates. Built on first use by its test, then cached.
+OTELCOL = GoTool("observe/otelcol", {"otelcol": "mooring.dev/tools/otelcol"})
 
 # GitOps: Argo CD is one multi-call binary (the component is picked by ARGOCD_BINARY_NAME);
 # its repo-server runs kustomize from PATH for the environments' overlays. Built only when

@@ -72,8 +72,12 @@ class Informer:
         kind: str,
         on_event: Handler | None = None,
         index: Callable[[Obj], str | None] | None = None,
+        labels: str | None = None,
     ) -> None:
         self.kube = kube
+        # A label selector narrows what is watched (an object that stops matching it is
+        # seen as DELETED, as the API server reports it).
+        self.labels = labels
         self.api_version = api_version
         self.kind = kind
         self.on_event = on_event
@@ -130,7 +134,11 @@ class Informer:
                 if not version:
                     version = await self._list()
                 async for event_type, obj in self.kube.watch(
-                    self.api_version, self.kind, resource_version=version, timeout_seconds=300
+                    self.api_version,
+                    self.kind,
+                    labels=self.labels,
+                    resource_version=version,
+                    timeout_seconds=300,
                 ):
                     version = obj.get("metadata", {}).get("resourceVersion", version)
                     if event_type == "BOOKMARK":
@@ -153,7 +161,9 @@ class Informer:
                 version = ""
 
     async def _list(self) -> str:
-        items, version = await self.kube.list_with_version(self.api_version, self.kind)
+        items, version = await self.kube.list_with_version(
+            self.api_version, self.kind, labels=self.labels
+        )
         fresh = {_key(o): slim(o) for o in items}
         gone = [_load(self._cache[k]) for k in self._cache.keys() - fresh.keys()]
         for key in list(self._cache):

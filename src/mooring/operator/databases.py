@@ -28,7 +28,7 @@ from mooring.api.status import set_condition
 from mooring.core.database import backoff
 from mooring.kube.client import Kube, KubeError, NotFound
 from mooring.kube.events import post_event
-from mooring.operator.metrics import RECONCILES
+from mooring.operator.metrics import DATABASE_READY, RECONCILES
 from mooring.operator.registry import REGISTRY
 from mooring.operator.settings import Options
 from mooring.services import databases as service
@@ -86,6 +86,19 @@ async def reconcile_database(
     if outcome.retry:
         # Status says why; kopf tries again, sooner at first, at most a minute apart.
         raise kopf.TemporaryError("not ready yet", delay=backoff(retry))
+
+
+@kopf.on.event(*DATABASES, registry=REGISTRY)
+async def publish_readiness(type: str, body: kopf.Body, **_: Any) -> None:
+    """mooring_database_ready follows each Database's Ready condition (for its alert)."""
+    meta = body["metadata"]
+    key = (meta["namespace"], meta["name"])
+    if type == "DELETED":
+        with contextlib.suppress(KeyError):
+            DATABASE_READY.remove(*key)
+        return
+    ready = (body.get("status") or {}).get("ready") == "True"
+    DATABASE_READY.labels(*key).set(1 if ready else 0)
 
 
 @kopf.on.delete(*DATABASES, registry=REGISTRY)

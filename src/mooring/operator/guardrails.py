@@ -36,6 +36,7 @@ from mooring.kube.client import Kube
 from mooring.kube.informer import Informer
 from mooring.operator import settings as _settings  # its startup handler makes memo["kube"]
 from mooring.operator.metrics import (
+    GUARDRAIL_AUDIT_LAST_SUCCESS,
     GUARDRAIL_AUDIT_SECONDS,
     GUARDRAIL_AUDITS,
     GUARDRAIL_CONTEXT_WRITES,
@@ -227,6 +228,8 @@ class Guardrails:
             if result.error:
                 log.warning("audit of %s: %s", namespace, result.error)
                 self.namespaces_dirty.add(namespace)
+            else:
+                GUARDRAIL_AUDIT_LAST_SUCCESS.set_to_current_time()
             self.found[namespace] = (result.tenant, result.violations)
         self._publish()
 

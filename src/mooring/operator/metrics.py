@@ -20,6 +20,18 @@ DRIFT_REPAIRS = Counter(
     "mooring_drift_repairs_total", "Managed objects restored after drift, by kind.", ["kind"]
 )
 TENANTS = Gauge("mooring_tenants", "Tenants by state (Ready, NotReady).", ["state"])
+QUEUE_LATENCY = Histogram(
+    "mooring_queue_latency_seconds",
+    "Time work waits between being seen and being started, by queue (drift: a changed "
+    "managed object until its repair starts).",
+    ["queue"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+DATABASE_READY = Gauge(
+    "mooring_database_ready",
+    "1 when a managed Database is Ready, 0 otherwise, by namespace and database.",
+    ["namespace", "database"],
+)
 
 # -- guardrails -------------------------------------------------------------------------------
 GUARDRAIL_VIOLATIONS = Gauge(
@@ -32,6 +44,10 @@ GUARDRAIL_EXCEPTIONS = Gauge(
 )
 GUARDRAIL_AUDITS = Counter(
     "mooring_guardrail_audits_total", "Namespace audits by result.", ["result"]
+)
+GUARDRAIL_AUDIT_LAST_SUCCESS = Gauge(
+    "mooring_guardrail_audit_last_success_timestamp_seconds",
+    "When the last namespace audit succeeded (Unix time); its age tells whether audits run.",
 )
 GUARDRAIL_AUDIT_SECONDS = Histogram(
     "mooring_guardrail_audit_duration_seconds",

@@ -33,6 +33,7 @@ from mooring.kube.events import post_event
 from mooring.kube.informer import Informer, slim
 from mooring.operator.metrics import (
     DRIFT_REPAIRS,
+    QUEUE_LATENCY,
     RECONCILE_ERRORS,
     RECONCILE_SECONDS,
     RECONCILES,
@@ -43,7 +44,8 @@ from mooring.services import tenants as service
 
 TENANTS_RESOURCE = (names.GROUP, names.VERSION, "tenants")
 PLATFORM_RESOURCE = (names.GROUP, names.VERSION, "platformconfigs")
-CILIUM = ("cilium.io/v2", "CiliumNetworkPolicy")
+# Owned objects of these kinds are watched by label: the cluster has many of them.
+BY_LABEL = {"ConfigMap": f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY}"}
 RENDER_CACHE = 128
 log = logging.getLogger(__name__)
 
@@ -69,9 +71,9 @@ class Watches:
     repairing: set[Ref] = field(default_factory=set)
     # Recently rendered tenants only: rendering again costs a fraction of a millisecond,
     # keeping every tenant's objects would cost tens of MiB at a thousand tenants.
-    renders: OrderedDict[str, tuple[tuple[str, str, bool], dict[Ref, dict[str, Any]]]] = field(
-        default_factory=OrderedDict
-    )
+    renders: OrderedDict[
+        str, tuple[tuple[str, str, tuple[bool, ...]], dict[Ref, dict[str, Any]]]
+    ] = field(default_factory=OrderedDict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     usage_pending: set[str] = field(default_factory=set)
 
@@ -104,7 +106,7 @@ class Watches:
         key = (
             str(body["metadata"].get("generation")),
             str(self.platform["metadata"].get("generation")),
-            self.features.cilium,
+            self.features.key(),
         )
         cached = self.renders.get(tenant_name)
         if cached is not None and cached[0] == key:
@@ -154,7 +156,7 @@ class Watches:
         if not deleted and not drifted(wanted, obj):
             return
         self.repairing.add(identity)
-        self._spawn(self._repair(tenant_name, identity, wanted, deleted))
+        self._spawn(self._repair(tenant_name, identity, wanted, deleted, time.perf_counter()))
 
     def _spawn(self, job: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(job)
@@ -195,8 +197,14 @@ class Watches:
     # -- repair --------------------------------------------------------------------------------
 
     async def _repair(
-        self, tenant_name: str, identity: Ref, wanted: dict[str, Any], deleted: bool
+        self,
+        tenant_name: str,
+        identity: Ref,
+        wanted: dict[str, Any],
+        deleted: bool,
+        seen: float,
     ) -> None:
+        QUEUE_LATENCY.labels("drift").observe(time.perf_counter() - seen)
         try:
             if identity.kind == "Namespace" and deleted:
                 # A namespace went with everything in it: reconcile the whole tenant.
@@ -269,35 +277,43 @@ async def start_watches(memo: kopf.Memo, **_: Any) -> None:
     kube: Kube = memo["kube"]
     watches = Watches(kube, features=await service.discover_features(kube))
     memo["features"] = watches.features
-    kinds = [(api, kind) for api, kind, _ in service.OWNED_KINDS]
-    for api, kind in kinds:
-        if (api, kind) == CILIUM and not watches.features.cilium:
-            continue
-        informer = Informer(kube, api, kind, on_event=watches.on_child_event, index=_tenant_label)
-        watches.informers[kind] = informer
-        informer.start()
+    _start_informers(watches)
     memo["watches"] = watches
     memo.setdefault("on_close", []).append(watches.stop)
     await asyncio.wait_for(
         asyncio.gather(*(i.synced.wait() for i in watches.informers.values())), timeout=120
     )
-    if not watches.features.cilium:
-        watches._spawn(_watch_for_cilium(watches, memo["options"].feature_poll_seconds))
+    if not all(getattr(watches.features, flag) for flag in service.OPTIONAL_KINDS.values()):
+        watches._spawn(_watch_for_features(watches, memo["options"].feature_poll_seconds))
 
 
-async def _watch_for_cilium(watches: Watches, every: float) -> None:
-    """Cilium installed after the operator started: watch its policies, render them."""
-    while not watches.features.cilium:
-        await asyncio.sleep(every)
-        if not (await service.discover_features(watches.kube)).cilium:
+def _start_informers(watches: Watches) -> list[Informer]:
+    """An informer for every owned kind installed and not watched yet."""
+    started = []
+    for api, kind, _ in service.OWNED_KINDS:
+        if kind in watches.informers or not service.kind_wanted(kind, watches.features):
             continue
-        log.info("Cilium's CRDs appeared: tenants get CiliumNetworkPolicies from now on")
-        watches.features = Features(cilium=True)
-        api, kind = CILIUM
-        informer = Informer(watches.kube, api, kind, watches.on_child_event, _tenant_label)
+        informer = Informer(
+            watches.kube, api, kind, watches.on_child_event, _tenant_label, BY_LABEL.get(kind)
+        )
         watches.informers[kind] = informer
         informer.start()
-        await informer.synced.wait()
+        started.append(informer)
+    return started
+
+
+async def _watch_for_features(watches: Watches, every: float) -> None:
+    """CRDs installed after the operator started (Cilium, the Prometheus Operator,
+    grafana-operator): watch their kinds, and render them for every tenant."""
+    while not all(getattr(watches.features, flag) for flag in service.OPTIONAL_KINDS.values()):
+        await asyncio.sleep(every)
+        found = await service.discover_features(watches.kube)
+        if found.key() == watches.features.key():
+            continue
+        log.info("CRDs appeared or went: tenants are rendered for %s from now on", found)
+        watches.features = found
+        started = _start_informers(watches)
+        await asyncio.gather(*(i.synced.wait() for i in started))
         for body in list(watches.tenants.values()):
             outcome = await reconcile_and_report(watches.kube, _body(body), watches)
             await _write_status(watches.kube, body["metadata"]["name"], outcome.status)

@@ -38,7 +38,18 @@ OWNED_KINDS: tuple[tuple[str, str, str], ...] = (
     ("v1", "LimitRange", "LimitsReady"),
     ("networking.k8s.io/v1", "NetworkPolicy", "NetworkReady"),
     ("cilium.io/v2", "CiliumNetworkPolicy", "NetworkReady"),
+    ("v1", "ConfigMap", "ObserveReady"),
+    ("monitoring.coreos.com/v1", "PrometheusRule", "ObserveReady"),
+    ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig", "ObserveReady"),
+    ("grafana.integreatly.org/v1beta1", "GrafanaDashboard", "ObserveReady"),
 )
+# Kinds owned only where their CRDs are installed: the Features flag that says so.
+OPTIONAL_KINDS: dict[str, str] = {
+    "CiliumNetworkPolicy": "cilium",
+    "PrometheusRule": "prometheus_operator",
+    "AlertmanagerConfig": "alertmanager_config",
+    "GrafanaDashboard": "grafana_operator",
+}
 STEP_OF_KIND = {kind: step for _, kind, step in OWNED_KINDS}
 STEPS = tuple(dict.fromkeys(step for _, _, step in OWNED_KINDS)) + ("PruneComplete",)
 
@@ -123,8 +134,19 @@ def parse_platform(raw: KubeObject) -> PlatformConfig:
     return parsed
 
 
+def kind_wanted(kind: str, features: Features) -> bool:
+    """Is this owned kind installed (or always there)?"""
+    flag = OPTIONAL_KINDS.get(kind)
+    return flag is None or bool(getattr(features, flag))
+
+
 async def discover_features(kube: Kube) -> Features:
-    return Features(cilium=await kube.has_kind("cilium.io/v2", "CiliumNetworkPolicy"))
+    found = {
+        flag: await kube.has_kind(api, kind)
+        for api, kind, _ in OWNED_KINDS
+        if (flag := OPTIONAL_KINDS.get(kind)) is not None
+    }
+    return Features(**found)
 
 
 # -- gather ---------------------------------------------------------------------------------
@@ -133,11 +155,7 @@ async def discover_features(kube: Kube) -> Features:
 async def gather_owned(kube: Kube, tenant: str, features: Features) -> list[KubeObject]:
     """Every object labelled as Mooring's and this tenant's, across the owned kinds."""
     selector = f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY},{names.LABEL_TENANT}={tenant}"
-    kinds = [
-        (api, kind)
-        for api, kind, _ in OWNED_KINDS
-        if kind != "CiliumNetworkPolicy" or features.cilium
-    ]
+    kinds = [(api, kind) for api, kind, _ in OWNED_KINDS if kind_wanted(kind, features)]
     listings = await asyncio.gather(*(kube.list(api, kind, labels=selector) for api, kind in kinds))
     return [obj for listing in listings for obj in listing]
 

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mooring.core.render import cilium, limitranges, namespaces, networkpolicies, quotas, rbac
+from mooring.core.render import (
+    cilium,
+    limitranges,
+    namespaces,
+    networkpolicies,
+    observe,
+    quotas,
+    rbac,
+)
 from mooring.core.render.context import Context, Features, KubeObject
 
 Renderer = Callable[[Context], list[KubeObject]]
@@ -19,6 +27,7 @@ RENDERERS: tuple[Renderer, ...] = (
     limitranges.render,  # LimitRange: the tier's container defaults
     networkpolicies.render,  # default deny, DNS, same tenant, declared allowances
     cilium.render,  # L7 HTTP and FQDN rules, only where Cilium is installed
+    observe.render,  # alert rules, routing, dashboard (rules and routes where the CRDs are)
 )
 
 

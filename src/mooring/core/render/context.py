@@ -21,6 +21,17 @@ class Features:
     """Optional parts of the cluster that change what is rendered."""
 
     cilium: bool = False
+    prometheus_operator: bool = False  # PrometheusRule (monitoring.coreos.com/v1)
+    alertmanager_config: bool = False  # AlertmanagerConfig (monitoring.coreos.com/v1alpha1)
+    grafana_operator: bool = False  # GrafanaDashboard (grafana.integreatly.org/v1beta1)
+
+    def key(self) -> tuple[bool, ...]:
+        return (
+            self.cilium,
+            self.prometheus_operator,
+            self.alertmanager_config,
+            self.grafana_operator,
+        )
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@
   namespaces, nor escalate or bind: those come from Git through Mooring.
 - The operator's own ServiceAccount and least-privilege ClusterRole (no wildcards).
 - The CRDs, generated from the models.
-- Admission policies: a Database only in a tenant namespace.
+- Admission policies: a Database only in a tenant namespace; Mooring's objects in tenant
+  namespaces changed by the operator only (protection.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from mooring.api import names
 from mooring.api.crd import crd
 from mooring.api.kinds import KINDS
 from mooring.core.render.database import admission_policy as database_admission_policy
+from mooring.core.render.protection import protection_policy
 from mooring.core.render.rbac import TENANT_RBAC_PREFIX, cluster_role_name
 
 KubeObject = dict[str, Any]
@@ -64,6 +66,9 @@ VIEWER: tuple[Rule, ...] = (
     rule("events.k8s.io", ["events"], READ),
     rule(names.GROUP, ["databases", "policyexceptions"], READ),
     rule("wgpolicyk8s.io", ["policyreports"], READ),
+    # The baseline alerts, routing and dashboards Mooring renders (and the tenant's own).
+    rule("monitoring.coreos.com", ["prometheusrules", "alertmanagerconfigs"], READ),
+    rule("grafana.integreatly.org", ["grafanadashboards"], READ),
 )
 DEVELOPER: tuple[Rule, ...] = VIEWER + (
     rule("", ["secrets"], READ),
@@ -81,6 +86,8 @@ DEVELOPER: tuple[Rule, ...] = VIEWER + (
     rule("autoscaling", ["horizontalpodautoscalers"], WRITE),
     rule("policy", ["poddisruptionbudgets"], WRITE),
     rule(names.GROUP, ["databases"], WRITE),
+    # Their own alert rules beside the baseline (which the protection policy keeps theirs).
+    rule("monitoring.coreos.com", ["prometheusrules"], WRITE),
 )
 OWNER: tuple[Rule, ...] = DEVELOPER + (
     rule("", ["serviceaccounts"], WRITE),
@@ -151,6 +158,9 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     rule("wgpolicyk8s.io", ["policyreports"], [*READ, *WRITE]),
     # Cost: nodes' capacity and labels (node pools); pods, claims and Services are read above.
     rule("", ["nodes"], READ),
+    # Observe: tenants' rules, routing and dashboards (ConfigMaps are above).
+    rule("monitoring.coreos.com", ["prometheusrules", "alertmanagerconfigs"], [*READ, *WRITE]),
+    rule("grafana.integreatly.org", ["grafanadashboards"], [*READ, *WRITE]),
 )
 
 
@@ -324,6 +334,7 @@ def install(extra_rules: tuple[Rule, ...] = ()) -> list[KubeObject]:
         *operator_rbac(extra_rules),
         *operator_rbac_policy(),
         *database_admission_policy(),
+        *protection_policy(operator_user()[0]),
     ]
 
 
