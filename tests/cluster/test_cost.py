@@ -301,7 +301,7 @@ def _metric(text: str, name: str, **labels: str) -> float | None:
 
 
 async def test_crossing_a_budget_posts_an_event_and_counts_in_the_metrics(
-    kube: Kube, operator: OperatorProcess, cost_platform: str
+    kube: Kube, dev_cluster: DevCluster, operator: OperatorProcess, cost_platform: str
 ) -> None:
     # Prices high enough that one minute of 1 CPU (1000 per vCPU-hour: 16.67) spends more
     # than half of a 25 budget, and the month's forecast goes past all of it.
@@ -372,6 +372,25 @@ async def test_crossing_a_budget_posts_an_event_and_counts_in_the_metrics(
             check=False,
         )
         assert "COST/BUDGET" in table.stdout and "/25 USD" in table.stdout, table.stderr
+        # The team reads its month with its own credentials (`mooring tenant status`);
+        # someone who is not a member reads nothing of it.
+        owner = dev_cluster.dir / f"{name}-owner.kubeconfig"
+        owner.write_text(dev_cluster.mint_kubeconfig(f"{name}-owner"))
+        stranger = dev_cluster.dir / f"{name}-stranger.kubeconfig"
+        stranger.write_text(dev_cluster.mint_kubeconfig(f"{name}-stranger"))
+        runner = CliRunner()
+        mine = await asyncio.to_thread(
+            runner.invoke, cli, ["tenant", "status", name, "--kubeconfig", str(owner), "-o", "json"]
+        )
+        assert mine.exit_code == 0, mine.stderr
+        section = json.loads(mine.stdout)["sections"]["cost"]
+        assert section["currency"] == "USD" and "actual:50" in section["crossed"]
+        assert section["thresholdsPercent"] == [50, 100]
+        theirs = await asyncio.to_thread(
+            runner.invoke, cli, ["tenant", "status", name, "--kubeconfig", str(stranger)]
+        )
+        assert theirs.exit_code == 3 and "forbidden" in theirs.stderr.lower()
+        assert "USD" not in theirs.stdout
     finally:
         await kube.patch(API, "PlatformConfig", "default", {"spec": {"prices": None}})
         await kube.patch(API, "Tenant", name, {"spec": {"deletionPolicy": "Delete"}})
