@@ -98,7 +98,13 @@ class OperatorProcess:
             out.write(f"\n===== mooring operator {' '.join(extra)} =====\n".encode())
             self.process = subprocess.Popen(
                 operator_command(
-                    self.kubeconfig, self.metrics_port, "--feature-poll-seconds", "1", *extra
+                    self.kubeconfig,
+                    self.metrics_port,
+                    "--feature-poll-seconds",
+                    "1",
+                    "--cost-refresh-seconds",
+                    "3",
+                    *extra,
                 ),
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -28,6 +28,10 @@ def test_the_demo_runs_end_to_end_twice_and_down_stops_everything(tmp_path: Path
             "limits: admitted, with the warning: Deployment nightly",
             "the audit's PolicyReport analytics-dev lists it: rule resources warn",
             "SELECT -> [(1, 'hello from Mooring')]",
+            "reserved/month",  # the cost chapter: the estimate before anything runs
+            "charged its usage; analytics-dev uses",
+            "one self-contained HTML page with charts",
+            "COST/BUDGET",
             "Argo CD synced Mooring from Git",
             "CI: $ mooring validate environments/base/platform.yaml tenants/ -> exit 0",
             "s after the merge",

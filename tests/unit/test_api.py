@@ -126,9 +126,9 @@ def test_generated_crds_are_structural(kind: object) -> None:
     assert _walk(schema) == []
 
 
-def test_the_tenant_crd_prints_tier_namespaces_and_ready() -> None:
+def test_the_tenant_crd_prints_tier_namespaces_ready_and_cost() -> None:
     columns = [c["name"] for c in crd(TENANT)["spec"]["versions"][0]["additionalPrinterColumns"]]
-    assert columns == ["Tier", "Namespaces", "Ready", "Reason", "Age"]
+    assert columns == ["Tier", "Namespaces", "Ready", "Cost/Budget", "Reason", "Age"]
 
 
 def test_the_committed_install_manifests_are_up_to_date() -> None:

@@ -77,6 +77,9 @@ def test_o_is_the_format_of_validate_and_check_and_format_still_works(tmp_path: 
     manifest.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: []}\n")
     done = run("check", str(manifest), "-o", "json")
     assert "summary" in json.loads(done.stdout)
+    done = run("cost", "estimate", str(EXAMPLE), "-o", "json")
+    assert done.returncode == 0, done.stderr
+    assert "tenants" in json.loads(done.stdout)
 
 
 def test_files_come_from_paths_from_f_and_from_standard_input() -> None:
@@ -109,6 +112,7 @@ def test_every_command_that_talks_to_a_cluster_takes_kubeconfig_and_context() ->
         ["db", "credentials"],
         ["db", "connect"],
         ["tenant", "status"],
+        ["cost", "report"],
         ["operator"],
     ):
         shown = CliRunner().invoke(cli, [*command, "--help"]).output
@@ -116,10 +120,13 @@ def test_every_command_that_talks_to_a_cluster_takes_kubeconfig_and_context() ->
 
 
 def test_no_command_uses_o_for_anything_but_the_output_format() -> None:
-    """`dev kubeconfig` writes a file with --write, not -o."""
+    """`dev kubeconfig` and `cost report` write a file with --write, not -o."""
     shown = CliRunner().invoke(cli, ["dev", "kubeconfig", "--help"]).output
     assert "--write FILE" in shown
     assert "-o" not in shown
+    shown = CliRunner().invoke(cli, ["cost", "report", "--help"]).output
+    assert "--write FILE" in shown
+    assert "-o, --output, --format [table|csv|json|html]" in shown
 
 
 def on_a_terminal(*args: str, **environ: str) -> str:

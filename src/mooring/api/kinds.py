@@ -75,6 +75,11 @@ TENANT = Kind(
         Column("Tier", ".status.tier"),
         Column("Namespaces", ".status.namespaceCount", type="integer"),
         Column("Ready", READY),
+        Column(
+            "Cost/Budget",
+            ".status.cost.summary",
+            description="Cost this month to date / the monthly budget, in the platform's currency",
+        ),
         Column("Reason", '.status.conditions[?(@.type=="Ready")].reason', priority=1),
     ),
     rules=(

@@ -3,7 +3,7 @@
 Pure models. The same YAML lives in the platform repository (platform.yaml), so the
 offline CLI reads exactly what the cluster uses: tiers with quotas and container
 defaults, the capacity budget, where DNS and the ingress controller run, guardrail
-settings and the shared database servers.
+settings, the shared database servers, prices and cost settings.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 
 from mooring.api import names
 from mooring.api.base import DnsLabel, DnsName, LabelValue, Model, Resource, unique
+from mooring.api.cost import CostSettings, Prices
 from mooring.api.guardrails import GuardrailSettings
 from mooring.api.observe import ObserveSettings, Thresholds
 from mooring.api.quantity import Quantity, format_bytes, parse_quantity
@@ -436,6 +437,16 @@ class PlatformConfigSpec(Model):
         default_factory=ObserveSettings,
         description="Baseline alerts, dashboards and routing: thresholds, the scrape jobs "
         "the rules read, runbook links, labels for the Prometheus Operator's selectors.",
+    )
+    prices: Prices = Field(
+        default_factory=Prices,
+        description="What resources cost (per vCPU-hour, GiB-hour, GiB-month...), in one "
+        "currency; defaults are OpenCost's list prices in USD.",
+    )
+    cost: CostSettings = Field(
+        default_factory=CostSettings,
+        description="Where usage is read from (Prometheus), how often tenants' cost is "
+        "refreshed, whether idle capacity is shared.",
     )
 
     @model_validator(mode="after")

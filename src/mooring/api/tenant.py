@@ -20,6 +20,7 @@ from mooring.api.base import (
     check_name,
     unique,
 )
+from mooring.api.cost import Budget, CostStatus
 from mooring.api.observe import TenantObserve
 from mooring.api.quantity import Quantity
 from mooring.api.status import Condition
@@ -381,7 +382,9 @@ class TenantSpec(Model):
         description="Network allowances; everything else in and out is denied.",
     )
     cost_center: LabelValue | None = Field(
-        None, description="Accounting label put on every namespace (mooring.dev/cost-center)."
+        None,
+        description="The tenant's cost centre: every namespace is labelled "
+        "mooring.dev/cost-center with it, and cost reports group by it.",
     )
     labels: dict[str, LabelValue] = Field(
         default_factory=dict,
@@ -424,6 +427,11 @@ class TenantSpec(Model):
         default_factory=TenantObserve,
         description="Alert thresholds, contacts and SLOs; the baseline alerts, dashboard and "
         "runbooks come with every tenant.",
+    )
+    budget: Budget | None = Field(
+        None,
+        description="A monthly budget: status.cost reports its use and forecast; crossing a "
+        "threshold posts an Event and shows in the mooring_tenant_budget_* metrics.",
     )
 
     @field_validator("hostnames")
@@ -532,4 +540,7 @@ class TenantStatus(BaseModel):
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["type"]},
         description="Ready, and one condition per step: NamespacesReady, AccessReady, "
         "QuotaReady, LimitsReady, NetworkReady, PruneComplete.",
+    )
+    cost: CostStatus | None = Field(
+        None, description="This month's cost and the budget's use, kept current by the operator."
     )

@@ -32,6 +32,8 @@ COMMANDS = {
     "completion": "mooring.cli.completion:completion",
     # guardrails
     "check": "mooring.cli.check:check",
+    # cost
+    "cost": "mooring.cli.cost:cost",
     "policy": "mooring.cli.policy:policy",
     "version": "mooring.cli.version:version",
     # observability

@@ -100,6 +100,13 @@ from mooring.operator.main import OperatorStartError, Options, run
     "--workers", default=100, show_default=True, help="Objects handled at once (kopf's workers)."
 )
 @click.option(
+    "--cost-refresh-seconds",
+    type=click.FloatRange(min=1),
+    default=None,
+    help="Refresh tenants' status.cost this often (default: the PlatformConfig's "
+    "spec.cost.refreshSeconds).",
+)
+@click.option(
     "--crash-at", default=None, hidden=True, help="Tests: SIGKILL itself at STEP[@NAMESPACE/NAME]."
 )
 def operator(
@@ -123,6 +130,7 @@ def operator(
     api_burst: int,
     resync_seconds: float,
     workers: int,
+    cost_refresh_seconds: float | None,
     crash_at: str | None,
 ) -> None:
     """Reconcile Tenants (and the rest of Mooring's resources) until interrupted."""
@@ -158,6 +166,7 @@ def operator(
                 api_burst=api_burst,
                 resync_seconds=resync_seconds,
                 workers=workers,
+                cost_refresh_seconds=cost_refresh_seconds,
                 crash_at=crash_at,
             )
         )

@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 
 from mooring.api import yamldump
+from mooring.api.cost import money_text
 from mooring.api.documents import Document, model_errors
 from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import Tenant
@@ -33,6 +34,7 @@ from mooring.cli.output import (
     print_objects,
     say,
 )
+from mooring.core.cost.estimate import estimate
 from mooring.core.gate import unread_manifests
 from mooring.core.render import Context, Features, render_tenant
 from mooring.core.validate import Finding, Parsed, error_count, validate_documents
@@ -123,6 +125,14 @@ def validate(paths: tuple[str, ...], filenames: tuple[str, ...], fmt: Format) ->
     """
     loaded = load(all_paths(paths, filenames))
     report(loaded, fmt)
+    parsed = loaded.parsed
+    if fmt == "text" and parsed.platform and parsed.tenants and not loaded.error_count:
+        reserved = estimate(parsed.tenants, parsed.platform[0].spec)
+        say(
+            f"cost: the tenants' quotas reserve up to {money_text(reserved.upper_bound)} "
+            f"{reserved.currency}/month at list price (`mooring cost estimate PATH... "
+            "--base REF` shows what a pull request adds)"
+        )
     code = loaded.exit_code()
     if code:
         sys.exit(code)

@@ -239,6 +239,18 @@ def check_tenant(
                         path,
                     )
                 )
+    budget = spec.budget
+    currency = platform.prices.currency
+    if budget is not None and budget.currency is not None and budget.currency != currency:
+        findings.append(
+            Finding(
+                "budget-currency",
+                f"the budget is in {budget.currency} but the platform's prices are in "
+                f"{currency}; write the budget in {currency} (or leave currency out): "
+                "Mooring converts no currencies",
+                ("spec", "budget", "currency"),
+            )
+        )
     ingress = spec.network.ingress
     if ingress.http and not (ingress.from_tenants or ingress.from_ingress_controller):
         findings.append(

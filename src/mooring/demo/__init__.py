@@ -24,7 +24,7 @@ from mooring.core.observe.routing import alertmanager_config
 from mooring.core.policy.report import REPORT_NAME
 from mooring.core.render import Context
 from mooring.core.render.observe import DASHBOARD_CONFIGMAP, rule_file
-from mooring.demo import story
+from mooring.demo import cost, story
 from mooring.demo.localgitops import LocalGitOps, start_operator
 from mooring.devcluster.binaries import ensure_built, repository_root
 from mooring.devcluster.cluster import DevCluster
@@ -62,9 +62,9 @@ class Demo:
         self.step("3. The operator (as its ServiceAccount, least privilege)")
         self._operator()
         asyncio.run(self._tenants())
-        self.step("9. A team opens a pull request; CI validates it; merged; Argo CD syncs it")
+        self.step("11. A team opens a pull request; CI validates it; merged; Argo CD syncs it")
         asyncio.run(story.pull_request(self.gitops, self.say))
-        self.step("10. A broken change: Argo CD shows the Application Degraded, with Mooring's why")
+        self.step("12. A broken change: Argo CD shows the Application Degraded, with Mooring's why")
         asyncio.run(story.broken_change(self.gitops, self.say))
         self.say("")
         self.say(f"demo finished in {time.monotonic() - started:.1f} s. Explore:")
@@ -76,6 +76,7 @@ class Demo:
         self.say(f"  {kubectl} get ns -l app.kubernetes.io/managed-by=mooring --show-labels")
         self.say(f"  .venv/bin/mooring validate {self.examples}")
         self.say("  .venv/bin/mooring db list --namespace payments-dev")
+        self.say("  .venv/bin/mooring cost report --window 1h --step 1m -o html --write cost.html")
         self.say(
             "  .venv/bin/mooring dev down   # stops the operator, PostgreSQL and the control plane"
         )
@@ -85,7 +86,8 @@ class Demo:
         self.say(f"== {title}")
 
     def _operator(self) -> None:
-        component = start_operator(self.cluster)
+        # status.cost refreshed every few seconds, for the cost chapter to show it
+        component = start_operator(self.cluster, "--cost-refresh-seconds", "5")
         self.say(
             f"  running as pid {component.pid}; metrics on http://127.0.0.1:"
             f"{component.port}/metrics; log {component.log}"
@@ -107,6 +109,8 @@ class Demo:
             await self._guardrails(kube)
             await self._database(kube)
             await self._observe(kube)
+            self.step("10. Cost: before a pull request merges, and as tenants run")
+            await cost.chapter(self.cluster, kube, self.say, self.examples)
 
     async def _wait_ready(self, kube: Kube, timeout: float = 60) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout

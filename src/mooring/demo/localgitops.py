@@ -153,12 +153,13 @@ class LocalGitOps:
         return start_operator(self.cluster)
 
 
-def start_operator(cluster: DevCluster) -> Component:
+def start_operator(cluster: DevCluster, *extra: str) -> Component:
+    """The operator process with `extra` arguments (e.g. a shorter cost refresh)."""
     config = cluster.operator_kubeconfig(cluster.dir / "operator.kubeconfig")
     port = free_port()
     return cluster.attach(
         OPERATOR,
-        operator_command(config, port, "--health-port", str(free_port())),
+        operator_command(config, port, "--health-port", str(free_port()), *extra),
         port,
         lambda p: http_ok(f"http://127.0.0.1:{p}/metrics"),
     )

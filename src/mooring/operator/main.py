@@ -24,6 +24,7 @@ from mooring.core import versions
 from mooring.kube import incluster
 from mooring.kube.client import Kube, KubeError
 from mooring.kube.incluster import InClusterError
+from mooring.operator import cost as _cost  # noqa: F401  (registers handlers)
 from mooring.operator import databases as _databases  # noqa: F401  (registers handlers)
 from mooring.operator import guardrails as _guardrails  # noqa: F401  (registers handlers)
 from mooring.operator import kopf_fixes, logs, settings

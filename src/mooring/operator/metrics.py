@@ -82,3 +82,52 @@ API_IN_FLIGHT_LIMIT = Gauge(
     "How many requests at once each API client allows itself now (it adapts to the server).",
     ["client"],
 )
+# -- cost and budgets (labels: tenant, currency; names documented in docs/cost.md) ----------
+TENANT_COST_MONTH_TO_DATE = Gauge(
+    "mooring_tenant_cost_month_to_date",
+    "A tenant's cost from the 1st of the calendar month (UTC) until the last refresh.",
+    ["tenant", "currency"],
+)
+TENANT_COST_FORECAST = Gauge(
+    "mooring_tenant_cost_forecast",
+    "A tenant's expected cost for the whole calendar month (month to date plus the last "
+    "day's run rate over the hours left).",
+    ["tenant", "currency"],
+)
+TENANT_COST_IDLE_SHARE = Gauge(
+    "mooring_tenant_cost_idle_share",
+    "The share of idle capacity included in the tenant's month to date (when the platform "
+    "shares idle; 0 otherwise).",
+    ["tenant", "currency"],
+)
+TENANT_BUDGET_AMOUNT = Gauge(
+    "mooring_tenant_budget_amount",
+    "A tenant's monthly budget (spec.budget.amountPerMonth); absent without a budget.",
+    ["tenant", "currency"],
+)
+TENANT_BUDGET_USED_RATIO = Gauge(
+    "mooring_tenant_budget_used_ratio",
+    "Month to date over the monthly budget (1 = the whole budget spent).",
+    ["tenant"],
+)
+TENANT_BUDGET_FORECAST_RATIO = Gauge(
+    "mooring_tenant_budget_forecast_ratio",
+    "The month's forecast over the monthly budget (above 1: the budget will be exceeded).",
+    ["tenant"],
+)
+TENANT_BUDGET_CROSSINGS = Counter(
+    "mooring_tenant_budget_threshold_crossings_total",
+    "Budget thresholds crossed (announced with an Event), by tenant, threshold percent and "
+    "what crossed it: the actual cost or the forecast.",
+    ["tenant", "threshold", "by"],
+)
+COST_REFRESHES = Counter(
+    "mooring_cost_refreshes_total",
+    "Refreshes of every tenant's status.cost, by result.",
+    ["result"],
+)
+COST_REFRESH_SECONDS = Histogram(
+    "mooring_cost_refresh_duration_seconds",
+    "Time to refresh every tenant's status.cost (queries, allocation, status writes).",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+)

@@ -52,6 +52,8 @@ class Options:
     resync_seconds: float = 60.0
     # Objects kopf handles at once (operator/pacing.py).
     workers: int = 100
+    # Seconds between refreshes of tenants' status.cost (None: the PlatformConfig's).
+    cost_refresh_seconds: float | None = None
 
     def connect(self, timeout: float = 30, pacing: PacingSettings | None = None) -> Kube:
         """A client for the cluster: the pod's ServiceAccount, or the kubeconfig."""

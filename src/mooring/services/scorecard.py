@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mooring.api import names, policyreport
+from mooring.core.cost.card import cost_section
 from mooring.core.policy.report import REPORT_NAME
 from mooring.core.render.quotas import QUOTA_NAME
 from mooring.core.scorecard import Scorecard, Section, build
@@ -24,9 +25,15 @@ from mooring.kube.client import Forbidden, Kube, KubeError, NotFound
 KubeObject = dict[str, Any]
 Gatherer = Callable[[Kube, KubeObject], Awaitable[Section | None]]
 
+
+async def _cost(kube: Kube, tenant: KubeObject) -> Section | None:
+    """This month's cost and the budget's use: status.cost, on the Tenant already read."""
+    return cost_section(tenant)
+
+
 # name -> gatherer of an extra section; one line each (cost, alerts, ...). A gatherer that
 # raises KubeError becomes a note; one that returns None adds nothing.
-SECTIONS: dict[str, Gatherer] = {}
+SECTIONS: dict[str, Gatherer] = {"cost": _cost}
 
 
 class NoTenant(LookupError):

@@ -589,7 +589,8 @@ def _ordered(conditions: list[Condition]) -> list[Condition]:
 
 
 def _dump(status: TenantStatus) -> dict[str, Any]:
-    return status.model_dump(mode="json", by_alias=True, exclude_none=True)
+    # status.cost is the cost loop's (services.cost_status): a reconcile never writes it.
+    return status.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"cost"})
 
 
 def _events(outcome: Outcome, decision: Plan, previous: TenantStatus) -> list[tuple[str, str, str]]:

@@ -159,6 +159,8 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     rule("apps", ["replicasets"], READ),
     rule("networking.k8s.io", ["ingresses"], READ),
     rule("wgpolicyk8s.io", ["policyreports"], [*READ, *WRITE]),
+    # Cost: nodes' capacity and labels (node pools); pods, claims and Services are read above.
+    rule("", ["nodes"], READ),
     # Observe: tenants' rules, routing and dashboards (ConfigMaps are above).
     rule("monitoring.coreos.com", ["prometheusrules", "alertmanagerconfigs"], [*READ, *WRITE]),
     rule("grafana.integreatly.org", ["grafanadashboards"], [*READ, *WRITE]),

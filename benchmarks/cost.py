@@ -1,0 +1,420 @@
+"""Benchmark: cost allocation over 10,000 pods and 30 days at a 1 h step, from Prometheus.
+
+History: 1,000 tenants x 10 pods (one container each) on 100 nodes, as kube-state-metrics
+and cAdvisor would have it (requests, running status, pod info, node capacity, CPU usage
+counters and working-set memory, usage above and below requests through each day),
+written into TSDB blocks with promtool (`create-blocks-from openmetrics`, one file per
+day) and served by Debian's Prometheus. The cluster: the local control plane with the
+same 100 nodes, namespaces, Tenants and 10,000 pods (kwok runs them).
+
+Prints, in one run:
+- the whole `mooring cost report --window 30d --step 1h --by tenant` (a process of its
+  own): wall time and peak memory (aims: under 5 s and 300 MB);
+- the PromQL floor: the same queries the report sends, replayed alone (answers read,
+  not parsed), with the same concurrency;
+- the operator's refresh of 1,000 tenants' status.cost: wall and CPU time, status writes,
+  peak Python heap.
+
+Usage: .venv/bin/python benchmarks/cost.py [--pods 10000] [--days 30] [--interval 1800]
+       [--data DIR (reuse history written before)]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from mooring.core.cost.window import align, parse_window
+from mooring.core.render.platform import install
+from mooring.devcluster.cluster import DevCluster, NodeShape
+from mooring.devcluster.history import HistoryPrometheus, write_blocks
+from mooring.kube.client import Kube
+from mooring.operator.cost import refresh_once
+from mooring.services.cost import MonthCache, measure
+from mooring.services.install import apply_objects
+from mooring.services.prometheus import Prometheus
+
+API = "mooring.dev/v1alpha1"
+GIB = 2**30
+DAY = 86400
+BLOCK = 7200  # promtool's block length
+PODS_PER_TENANT = 10
+NODES = 100
+
+
+def pod_shape(index: int) -> tuple[float, float, float]:
+    """(CPU request in cores, memory request in bytes, phase of its daily usage cycle)."""
+    return 0.1 + (index % 5) * 0.1, 128 * 2**20 * (1 + index % 4), (index % 24) / 24 * 2 * math.pi
+
+
+def names(index: int) -> tuple[str, str, str]:
+    """(namespace, pod, node) of pod `index`."""
+    tenant = index // PODS_PER_TENANT
+    return f"t{tenant:04d}-dev", f"app-{index:05d}", f"kwok-node-{index % NODES}"
+
+
+def usage(cpu: float, phase: float, t: float, t0: float) -> tuple[float, float]:
+    """CPU core-seconds used since t0 (0.3 to 1.3 times the request through a day) and the
+    fraction of the memory request in use at t."""
+    omega = 2 * math.pi / DAY
+    core_seconds = cpu * (
+        0.8 * (t - t0) - 0.5 / omega * (math.cos(omega * t + phase) - math.cos(omega * t0 + phase))
+    )
+    return core_seconds, 0.85 + 0.35 * math.sin(omega * t + phase)
+
+
+def pod_series(index: int, stamps: list[int], t0: float) -> Iterator[tuple[str, str, list[str]]]:
+    """(family, series, values at `stamps`) of one pod, as kube-state-metrics and cAdvisor
+    would expose them."""
+    ns, pod, node = names(index)
+    cpu, memory, phase = pod_shape(index)
+    who = f'namespace="{ns}",pod="{pod}"'
+    one = ["1"] * len(stamps)
+    used = [usage(cpu, phase, s, t0) for s in stamps]
+    yield "kube_pod_info", f'kube_pod_info{{{who},node="{node}"}}', one
+    yield (
+        "kube_pod_container_status_running",
+        f'kube_pod_container_status_running{{{who},container="app"}}',
+        one,
+    )
+    requests = "kube_pod_container_resource_requests"
+    yield (
+        requests,
+        f'{requests}{{{who},container="app",node="{node}",resource="cpu",unit="core"}}',
+        [repr(cpu)] * len(stamps),
+    )
+    yield (
+        requests,
+        f'{requests}{{{who},container="app",node="{node}",resource="memory",unit="byte"}}',
+        [str(memory)] * len(stamps),
+    )
+    yield (
+        "container_cpu_usage_seconds_total",
+        f'container_cpu_usage_seconds_total{{{who},container="app"}}',
+        [repr(seconds) for seconds, _ in used],
+    )
+    yield (
+        "container_memory_working_set_bytes",
+        f'container_memory_working_set_bytes{{{who},container="app"}}',
+        [str(int(memory * fraction)) for _, fraction in used],
+    )
+
+
+def span_file(args: tuple[Path, int, int, float, float]) -> Path:
+    """Two hours of history for every node and pod, as OpenMetrics text (each family's
+    series together, as the format wants): one TSDB block, which promtool (2.42: blocks of
+    2 hours, the input read once per block) makes in one pass."""
+    folder, pods, interval, span_start, t0 = args
+    stamps = [int(span_start) + i * interval for i in range(BLOCK // interval)]
+    families: dict[str, list[str]] = {}
+    for n in range(NODES):
+        for resource_, value in (("cpu", "64"), ("memory", str(256 * GIB))):
+            series = f'kube_node_status_capacity{{node="kwok-node-{n}",resource="{resource_}"}}'
+            families.setdefault("kube_node_status_capacity", []).append(
+                "".join(f"{series} {value} {s}\n" for s in stamps)
+            )
+    for index in range(pods):
+        for family, series, values in pod_series(index, stamps, t0):
+            families.setdefault(family, []).append(
+                "".join(f"{series} {v} {s}\n" for v, s in zip(values, stamps, strict=True))
+            )
+    path = folder / f"span-{int(span_start)}.om"
+    partial = path.with_suffix(".partial")
+    with partial.open("w") as out:
+        for family, chunks in families.items():
+            out.write(f"# TYPE {family} gauge\n")
+            out.writelines(chunks)
+        out.write("# EOF\n")
+    partial.rename(path)
+    return path
+
+
+def write_history(data: Path, pods: int, days: int, interval: int, end: datetime) -> None:
+    """Resumable: spans whose block is in `data` are skipped, span files already written
+    (complete: written under another name, then renamed) are converted as they are."""
+    scratch = data.parent / "openmetrics"
+    scratch.mkdir(parents=True, exist_ok=True)
+    start = end.timestamp() - (days + 1) * DAY  # a day before the window: the first rates
+    spans = (days + 1) * DAY // BLOCK
+    converted = blocks_by_start(data)
+    jobs = [
+        (scratch, pods, interval, start + i * BLOCK, start)
+        for i in range(spans)
+        if int(start + i * BLOCK) not in converted
+    ]
+    began = time.monotonic()
+    # Two spans at a time: written (unless they already are), turned into blocks by two
+    # promtools, removed; at most two span files (30 MB each) wait on disk.
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        for first in range(0, len(jobs), 2):
+            chunk = jobs[first : first + 2]
+            missing = [job for job in chunk if not span_path(job).is_file()]
+            list(pool.map(span_file, missing))
+            paths = [span_path(job) for job in chunk]
+            write_blocks(paths, data, jobs=2)
+            for path in paths:
+                path.unlink()
+    written = time.monotonic() - began
+    compact(data)
+    print(
+        f"history: {pods} pods x {days + 1} days at {interval} s ({len(jobs)} of {spans} spans "
+        f"written now): {written:.0f} s to write, "
+        f"{time.monotonic() - began - written:.0f} s for Prometheus to compact",
+        flush=True,
+    )
+
+
+def span_path(job: tuple[Path, int, int, float, float]) -> Path:
+    return job[0] / f"span-{int(job[3])}.om"
+
+
+def blocks_by_start(data: Path) -> set[int]:
+    """The start (Unix seconds) of every TSDB block in `data`."""
+    if not data.is_dir():
+        return set()
+    return {
+        int(json.loads(meta.read_text())["minTime"]) // 1000 for meta in data.glob("*/meta.json")
+    }
+
+
+def compact(data: Path, quiet_for: float = 90) -> None:
+    """Let Prometheus compact the 2-hour blocks (as its own history would be) before any
+    timing: run it until its block count has not moved for `quiet_for` seconds."""
+    server = HistoryPrometheus(data)
+    try:
+        last, since = -1, time.monotonic()
+        while time.monotonic() - since < quiet_for:
+            blocks = sum(1 for p in data.iterdir() if p.is_dir() and len(p.name) == 26)
+            if blocks != last:
+                last, since = blocks, time.monotonic()
+            time.sleep(5)
+    finally:
+        server.stop()
+
+
+async def prepare_cluster(kube: Kube, pods: int, prometheus: str) -> None:
+    """CRDs, a PlatformConfig reading the history's Prometheus, namespaces and Tenants as
+    the operator would make them, and the pods on the nodes the history says."""
+    await apply_objects(kube, install())
+    await kube.apply(
+        {
+            "apiVersion": API,
+            "kind": "PlatformConfig",
+            "metadata": {"name": "default"},
+            "spec": {
+                "tiers": {"small": {"quota": {"cpu": "8", "memory": "32Gi", "pods": 20}}},
+                "cost": {"prometheusUrl": prometheus},
+            },
+        }
+    )
+    limit = asyncio.Semaphore(32)
+
+    async def create(obj: dict[str, Any]) -> None:
+        async with limit:
+            await kube.apply(obj)
+
+    tenants = -(-pods // PODS_PER_TENANT)
+    await asyncio.gather(
+        *(
+            create(
+                {
+                    "apiVersion": API,
+                    "kind": "Tenant",
+                    "metadata": {"name": f"t{t:04d}"},
+                    "spec": {
+                        "owners": {"users": [f"owner{t}"]},
+                        "environments": [{"name": "dev"}],
+                        "budget": {"amountPerMonth": 100},
+                    },
+                }
+            )
+            for t in range(tenants)
+        ),
+        *(
+            create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {
+                        "name": f"t{t:04d}-dev",
+                        "labels": {
+                            "mooring.dev/tenant": f"t{t:04d}",
+                            "mooring.dev/environment": "dev",
+                        },
+                    },
+                }
+            )
+            for t in range(tenants)
+        ),
+    )
+    started = time.monotonic()
+
+    def pod(index: int) -> dict[str, Any]:
+        ns, name, node = names(index)
+        cpu, mem, _ = pod_shape(index)
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": ns, "labels": {"app": "app"}},
+            "spec": {
+                "nodeName": node,
+                "containers": [
+                    {
+                        "name": "app",
+                        "image": "registry.example/app:1",
+                        "resources": {
+                            "requests": {"cpu": f"{int(cpu * 1000)}m", "memory": str(int(mem))}
+                        },
+                    }
+                ],
+            },
+        }
+
+    await asyncio.gather(*(create(pod(i)) for i in range(pods)))
+    print(
+        f"cluster: {pods} pods in {tenants} namespaces in {time.monotonic() - started:.0f} s",
+        flush=True,
+    )
+
+
+def whole_report(kubeconfig: Path, prometheus: str, at: datetime) -> tuple[float, int]:
+    """`mooring cost report` as a process of its own: wall seconds and peak RSS bytes."""
+    command = [
+        sys.executable, "-m", "mooring.cli", "cost", "report",
+        "--kubeconfig", str(kubeconfig), "--prometheus", prometheus,
+        "--window", "30d", "--step", "1h", "--by", "tenant",
+        "-o", "json", "--write", os.devnull,
+        "--at", at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    ]  # fmt: skip
+    started = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage_ = os.wait4(process.pid, 0)
+    wall = time.monotonic() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(
+            f"the report failed: {process.stderr.read().decode()[-2000:] if process.stderr else ''}"
+        )
+    return wall, usage_.ru_maxrss * 1024
+
+
+async def promql_floor(prometheus: str, at: datetime) -> tuple[float, int]:
+    """The report's queries replayed alone: wall seconds, how many queries."""
+    window = parse_window("30d", at, timedelta(hours=1))
+    async with Prometheus(prometheus, record=True) as client:
+        await measure(client, window, window.buckets())
+        calls = list(client.calls or [])
+    async with Prometheus(prometheus) as client:
+        limit = asyncio.Semaphore(4)  # as the report: services.cost.CONCURRENT_QUERIES
+
+        async def one(call: Any) -> int:
+            async with limit:
+                return len(await client.raw(call))
+
+        started = time.monotonic()
+        sizes = await asyncio.gather(*(one(c) for c in calls))
+        wall = time.monotonic() - started
+    print(f"  floor: {len(calls)} queries, {sum(sizes) / 2**20:.1f} MiB of answers", flush=True)
+    return wall, len(calls)
+
+
+async def operator_refresh(kubeconfig: Path, runs: int) -> list[tuple[float, float, int, int]]:
+    """The operator's refresh (operator.cost.refresh_once: list the tenants, the month's
+    queries and allocation, status writes, metrics, Events): (wall s, CPU s, status writes,
+    peak Python heap bytes) per refresh."""
+    results = []
+    cache = MonthCache()  # the first refresh measures the month, the next ones the last day
+    async with Kube.from_kubeconfig(kubeconfig) as kube:
+        for _ in range(runs):
+            tracemalloc.start()
+            cpu, wall = time.process_time(), time.monotonic()
+            _, result = await refresh_once(kube, cache=cache)
+            elapsed, used = time.monotonic() - wall, time.process_time() - cpu
+            _, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            results.append((elapsed, used, result.written if result else 0, peak))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--pods", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--interval", type=int, default=1800, help="seconds between samples")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=None, help="reuse history written before")
+    parser.add_argument(
+        "--history-only", action="store_true", help="write the history into --data and stop"
+    )
+    args = parser.parse_args()
+    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    # The history ends at the last whole hour; the report's window is the 30 days before.
+    end = align(datetime.now(UTC), timedelta(hours=1))
+    with tempfile.TemporaryDirectory(prefix="mooring-bench-cost-") as tmp:
+        root = Path(tmp)
+        data = args.data or root / "data"
+        marker = data / "history-end"
+        if not marker.is_file():
+            # A history begun before (and interrupted) keeps its end: resumed, not restarted.
+            plan = data / "history-plan"
+            if plan.is_file():
+                end = datetime.fromisoformat(plan.read_text())
+            else:
+                data.mkdir(parents=True, exist_ok=True)
+                plan.write_text(end.isoformat())
+            write_history(data, args.pods, args.days, args.interval, end)
+            marker.write_text(end.isoformat())
+        if args.history_only:
+            return
+        end = datetime.fromisoformat(marker.read_text())
+        prometheus = HistoryPrometheus(data)
+        cluster = DevCluster(root / "cluster", NodeShape(count=NODES, cpu="64", memory="256Gi"))
+        try:
+            cluster.up(say=lambda _: None)
+            asyncio.run(_prepare(cluster, args.pods, prometheus.url))
+            reports = [
+                whole_report(cluster.kubeconfig_path, prometheus.url, end) for _ in range(args.runs)
+            ]
+            floors = [asyncio.run(promql_floor(prometheus.url, end))[0] for _ in range(args.runs)]
+            refreshes = asyncio.run(operator_refresh(cluster.kubeconfig_path, args.runs))
+        finally:
+            cluster.down(say=lambda _: None, purge=True)
+            prometheus.stop()
+    wall = statistics.median(r[0] for r in reports)
+    peak = max(r[1] for r in reports)
+    floor = statistics.median(floors)
+    print(f"mooring cost report, {args.pods} pods, 30 days, 1 h step (median of {args.runs}):")
+    print(f"  whole report: {wall:.2f} s wall, {peak / 2**20:.0f} MiB peak RSS (aims: 5 s, 300 MB)")
+    print(
+        f"  PromQL floor (the same queries alone): {floor:.2f} s ({floor / wall:.0%} of the report)"
+    )
+    tenants = -(-args.pods // PODS_PER_TENANT)
+    for index, (elapsed, cpu, written, heap) in enumerate(refreshes):
+        print(
+            f"  operator refresh {index + 1}, {tenants} tenants' status.cost: {elapsed:.2f} s "
+            f"wall, {cpu:.2f} s CPU, {written} status writes, {heap / 2**20:.0f} MiB peak heap"
+        )
+    print("  (refresh 1 measures the month so far; the next ones only the last day)")
+    print(f"load after: {os.getloadavg()[0]:.2f}")
+
+
+async def _prepare(cluster: DevCluster, pods: int, prometheus: str) -> None:
+    async with Kube.from_kubeconfig(cluster.kubeconfig_path) as kube:
+        await prepare_cluster(kube, pods, prometheus)
+
+
+if __name__ == "__main__":
+    main()

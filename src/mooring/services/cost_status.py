@@ -1,0 +1,145 @@
+"""Keep every tenant's status.cost current: gather (the month's cost), decide (forecast,
+budget, thresholds), act (write status.cost where it changed).
+
+Side effects: reads the cluster and Prometheus (through services.cost) and patches
+Tenant status. Events and metrics are the operator's: this returns what to tell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import ValidationError
+
+from mooring.api import names
+from mooring.api.cost import Budget, CostStatus, money_text
+from mooring.api.platform import PlatformConfig
+from mooring.api.tenant import TenantSpec
+from mooring.core.cost.budget import Crossing, MonthFigures, cost_status
+from mooring.kube.client import Kube, KubeError, NotFound
+from mooring.services.cost import MonthCache, month_figures, read_cluster
+
+Obj = dict[str, Any]
+WRITES = 16
+
+
+@dataclass
+class TenantCost:
+    name: str
+    status: CostStatus
+    budget: Budget | None
+    crossings: list[Crossing] = field(default_factory=list)
+    body: Obj = field(default_factory=dict)
+
+
+@dataclass
+class Refresh:
+    tenants: list[TenantCost]
+    source: str
+    written: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _budget(body: Obj, currency: str) -> Budget | None:
+    """The tenant's budget, when it is valid and in the platform's currency."""
+    try:
+        spec = TenantSpec.model_validate(body.get("spec") or {})
+    except ValidationError:
+        return None  # the tenant's reconcile reports an invalid spec
+    budget = spec.budget
+    if budget is None or (budget.currency is not None and budget.currency != currency):
+        return None  # a currency the prices are not in: reported by the reconcile
+    return budget
+
+
+def _previous(body: Obj) -> CostStatus | None:
+    raw = (body.get("status") or {}).get("cost")
+    if not raw:
+        return None
+    try:
+        return CostStatus.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _same(a: CostStatus | None, b: CostStatus) -> bool:
+    if a is None:
+        return False
+    return a.model_copy(update={"updated_at": ""}) == b.model_copy(update={"updated_at": ""})
+
+
+async def refresh(
+    kube: Kube,
+    platform: PlatformConfig,
+    tenants: Sequence[Obj],
+    now: datetime,
+    cache: MonthCache | None = None,
+) -> Refresh:
+    """Compute every tenant's month and write the status.cost that changed. A `cache`
+    kept from one refresh to the next spares measuring whole days again."""
+    # gather
+    figures, source = await month_figures(await read_cluster(kube), platform, now, cache)
+    currency = platform.spec.prices.currency
+    # decide
+    result = Refresh([], source)
+    changed: list[TenantCost] = []
+    # A tenant with nothing running this month costs nothing (and forecasts nothing).
+    zero = MonthFigures(Decimal(0), Decimal(0), Decimal(24))
+    for body in tenants:
+        if body.get("metadata", {}).get("deletionTimestamp"):
+            continue
+        name = str(body["metadata"]["name"])
+        budget = _budget(body, currency)
+        previous = _previous(body)
+        status, crossings = cost_status(
+            figures.get(name, zero), budget, currency, source, now, previous
+        )
+        entry = TenantCost(name, status, budget, crossings, body)
+        result.tenants.append(entry)
+        if not _same(previous, status):
+            changed.append(entry)
+    # act
+    limit = asyncio.Semaphore(WRITES)
+
+    async def write(entry: TenantCost) -> None:
+        async with limit:
+            try:
+                await kube.patch(
+                    names.API_VERSION,
+                    "Tenant",
+                    entry.name,
+                    {"status": {"cost": entry.status.model_dump(by_alias=True, exclude_none=True)}},
+                    subresource="status",
+                )
+                result.written += 1
+            except NotFound:
+                pass  # deleted meanwhile
+            except KubeError as error:
+                result.errors.append(f"Tenant {entry.name}: {error.message}")
+
+    await asyncio.gather(*(write(entry) for entry in changed))
+    return result
+
+
+def crossing_message(entry: TenantCost, crossing: Crossing) -> tuple[str, str]:
+    """(reason, message) of the Event that announces a crossing."""
+    status, budget = entry.status, entry.budget
+    amount = money_text(budget.amount_per_month) if budget else "?"
+    if crossing.kind == "actual":
+        return (
+            "BudgetThresholdReached",
+            f"cost this month so far, {status.month_to_date} {status.currency}, reached "
+            f"{crossing.threshold}% of the {amount} {status.currency} monthly budget "
+            f"({status.budget_used_percent}% used)",
+        )
+    return (
+        "BudgetForecastOver",
+        f"the forecast for {status.month}, {status.forecast} {status.currency}, reaches "
+        f"{crossing.threshold}% of the {amount} {status.currency} monthly budget "
+        f"({status.forecast_percent}%; {status.month_to_date} so far)",
+    )
