@@ -268,7 +268,7 @@ def _expected(bodies: list[dict[str, Any]]) -> dict[str, Counter[str]]:
         objects = render_tenant(Context(Tenant.model_validate(body), platform))
         kinds = Counter(o["kind"] for o in objects)
         expected[body["metadata"]["name"]] = Counter(
-            {kind: n for kind, n in kinds.items() if kind in dict(chaos.OWNED).values()}
+            {kind: n for kind, n in kinds.items() if kind in {owned for _, owned in chaos.OWNED}}
         )
     return expected
 

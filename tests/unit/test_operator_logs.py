@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from mooring.operator.events import EventBridge
-from mooring.operator.logs import OperatorLines
+from mooring.operator.logs import OperatorLines, waiting_message
 
 TENANT = {"apiVersion": "mooring.dev/v1alpha1", "kind": "Tenant", "name": "team5606"}
 DATABASE = {"kind": "Database", "name": "orders", "namespace": "team-dev"}
@@ -137,3 +137,17 @@ async def test_a_wait_kopf_recovers_from_is_no_event_but_a_failure_is() -> None:
     assert bridge.posted == [
         ("HandlerError", "Handler 'reconcile_tenant' failed with an exception.")
     ]
+
+
+async def test_a_handler_waiting_for_the_api_server_is_no_event_but_objects_refused_are() -> None:
+    """Both are warnings in the log; only the wait for the API server stays off the Tenant's
+    Events (the team sees why its objects were refused in `kubectl describe`)."""
+    busy = waiting_message("Tenant team1: 429 Too Many Requests", 429)
+    assert busy is not None and waiting_message("Forbidden", 403) is None
+    bridge = _Recorded(asyncio.get_running_loop())
+    bridge.handle(record(f"Handler 'reconcile_tenant' failed temporarily: {busy}", ref=TENANT))
+    refused = "Handler 'reconcile_tenant' failed temporarily: 1 object(s) failed: quota refused"
+    bridge.handle(record(refused, ref=TENANT))
+    await asyncio.sleep(0)
+    assert bridge.posted == [("HandlerError", refused)]
+    assert passed(record(refused, ref=TENANT)).levelno == logging.WARNING

@@ -64,6 +64,7 @@ def deployment(
                         {
                             "name": name,
                             "image": f"registry.example.com/{namespace}/{name}:1.0.0",
+                            "imagePullPolicy": "Always",
                             "resources": {
                                 "requests": {"cpu": requests[0], "memory": requests[1]},
                                 "limits": {"cpu": "1", "memory": "512Mi"},

@@ -30,6 +30,7 @@ from mooring.api.status import set_condition
 from mooring.core.database import backoff
 from mooring.kube.client import Kube, KubeError, NotFound
 from mooring.kube.events import post_event
+from mooring.operator.logs import waiting_message
 from mooring.operator.metrics import DATABASE_READY, RECONCILES
 from mooring.operator.registry import REGISTRY
 from mooring.operator.resync import Key, Seen, Source, behind, resync_of
@@ -81,7 +82,8 @@ async def reconcile_database(
                 memo["kube"], body, checkpoint=_checkpoint(memo, body)
             )
     except KubeError as error:  # the API server refused or stalled past the retries
-        raise kopf.TemporaryError(f"{error}; trying again", delay=backoff(retry)) from error
+        said = waiting_message(error, error.status) or str(error)
+        raise kopf.TemporaryError(f"{said}; trying again", delay=backoff(retry)) from error
     RECONCILES.labels("Database", "ready" if outcome.ready else "not-ready").inc()
     log.info(
         "reconciled Database %s/%s: %s",

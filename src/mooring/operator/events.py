@@ -18,7 +18,7 @@ from typing import Any
 
 from mooring.kube.client import Kube
 from mooring.kube.events import post_event
-from mooring.operator.logs import expected_wait
+from mooring.operator.logs import quiet_for_events
 
 KOPF_OBJECT_LOGGER = "kopf.objects"
 
@@ -36,7 +36,7 @@ class EventBridge(logging.Handler):
         ref = getattr(record, "k8s_ref", None)
         if not isinstance(ref, dict) or not ref.get("name") or getattr(record, "k8s_skip", False):
             return
-        if expected_wait(record):
+        if quiet_for_events(record):
             return  # an Event per retry would add load when the server has least room
         about: dict[str, Any] = {
             "apiVersion": ref.get("apiVersion"),

@@ -11,6 +11,11 @@ import logging
 import re
 from typing import Any
 
+# How a handler's TemporaryError says the API server was busy (`waiting_message`); other
+# temporary failures (objects refused, a database not ready) are for the team to see.
+API_WAIT = "waiting for the API server"
+_HANDLER_WAIT = re.compile(r"failed temporarily: ")
+_API_WAIT = re.compile(r"failed temporarily: " + API_WAIT)
 # kopf's own lines for waits it recovers from by itself (a request it gives up on is
 # handled again later: kopf's throttling, then the resync).
 _KOPF_WAITS = (
@@ -20,7 +25,7 @@ _KOPF_WAITS = (
         r"(TimeoutError|ServerTimeoutError|ConnectionTimeoutError|ClientConnectorError|"
         r"ServerDisconnectedError|ClientOSError|APITooManyRequestsError|APIServerError)\("
     ),
-    re.compile(r"failed temporarily: "),
+    _HANDLER_WAIT,
     re.compile(r"^Throttling for \S+ seconds due to an unexpected error: "),
 )
 # Exceptions that only say the API server was slow, refusing or away for a moment.
@@ -64,6 +69,14 @@ def _transient(exc_info: Any) -> bool:
     return False
 
 
+def waiting_message(error: object, status: int) -> str | None:
+    """The TemporaryError text for an API error that only says the server was busy, refusing
+    or away (no answer, 429, 503, 504); None for any other error."""
+    if status == 0 or status in (429, 503, 504):
+        return f"{API_WAIT}: {error}"
+    return None
+
+
 def expected_wait(record: logging.LogRecord) -> bool:
     """A kopf line about a wait it recovers from by itself (the API server slow, refusing
     or away for a moment): worth a warning, not an error, nor an Event on the object."""
@@ -73,6 +86,16 @@ def expected_wait(record: logging.LogRecord) -> bool:
     if not any(p.search(message) for p in _KOPF_WAITS):
         return False
     return record.exc_info is None or _transient(record.exc_info)
+
+
+def quiet_for_events(record: logging.LogRecord) -> bool:
+    """An expected wait that is no Event either: a handler's temporary failure is one only
+    when it waits for the API server (an Event per retry would add load when the server has
+    least room); objects refused or a database not ready are the team's to see."""
+    if not expected_wait(record):
+        return False
+    message = record.getMessage()
+    return not _HANDLER_WAIT.search(message) or bool(_API_WAIT.search(message))
 
 
 class OperatorLines(logging.Filter):

@@ -35,6 +35,7 @@ from mooring.core.validate import platform_validity
 from mooring.kube.client import Conflict, Kube, KubeError, NotFound
 from mooring.kube.events import post_event
 from mooring.kube.informer import Informer, slim
+from mooring.operator.logs import waiting_message
 from mooring.operator.metrics import (
     API_IN_FLIGHT_LIMIT,
     API_REFUSALS,
@@ -506,7 +507,8 @@ async def reconcile_tenant(
     except KubeError as error:
         # The API server refused or stalled past the client's retries: try again later.
         delay = retry_delay(name, retry)
-        raise kopf.TemporaryError(f"{error}; trying again in {delay:.0f} s", delay=delay) from error
+        said = waiting_message(error, error.status) or str(error)
+        raise kopf.TemporaryError(f"{said}; trying again in {delay:.0f} s", delay=delay) from error
     patch["status"] = outcome.status
     if outcome.errors:
         # Status already says what failed; kopf retries, later each time.
