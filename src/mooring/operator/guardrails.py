@@ -115,6 +115,8 @@ class Guardrails:
     found: dict[str, tuple[str | None, Counter[tuple[str, str]]]] = field(default_factory=dict)
     # Hostname claims a tenant does not get, already told in an Event: (tenant, name, why).
     refusals: set[tuple[str, str, str]] = field(default_factory=set)
+    # A hostname claim was taken or given up since the last step.
+    claims_dirty: bool = False
     # namespace -> fingerprint of the PolicyReport last written (unchanged ones are not).
     reported: dict[str, int] = field(default_factory=dict)
     # namespace -> resourceVersion of its GuardrailContext when last found as desired.
@@ -147,7 +149,7 @@ class Guardrails:
         if not gone and self.tenant_generations.get(name) == seen:
             return  # status, annotations or kopf's bookkeeping: nothing the guardrails read
         before = self.tenants.namespaces_of(name)
-        claimed = name in self.tenants.claiming()
+        claimed = self.tenants.claims(name)
         self.tenants.pop(name)
         self.problems.pop(("Tenant", name), None)
         if gone:
@@ -159,10 +161,10 @@ class Guardrails:
             if isinstance(tenant, Tenant):
                 self.tenants.put(tenant, obj)
         touched = before | self.tenants.namespaces_of(name)
-        if claimed or name in self.tenants.claiming():
-            # A claim taken or given up can change what every other claimant holds.
-            for other in self.tenants.claiming():
-                self.contexts_for |= self.tenants.namespaces_of(other)
+        if claimed or self.tenants.claims(name):
+            # A claim taken or given up can change what every other claimant holds: their
+            # contexts are recomputed once in the next step, not once per event.
+            self.claims_dirty = True
         self.contexts_for |= touched
         self.namespaces_dirty |= touched
         self.policies_dirty = True
@@ -291,6 +293,10 @@ class Guardrails:
         # work for the next step, which will see what it announced.
         policies, everything = self.policies_dirty, self.contexts_dirty
         some, self.contexts_for = self.contexts_for, set()
+        if self.claims_dirty:
+            self.claims_dirty = False
+            for claimant in self.tenants.claiming():
+                some |= self.tenants.namespaces_of(claimant)
         namespaces, self.namespaces_dirty = self.namespaces_dirty, set()
         self.policies_dirty = self.contexts_dirty = False
         exceptions_changed, self.exceptions_dirty = self.exceptions_dirty, False
@@ -499,6 +505,10 @@ class TenantStore:
     def claiming(self) -> set[str]:
         """The tenants that claim hostnames."""
         return set(self._claiming)
+
+    def claims(self, name: str) -> bool:
+        """Does this tenant claim hostnames?"""
+        return name in self._claiming
 
     def for_world(self) -> list[Tenant]:
         """The tenants a World must list: those with guardrail modes of their own and
