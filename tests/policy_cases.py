@@ -708,9 +708,13 @@ def allowed_registries() -> Iterator[Case]:
         ("nginx:1.25", False, "nginx, which is docker.io/library/nginx"),
         ("docker.io/nginx:1.25", False, "docker.io/nginx, which is docker.io/library/nginx"),
         ("index.docker.io/library/nginx:1.25", False, "index.docker.io as docker.io"),
+        ("docker.io/library/nginx:1.25", False, "docker.io/library written in full"),
+        ("index.docker.io/nginx:1.25", False, "a single name on index.docker.io"),
+        ("docker.io/bitnami/redis:7.0", True, "docker.io outside library, written in full"),
         ("bitnami/redis:7.0", True, "a docker.io image outside library"),
         ("ghcr.io/acme/app:1.0", False, "an image under an allowed repository prefix"),
         ("ghcr.io/acme/tools/cli:2", False, "an image deeper under an allowed prefix"),
+        ("ghcr.io/acme:1.0", False, "the allowed repository itself"),
         ("ghcr.io/acmex/app:1.0", True, "a prefix that only shares characters"),
         ("ghcr.io/other/app:1.0", True, "another repository on an allowed host"),
         ("registry.acme.example:5000/app:1", False, "an allowed registry with a port"),
@@ -719,6 +723,7 @@ def allowed_registries() -> Iterator[Case]:
         (f"ghcr.io/acme/app@{DIGEST}", False, "an allowed image by digest"),
         (f"quay.io/acme/app@{DIGEST}", True, "a disallowed image by digest"),
         ("localhost/app:1", True, "a localhost image"),
+        ("localhost:5000/app:1", True, "a localhost image with a port"),
         ("quay.io/prometheus/node-exporter:v1.8.0", True, "a quay.io image"),
     ]
     for image, denied, title in images:

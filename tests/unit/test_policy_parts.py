@@ -25,15 +25,14 @@ from mooring.core.policy.admission import (
     admission_objects,
     denied_entry,
     policy,
-    variable,
 )
 from mooring.core.policy.cel import Program
 from mooring.core.policy.check import Judge
 from mooring.core.policy.context import build_context, effective_mode, in_force, next_expiry
 from mooring.core.policy.engine import Engine, resolve_path
 from mooring.core.policy.report import Row, policy_report, reported_through_owner
-from mooring.core.policy.rules import ALL, BY_ID
-from mooring.core.policy.targets import INGRESSES, PODS, SERVICES, Target
+from mooring.core.policy.rules import ALL, BY_ID, full_image
+from mooring.core.policy.targets import INGRESSES, PODS, SERVICES, TARGETS, Target
 from mooring.services.admission import World
 from mooring.services.audit import judge_namespace
 from mooring.services.check import split_documents
@@ -173,6 +172,50 @@ def test_kubernetes_regex_functions(expression: str, value: Any) -> None:
     assert Program(expression).evaluate({}).value == value
 
 
+def _docker_full_name(image: str) -> str:
+    """Docker's reading of an image reference (distribution/reference ParseNormalizedNamed),
+    written plainly: the reference the CEL full_image must agree with."""
+    first, slash, rest = image.partition("/")
+    if not slash or not ("." in first or ":" in first or first == "localhost"):
+        first, rest = "docker.io", image
+    if first == "index.docker.io":
+        first = "docker.io"
+    if first == "docker.io" and "/" not in rest:
+        rest = "library/" + rest
+    return f"{first}/{rest}"
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "docker.io",
+                "index.docker.io",
+                "localhost",
+                "localhost:5000",
+                "ghcr.io",
+                "acme",
+                "registry.acme.example:5000",
+                "library",
+                "nginx",
+                "a.b",
+                "x:1",
+                "",
+            ]
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.sampled_from(["", ":1.25", ":latest", "@sha256:" + "a" * 64]),
+)
+@settings(max_examples=300, deadline=None)
+def test_the_full_image_name_is_dockers(parts: list[str], suffix: str) -> None:
+    image = "/".join(parts) + suffix
+    full = Program(full_image("object.image")).evaluate({"object": {"image": image}})
+    assert full.error is None, full.error
+    assert full.value == _docker_full_name(image), image
+
+
 def test_no_rule_uses_what_the_api_server_lacks() -> None:
     for rule in ALL:
         assert "cel.bind" not in rule.violations
@@ -292,6 +335,9 @@ def test_judging_with_an_expired_exception_finds_the_violation_again() -> None:
     assert judge(NOW)["image-tag"] == "fail"
 
 
+TARGETS_BY_NAME = {target.name: target for target in TARGETS}
+
+
 # -- admission objects -------------------------------------------------------------------------
 
 
@@ -309,9 +355,11 @@ def test_one_policy_per_target_and_mode_in_use_with_every_rules_own_expressions(
     pods, services, ingresses = objects[:3]
     for obj, target in ((pods, "pods"), (services, "services"), (ingresses, "ingresses")):
         variables = {v["name"]: v["expression"] for v in obj["spec"]["variables"]}
+        # The target's variables and `denied`, which holds every rule's own expressions.
+        assert len(variables) == len(TARGETS_BY_NAME[target].variables) + 1
         for rule in ALL:
             if rule.target.name == target:
-                assert variables[variable(rule, "violations")] == rule.violations
+                assert rule.violations in variables["denied"]
         assert obj["spec"]["failurePolicy"] == "Fail"
         assert obj["spec"]["paramKind"]["kind"] == "GuardrailContext"
         # One validation (a quick check, then the rules one by one) and its message.
@@ -346,14 +394,17 @@ def test_the_modes_in_use_decide_which_policies_exist() -> None:
 
 def test_a_rules_validation_applies_only_where_the_context_gives_it_that_mode() -> None:
     rule = BY_ID["image-tag"]
-    found = {"violations_image_tag": ["x"], "exceptions_image_tag": []}
+    latest = workload("Pod", pod_spec(container(image="nginx:latest")))
 
     def passes(mode: str, modes: dict[str, str] | None) -> bool:
-        # The policy's variables, given here as fields of `object`.
+        # The target's variables a Pod's rules read, given here as fields of `object`.
         expression = denied_entry(rule, mode).replace("variables.", "object.")  # type: ignore[arg-type]
         spec = {"modes": modes} if modes is not None else {}
+        found = {**latest, "spec": latest["spec"], "at": "spec", "name": "web"}
         data = {"params": {"spec": spec}, "object": found}
-        return Program(f"size({expression}) == 0").evaluate(data).value is True
+        outcome = Program(f"size({expression}) == 0").evaluate(data)
+        assert outcome.error is None, outcome.error
+        return outcome.value is True
 
     assert passes("warn", {"image-tag": "warn"}) is False  # warned about
     assert passes("warn", {"image-tag": "enforce"}) is True  # another policy's business

@@ -6,31 +6,37 @@ Audit) to every tenant namespace (label mooring.dev/tenant). Its params is the
 namespace's GuardrailContext, which says each rule's mode there (`spec.modes`, from the
 platform and the tenant: context.effective_mode).
 
-The policy is laid out for the API server's cost, which its profile shows is mostly fixed
-costs: every evaluation of a variable, validation or message expression pays a few
-microseconds before doing anything, and the object is converted to CEL once per group of
-expressions (match conditions, validations, messages, audit annotations), whether the
-group has expressions or not. Message expressions are evaluated on every request, passed
-or not, in a fresh context (the validations' variables are evaluated again). So:
+The policy is laid out for the API server's cost (k8s.io/apiserver
+admission/plugin/policy/validating/validator.go and admission/plugin/cel). For every request
+a policy matches, the validator evaluates three groups of expressions: the validations, the
+message expressions and the audit annotations, each in a fresh activation: the object, the
+old object, the request and the namespace converted to unstructured values by reflection
+(the Pod's conversion is the biggest single cost), and a fresh lazy map with an entry per
+variable, so the variables are evaluated again in each group. The three groups run
+whether they have expressions or not (a fourth, match conditions, only when there are
+some). So:
 
+- one policy per target and mode (not per rule): the conversions are per policy;
 - one validation, `<not judged> || <quick check> || size(variables.denied) == 0`, and one
   message expression that is '' unless the quick check finds something;
 - the quick check (quick_check) tests every rule's trigger in one expression, every
   container rule in one pass over each container list: the cost of a compliant object;
-- `variables.denied`, evaluated only when the quick check finds something, lists each rule
-  in this mode the namespace's context applies, with its own `violations` and
-  `exceptions` expressions (variables too, evaluated then):
+- few variables (the target's, and `denied`): each costs an entry in each group's map.
+  `variables.denied`, evaluated only when the quick check finds something, lists each rule
+  in this mode the namespace's context applies, with the rule's `violations` and
+  `exceptions` expressions inlined (evaluated then):
 
-      params.spec.?modes[?'<rule>'].orValue('enforce') != '<mode>'
-        || size(variables.violations_<rule>) == 0 || size(variables.exceptions_<rule>) > 0
-        ? [] : [variables.violations_<rule>.join('; ') + ' [guardrail <rule>]']
+      params.spec.?modes[?'<rule>'].orValue('enforce') != '<mode>' ? [] :
+        [<violations>].map(found, size(found) == 0 || size(<exceptions>) > 0
+          ? [] : [found.join('; ') + ' [guardrail <rule>]'])[0]
 
 - no match conditions (a group of their own): an UPDATE that changes nothing the rules
   read (the target's `match_condition`) is passed by the validation itself.
 
 The verdict is the one the rules give one by one (the quick check is sound: false only when
 every rule's violations are empty); the message names every rule broken, with its field
-paths.
+paths. That message costs the quick check a second time on every request (the message
+group cannot see the validation's result): see docs/benchmarks.md for what it costs.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ from mooring.api.guardrails import MODES, GuardrailSettings, Mode
 from mooring.api.tenant import Tenant
 from mooring.core.policy.cel import quote
 from mooring.core.policy.context import CONTEXT_API_VERSION, CONTEXT_KIND, CONTEXT_NAME
-from mooring.core.policy.rules import ALL, Rule, exceptions_expression
+from mooring.core.policy.rules import ALL, Rule, exceptions_expression, let
 from mooring.core.policy.targets import TARGETS, Target
 
 KubeObject = dict[str, Any]
@@ -64,11 +70,6 @@ def policy_name(target: Target, mode: Mode) -> str:
     return f"{target.name}-{mode}.{SUFFIX}"
 
 
-def variable(rule: Rule, what: str) -> str:
-    """The policy variable holding a rule's `violations` or `exceptions`."""
-    return f"{what}_{rule.id.replace('-', '_')}"
-
-
 def mode_test(rule: Rule, mode: Mode) -> str:
     return f"params.spec.?modes[?{quote(rule.id)}].orValue({quote(MISSING_MODE)}) != {quote(mode)}"
 
@@ -76,13 +77,23 @@ def mode_test(rule: Rule, mode: Mode) -> str:
 def denied_entry(rule: Rule, mode: Mode) -> str:
     """CEL: [the rule's message] when the rule has `mode` here, finds something and no
     exception lifts it; else []."""
-    violations = f"variables.{variable(rule, 'violations')}"
-    exceptions = f"variables.{variable(rule, 'exceptions')}"
     # Violations first: usually there are none, and then exceptions are not looked at.
-    return (
-        f"(({mode_test(rule, mode)} || size({violations}) == 0 || size({exceptions}) > 0) "
-        f"? [] : [{violations}.join('; ') + ' [guardrail {rule.id}]'])"
+    found = let(
+        rule.violations,
+        "found",
+        f"(size(found) == 0 || size({exceptions_expression(rule.id)}) > 0) ? [] : "
+        f"[found.join('; ') + ' [guardrail {rule.id}]']",
     )
+    return f"({mode_test(rule, mode)} ? [] : {found})"
+
+
+def concat(lists: Sequence[str]) -> str:
+    """CEL: the lists joined, as a balanced tree of `+` (a chain of 13 would nest too deep
+    for some CEL parsers, with each rule's expression inside)."""
+    if len(lists) <= 1:
+        return lists[0] if lists else "[]"
+    half = len(lists) // 2
+    return f"({concat(lists[:half])} + {concat(lists[half:])})"
 
 
 def trigger(rule: Rule) -> str:
@@ -140,13 +151,8 @@ def validation(target: Target, mode: Mode, rules: Sequence[Rule]) -> dict[str, A
 def policy(target: Target, mode: Mode, rules: Sequence[Rule]) -> KubeObject:
     """The ValidatingAdmissionPolicy of one target and mode, over `rules` (of that target)."""
     variables = [{"name": name, "expression": expr} for name, expr in target.variables]
-    for rule in rules:
-        variables.append({"name": variable(rule, "violations"), "expression": rule.violations})
-        variables.append(
-            {"name": variable(rule, "exceptions"), "expression": exceptions_expression(rule.id)}
-        )
     variables.append(
-        {"name": "denied", "expression": " + ".join(denied_entry(r, mode) for r in rules) or "[]"}
+        {"name": "denied", "expression": concat([denied_entry(r, mode) for r in rules])}
     )
     return {
         "apiVersion": API_VERSION,
