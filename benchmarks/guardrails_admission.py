@@ -12,7 +12,11 @@ the same compliant pods created by the same 50 concurrent clients:
   PlatformConfig's parameters: 3 allowed registries, 2 required labels);
 - kyverno: Kyverno (built from tools/peers/kyverno, run as a local webhook; see
   kyverno_peer.py) with the same 13 pod rules as a ClusterPolicy;
-- kyverno-cel: the same Kyverno with Mooring's CEL expressions as a ValidatingPolicy.
+- kyverno-cel: the same Kyverno with Mooring's CEL expressions as a ValidatingPolicy;
+- baseline (with `--baseline PACK`): the pods policy of another version of Mooring
+  (`mooring policy render > PACK` run there, e.g. on main), bound to a namespace of its own
+  with the same GuardrailContext: a layout change measured against the one before it, in
+  the same run.
 The pods comply with every rule (and with PSA restricted), so every rule is evaluated to
 the end and every create is admitted; they carry a scheduling gate, so the scheduler and
 kwok leave them alone and the figure is the API server's (and the webhook's).
@@ -30,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import copy
 import json
 import os
 import ssl
@@ -43,6 +48,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -72,6 +79,7 @@ CONTENDERS = {
     "mooring": "Mooring guardrails",
     "kyverno": "Kyverno ClusterPolicy",
     "kyverno-cel": "Kyverno ValidatingPolicy (CEL)",
+    "baseline": "Mooring, baseline pack",
 }
 NAMESPACES = {
     "none": "plain-none",
@@ -79,7 +87,9 @@ NAMESPACES = {
     "mooring": f"{TENANT}-pack",
     "kyverno": "kyverno-classic",
     "kyverno-cel": "kyverno-cel",
+    "baseline": "bench-baseline",
 }
+BASELINE_LABEL = "bench.mooring.dev/baseline"
 
 
 def pod(name: str, namespace: str) -> dict[str, Any]:
@@ -240,7 +250,38 @@ class Bench:
             target.write_bytes(response.read())
 
 
-async def prepare(kube: Kube, with_kyverno: bool) -> dict[str, Any]:
+def baseline_objects(pack: Path, context: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pods policy of the pack in `pack` (YAML, as `mooring policy render` prints it),
+    renamed, with a binding to the baseline namespace, and that namespace's context."""
+    documents = [d for d in yaml.safe_load_all(pack.read_text()) if d]
+    policies = [
+        d
+        for d in documents
+        if d.get("kind") == "ValidatingAdmissionPolicy"
+        and d["metadata"]["name"].startswith("pods-enforce.")
+    ]
+    if not policies:
+        raise SystemExit(f"{pack}: no pods-enforce ValidatingAdmissionPolicy in it")
+    policy = copy.deepcopy(policies[0])
+    name = "baseline-" + policy["metadata"]["name"]
+    policy["metadata"] = {"name": name}
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": name},
+        "spec": {
+            "policyName": name,
+            "validationActions": ["Deny"],
+            "paramRef": {"name": context["metadata"]["name"], "parameterNotFoundAction": "Deny"},
+            "matchResources": {"namespaceSelector": {"matchLabels": {BASELINE_LABEL: "true"}}},
+        },
+    }
+    own = copy.deepcopy(context)
+    own["metadata"]["namespace"] = NAMESPACES["baseline"]
+    return [policy, binding, own]
+
+
+async def prepare(kube: Kube, with_kyverno: bool, baseline: Path | None) -> dict[str, Any]:
     """Namespaces and policies of every contender; returns what Kyverno needs."""
     platform = PlatformConfig.model_validate(corpus.PLATFORM)
     await apply_objects(kube, [crd(GUARDRAIL_CONTEXT), crd(POLICY_EXCEPTION)])
@@ -268,6 +309,11 @@ async def prepare(kube: Kube, with_kyverno: bool) -> dict[str, Any]:
     for obj in pack:
         await kube.apply(obj)
     pods_policy = next(o for o in pack if o["metadata"]["name"].startswith("pods-enforce."))
+    if baseline is not None:
+        # Not a tenant namespace: the pack's own binding leaves it alone.
+        await namespace(kube, NAMESPACES["baseline"], {BASELINE_LABEL: "true"})
+        for obj in baseline_objects(baseline, context):
+            await kube.apply(obj)
     if with_kyverno:
         for contender in ("kyverno", "kyverno-cel"):
             await namespace(kube, NAMESPACES[contender], {kyverno_peer.SELECTOR_LABEL: contender})
@@ -334,19 +380,24 @@ def report(summary: dict[str, dict[str, float]], pods: int, rounds: int) -> str:
             f"{' (API server + webhook)' if contender.startswith('kyverno') else ''}, "
             f"{figures['creates_per_s'] / none['creates_per_s'] * 100:5.1f} % of the creates/s"
         )
-    if "psa" in summary and "mooring" in summary:
+    if "psa" in summary:
         psa = summary["psa"]["apiserver_cpu_ms"] - floor_cpu
-        mooring = summary["mooring"]["apiserver_cpu_ms"] - floor_cpu
-        if psa > 0:
+        for contender in ("mooring", "baseline"):
+            if contender not in summary or psa <= 0:
+                continue
+            added = summary[contender]["apiserver_cpu_ms"] - floor_cpu
             lines.append(
-                f"  Mooring's added cost / PSA restricted's: {mooring / psa:.2f}x (aim: <= 1.5x)"
+                f"  {CONTENDERS[contender]}'s added cost / PSA restricted's: {added / psa:.2f}x"
+                " (aim: <= 1.5x)"
             )
     return "\n".join(lines)
 
 
 async def main_async(args: argparse.Namespace, cluster: DevCluster, state: Path) -> None:
     say: Callable[[str], None] = lambda message: print(message, flush=True)  # noqa: E731
-    contenders = [c for c in CONTENDERS if c not in args.skip]
+    contenders = [
+        c for c in CONTENDERS if c not in args.skip and (c != "baseline" or args.baseline)
+    ]
     with_kyverno = any(c.startswith("kyverno") for c in contenders)
     kyverno = None
     if with_kyverno:
@@ -358,8 +409,11 @@ async def main_async(args: argparse.Namespace, cluster: DevCluster, state: Path)
     try:
         # Long timeout: deleting a round's 1,000 pods at once takes a while on a busy machine.
         async with Kube.from_kubeconfig(cluster.kubeconfig_path, timeout=600) as kube:
-            prepared = await prepare(kube, with_kyverno)
+            baseline = Path(args.baseline) if args.baseline else None
+            prepared = await prepare(kube, with_kyverno, baseline)
             await wait_enforced(kube, NAMESPACES["mooring"])
+            if baseline is not None:
+                await wait_enforced(kube, NAMESPACES["baseline"])
             if kyverno is not None:
                 await start_kyverno(kube, kyverno, prepared, say)
             bench = Bench(cluster, args.pods, kyverno)
@@ -425,6 +479,11 @@ def main() -> None:
     parser.add_argument("--profile", metavar="DIR", help="record API-server CPU profiles here")
     parser.add_argument("--profile-contender", action="append", choices=list(CONTENDERS))
     parser.add_argument("--profile-seconds", type=int, default=15)
+    parser.add_argument(
+        "--baseline",
+        metavar="PACK",
+        help="also measure this pack's pods policy (`mooring policy render` of another version)",
+    )
     args = parser.parse_args()
     print(f"load average before: {load()}  (2 cores, shared)", flush=True)
     with tempfile.TemporaryDirectory() as folder:
