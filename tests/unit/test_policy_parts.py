@@ -29,7 +29,15 @@ from mooring.core.policy.admission import (
 )
 from mooring.core.policy.cel import Program
 from mooring.core.policy.check import Judge
-from mooring.core.policy.context import build_context, effective_mode, in_force, next_expiry
+from mooring.core.policy.context import (
+    build_context,
+    context_object,
+    context_spec,
+    default_spec,
+    effective_mode,
+    in_force,
+    next_expiry,
+)
 from mooring.core.policy.engine import Engine, resolve_path
 from mooring.core.policy.report import Row, policy_report, reported_through_owner
 from mooring.core.policy.rules import ALL, BY_ID
@@ -265,6 +273,29 @@ def test_the_context_carries_parameters_quota_grants_and_exceptions_in_force() -
     assert (big["spec"]["nodePorts"], big["spec"]["loadBalancers"]) == (True, True)
     stranger = build_context("kube-system", PLATFORM, tenants=tenants, now=NOW)
     assert "tenant" not in stranger["spec"] and stranger["spec"]["nodePorts"] is False
+
+
+@pytest.mark.parametrize("namespace", [None, "default", "team-dev"])
+def test_without_platform_tenant_or_exception_the_context_is_the_models_default(
+    namespace: str | None,
+) -> None:
+    """build_context writes this case out without pydantic (`mooring check` of plain
+    manifests); it must be exactly what the models give."""
+    from_models = context_object(
+        namespace, context_spec(GuardrailSettings(), tenant=None, quota=None, exceptions=[])
+    )
+    assert default_spec() == from_models["spec"]
+    assert build_context(namespace, None, now=NOW) == from_models
+    # A tenant's namespace or an exception in force there: the models decide.
+    tenants = [tenant("x", {"image-tag": "off"})]
+    assert build_context(namespace, None, tenants=tenants, now=NOW) == from_models
+    assert build_context("x-dev", None, tenants=tenants, now=NOW)["spec"]["modes"] == {
+        **default_spec()["modes"],
+        "image-tag": "off",
+    }
+    live = exception("live", NOW + timedelta(days=1))
+    excepted = build_context("acme-dev", None, exceptions=[live], now=NOW)
+    assert [e["name"] for e in excepted["spec"]["exceptions"]] == ["live"]
 
 
 def test_a_tenants_own_quota_override_decides_node_ports() -> None:

@@ -12,16 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from mooring.api.documents import PathItem
-from mooring.api.exceptions import PolicyException
-from mooring.api.guardrails import GuardrailSettings, Mode
-from mooring.api.platform import PlatformConfigSpec
-from mooring.api.tenant import Tenant
+from mooring.api.guardrail_defaults import Mode
+from mooring.api.yamlfast import PathItem
 from mooring.core.hostnames import Holdings, holdings
 from mooring.core.policy.context import build_context, effective_mode, tenant_of
 from mooring.core.policy.engine import Engine, RuleResult, Verdict, resolve_path
+
+if TYPE_CHECKING:
+    # Models only as types: plain manifests are judged without pydantic (context.py).
+    from mooring.api.exceptions import PolicyException
+    from mooring.api.platform import PlatformConfigSpec
+    from mooring.api.tenant import Tenant
 
 Level = Literal["error", "warning", "note"]
 
@@ -119,9 +122,7 @@ class Judge:
         modes = self._modes.get(namespace)
         if modes is None:
             tenant = tenant_of(self.tenants, namespace)
-            settings = (
-                self.platform.guardrails if self.platform is not None else GuardrailSettings()
-            )
+            settings = self.platform.guardrails if self.platform is not None else None
             modes = {
                 rule.id: effective_mode(rule.id, settings, tenant) for rule in self.engine.rules
             }

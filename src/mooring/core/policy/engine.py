@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from mooring.api.documents import PathItem
+from mooring.api.yamlfast import PathItem
 from mooring.core.policy.cel import Outcome, Program, activation, quote
 from mooring.core.policy.rules import ALL, Rule, exceptions_expression
 from mooring.core.policy.targets import TARGETS, Target
