@@ -114,8 +114,9 @@ class Judge:
             )
         return self._contexts[namespace]
 
-    def judge(self, obj: dict[str, Any]) -> list[Judged]:
-        """Every rule that looks at this object and is not off for its tenant."""
+    def judge(self, obj: dict[str, Any], *, failing_only: bool = False) -> list[Judged]:
+        """Every rule that looks at this object and is not off for its tenant (with
+        `failing_only`, only those that do not pass)."""
         if not self.engine.applies(obj):
             return []
         namespace = self.namespace_of(obj)
@@ -129,7 +130,9 @@ class Judge:
             self._modes[namespace] = modes
         return [
             Judged(result, modes[result.rule.id])
-            for result in self.engine.evaluate(obj, self.context(namespace))
+            for result in self.engine.evaluate(
+                obj, self.context(namespace), failing_only=failing_only
+            )
             if modes[result.rule.id] != "off"
         ]
 
@@ -137,7 +140,7 @@ class Judge:
         """What `mooring check` reports about one object: everything but the passes."""
         found = []
         what = describe(obj)
-        for item in self.judge(obj):
+        for item in self.judge(obj, failing_only=True):
             level = item.level
             if level is None:
                 continue

@@ -108,11 +108,17 @@ class Engine:
         return (obj.get("apiVersion"), obj.get("kind")) in self._kinds
 
     def evaluate(
-        self, obj: Mapping[str, Any], params: Mapping[str, Any], *, exact: bool = False
+        self,
+        obj: Mapping[str, Any],
+        params: Mapping[str, Any],
+        *,
+        exact: bool = False,
+        failing_only: bool = False,
     ) -> list[RuleResult]:
         """Every rule of the object's target; [] when no rule looks at this kind.
 
-        `exact` skips the fast way (tests compare the two).
+        `exact` skips the fast way (tests compare the two). `failing_only` leaves the
+        passes out (`mooring check` reports nothing else; most objects pass every rule).
         """
         target = self._kinds.get((obj.get("apiVersion"), obj.get("kind")))
         if target is None:
@@ -131,17 +137,19 @@ class Engine:
                 return [
                     _result(rule, Outcome(found), Outcome(lifted))
                     for rule, (found, lifted) in zip(rules, outcome.value, strict=True)
+                    if found or not failing_only
                 ]
             return [
                 _result(rule, Outcome(found), Outcome([]))
                 for rule, found in zip(rules, outcome.value, strict=True)
+                if found or not failing_only
             ]
         results = []
         for rule in rules:
             violations, exceptions = _rule_programs(rule)
-            results.append(
-                _result(rule, violations.evaluate_in(bound), exceptions.evaluate_in(bound))
-            )
+            result = _result(rule, violations.evaluate_in(bound), exceptions.evaluate_in(bound))
+            if result.verdict != "pass" or not failing_only:
+                results.append(result)
         return results
 
 
