@@ -97,6 +97,9 @@ class Engine:
             target.name: tuple(rule for rule in self.rules if rule.target is target)
             for target in TARGETS
         }
+        # The combined programs by (target, with exceptions): looked up per object without
+        # hashing the rules (the lru_cache of _pack does, 13 dataclasses a call).
+        self._packs: dict[tuple[str, bool], Program] = {}
         self._kinds: dict[tuple[Any, Any], Target] = {
             kind: target
             for target in TARGETS
@@ -106,6 +109,15 @@ class Engine:
 
     def applies(self, obj: Mapping[str, Any]) -> bool:
         return (obj.get("apiVersion"), obj.get("kind")) in self._kinds
+
+    def _pack(self, target: Target, with_exceptions: bool) -> Program:
+        key = (target.name, with_exceptions)
+        program = self._packs.get(key)
+        if program is None:
+            program = self._packs[key] = _pack(
+                self._by_target[target.name], target, with_exceptions
+            )
+        return program
 
     def evaluate(
         self,
@@ -130,7 +142,7 @@ class Engine:
         outcome = (
             Outcome(error="exact")
             if exact
-            else _pack(rules, target, with_exceptions).evaluate_in(bound)
+            else self._pack(target, with_exceptions).evaluate_in(bound)
         )
         if outcome.error is None and isinstance(outcome.value, list):
             if with_exceptions:
