@@ -193,7 +193,10 @@ def test_kubernetes_regex_functions(expression: str, value: Any) -> None:
         ("x.matches(params.pattern)", "x.matches(params.pattern)"),
         ("x.matches('(?=a)')", "x.matches('(?=a)')"),
         ("x.matches('a' + 'b')", "x.matches('a' + 'b')"),
+        ("x.matches('b') + 'user'", "x.re2Matches('b') + 'user'"),
+        # A raw or bytes literal anywhere: nothing is rewritten (their escapes differ).
         ("x.matches(r'a') || x.matches('b')", "x.matches(r'a') || x.matches('b')"),
+        ("x.matches('b') || x.matches(br'a')", "x.matches('b') || x.matches(br'a')"),
     ],
 )
 def test_literal_patterns_are_matched_by_a_cached_re2(expression: str, written: str) -> None:

@@ -92,9 +92,12 @@ def _re2_matches(text: str, pattern: str) -> bool:
 # `.matches(` and the string literal that follows, in the single-quoted form quote()
 # writes (escapes \\, \' and \n only), then `)`: the literal's text is group 1.
 _MATCHES = re.compile(r"\.matches\('((?:[^'\\\n]|\\[\\'n])*)'\)")
-# Any CEL string literal (single or double quotes, an r or b prefix, any escape).
-_LITERAL = re.compile(r"""[rRbB]?(?:'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*")""")
+# Any CEL string literal in single or double quotes, any escape.
+_LITERAL = re.compile(r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*\"""")
 _ESCAPE = re.compile(r"\\([\\'n])")
+# Code that ends with a raw or bytes prefix: the literal after it reads its escapes
+# otherwise, so nothing is rewritten (the built-in `matches` answers).
+_PREFIX = re.compile(r"(?<![A-Za-z0-9_])[rRbB]{1,2}$")
 
 
 def _unquote(text: str) -> str:
@@ -105,11 +108,13 @@ def with_cached_patterns(expression: str) -> str:
     """`expression` with each `x.matches('literal')` outside string literals written as
     `x.re2Matches('literal')` when the literal compiles in RE2: the same answer, the
     pattern compiled once. Expressions with raw or triple-quoted strings stay as they are."""
-    if "'''" in expression or '"""' in expression or re.search(r"\b[rR]['\"]", expression):
+    if "'''" in expression or '"""' in expression:
         return expression
     parts: list[str] = []
     position = 0
     for literal in _LITERAL.finditer(expression):
+        if _PREFIX.search(expression, position, literal.start()):
+            return expression
         parts.append(_rewrite(expression, position, literal.start()))
         parts.append(literal.group(0))
         position = literal.end()
