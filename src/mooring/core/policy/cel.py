@@ -10,7 +10,7 @@ call that cel-expr-python lacks, written here in Python with the same semantics:
 
 `matches` with a literal pattern is evaluated by `re2Matches`: the same RE2, through its
 Python binding, each pattern compiled once (cel-expr-python compiles the pattern on every
-call, which made one rule's image-reference check cost about 1.8 ms per container).
+call, which made one rule's image-reference check cost about 1.8 ms per Deployment).
 Program rewrites `x.matches('...')` to it when the literal compiles
 (with_cached_patterns); other patterns (a PlatformConfig's label regex) stay with the
 built-in `matches`.
