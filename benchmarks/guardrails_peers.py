@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import hashlib
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from mooring.devcluster.binaries import cache_root
+from mooring.devcluster.binaries import GoTool, cache_root, ensure_built
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = {
@@ -34,34 +30,10 @@ def peers_cache() -> Path:
 
 
 def build(name: str) -> Path:
-    """The peer's binary, built from tools/peers/<name> if missing."""
-    module = ROOT / "tools" / "peers" / name
-    digest = hashlib.sha256()
-    for part in ("go.mod", "go.sum"):
-        digest.update((module / part).read_bytes())
-    version = subprocess.run(
-        ["go", "env", "GOVERSION"], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    digest.update(version.encode())
-    target = peers_cache() / f"{name}-{digest.hexdigest()[:16]}"
-    binary = target / name
-    if binary.is_file():
-        return binary
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    print(f"building {name} from tools/peers/{name} (first time only)", flush=True)
-    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly -buildvcs=false"}
-    subprocess.run(
-        ["go", "build", "-trimpath", "-o", str(staging) + os.sep, PEERS[name]],
-        cwd=module,
-        env=env,
-        check=True,
-    )
-    target.mkdir(parents=True, exist_ok=True)
-    (staging / name).replace(binary)
-    shutil.rmtree(staging, ignore_errors=True)
-    return binary
+    """The peer's binary, built from tools/peers/<name> into the shared cache if missing
+    (keyed by the pin and the Go version, one build at a time per target)."""
+    tool = GoTool(f"peers/{name}", {name: PEERS[name]})
+    return ensure_built([tool], say=lambda line: print(line, flush=True))[name]
 
 
 # -- kubeconform's schemas, from the API server's OpenAPI v2 document --------------------------

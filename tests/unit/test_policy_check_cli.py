@@ -321,3 +321,70 @@ def test_ingress_hosts_are_judged_against_the_names_the_tenants_hold(tmp_path: P
         ("Ingress shop-dev/x", "spec.rules[host=rival.example.com].host")
     ]
     assert "not held by tenant shop (it holds: shop.example.com)" in rows[0]["message"]
+
+
+# -- start-up: what `mooring check` of plain manifests loads -----------------------------------
+
+# Each of these costs tens of milliseconds of a CI step's start-up (issue 13: one small file
+# in under 300 ms): the API models (pydantic), rich, the cluster client, the operator
+# framework, worker processes. Plain manifests need none of them. Structural, not timed.
+HEAVY = ("pydantic", "rich", "httpx", "lightkube", "kopf", "asyncio", "multiprocessing")
+PROBE = """
+import atexit, sys
+atexit.register(lambda: sys.__stderr__.write("MODULES " + " ".join(sorted(sys.modules)) + "\\n"))
+from mooring.cli.main import main
+sys.argv = ["mooring", *sys.argv[1:]]
+main()
+"""
+
+
+def loaded_by(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run `mooring ARGS` in a fresh interpreter; the top-level packages loaded by its end."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("MODULES ")]
+    return done, {name.split(".")[0] for name in line.split()[1:]}
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "junit", "sarif", "github"])
+def test_checking_plain_manifests_loads_no_models_rich_or_cluster_client(
+    tmp_path: Path, fmt: str
+) -> None:
+    path = write(tmp_path / "app.yaml", good(), latest())
+    done, loaded = loaded_by("check", "-o", fmt, str(path))
+    assert done.returncode == 1, done.stderr  # judged: the latest tag is found
+    assert "image-tag" in done.stdout
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_importing_the_check_command_loads_no_models_rich_or_cluster_client() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, mooring.cli.main, mooring.cli.check; "
+            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert not set(done.stdout.split()) & set(HEAVY)
+
+
+def test_a_platform_file_or_a_terminal_loads_what_they_need(tmp_path: Path) -> None:
+    """The twin of the tests above: the probe sees the models when a PlatformConfig is read
+    (and rich when an error is written to a terminal, in test_cli_conventions)."""
+    platform = ROOT / "examples" / "platform" / "platform.yaml"
+    path = write(tmp_path / "app.yaml", good(), latest())
+    done, loaded = loaded_by("check", "--platform", str(platform), str(path))
+    assert done.returncode == 1, done.stderr
+    assert "invalid" not in done.stderr and "image-tag" in done.stdout
+    assert "pydantic" in loaded
+    assert "rich" not in loaded  # not a terminal

@@ -26,17 +26,26 @@ from mooring.core.policy.admission import (
     denied_entry,
     policy,
 )
-from mooring.core.policy.cel import Program
+from mooring.core.policy.cel import Program, quote, with_cached_patterns
 from mooring.core.policy.check import Judge
-from mooring.core.policy.context import build_context, effective_mode, in_force, next_expiry
-from mooring.core.policy.engine import Engine, resolve_path
+from mooring.core.policy.context import (
+    build_context,
+    context_object,
+    context_spec,
+    default_spec,
+    effective_mode,
+    in_force,
+    next_expiry,
+)
+from mooring.core.policy.engine import Engine, offline_expressions, resolve_path
 from mooring.core.policy.report import Row, policy_report, reported_through_owner
+from mooring.core.policy.rules import _REFERENCE as REFERENCE
 from mooring.core.policy.rules import ALL, BY_ID, full_image
 from mooring.core.policy.targets import INGRESSES, PODS, SERVICES, TARGETS, Target
 from mooring.services.admission import World
 from mooring.services.audit import judge_namespace
 from mooring.services.check import split_documents
-from tests.policy_cases import container, pod_spec, service, workload
+from tests.policy_cases import CASES, CONTEXTS, container, pod_spec, service, workload
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -216,6 +225,61 @@ def test_the_full_image_name_is_dockers(parts: list[str], suffix: str) -> None:
     assert full.value == _docker_full_name(image), image
 
 
+@pytest.mark.parametrize(
+    ("expression", "written"),
+    [
+        ("x.matches('^a$')", "x.re2Matches('^a$')"),
+        ("x.matches('it\\'s') || y", "x.re2Matches('it\\'s') || y"),
+        # Inside a string literal, a pattern that is not a literal, or one RE2 refuses: as is.
+        ("'see x.matches(\\'a\\')' + x", "'see x.matches(\\'a\\')' + x"),
+        ("\"x.matches('a')\"", "\"x.matches('a')\""),
+        ("x.matches(params.pattern)", "x.matches(params.pattern)"),
+        ("x.matches('(?=a)')", "x.matches('(?=a)')"),
+        ("x.matches('a' + 'b')", "x.matches('a' + 'b')"),
+        ("x.matches('b') + 'user'", "x.re2Matches('b') + 'user'"),
+        # A raw or bytes literal anywhere: nothing is rewritten (their escapes differ).
+        ("x.matches(r'a') || x.matches('b')", "x.matches(r'a') || x.matches('b')"),
+        ("x.matches('b') || x.matches(br'a')", "x.matches('b') || x.matches(br'a')"),
+    ],
+)
+def test_literal_patterns_are_matched_by_a_cached_re2(expression: str, written: str) -> None:
+    assert with_cached_patterns(expression) == written
+
+
+def test_every_rule_gives_the_same_answers_with_cached_patterns_as_with_cels_matches() -> None:
+    """Each rule's expressions, compiled both ways, on every own case and on strings that
+    tell RE2 from other regex engines (a final newline before $, Unicode)."""
+    rewritten = 0
+    for rule in ALL:
+        for expression in offline_expressions(rule):
+            rewritten += with_cached_patterns(expression) != expression
+            cached, builtin = Program(expression), Program(expression, cached_patterns=False)
+            for case in CASES:
+                data = {"object": case.obj, "params": context_object("ns", CONTEXTS[case.context])}
+                assert cached.evaluate(data) == builtin.evaluate(data), (rule.id, case.id)
+    assert rewritten >= 3  # image-pull-policy, resources, external-names
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.one_of(
+        st.text(max_size=40),
+        st.sampled_from(["nginx", "nginx\n", "ghcr.io/a/b:1.2", "a/b@sha256:" + "a" * 64, "0\n"]),
+    ),
+    pattern=st.sampled_from(
+        [r"^[+-]?(0+[.]?0*|[.]0+)([eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$", "^a+$", "b", "é."]
+        + [REFERENCE]
+    ),
+)
+def test_cached_re2_matches_as_cel_does(text: str, pattern: str) -> None:
+    data = {"object": {"text": text}}
+    expression = f"string(object.text).matches({quote(pattern)})"
+    assert with_cached_patterns(expression) != expression
+    assert Program(expression).evaluate(data) == Program(
+        expression, cached_patterns=False
+    ).evaluate(data)
+
+
 def test_no_rule_uses_what_the_api_server_lacks() -> None:
     for rule in ALL:
         assert "cel.bind" not in rule.violations
@@ -308,6 +372,29 @@ def test_the_context_carries_parameters_quota_grants_and_exceptions_in_force() -
     assert (big["spec"]["nodePorts"], big["spec"]["loadBalancers"]) == (True, True)
     stranger = build_context("kube-system", PLATFORM, tenants=tenants, now=NOW)
     assert "tenant" not in stranger["spec"] and stranger["spec"]["nodePorts"] is False
+
+
+@pytest.mark.parametrize("namespace", [None, "default", "team-dev"])
+def test_without_platform_tenant_or_exception_the_context_is_the_models_default(
+    namespace: str | None,
+) -> None:
+    """build_context writes this case out without pydantic (`mooring check` of plain
+    manifests); it must be exactly what the models give."""
+    from_models = context_object(
+        namespace, context_spec(GuardrailSettings(), tenant=None, quota=None, exceptions=[])
+    )
+    assert default_spec() == from_models["spec"]
+    assert build_context(namespace, None, now=NOW) == from_models
+    # A tenant's namespace or an exception in force there: the models decide.
+    tenants = [tenant("x", {"image-tag": "off"})]
+    assert build_context(namespace, None, tenants=tenants, now=NOW) == from_models
+    assert build_context("x-dev", None, tenants=tenants, now=NOW)["spec"]["modes"] == {
+        **default_spec()["modes"],
+        "image-tag": "off",
+    }
+    live = exception("live", NOW + timedelta(days=1))
+    excepted = build_context("acme-dev", None, exceptions=[live], now=NOW)
+    assert [e["name"] for e in excepted["spec"]["exceptions"]] == ["live"]
 
 
 def test_a_tenants_own_quota_override_decides_node_ports() -> None:

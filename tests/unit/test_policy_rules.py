@@ -43,6 +43,10 @@ def test_the_fast_and_the_exact_evaluation_agree(case: Case) -> None:
     fast = engine.evaluate(case.obj, params)
     exact = engine.evaluate(case.obj, params, exact=True)
     assert fast == exact
+    # `mooring check` asks for the failing ones only: the same results, less the passes.
+    failing = [result for result in fast if result.verdict != "pass"]
+    assert engine.evaluate(case.obj, params, failing_only=True) == failing
+    assert engine.evaluate(case.obj, params, exact=True, failing_only=True) == failing
 
 
 def _bound(expression: str, variables: list[dict[str, str]]) -> Program:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
 
 from mooring.api import yamlfast
-from mooring.api.base import DNS_LABEL_PATTERN, LABEL_VALUE_PATTERN
 from mooring.api.yamlfast import PathItem
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 try:
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -166,6 +167,10 @@ def dotted(path: Sequence[PathItem]) -> str:
 
 def model_errors(model: type[BaseModel], obj: Any) -> tuple[BaseModel | None, list[FieldError]]:
     """Validate; on failure, every error with its field path and a message for people."""
+    # Imported here: reading documents needs no pydantic (`mooring check` starts without
+    # it); a model to validate against means pydantic is loaded already.
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(obj), []
     except ValidationError as error:
@@ -173,6 +178,8 @@ def model_errors(model: type[BaseModel], obj: Any) -> tuple[BaseModel | None, li
 
 
 def _explain(error: Any) -> FieldError:
+    from mooring.api.base import DNS_LABEL_PATTERN, LABEL_VALUE_PATTERN
+
     loc = tuple(item for item in error["loc"] if not _is_internal(item))
     kind = error["type"]
     field_name = loc[-1] if loc else ""

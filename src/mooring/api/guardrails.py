@@ -10,15 +10,20 @@ and `mooring check` and the audit build the same object, so all three read the s
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from mooring.api.base import LABEL_KEY_PATTERN, LabelValue, Model, unique
+from mooring.api.guardrail_defaults import (
+    DEFAULT_ALLOWED_CAPABILITIES,
+    DEFAULT_CLUSTER_DOMAIN,
+    DEFAULT_MODE,
+)
+from mooring.api.guardrail_defaults import MODES as MODES  # re-exported
+from mooring.api.guardrail_defaults import Mode as Mode
 
-Mode = Literal["enforce", "warn", "audit", "off"]
-MODES: tuple[Mode, ...] = ("enforce", "warn", "audit", "off")
 RULE_ID_PATTERN = r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 RuleId = Annotated[
     str,
@@ -100,7 +105,7 @@ class GuardrailSettings(Model):
     """How the guardrails apply across the platform."""
 
     default_mode: Mode = Field(
-        "enforce", description="The mode of every rule the `rules` list does not name."
+        DEFAULT_MODE, description="The mode of every rule the `rules` list does not name."
     )
     rules: list[RuleMode] = Field(
         default_factory=list,
@@ -113,7 +118,7 @@ class GuardrailSettings(Model):
         "without a registry is on docker.io; `nginx` is docker.io/library/nginx.",
     )
     allowed_capabilities: list[Capability] = Field(
-        default_factory=lambda: ["NET_BIND_SERVICE"],
+        default_factory=lambda: list(DEFAULT_ALLOWED_CAPABILITIES),
         description="Linux capabilities containers may add.",
     )
     required_labels: list[RequiredLabel] = Field(
@@ -181,7 +186,7 @@ class GuardrailContextSpec(Model):
         "Ingress hosts must be among them.",
     )
     cluster_domain: str = Field(
-        "cluster.local", description="The cluster's DNS domain (ExternalName Services)."
+        DEFAULT_CLUSTER_DOMAIN, description="The cluster's DNS domain (ExternalName Services)."
     )
     platform_namespaces: list[str] = Field(
         default_factory=list,

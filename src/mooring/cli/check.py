@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import click
 
 from mooring.cli.check_formats import FORMATS, RENDERERS, Format, summary
-from mooring.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, error, out, say
+from mooring.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, error, say, write
 from mooring.core.policy.rules import RULE_IDS
 from mooring.services.check import PARALLEL_FROM_BYTES, default_jobs
 from mooring.services.check import check as run_check
@@ -124,7 +124,7 @@ def check(
     )
     rendered = RENDERERS[fmt](outcome, now)
     if rendered:
-        out.print(rendered, markup=False, highlight=False)
+        write(rendered)  # unstyled in every format, so no rich (start-up time)
     counts = summary(outcome)
     if fmt != "json":
         # Every error line counts, as in validate, render, apply and diff: rule violations,

@@ -15,7 +15,6 @@ from xml.etree import ElementTree
 
 from mooring import DOCS_URL, __version__
 from mooring.api.documents import dotted
-from mooring.api.exceptions import format_time
 from mooring.core.policy.rules import BY_ID
 from mooring.services.check import Located, Outcome
 
@@ -26,6 +25,10 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 def expired_notes(outcome: Outcome, now: datetime) -> list[str]:
     """PolicyExceptions among the inputs that no longer apply, said once each."""
+    if not outcome.setup.exceptions:
+        return []
+    from mooring.api.exceptions import format_time  # loaded with the exceptions read
+
     return [
         f"PolicyException {e.namespace + '/' if e.namespace else ''}{e.name} expired at "
         f"{format_time(e.spec.expires)}; it no longer applies (renew it with a new expiry, "

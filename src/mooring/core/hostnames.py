@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from mooring.api.platform import PlatformConfigSpec
-from mooring.api.tenant import Tenant
+if TYPE_CHECKING:
+    from mooring.api.platform import PlatformConfigSpec
+    from mooring.api.tenant import Tenant
 
 
 def covers(claim: str, host: str) -> bool:

@@ -23,7 +23,6 @@ from mooring.api.platform import PlatformConfig, PlatformConfigSpec
 from mooring.api.quantity import parse_quantity
 from mooring.api.tenant import Tenant
 from mooring.core.isolation import refused_subjects, reserved_message, squatted
-from mooring.core.render.cilium import cilium_only
 
 Severity = Literal["error", "warning"]
 
@@ -298,6 +297,10 @@ def _needs_cilium(tenant: Tenant) -> list[Finding]:
     Offline only: in the cluster the operator knows whether Cilium is there, and says so in
     the tenant's NetworkReady condition instead.
     """
+    # Imported here: the renderers load with it, which a check of a PlatformConfig alone
+    # (`mooring check --platform`) does not need.
+    from mooring.core.render.cilium import cilium_only
+
     return [
         Finding(
             "needs-cilium",

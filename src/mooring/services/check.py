@@ -13,16 +13,14 @@ in this process, since they decide modes, parameters and exceptions for the rest
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel
 
 from mooring.api import yamlfast
 from mooring.api.documents import (
@@ -33,23 +31,38 @@ from mooring.api.documents import (
     iter_documents,
     model_errors,
 )
-from mooring.api.exceptions import PolicyException
 from mooring.api.names import GROUP
-from mooring.api.platform import PlatformConfig
-from mooring.api.tenant import Tenant
 from mooring.core.policy.check import Finding, Judge, describe, expand_lists
 from mooring.core.policy.engine import Engine
 from mooring.core.policy.rules import select
-from mooring.core.validate import validate_documents
 from mooring.services.sources import STDIN, SourceError, Text, read_texts
+
+if TYPE_CHECKING:
+    # Imported when a Mooring document is among the inputs (mooring_kinds): plain manifests
+    # are judged without the models, and without pydantic (a CI step's start-up time).
+    from pydantic import BaseModel
+
+    from mooring.api.exceptions import PolicyException
+    from mooring.api.platform import PlatformConfig
+    from mooring.api.tenant import Tenant
 
 # Parallel work pays off from about this many bytes of YAML.
 PARALLEL_FROM_BYTES = 2 * 1024 * 1024
-MOORING_KINDS: dict[str, type[BaseModel]] = {
-    "PlatformConfig": PlatformConfig,
-    "Tenant": Tenant,
-    "PolicyException": PolicyException,
-}
+# Mooring's kinds that `check` reads as its setup (mooring_kinds gives their models).
+MOORING_KINDS = ("PlatformConfig", "Tenant", "PolicyException")
+
+
+def mooring_kinds() -> dict[str, type[BaseModel]]:
+    """The models of MOORING_KINDS (imported on first use)."""
+    from mooring.api.exceptions import PolicyException
+    from mooring.api.platform import PlatformConfig
+    from mooring.api.tenant import Tenant
+
+    return {
+        "PlatformConfig": PlatformConfig,
+        "Tenant": Tenant,
+        "PolicyException": PolicyException,
+    }
 
 
 @dataclass(frozen=True)
@@ -117,6 +130,8 @@ def read_setup(texts: Sequence[Text], setup: Setup, outcome: Outcome) -> None:
             if add_mooring_document(document, setup, outcome):
                 mooring.append(document)
     if mooring:
+        from mooring.core.validate import validate_documents
+
         _, findings = validate_documents(mooring)
         for finding in findings:
             if finding.severity != "error" or finding.code in _REPORTED - {"schema"}:
@@ -144,7 +159,7 @@ def add_mooring_document(document: Document, setup: Setup, outcome: Outcome) -> 
     obj = document.obj
     if not isinstance(obj, dict) or str(obj.get("apiVersion", "")).rpartition("/")[0] != GROUP:
         return False
-    model = MOORING_KINDS.get(str(obj.get("kind")))
+    model = mooring_kinds().get(str(obj.get("kind")))
     if model is None:
         return True  # an unknown kind of Mooring's: validate says so
     instance, errors = model_errors(model, obj)
@@ -157,6 +172,10 @@ def add_mooring_document(document: Document, setup: Setup, outcome: Outcome) -> 
 
 
 def _add(instance: BaseModel | None, document: Document, setup: Setup, outcome: Outcome) -> None:
+    from mooring.api.exceptions import PolicyException
+    from mooring.api.platform import PlatformConfig
+    from mooring.api.tenant import Tenant
+
     if isinstance(instance, PlatformConfig):
         if setup.platform is not None:
             outcome.invalid.append(
@@ -362,6 +381,8 @@ def _shares(
         for i, text in enumerate(texts):
             yield i, judge_text(text, judge, setup.list_objects)
         return
+    import multiprocessing  # only for large inputs
+
     _WORK = (texts, setup)
     try:
         context = multiprocessing.get_context("fork")

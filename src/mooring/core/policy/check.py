@@ -12,16 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from mooring.api.documents import PathItem
-from mooring.api.exceptions import PolicyException
-from mooring.api.guardrails import GuardrailSettings, Mode
-from mooring.api.platform import PlatformConfigSpec
-from mooring.api.tenant import Tenant
+from mooring.api.guardrail_defaults import Mode
+from mooring.api.yamlfast import PathItem
 from mooring.core.hostnames import Holdings, holdings
 from mooring.core.policy.context import build_context, effective_mode, tenant_of
 from mooring.core.policy.engine import Engine, RuleResult, Verdict, resolve_path
+
+if TYPE_CHECKING:
+    # Models only as types: plain manifests are judged without pydantic (context.py).
+    from mooring.api.exceptions import PolicyException
+    from mooring.api.platform import PlatformConfigSpec
+    from mooring.api.tenant import Tenant
 
 Level = Literal["error", "warning", "note"]
 
@@ -111,24 +114,25 @@ class Judge:
             )
         return self._contexts[namespace]
 
-    def judge(self, obj: dict[str, Any]) -> list[Judged]:
-        """Every rule that looks at this object and is not off for its tenant."""
+    def judge(self, obj: dict[str, Any], *, failing_only: bool = False) -> list[Judged]:
+        """Every rule that looks at this object and is not off for its tenant (with
+        `failing_only`, only those that do not pass)."""
         if not self.engine.applies(obj):
             return []
         namespace = self.namespace_of(obj)
         modes = self._modes.get(namespace)
         if modes is None:
             tenant = tenant_of(self.tenants, namespace)
-            settings = (
-                self.platform.guardrails if self.platform is not None else GuardrailSettings()
-            )
+            settings = self.platform.guardrails if self.platform is not None else None
             modes = {
                 rule.id: effective_mode(rule.id, settings, tenant) for rule in self.engine.rules
             }
             self._modes[namespace] = modes
         return [
             Judged(result, modes[result.rule.id])
-            for result in self.engine.evaluate(obj, self.context(namespace))
+            for result in self.engine.evaluate(
+                obj, self.context(namespace), failing_only=failing_only
+            )
             if modes[result.rule.id] != "off"
         ]
 
@@ -136,7 +140,7 @@ class Judge:
         """What `mooring check` reports about one object: everything but the passes."""
         found = []
         what = describe(obj)
-        for item in self.judge(obj):
+        for item in self.judge(obj, failing_only=True):
             level = item.level
             if level is None:
                 continue

@@ -12,28 +12,40 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mooring.api import names
-from mooring.api.exceptions import PolicyException
-from mooring.api.guardrails import GuardrailContextSpec, GuardrailSettings, Mode
-from mooring.api.platform import PlatformConfigSpec, Tier
-from mooring.api.tenant import Quota, Tenant
+from mooring.api.guardrail_defaults import (
+    DEFAULT_ALLOWED_CAPABILITIES,
+    DEFAULT_CLUSTER_DOMAIN,
+    DEFAULT_MODE,
+    Mode,
+)
 from mooring.core.hostnames import Holdings, holdings
 from mooring.core.policy.rules import RULE_IDS
+
+if TYPE_CHECKING:
+    # The models are imported where they are built: a namespace that no tenant owns, with
+    # no PlatformConfig and no exception (`mooring check` of plain manifests) needs none of
+    # them, and starts without pydantic (default_spec).
+    from mooring.api.exceptions import PolicyException
+    from mooring.api.guardrails import GuardrailContextSpec, GuardrailSettings
+    from mooring.api.platform import PlatformConfigSpec, Tier
+    from mooring.api.tenant import Quota, Tenant
 
 CONTEXT_NAME = "guardrails"
 CONTEXT_API_VERSION = names.API_VERSION
 CONTEXT_KIND = "GuardrailContext"
 
 
-def effective_mode(rule_id: str, settings: GuardrailSettings, tenant: Tenant | None) -> Mode:
-    """The tenant's override, else the platform's mode for the rule, else its default."""
+def effective_mode(rule_id: str, settings: GuardrailSettings | None, tenant: Tenant | None) -> Mode:
+    """The tenant's override, else the platform's mode for the rule, else its default
+    (`settings` None: no PlatformConfig, every rule in the default mode)."""
     if tenant is not None:
         for override in tenant.spec.guardrails:
             if override.rule == rule_id:
                 return override.mode
-    return settings.mode(rule_id)
+    return settings.mode(rule_id) if settings is not None else DEFAULT_MODE
 
 
 def in_force(
@@ -122,6 +134,8 @@ def context_spec(
 ) -> GuardrailContextSpec:
     """Pure: the parameters of one namespace; `exceptions` are those in force there,
     `hostnames` the names its tenant holds (hostnames.holdings)."""
+    from mooring.api.guardrails import GuardrailContextSpec
+
     tier = tier_of(tenant, platform)
     return GuardrailContextSpec(
         tenant=tenant.name if tenant is not None else None,
@@ -134,14 +148,41 @@ def context_spec(
         allowed_priority_classes=list(tier.priority_classes) if tier is not None else [],
         ingress_classes=list(tier.ingress.classes) if tier is not None else [],
         hostnames=list(hostnames),
-        cluster_domain=platform.cluster_domain if platform is not None else "cluster.local",
+        cluster_domain=platform.cluster_domain if platform is not None else DEFAULT_CLUSTER_DOMAIN,
         platform_namespaces=platform_namespaces(platform),
         exceptions=[e.as_context_entry() for e in exceptions],
     )
 
 
+def default_spec() -> dict[str, Any]:
+    """The spec (as JSON) of a namespace no tenant owns, with no PlatformConfig and no
+    exception in force: `context_spec(GuardrailSettings(), tenant=None, quota=None,
+    exceptions=[]).to_json()`, written out so that `mooring check` of plain manifests
+    builds no model (a unit test keeps the two equal)."""
+    return {
+        "modes": dict.fromkeys(RULE_IDS, DEFAULT_MODE),
+        "allowedRegistries": [],
+        "allowedCapabilities": list(DEFAULT_ALLOWED_CAPABILITIES),
+        "requiredLabels": [],
+        "nodePorts": False,
+        "loadBalancers": False,
+        "allowedPriorityClasses": [],
+        "ingressClasses": [],
+        "hostnames": [],
+        "clusterDomain": DEFAULT_CLUSTER_DOMAIN,
+        "platformNamespaces": platform_namespaces(None),
+        "exceptions": [],
+    }
+
+
 def context_object(namespace: str | None, spec: GuardrailContextSpec) -> dict[str, Any]:
     """The GuardrailContext object as the operator applies it and the policies read it."""
+    return _context_object(namespace, spec.to_json(), spec.tenant)
+
+
+def _context_object(
+    namespace: str | None, spec: dict[str, Any], tenant: str | None
+) -> dict[str, Any]:
     metadata: dict[str, Any] = {
         "name": CONTEXT_NAME,
         "labels": {
@@ -155,10 +196,10 @@ def context_object(namespace: str | None, spec: GuardrailContextSpec) -> dict[st
         "apiVersion": CONTEXT_API_VERSION,
         "kind": CONTEXT_KIND,
         "metadata": metadata,
-        "spec": spec.to_json(),
+        "spec": spec,
     }
-    if spec.tenant is not None:
-        metadata["labels"][names.LABEL_TENANT] = spec.tenant
+    if tenant is not None:
+        metadata["labels"][names.LABEL_TENANT] = tenant
     return obj
 
 
@@ -175,8 +216,13 @@ def build_context(
 
     `held`: who holds which hostnames among `tenants` (computed here when not given; pass
     it when building the contexts of many namespaces)."""
-    settings = platform.guardrails if platform is not None else GuardrailSettings()
     tenant = tenant_of(tenants, namespace)
+    here = in_force(exceptions, namespace, now)
+    if platform is None and tenant is None and not here:
+        return _context_object(namespace, default_spec(), None)
+    from mooring.api.guardrails import GuardrailSettings
+
+    settings = platform.guardrails if platform is not None else GuardrailSettings()
     quota = (
         environment_quota(tenant, platform, namespace)
         if tenant is not None and platform is not None
@@ -188,7 +234,7 @@ def build_context(
         settings,
         tenant=tenant,
         quota=quota,
-        exceptions=in_force(exceptions, namespace, now),
+        exceptions=here,
         platform=platform,
         hostnames=held.of(tenant.name) if held is not None and tenant is not None else (),
     )
@@ -200,6 +246,7 @@ __all__ = [
     "build_context",
     "context_object",
     "context_spec",
+    "default_spec",
     "effective_mode",
     "environment_quota",
     "in_force",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from mooring.api.documents import PathItem
+from mooring.api.yamlfast import PathItem
 from mooring.core.policy.cel import Outcome, Program, activation, quote
 from mooring.core.policy.rules import ALL, Rule, exceptions_expression
 from mooring.core.policy.targets import TARGETS, Target
@@ -97,6 +97,9 @@ class Engine:
             target.name: tuple(rule for rule in self.rules if rule.target is target)
             for target in TARGETS
         }
+        # The combined programs by (target, with exceptions): looked up per object without
+        # hashing the rules (the lru_cache of _pack does, 13 dataclasses a call).
+        self._packs: dict[tuple[str, bool], Program] = {}
         self._kinds: dict[tuple[Any, Any], Target] = {
             kind: target
             for target in TARGETS
@@ -107,12 +110,27 @@ class Engine:
     def applies(self, obj: Mapping[str, Any]) -> bool:
         return (obj.get("apiVersion"), obj.get("kind")) in self._kinds
 
+    def _pack(self, target: Target, with_exceptions: bool) -> Program:
+        key = (target.name, with_exceptions)
+        program = self._packs.get(key)
+        if program is None:
+            program = self._packs[key] = _pack(
+                self._by_target[target.name], target, with_exceptions
+            )
+        return program
+
     def evaluate(
-        self, obj: Mapping[str, Any], params: Mapping[str, Any], *, exact: bool = False
+        self,
+        obj: Mapping[str, Any],
+        params: Mapping[str, Any],
+        *,
+        exact: bool = False,
+        failing_only: bool = False,
     ) -> list[RuleResult]:
         """Every rule of the object's target; [] when no rule looks at this kind.
 
-        `exact` skips the fast way (tests compare the two).
+        `exact` skips the fast way (tests compare the two). `failing_only` leaves the
+        passes out (`mooring check` reports nothing else; most objects pass every rule).
         """
         target = self._kinds.get((obj.get("apiVersion"), obj.get("kind")))
         if target is None:
@@ -124,24 +142,26 @@ class Engine:
         outcome = (
             Outcome(error="exact")
             if exact
-            else _pack(rules, target, with_exceptions).evaluate_in(bound)
+            else self._pack(target, with_exceptions).evaluate_in(bound)
         )
         if outcome.error is None and isinstance(outcome.value, list):
             if with_exceptions:
                 return [
                     _result(rule, Outcome(found), Outcome(lifted))
                     for rule, (found, lifted) in zip(rules, outcome.value, strict=True)
+                    if found or not failing_only
                 ]
             return [
                 _result(rule, Outcome(found), Outcome([]))
                 for rule, found in zip(rules, outcome.value, strict=True)
+                if found or not failing_only
             ]
         results = []
         for rule in rules:
             violations, exceptions = _rule_programs(rule)
-            results.append(
-                _result(rule, violations.evaluate_in(bound), exceptions.evaluate_in(bound))
-            )
+            result = _result(rule, violations.evaluate_in(bound), exceptions.evaluate_in(bound))
+            if result.verdict != "pass" or not failing_only:
+                results.append(result)
         return results
 
 
