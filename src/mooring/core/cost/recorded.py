@@ -113,10 +113,16 @@ def _scheduler_request(quantity: Quantity) -> str:
     )
 
 
-def _larger(request: str, use: str | None) -> str:
+def _larger(request: str, use: str | None, by: str) -> str:
+    """max(request, usage) per series, either alone when the other is missing: the raw
+    path's `(U > R) or R or U`, with each side evaluated once (marked apart, then the
+    larger of the two per key)."""
     if use is None:
         return request
-    return f"(({use}) > ({request})) or ({request}) or ({use})"
+    return (
+        f'max by ({by}) (label_replace({use}, "mooring_side", "used", "", "") '
+        f'or label_replace({request}, "mooring_side", "requested", "", ""))'
+    )
 
 
 def _per_sample(kind: str, quantity: Quantity, step: timedelta) -> str:
@@ -125,7 +131,8 @@ def _per_sample(kind: str, quantity: Quantity, step: timedelta) -> str:
     pod_use = None if use is None else f"sum by (namespace, pod) ({use})"
     ksm, scheduler = _ksm_request(quantity), _scheduler_request(quantity)
     if kind == "allocated":
-        per_container, per_pod = _larger(ksm, use), _larger(scheduler, pod_use)
+        per_container = _larger(ksm, use, "namespace, pod, container")
+        per_pod = _larger(scheduler, pod_use, "namespace, pod")
     elif kind == "requested":
         per_container, per_pod = ksm, scheduler
     else:
