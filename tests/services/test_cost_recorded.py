@@ -19,16 +19,16 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-import yaml
 
 from mooring.api.platform import PlatformConfig
 from mooring.core.cost.aggregate import Report, aggregate
 from mooring.core.cost.allocate import allocate
 from mooring.core.cost.rates import PriceBook
-from mooring.core.cost.recorded import heartbeat, rule_file
+from mooring.core.cost.recorded import heartbeat
 from mooring.core.cost.window import HOUR, Bucket, Window
-from mooring.devcluster.history import HistoryPrometheus, backfill, backfill_rules
+from mooring.devcluster.history import HistoryPrometheus, backfill
 from mooring.services.cost import Cluster, gather_inputs
+from mooring.services.cost_rules import backfill as backfill_rules
 from mooring.services.prometheus import Prometheus
 from tests.builders import platform_body
 from tests.services.test_cost_prometheus import HOURS, START, history
@@ -52,10 +52,8 @@ def serve(root: Path, scheduler: bool, recorded_until: int | None) -> tuple[Hist
     server = HistoryPrometheus(data)
     if recorded_until is None:
         return server, server.url
-    rules = root / "mooring-cost.rules.yaml"
-    rules.write_text(yaml.safe_dump(rule_file(), sort_keys=False))
-    start = int(START.timestamp())
-    backfill_rules(server.url, rules, start, start + recorded_until * 3600, data, root / "scratch")
+    until = START + timedelta(hours=recorded_until)
+    backfill_rules(server.url, START, until, root / "rules", into=data)
     server.stop()
     server = HistoryPrometheus(data)  # loads the new blocks at once
     return server, server.url

@@ -88,46 +88,6 @@ def write_blocks(files: Sequence[Path], data: Path, jobs: int = 2) -> None:
         list(pool.map(one, files))
 
 
-def backfill_rules(
-    url: str, rule_file: Path, start: int, end: int, data: Path, scratch: Path
-) -> list[Path]:
-    """Record `rule_file`'s recording rules over [start, end] (Unix seconds) from the
-    Prometheus at `url` with `promtool tsdb create-blocks-from rules`, into blocks moved
-    into `data` (a running Prometheus loads them within a minute; a restart at once).
-    Returns the blocks' folders."""
-    out = scratch / "rule-blocks"
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    done = subprocess.run(
-        [
-            promtool(),
-            "tsdb",
-            "create-blocks-from",
-            "rules",
-            f"--url={url}",
-            f"--start={start}",
-            f"--end={end}",
-            f"--output-dir={out}",
-            "--quiet",
-            str(rule_file),
-        ],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise HistoryError(
-            f"promtool could not backfill {rule_file}: "
-            f"{done.stderr.decode(errors='replace')[-2000:]}"
-        )
-    blocks = []
-    for block in sorted(p for p in out.iterdir() if (p / "meta.json").is_file()):
-        target = data / block.name
-        shutil.move(str(block), target)
-        blocks.append(target)
-    return blocks
-
-
 def backfill(series: Iterable[Series], data: Path, scratch: Path) -> None:
     """Write `series` (any span of time) into `data` through one OpenMetrics file."""
     scratch.mkdir(parents=True, exist_ok=True)
