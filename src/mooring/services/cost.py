@@ -441,7 +441,7 @@ async def gather_inputs(
         )
     else:
         async with Prometheus(prometheus_url) as prometheus:
-            measured_any = await _from_prometheus(
+            measured_any = await measure_window(
                 prometheus, prometheus_url, inputs, current, by, owners, progress
             )
     if not measured_any:
@@ -465,7 +465,7 @@ async def gather_inputs(
     return inputs
 
 
-async def _from_prometheus(
+async def measure_window(
     prometheus: Prometheus,
     url: str,
     inputs: Inputs,
