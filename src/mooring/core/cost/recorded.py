@@ -253,6 +253,8 @@ def split(window: Window, by: str, coverage: Coverage | None) -> Split:
     """Pure: which part of the window the recorded series measure. `coverage` None: the
     Prometheus has no recorded series for the window's step."""
     raw = Split(window, None, None, "")
+    if not by:
+        return _note(raw, "raw queries")
     if by not in NAMESPACE_GROUPINGS:
         return _note(
             raw,
