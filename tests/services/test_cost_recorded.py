@@ -163,3 +163,23 @@ def test_the_heartbeat_records_each_step_once(servers: dict[str, str]) -> None:
     ends = [int(float(value)) for _, value in series["values"]]  # type: ignore[attr-defined]
     assert ends == sorted(set(ends))
     assert {int((START + timedelta(hours=h)).timestamp()) for h in range(1, HOURS + 1)} <= set(ends)
+
+
+def test_mooring_cost_rules_prints_a_rule_file_promtool_accepts(tmp_path: Path) -> None:
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from mooring.cli.main import cli
+    from mooring.services.cost_rules import promtool
+
+    for step in ("1h", "5m"):
+        printed = CliRunner().invoke(cli, ["cost", "rules", "--step", step])
+        assert printed.exit_code == 0, printed.output
+        path = tmp_path / f"{step}.yaml"
+        path.write_text(printed.output)
+        checked = subprocess.run(
+            [promtool(), "check", "rules", str(path)], capture_output=True, text=True, check=False
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "SUCCESS: 11 rules found" in checked.stdout

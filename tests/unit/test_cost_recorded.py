@@ -167,3 +167,14 @@ def test_buckets_are_clipped_to_a_part_keeping_their_index() -> None:
 
 def test_the_heartbeat_is_named_for_its_step() -> None:
     assert heartbeat(HOUR) == "mooring_cost:step_end_seconds:1h"
+
+
+def test_a_backfill_ends_before_the_rules_first_own_step() -> None:
+    from mooring.services.cost_rules import backfill_end
+
+    first = START + 10 * HOUR  # the rules' first evaluation recorded the step ending here
+    end = backfill_end(first, HOUR)
+    # the backfill's last evaluation may record the step ending an hour earlier, never it
+    assert end == first + timedelta(minutes=30) - timedelta(seconds=1)
+    last_recorded = (int(end.timestamp()) - 1800) // 3600 * 3600
+    assert last_recorded == int((first - HOUR).timestamp())
