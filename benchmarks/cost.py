@@ -224,7 +224,10 @@ def backfill_cost_rules(data: Path, end: datetime, days: int, scratch: Path) -> 
     production), with two promtools over halves of the span; the blocks moved into `data`
     and compacted by Prometheus. Prints both times."""
     start = end - timedelta(days=days, hours=3)
-    middle = align(start + (end - start) / 2, timedelta(hours=2))
+    # Halves split at half past an hour: the step ending at P is recorded by an evaluation
+    # in [P + 30m, P + 90m), so each step falls in one half whatever the two promtools'
+    # evaluation offsets (the rule file's path is part of the group's hash).
+    middle = align(start + (end - start) / 2, timedelta(hours=2)) + timedelta(minutes=30)
     server = HistoryPrometheus(data)
     began = time.monotonic()
     try:
