@@ -247,6 +247,7 @@ def backfill_cost_rules(data: Path, end: datetime, days: int, scratch: Path) -> 
     blocks = [block for part in done for block in part.blocks]
     for block in blocks:
         shutil.move(str(block), data / block.name)
+    (data / "rules-moved").write_text(end.isoformat())  # never backfilled twice
     began = time.monotonic()
     compact(data)
     print(
@@ -436,8 +437,11 @@ def main() -> None:
         if args.history_only:
             return
         end = datetime.fromisoformat(marker.read_text())
-        if not (data / "rules-backfilled").is_file():
+        if not (data / "rules-moved").is_file():
             backfill_cost_rules(data, end, args.days, root)
+        elif not (data / "rules-backfilled").is_file():
+            compact(data)  # an interrupted run moved the blocks in: let them be compacted
+            (data / "rules-backfilled").write_text(end.isoformat())
         prometheus = HistoryPrometheus(data)
         cluster = DevCluster(root / "cluster", NodeShape(count=NODES, cpu="64", memory="256Gi"))
         earlier = end - timedelta(hours=2)
