@@ -25,7 +25,7 @@ Prints, in one run:
   wall and CPU time, status writes, peak Python heap.
 
 Usage: .venv/bin/python benchmarks/cost.py [--pods 10000] [--days 30] [--interval 1800]
-       [--data DIR (reuse history written before)]
+       [--pods-per-tenant 10] [--data DIR (reuse history written before)]
 """
 
 from __future__ import annotations
@@ -412,11 +412,16 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--interval", type=int, default=1800, help="seconds between samples")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--pods-per-tenant", type=int, default=PODS_PER_TENANT, help="one namespace each"
+    )
     parser.add_argument("--data", type=Path, default=None, help="reuse history written before")
     parser.add_argument(
         "--history-only", action="store_true", help="write the history into --data and stop"
     )
     args = parser.parse_args()
+    global PODS_PER_TENANT  # read by the history's worker processes (forked)
+    PODS_PER_TENANT = args.pods_per_tenant
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     # The history ends at the last whole hour; the report's window is the 30 days before.
     end = align(datetime.now(UTC), timedelta(hours=1))
