@@ -407,6 +407,7 @@ async def operator_refresh(
 
 
 def main() -> None:
+    global PODS_PER_TENANT  # read by the history's worker processes (forked)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pods", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=30)
@@ -420,7 +421,6 @@ def main() -> None:
         "--history-only", action="store_true", help="write the history into --data and stop"
     )
     args = parser.parse_args()
-    global PODS_PER_TENANT  # read by the history's worker processes (forked)
     PODS_PER_TENANT = args.pods_per_tenant
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     # The history ends at the last whole hour; the report's window is the 30 days before.
