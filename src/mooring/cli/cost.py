@@ -1,4 +1,5 @@
-"""`mooring cost estimate | report`: what a pull request will cost, what runs costs.
+"""`mooring cost estimate | report | rules | backfill`: what a pull request will cost,
+what runs costs; the recording rules that make long reports fast, and their history.
 
 Exit codes: 0 done; 1 findings (invalid tenant files, or an estimate over --max-increase);
 2 usage error or unreadable input (a bad window, an unknown --by, a base revision git
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from mooring.api import yamldump
 from mooring.api.cost import money_text
 from mooring.api.platform import PlatformConfig
 from mooring.cli import cost_formats, cost_html
@@ -29,11 +31,14 @@ from mooring.cli.findings import emit
 from mooring.cli.options import all_paths, connect, input_paths, kube_options
 from mooring.cli.output import EXIT_FAILED, EXIT_FINDINGS, EXIT_USAGE, err, out, say
 from mooring.core.cost.aggregate import BY_NAMES, GroupingError, Report, grouping
-from mooring.core.cost.window import WindowError, parse_duration, parse_window
+from mooring.core.cost.recorded import group_name, heartbeat, rule_file
+from mooring.core.cost.window import WindowError, check_step, parse_duration, parse_window
 from mooring.core.validate import validate_documents
 from mooring.kube.client import Kube, KubeError
 from mooring.services.cost import NoPlatformError, cost_report, load_platform
 from mooring.services.cost_estimate import GitError, Side, estimate_paths
+from mooring.services.cost_rules import BackfillError, backfill_end, first_evaluation
+from mooring.services.cost_rules import backfill as backfill_rules
 from mooring.services.prometheus import PrometheusError
 from mooring.services.sources import read_sources
 
@@ -359,3 +364,119 @@ def _print_report(result: Report, fmt: str, output: Path | None) -> None:
     if fmt == "csv":
         for line in cost_formats.footer(result):
             say(f"note: {line}")
+
+
+@cost.command()
+@click.option(
+    "--step",
+    default="1h",
+    show_default=True,
+    help="The step the rules record (the reports' --step, spec.cost.stepMinutes).",
+)
+@click.option(
+    "--prometheus-rule",
+    "namespace",
+    default=None,
+    metavar="NAMESPACE",
+    help="Print a PrometheusRule (monitoring.coreos.com/v1) in NAMESPACE instead of a rule file.",
+)
+@click.option(
+    "--label",
+    "labels",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A label of the PrometheusRule (for the Prometheus's ruleSelector); repeatable.",
+)
+def rules(step: str, namespace: str | None, labels: tuple[str, ...]) -> None:
+    """Print Mooring's cost recording rules, for Prometheus's rule_files (or as a
+    PrometheusRule).
+
+    They record, every step, each namespace's allocation per node (max(request, usage)
+    per container), requested and used, and the nodes' capacity; reports by namespace,
+    tenant, environment or cost centre read them instead of raw samples. Backfill their
+    history with `mooring cost backfill` once they run.
+    """
+    sample = _step(step)
+    document: dict[str, object] = rule_file(sample)
+    if namespace is not None:
+        pairs = {}
+        for label in labels:
+            key, sep, value = label.partition("=")
+            if not sep or not key:
+                raise click.BadParameter(f"{label!r} is not KEY=VALUE", param_hint="--label")
+            pairs[key] = value
+        document = {
+            "apiVersion": "monitoring.coreos.com/v1",
+            "kind": "PrometheusRule",
+            "metadata": {"name": group_name(sample), "namespace": namespace, "labels": pairs},
+            "spec": document,
+        }
+    out.print(yamldump.dump(document), end="", markup=False, highlight=False)
+
+
+@cost.command()
+@click.option(
+    "--prometheus",
+    "prometheus_url",
+    envvar="MOORING_PROMETHEUS_URL",
+    required=True,
+    help="The Prometheus holding the raw history (and evaluating the rules).",
+)
+@click.option("--start", required=True, metavar="TIME", help="Backfill from (RFC 3339).")
+@click.option(
+    "--end",
+    default=None,
+    metavar="TIME",
+    help="Backfill up to (RFC 3339; default: just before the rules' own first evaluation, "
+    "so that no step is recorded twice).",
+)
+@click.option("--step", default="1h", show_default=True, help="The rules' step.")
+@click.option(
+    "--output-dir",
+    "output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where promtool writes the blocks (then move them into Prometheus's data folder).",
+)
+def backfill(prometheus_url: str, start: str, end: str | None, step: str, output: Path) -> None:
+    """Record the cost rules' history from the raw samples Prometheus already holds, with
+    promtool (`tsdb create-blocks-from rules`): install the rules first, then backfill;
+    move the blocks written into Prometheus's data folder (it loads them within a minute).
+    """
+    sample = _step(step)
+    begin = _time(start)
+    try:
+        if end is not None:
+            until = _time(end)
+        else:
+            first = asyncio.run(first_evaluation(prometheus_url, sample, datetime.now(UTC)))
+            if first is None:
+                err.print(
+                    f"error: Prometheus at {prometheus_url} has not evaluated the cost rules "
+                    f"({heartbeat(sample)} has no sample): install them first (`mooring cost "
+                    "rules`), or give --end",
+                    markup=False,
+                )
+                sys.exit(EXIT_USAGE)
+            until = backfill_end(first, sample)
+        say(f"backfilling {group_name(sample)} from {begin.isoformat()} to {until.isoformat()}")
+        done = backfill_rules(prometheus_url, begin, until, output, sample)
+    except BackfillError as error:
+        err.print(f"error: {error}", markup=False)
+        sys.exit(EXIT_FAILED)
+    except PrometheusError as error:
+        err.print(f"error: {error}", markup=False)
+        sys.exit(EXIT_FAILED)
+    say(
+        f"wrote {len(done.blocks)} blocks into {output / 'blocks'}: move them into "
+        "Prometheus's data folder (--storage.tsdb.path); it loads them within a minute"
+    )
+
+
+def _step(text: str) -> timedelta:
+    try:
+        step = parse_duration(text)
+        check_step(step)
+    except WindowError as error:
+        raise click.BadParameter(str(error), param_hint="--step") from None
+    return step

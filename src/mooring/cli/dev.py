@@ -7,8 +7,10 @@ from pathlib import Path
 
 import click
 
+from mooring.api import yamldump
 from mooring.cli.output import EXIT_FAILED, out, say
 from mooring.cli.output import error as error_
+from mooring.core.cost.recorded import rule_file as cost_rule_file
 from mooring.devcluster.binaries import (
     CONTROL_PLANE,
     GITOPS,
@@ -102,7 +104,10 @@ def up(
     try:
         cluster.up(say=say, timeout=timeout)
         if with_prometheus:
-            say(f"  prometheus up at {DevPrometheus(cluster).start()}")
+            # Mooring's cost recording rules, as a platform installs them (docs/cost.md).
+            rules = cluster.dir / "mooring-cost.rules.yaml"
+            rules.write_text(yamldump.dump(cost_rule_file()))
+            say(f"  prometheus up at {DevPrometheus(cluster).start(rule_files=[rules])}")
     except (DevClusterError, BuildError) as error:
         error_(str(error))
         sys.exit(EXIT_FAILED)

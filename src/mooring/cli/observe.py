@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,8 @@ def observe() -> None:
     show_default=True,
     help="rules: the tenants' rule files; alertmanager: a configuration routing each "
     "tenant's alerts to its contacts; dashboards: Grafana JSON; platform-rules, "
-    "platform-dashboard: Mooring's own; otelcol: the addon catalog's collector config.",
+    "platform-dashboard: Mooring's own (platform-rules with the cost recording rules); "
+    "otelcol: the addon catalog's collector config.",
 )
 @click.option(
     "--out",
@@ -99,7 +101,8 @@ def render(
             alertmanager_config(tenants, platform.observe.alertmanager)
         )
     elif part == "platform-rules":
-        files["mooring-platform.rules.yaml"] = dump(platform_rule_file(platform.observe))
+        cost_step = timedelta(minutes=platform.cost.step_minutes)
+        files["mooring-platform.rules.yaml"] = dump(platform_rule_file(platform.observe, cost_step))
     elif part == "platform-dashboard":
         files["mooring-platform.dashboard.json"] = (
             json.dumps(platform_dashboard(platform.observe), indent=2) + "\n"

@@ -80,9 +80,10 @@ async def refresh_once(
     kube: Kube,
     tenants: list[dict[str, Any]] | None = None,
     cache: MonthCache | None = None,
+    now: datetime | None = None,
 ) -> tuple[float | None, cost_status.Refresh | None]:
-    """One refresh: the interval until the next and what was done (None, None: no
-    PlatformConfig yet)."""
+    """One refresh (as of `now`, default the clock's): the interval until the next and
+    what was done (None, None: no PlatformConfig yet)."""
     raw = await kube.get_or_none(names.API_VERSION, "PlatformConfig", PLATFORM_CONFIG_NAME)
     if raw is None:
         return None, None
@@ -90,7 +91,8 @@ async def refresh_once(
     if tenants is None:
         tenants = await kube.list(names.API_VERSION, "Tenant")
     started = time.perf_counter()
-    result = await cost_status.refresh(kube, platform, tenants, datetime.now(UTC), cache)
+    at = now or datetime.now(UTC)
+    result = await cost_status.refresh(kube, platform, tenants, at, cache)
     COST_REFRESH_SECONDS.observe(time.perf_counter() - started)
     publish(result)
     await announce(kube, result)

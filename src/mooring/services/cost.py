@@ -5,6 +5,10 @@ PlatformConfig) and queries Prometheus. Nothing is written here; the operator wr
 tenants' status from `month_figures`.
 
 Where the figures come from is decided once per run and said plainly in `Inputs.notes`:
+- Prometheus with Mooring's cost recording rules (core/cost/recorded.py) covering the
+  window, for a grouping by namespace, tenant, environment or cost centre: the recorded
+  series per namespace and node, and raw queries for the steps not recorded (before the
+  rules' history, or the last step or two, not evaluated yet);
 - Prometheus with usage and request metrics: OpenCost's allocation, max(request, usage)
   per container (or pod) per sample;
 - Prometheus without usage metrics: requests alone, from its history;
@@ -38,6 +42,17 @@ from mooring.core.cost.promql import (
     read_vector,
 )
 from mooring.core.cost.rates import PriceBook
+from mooring.core.cost.recorded import (
+    NAMESPACE_GROUPINGS,
+    Coverage,
+    Split,
+    clip,
+    coverage_queries,
+    heartbeat,
+    read_at,
+    split,
+)
+from mooring.core.cost.recorded import hours as recorded_hours
 from mooring.core.cost.window import DAY, Bucket, Window, month_start
 from mooring.kube.client import Kube
 from mooring.services.prometheus import Prometheus, Series
@@ -271,6 +286,126 @@ async def measure(
     return Measured(sources, containers, nodes, placed, owned, labelled)
 
 
+# -- recorded series ----------------------------------------------------------------------------
+
+
+async def recorded_coverage(prometheus: Prometheus, window: Window) -> Coverage | None:
+    """Which steps of the window the cost rules recorded (None: no heartbeat at all)."""
+    texts, at = coverage_queries(window)
+    names = await prometheus.metric_names(window.start, at)
+    if heartbeat(window.step) not in names:
+        return None
+    first, last, count = await asyncio.gather(*(prometheus.query(t, at) for t in texts.values()))
+
+    def value(result: list[Series]) -> int | None:
+        return int(float(result[0]["value"][1])) if result else None
+
+    return Coverage(value(first), value(last), value(count) or 0)
+
+
+@dataclass
+class Recorded:
+    """What the recorded series say about part of a window, per namespace and node."""
+
+    containers: list[ContainerHours]
+    nodes: list[NodeHours]
+    used: bool  # usage was recorded (else the rules found no usage metrics)
+
+
+async def measure_recorded(
+    prometheus: Prometheus,
+    part: Window,
+    pieces: Sequence[tuple[int, Bucket]],
+    count: int,
+    progress: Progress = _quiet,
+) -> Recorded:
+    """Allocated resource-hours per namespace and node and bucket, requested and used over
+    `part`, node capacity per bucket, from the recorded series. `pieces`: the buckets'
+    parts inside `part`, with the index of their bucket among `count`."""
+    step = part.step
+    shift = read_at(part.end, step) - part.end
+    # Each piece read where its steps' samples are: one and a half steps after its end.
+    shifted = [Bucket(b.start + shift, b.end + shift) for _, b in pieces]
+    runs = plan(shifted)
+    runner = _Runner(prometheus, progress, 2 * len(runs) + 2)
+    progress("querying Prometheus (recorded)", 0, runner.total)
+
+    async def per_bucket(kind: str, labels: tuple[str, ...]) -> dict[tuple[str, ...], list[float]]:
+        async def one(run: RangePlan) -> tuple[RangePlan, list[Series]]:
+            text = recorded_hours(kind, run.span, step)
+            if run.count == 1:
+                at = shifted[run.first].end
+                return run, await runner.run(lambda: prometheus.query(text, at))
+            params = run.params(shifted)
+            return run, await runner.run(lambda: prometheus.query_range(text, params))
+
+        values: dict[tuple[str, ...], list[float]] = {}
+        for run, result in await asyncio.gather(*(one(r) for r in runs)):
+            read_buckets(result, labels, run, shifted, values)
+        return {key: _placed(found, pieces, count) for key, found in values.items()}
+
+    async def total(kind: str) -> dict[tuple[str, ...], float]:
+        text = recorded_hours(kind, part.end - part.start, step)
+        at = part.end + shift
+        result = await runner.run(lambda: prometheus.query(text, at))
+        return read_vector(result, ("namespace", "node", "resource"))
+
+    allocated, capacity, requested, used = await asyncio.gather(
+        per_bucket("allocated", ("namespace", "node", "resource")),
+        per_bucket("capacity", ("node", "resource")),
+        total("requested"),
+        total("used"),
+    )
+    zero = [0.0] * count
+    places = sorted({key[:2] for key in allocated} | {key[:2] for key in requested})
+    measured = bool(used)
+    containers = [
+        ContainerHours(
+            namespace,
+            "",
+            "",
+            cpu=allocated.get((namespace, node, "cpu"), zero),
+            memory=allocated.get((namespace, node, "memory"), zero),
+            gpu=allocated.get((namespace, node, "gpu"), zero),
+            cpu_requested=requested.get((namespace, node, "cpu"), 0.0),
+            cpu_used=used.get((namespace, node, "cpu"), 0.0) if measured else None,
+            memory_requested=requested.get((namespace, node, "memory"), 0.0),
+            memory_used=used.get((namespace, node, "memory"), 0.0) if measured else None,
+            node=node or None,
+        )
+        for namespace, node in places
+    ]
+    nodes = [
+        NodeHours(
+            node,
+            {},
+            capacity.get((node, "cpu"), zero),
+            capacity.get((node, "memory"), zero),
+            capacity.get((node, "gpu"), zero),
+        )
+        for node in sorted({key[0] for key in capacity})
+    ]
+    return Recorded(containers, nodes, measured)
+
+
+def _placed(values: list[float], pieces: Sequence[tuple[int, Bucket]], count: int) -> list[float]:
+    full = [0.0] * count
+    for (index, _), value in zip(pieces, values, strict=True):
+        full[index] += value
+    return full
+
+
+def _add_nodes(into: dict[str, NodeHours], nodes: Sequence[NodeHours]) -> None:
+    for node in nodes:
+        known = into.get(node.name)
+        if known is None:
+            into[node.name] = node
+            continue
+        known.cpu = [a + b for a, b in zip(known.cpu, node.cpu, strict=True)]
+        known.memory = [a + b for a, b in zip(known.memory, node.memory, strict=True)]
+        known.gpu = [a + b for a, b in zip(known.gpu, node.gpu, strict=True)]
+
+
 # -- gather -----------------------------------------------------------------------------------
 
 
@@ -282,9 +417,11 @@ async def gather_inputs(
     progress: Progress = _quiet,
     owners: bool = True,
     cluster: Cluster | None = None,
+    by: str = "",
 ) -> Inputs:
     """Everything allocation needs for the window, from the cluster (read now, unless
-    `cluster` was read already) and Prometheus."""
+    `cluster` was read already) and Prometheus. `by`: the report's grouping; by namespace,
+    tenant, environment or cost centre, the recorded series serve the steps they cover."""
     if cluster is None:
         assert kube is not None, "a cluster to read, or what was read of it"
         progress("reading the cluster", 0, 1)
@@ -295,7 +432,7 @@ async def gather_inputs(
     node_labels = {
         str(n["metadata"]["name"]): dict(n["metadata"].get("labels") or {}) for n in cluster.nodes
     }
-    sources: Sources | None = None
+    measured_any = False
     if prometheus_url is None:
         inputs.notes.append(
             "No Prometheus configured (spec.cost.prometheusUrl, or --prometheus): cost is "
@@ -304,26 +441,10 @@ async def gather_inputs(
         )
     else:
         async with Prometheus(prometheus_url) as prometheus:
-            measured = await measure(prometheus, window, buckets, progress, owners)
-        sources = measured.sources
-        if sources.requests is None and not sources.usage:
-            inputs.notes.append(
-                f"Prometheus at {prometheus_url} has no container usage or request metrics "
-                "for this window: cost is allocated from the requests of the pods running "
-                "now, since they started."
+            measured_any = await measure_window(
+                prometheus, prometheus_url, inputs, current, by, owners, progress
             )
-            sources = None
-        else:
-            inputs.containers, inputs.nodes = measured.containers, measured.nodes
-            inputs.usage_measured = sources.usage
-            inputs.notes.append(f"From Prometheus at {prometheus_url}: {sources.describe()}.")
-            if not sources.usage:
-                inputs.notes.append(
-                    "No usage metrics (container_cpu_usage_seconds_total, "
-                    "container_memory_working_set_bytes): allocation from requests alone."
-                )
-            _pods_from_prometheus(inputs, current, measured)
-    if sources is None:
+    if not measured_any:
         inputs.containers = objects.requested_containers(cluster.pods, window, buckets)
         inputs.pods = dict(current)
     if not inputs.nodes:
@@ -344,12 +465,84 @@ async def gather_inputs(
     return inputs
 
 
+async def measure_window(
+    prometheus: Prometheus,
+    url: str,
+    inputs: Inputs,
+    current: dict[tuple[str, str], PodInfo],
+    by: str,
+    owners: bool,
+    progress: Progress,
+) -> bool:
+    """Fill `inputs` from Prometheus: the recorded series for the steps they cover (when
+    the grouping allows), raw queries for the rest. False: Prometheus had nothing."""
+    window, buckets = inputs.window, inputs.buckets
+    coverage = None
+    if by in NAMESPACE_GROUPINGS:
+        coverage = await recorded_coverage(prometheus, window)
+    chosen: Split = split(window, by, coverage)
+    count = len(buckets)
+    nodes: dict[str, NodeHours] = {}
+    described: list[str] = []
+    usage = False
+    if chosen.recorded is not None:
+        part = chosen.recorded
+        recorded = await measure_recorded(prometheus, part, clip(buckets, part), count, progress)
+        inputs.containers.extend(recorded.containers)
+        _add_nodes(nodes, recorded.nodes)
+        usage = recorded.used
+    for raw in (chosen.before, chosen.after):
+        if raw is None:
+            continue
+        pieces = clip(buckets, raw)
+        measured = await measure(prometheus, raw, [b for _, b in pieces], progress, owners)
+        sources = measured.sources
+        if sources.requests is None and not sources.usage:
+            continue
+        described.append(sources.describe())
+        usage = usage or sources.usage
+        for container in measured.containers:
+            container.cpu = _placed(container.cpu, pieces, count)
+            container.memory = _placed(container.memory, pieces, count)
+            container.gpu = _placed(container.gpu, pieces, count)
+        for node in measured.nodes:
+            node.cpu = _placed(node.cpu, pieces, count)
+            node.memory = _placed(node.memory, pieces, count)
+            node.gpu = _placed(node.gpu, pieces, count)
+        inputs.containers.extend(measured.containers)
+        _add_nodes(nodes, measured.nodes)
+        _pods_from_prometheus(inputs, current, measured)
+    if chosen.recorded is None and not described:
+        inputs.notes.append(
+            f"Prometheus at {url} has no container usage or request metrics for this "
+            "window: cost is allocated from the requests of the pods running now, since "
+            "they started."
+        )
+        return False
+    for key, info in current.items():
+        inputs.pods.setdefault(key, info)
+    inputs.nodes = [nodes[name] for name in sorted(nodes)]
+    inputs.usage_measured = usage
+    sources_text = "; ".join(dict.fromkeys(described))
+    if chosen.recorded is None:
+        inputs.notes.append(f"From Prometheus at {url}: {sources_text}; {chosen.note}.")
+    else:
+        also = f" (raw: {sources_text})" if sources_text else ""
+        inputs.notes.append(f"From Prometheus at {url}: {chosen.note}{also}.")
+    if not usage:
+        inputs.notes.append(
+            "No usage metrics (container_cpu_usage_seconds_total, "
+            "container_memory_working_set_bytes): allocation from requests alone."
+        )
+    return True
+
+
 def _pods_from_prometheus(
     inputs: Inputs, current: dict[tuple[str, str], PodInfo], measured: Measured
 ) -> None:
     """Who each measured pod is: the API server's view when it still exists, else what
     Prometheus remembers (its node; its owner and labels from kube-state-metrics)."""
-    for container in inputs.containers:
+    for container in measured.containers:
         key = container.key
         if key in inputs.pods:
             continue
@@ -375,8 +568,6 @@ def _pods_from_prometheus(
                 info.controller_name,
             )
         inputs.pods[key] = info
-    for key, info in current.items():
-        inputs.pods.setdefault(key, info)
 
 
 # -- decide -------------------------------------------------------------------------------------
@@ -395,7 +586,7 @@ async def cost_report(
     """The allocation over the window, grouped `by`."""
     buckets = window.buckets(bucket)
     owners = by == "controller" or by.startswith("label:")
-    inputs = await gather_inputs(kube, window, buckets, prometheus_url, progress, owners)
+    inputs = await gather_inputs(kube, window, buckets, prometheus_url, progress, owners, by=by)
     progress("allocating", 0, 1)
     result = aggregate(allocate(inputs, PriceBook(platform.spec.prices)), by, share_idle)
     progress("allocating", 1, 1)
@@ -446,7 +637,13 @@ async def month_figures(
 
     async def measured(window: Window, buckets: list[Bucket]) -> Report:
         inputs = await gather_inputs(
-            None, window, buckets, settings.prometheus_url, owners=False, cluster=cluster
+            None,
+            window,
+            buckets,
+            settings.prometheus_url,
+            owners=False,
+            cluster=cluster,
+            by="tenant",
         )
         return aggregate(allocate(inputs, book), "tenant", settings.share_idle)
 

@@ -171,7 +171,7 @@ def _node_of(inputs: Inputs, namespace: str, pod: str) -> str | None:
 def _container(
     container: ContainerHours, inputs: Inputs, nodes: dict[str, NodeHours], book: PriceBook
 ) -> Line:
-    node = _node_of(inputs, container.namespace, container.pod)
+    node = container.node or _node_of(inputs, container.namespace, container.pod)
     known = nodes.get(node) if node else None
     rates = book.node(known.labels if known else None)
     cpu_hours, memory_hours, gpu_hours = (

@@ -22,7 +22,8 @@ Key = tuple[str, str]  # (namespace, pod)
 
 @dataclass
 class ContainerHours:
-    """One container (or a whole pod, when requests are known per pod only: container "")."""
+    """One container (or a whole pod, when requests are known per pod only: container "";
+    or all of a namespace's containers on one node, from the recorded series: pod "")."""
 
     namespace: str
     pod: str
@@ -34,6 +35,9 @@ class ContainerHours:
     cpu_used: float | None = None  # None: no usage measured
     memory_requested: float = 0.0  # GiB-hours over the window
     memory_used: float | None = None
+    # The node, when known without the pod (recorded series are per namespace and node:
+    # pod and container are then "").
+    node: str | None = None
 
     @property
     def key(self) -> Key:

@@ -107,13 +107,18 @@ def next_month(moment: datetime) -> datetime:
     return datetime(start.year + start.month // 12, start.month % 12 + 1, 1, tzinfo=UTC)
 
 
-def parse_window(text: str, now: datetime, step: timedelta = HOUR) -> Window:
-    """The window `text` names, as of `now`, sampled every `step`."""
+def check_step(step: timedelta) -> None:
+    """A sample step a window can be cut into: at least 10s, a divisor of a day."""
     if step < MIN_STEP or DAY % step:
         raise WindowError(
             f"step {format_duration(step)} must be at least 10s and divide a day "
             "(15s, 1m, 5m, 15m, 30m, 1h, 2h, ...)"
         )
+
+
+def parse_window(text: str, now: datetime, step: timedelta = HOUR) -> Window:
+    """The window `text` names, as of `now`, sampled every `step`."""
+    check_step(step)
     raw = text.strip()
     now = now.astimezone(UTC)
     if raw == "month":

@@ -1,5 +1,6 @@
 """Pure: how the platform observes itself, and the collector of its addon catalog.
 
+- The cost recording rules (core/cost/recorded.py), in the same rule file.
 - Alerts on Mooring's operator (its /metrics and the API server's admission metrics):
   down, reconcile errors, slow reconciles, queue latency, drift repairs that keep coming,
   admission policy failures, a stale guardrail audit, tenants not Ready.
@@ -11,9 +12,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from mooring.api.observe import ObserveSettings
+from mooring.core.cost.recorded import rule_group as cost_rule_group
+from mooring.core.cost.window import HOUR
 from mooring.core.observe.dashboards import _target, dashboard, panel
 
 Rule = dict[str, Any]
@@ -136,8 +140,15 @@ def platform_alerts(settings: ObserveSettings) -> list[Rule]:
     ]
 
 
-def platform_rule_file(settings: ObserveSettings) -> dict[str, Any]:
-    return {"groups": [{"name": PLATFORM_GROUP, "rules": platform_alerts(settings)}]}
+def platform_rule_file(settings: ObserveSettings, cost_step: timedelta = HOUR) -> dict[str, Any]:
+    """Mooring's own alerts, and the cost recording rules at the platform's cost step
+    (core/cost/recorded.py: what long cost reports read)."""
+    return {
+        "groups": [
+            {"name": PLATFORM_GROUP, "rules": platform_alerts(settings)},
+            cost_rule_group(cost_step),
+        ]
+    }
 
 
 def platform_dashboard(settings: ObserveSettings) -> dict[str, Any]:

@@ -1,0 +1,324 @@
+"""Allocation pre-aggregated by Prometheus recording rules, and when reports may read it.
+
+Pure: rule text and query text in, the choice of path out.
+
+A report over 30 days for 10,000 containers cannot be asked of raw samples within seconds
+(tens of millions of samples through `[30d:1h]` subqueries). Production cost tools keep
+coarse aggregates instead; Mooring ships recording rules that keep them in Prometheus:
+
+- one group, `mooring-cost-<step>`, evaluated every `step` (1h by default, the default
+  `spec.cost.stepMinutes`);
+- each rule records, per namespace and node, the figure the raw path computes for one
+  sample (per container: max(request, usage), requested, used; per pod where requests
+  are only the kube-scheduler's), for CPU (cores), memory (GiB) and GPUs; and the nodes'
+  capacity. One sample stands for one step: resource-hours = value x step in hours. The
+  step is in the rule's name (`...:1h`), so a report at another step never reads it.
+- the sample a rule writes at time t stands for the step ending at the last multiple of
+  the step at or before t - step/2 (the expression reads that instant through
+  `last_over_time((...)[step:step] offset step/2)`: subquery points are aligned to
+  multiples of the step since the epoch). So whatever offset Prometheus gives the group
+  (a hash of its name), and whatever start promtool's backfill is given, each step is
+  recorded once, at the same aligned instants as the raw path's samples, with the same
+  expression: the figures are the raw path's exactly. The half step keeps the aligned
+  evaluations of a backfill (offset 0) away from the edges the reads use.
+- a heartbeat, `mooring_cost:step_end_seconds:<step>`, holds the end of the step each
+  evaluation stood for: reports find which steps are recorded from it (once each, none
+  missing), and read the recorded series for those steps only.
+
+Which source of requests: kube-state-metrics' per container where it is scraped at that
+instant, else the kube-scheduler's per pod (the raw path decides once per window; both
+agree while the sources do not change within the window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from mooring.core.cost.promql import (
+    CONTAINERS,
+    CPU_USAGE,
+    GIB_BYTES,
+    KSM_CAPACITY,
+    KSM_POD_INFO,
+    KSM_REQUESTS,
+    KSM_RUNNING,
+    MEMORY_USAGE,
+    SCHEDULER_REQUESTS,
+    Quantity,
+    left_open,
+)
+from mooring.core.cost.window import HOUR, Bucket, Window, format_duration
+
+Rule = dict[str, Any]
+Group = dict[str, Any]
+# Groupings whose rows are namespaces or namespace labels: the recorded series serve them.
+NAMESPACE_GROUPINGS = ("namespace", "tenant", "environment", "cost-center")
+KINDS = ("allocated", "requested", "used")
+RESOURCE_LABEL = {"cpu": "cpu", "memory": "memory", "gpu": "gpu"}
+
+
+def group_name(step: timedelta) -> str:
+    return f"mooring-cost-{format_duration(step)}"
+
+
+def metric(kind: str, step: timedelta) -> str:
+    """`namespace_node:mooring_cost_allocated:1h` (allocated, requested or used) and
+    `node:mooring_cost_capacity:1h`."""
+    level = "node" if kind == "capacity" else "namespace_node"
+    return f"{level}:mooring_cost_{kind}:{format_duration(step)}"
+
+
+def heartbeat(step: timedelta) -> str:
+    return f"mooring_cost:step_end_seconds:{format_duration(step)}"
+
+
+# -- the rules ---------------------------------------------------------------------------------
+
+
+def _aligned(expression: str, step: timedelta) -> str:
+    """The value `expression` has at the last multiple of `step` at or before t - step/2."""
+    whole, half = format_duration(step), format_duration(step / 2)
+    return f"last_over_time(({expression})[{whole}:{whole}] offset {half})"
+
+
+def _usage(quantity: Quantity, step: timedelta) -> str:
+    """Per container at a sample, as `promql.Queries.usage` (one series even when two jobs
+    scrape the same kubelet)."""
+    window = left_open(step)
+    if quantity == "cpu":
+        inner = f"rate({CPU_USAGE}{{{CONTAINERS}}}[{window}])"
+    else:
+        inner = f"avg_over_time({MEMORY_USAGE}{{{CONTAINERS}}}[{window}]) / {GIB_BYTES}"
+    return f"max by (namespace, pod, container) ({inner})"
+
+
+def _ksm_request(quantity: Quantity) -> str:
+    resource = {"cpu": "cpu", "memory": "memory", "gpu": "nvidia_com_gpu"}[quantity]
+    scale = f" / {GIB_BYTES}" if quantity == "memory" else ""
+    by = "namespace, pod, container"
+    return (
+        f'max by ({by}) ({KSM_REQUESTS}{{resource="{resource}"}}){scale} '
+        f"and on ({by}) (max by ({by}) ({KSM_RUNNING}) == 1)"
+    )
+
+
+def _scheduler_request(quantity: Quantity) -> str:
+    resource = {"cpu": "cpu", "memory": "memory", "gpu": "nvidia.com/gpu"}[quantity]
+    scale = f" / {GIB_BYTES}" if quantity == "memory" else ""
+    return (
+        f'max by (namespace, pod) ({SCHEDULER_REQUESTS}{{resource="{resource}",node!=""}}){scale}'
+    )
+
+
+def _larger(request: str, use: str | None, by: str) -> str:
+    """max(request, usage) per series, either alone when the other is missing: the raw
+    path's `(U > R) or R or U`, with each side evaluated once (marked apart, then the
+    larger of the two per key)."""
+    if use is None:
+        return request
+    return (
+        f'max by ({by}) (label_replace({use}, "mooring_side", "used", "", "") '
+        f'or label_replace({request}, "mooring_side", "requested", "", ""))'
+    )
+
+
+def _per_sample(kind: str, quantity: Quantity, step: timedelta) -> str:
+    """One sample's figure per container (kube-state-metrics present) or per pod."""
+    use = None if quantity == "gpu" else _usage(quantity, step)
+    pod_use = None if use is None else f"sum by (namespace, pod) ({use})"
+    ksm, scheduler = _ksm_request(quantity), _scheduler_request(quantity)
+    if kind == "allocated":
+        per_container = _larger(ksm, use, "namespace, pod, container")
+        per_pod = _larger(scheduler, pod_use, "namespace, pod")
+    elif kind == "requested":
+        per_container, per_pod = ksm, scheduler
+    else:
+        assert use is not None and pod_use is not None
+        per_container, per_pod = use, pod_use
+    present = f"group({KSM_REQUESTS})"
+    return f"(({per_container}) and on () {present}) or (({per_pod}) unless on () {present})"
+
+
+def _with_node(expression: str, step: timedelta) -> str:
+    """Each series given its pod's node (kube-state-metrics' kube_pod_info, else the
+    scheduler's metric; one node per pod even if a pod's name moved within the step),
+    summed per namespace and node. A pod of no known node (measured, requesting nothing,
+    without kube-state-metrics) is kept with no node, as the raw path keeps it."""
+    window = left_open(step)
+    nodes = (
+        f'group by (namespace, pod, node) (last_over_time({KSM_POD_INFO}{{node!=""}}[{window}])) '
+        "or on (namespace, pod) group by (namespace, pod, node) "
+        f'(last_over_time({SCHEDULER_REQUESTS}{{node!=""}}[{window}]))'
+    )
+    unplaced = f"group by (namespace, pod) (last_over_time({CPU_USAGE}{{{CONTAINERS}}}[{window}]))"
+    node = f"topk by (namespace, pod) (1, {nodes}) or on (namespace, pod) {unplaced}"
+    placed = f"({expression}) * on (namespace, pod) group_left (node) ({node})"
+    return f"sum by (namespace, node) ({placed})"
+
+
+def _capacity(quantity: Quantity) -> str:
+    resource = {"cpu": "cpu", "memory": "memory", "gpu": "nvidia_com_gpu"}[quantity]
+    scale = f" / {GIB_BYTES}" if quantity == "memory" else ""
+    return f'max by (node) ({KSM_CAPACITY}{{resource="{resource}"}}){scale}'
+
+
+def rules(step: timedelta = HOUR) -> list[Rule]:
+    """Pure: the recording rules of one step (see the module's docstring)."""
+    recorded: list[Rule] = [
+        {
+            "record": heartbeat(step),
+            "expr": _aligned("vector(time())", step),
+        }
+    ]
+    quantities: tuple[Quantity, ...] = ("cpu", "memory", "gpu")
+    for kind in KINDS:
+        for quantity in quantities:
+            if quantity == "gpu" and kind != "allocated":
+                continue  # GPUs are charged as requested: allocated is requested
+            recorded.append(
+                {
+                    "record": metric(kind, step),
+                    "expr": _aligned(_with_node(_per_sample(kind, quantity, step), step), step),
+                    "labels": {"resource": RESOURCE_LABEL[quantity]},
+                }
+            )
+    for quantity in quantities:
+        recorded.append(
+            {
+                "record": metric("capacity", step),
+                "expr": _aligned(_capacity(quantity), step),
+                "labels": {"resource": RESOURCE_LABEL[quantity]},
+            }
+        )
+    return recorded
+
+
+def rule_group(step: timedelta = HOUR) -> Group:
+    return {"name": group_name(step), "interval": format_duration(step), "rules": rules(step)}
+
+
+def rule_file(step: timedelta = HOUR) -> dict[str, Any]:
+    """A Prometheus rule file holding the group (for `rule_files:` or promtool)."""
+    return {"groups": [rule_group(step)]}
+
+
+# -- which steps are recorded --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What the heartbeat says about a window: the first and last step ends recorded in it
+    (Unix seconds) and how many samples it holds."""
+
+    first: int | None
+    last: int | None
+    count: int
+
+
+def coverage_queries(window: Window) -> tuple[dict[str, str], datetime]:
+    """The heartbeat's first, last and count over the window, and when to ask."""
+    span = f"{int((window.end - window.start).total_seconds())}s"
+    name = heartbeat(window.step)
+    return (
+        {
+            "first": f"min_over_time({name}[{span}])",
+            "last": f"max_over_time({name}[{span}])",
+            "count": f"count_over_time({name}[{span}])",
+        },
+        read_at(window.end, window.step),
+    )
+
+
+def read_at(end: datetime, step: timedelta) -> datetime:
+    """When to read the samples of the steps ending up to `end`: one and a half steps
+    later (a step ending at P is recorded at an instant in [P + step/2, P + 3 step/2))."""
+    return end + step + step / 2
+
+
+@dataclass(frozen=True)
+class Split:
+    """How a window is measured: raw before, recorded, raw after (any may be None), and
+    why, in one line for the report's source."""
+
+    before: Window | None
+    recorded: Window | None
+    after: Window | None
+    note: str
+
+
+def split(window: Window, by: str, coverage: Coverage | None) -> Split:
+    """Pure: which part of the window the recorded series measure. `coverage` None: the
+    Prometheus has no recorded series for the window's step."""
+    raw = Split(window, None, None, "")
+    if not by:
+        return _note(raw, "raw queries")
+    if by not in NAMESPACE_GROUPINGS:
+        return _note(
+            raw,
+            f"raw queries (--by {by} needs pods and containers; recorded "
+            "series are per namespace and node)",
+        )
+    if coverage is None or coverage.count == 0 or coverage.first is None or coverage.last is None:
+        return _note(
+            raw,
+            f"raw queries (no recorded series {metric('allocated', window.step)} for the "
+            "window: install the cost recording rules and backfill them, docs/cost.md)",
+        )
+    step = int(window.step.total_seconds())
+    expected = (coverage.last - coverage.first) // step + 1
+    if coverage.count != expected or (coverage.last - coverage.first) % step:
+        reason = "recorded more than once" if coverage.count > expected else "with gaps"
+        return _note(
+            raw,
+            f"raw queries (the recorded steps are {reason}: {coverage.count} samples of "
+            f"{heartbeat(window.step)} for {expected} steps; a backfill that overlaps the "
+            "rules' own evaluations counts twice)",
+        )
+    first = datetime.fromtimestamp(coverage.first, UTC) - window.step  # first recorded start
+    last = datetime.fromtimestamp(coverage.last, UTC)
+    first, last = max(first, window.start), min(last, window.end)
+    if last <= first:
+        return _note(raw, "raw queries (no step of the window is recorded)")
+    before = Window(window.start, first, window.step, window.text) if first > window.start else None
+    after = Window(last, window.end, window.step, window.text) if last < window.end else None
+    recorded = Window(first, last, window.step, window.text)
+    parts = [
+        f"recorded series (Mooring's cost rules, {group_name(window.step)}) for {_range(recorded)}"
+    ]
+    if before:
+        parts.append(f"raw queries for {_range(before)} (before the rules' history)")
+    if after:
+        parts.append(f"raw queries for {_range(after)} (not recorded yet)")
+    return Split(before, recorded, after, "; ".join(parts))
+
+
+def _note(value: Split, note: str) -> Split:
+    return Split(value.before, value.recorded, value.after, note)
+
+
+def _range(window: Window) -> str:
+    return window.describe().split(" (step")[0]
+
+
+def clip(buckets: Sequence[Bucket], part: Window) -> list[tuple[int, Bucket]]:
+    """The buckets' pieces inside `part`, with the index of the bucket each comes from."""
+    pieces: list[tuple[int, Bucket]] = []
+    for index, bucket in enumerate(buckets):
+        start, end = max(bucket.start, part.start), min(bucket.end, part.end)
+        if start < end:
+            pieces.append((index, Bucket(start, end)))
+    return pieces
+
+
+# -- reading the recorded series --------------------------------------------------------------
+
+
+def hours(kind: str, span: timedelta, step: timedelta) -> str:
+    """Resource-hours per series and resource over the `span` of steps read at `read_at`
+    (one sample per step: the sum of the samples times the step in hours)."""
+    step_hours = step.total_seconds() / 3600
+    factor = "" if step_hours == 1 else f" * {step_hours!r}"
+    return f"sum_over_time({metric(kind, step)}[{int(span.total_seconds())}s]){factor}"

@@ -1,0 +1,185 @@
+"""Mooring's cost recording rules against a real Prometheus (Debian's), backfilled with
+Debian's promtool (`tsdb create-blocks-from rules`) over history written with promtool:
+a report read from the recorded series gives the raw queries' figures, namespace by
+namespace and bucket by bucket; a window recorded in part is read as recorded part + raw
+rest, with the same figures.
+
+The history is test_cost_prometheus's: six hours of minute samples, usage above the
+request in some hours and below in others, a pod measured but requesting nothing, one
+requesting but never measured; kube-state-metrics' requests per container, or the
+kube-scheduler's per pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from mooring.api.platform import PlatformConfig
+from mooring.core.cost.aggregate import Report, aggregate
+from mooring.core.cost.allocate import allocate
+from mooring.core.cost.rates import PriceBook
+from mooring.core.cost.recorded import heartbeat
+from mooring.core.cost.window import HOUR, Bucket, Window
+from mooring.devcluster.history import HistoryPrometheus, backfill
+from mooring.services.cost import Cluster, gather_inputs
+from mooring.services.cost_rules import backfill as backfill_rules
+from mooring.services.prometheus import Prometheus
+from tests.builders import platform_body
+from tests.services.test_cost_prometheus import HOURS, START, history
+
+END = START + timedelta(hours=HOURS)
+WINDOW = Window(START, END, HOUR, "6h")
+NAMESPACES = [
+    {"metadata": {"name": "a", "labels": {"mooring.dev/tenant": "ta"}}},
+    {"metadata": {"name": "b", "labels": {"mooring.dev/tenant": "tb"}}},
+]
+PLATFORM = PlatformConfig.model_validate(
+    platform_body(prices={"cpuPerVcpuHour": 0.031611, "memoryPerGibHour": 0.004237})
+)
+
+
+def serve(root: Path, scheduler: bool, recorded_until: int | None) -> tuple[HistoryPrometheus, str]:
+    """History in a fresh Prometheus; the rules backfilled from it up to `recorded_until`
+    hours after the start (None: none), then served together."""
+    data = root / "data"
+    backfill(history(scheduler), data, root / "scratch")
+    server = HistoryPrometheus(data)
+    if recorded_until is None:
+        return server, server.url
+    until = START + timedelta(hours=recorded_until)
+    backfill_rules(server.url, START, until, root / "rules", into=data)
+    server.stop()
+    server = HistoryPrometheus(data)  # loads the new blocks at once
+    return server, server.url
+
+
+@pytest.fixture(scope="module", params=["kube-state-metrics", "kube-scheduler"])
+def servers(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
+    """URLs of three Prometheus over the same history: no rules, the whole window recorded
+    (the last step is recorded an hour and a half after it ends), half of it recorded."""
+    scheduler = request.param == "kube-scheduler"
+    started = [
+        (name, serve(tmp_path_factory.mktemp(name), scheduler, until))
+        for name, until in (("raw", None), ("recorded", HOURS + 2), ("half", 3))
+    ]
+    yield {name: url for name, (_, url) in started}
+    for _, (server, _) in started:
+        server.stop()
+
+
+def report(url: str, by: str, buckets: list[Bucket]) -> Report:
+    cluster = Cluster(NAMESPACES, [], [], [], [])
+
+    async def run() -> Report:
+        inputs = await gather_inputs(
+            None, WINDOW, buckets, url, owners=False, cluster=cluster, by=by
+        )
+        return aggregate(allocate(inputs, PriceBook(PLATFORM.spec.prices)), by)
+
+    return asyncio.run(run())
+
+
+def figures(result: Report) -> dict[str, tuple[Decimal, ...]]:
+    return {
+        row.group: (row.cpu, row.memory, row.requested, row.used or Decimal(-1), *row.buckets)
+        for row in result.rows
+    }
+
+
+def close(a: dict[str, tuple[Decimal, ...]], b: dict[str, tuple[Decimal, ...]]) -> None:
+    assert set(a) == set(b)
+    for group in a:
+        assert [float(x) for x in a[group]] == pytest.approx(
+            [float(x) for x in b[group]], rel=1e-9, abs=1e-12
+        ), group
+
+
+SPLITS = {
+    "one bucket per hour": [1] * 6,
+    "two buckets": [3, 3],
+    "unequal buckets": [4, 2],
+}
+
+
+def buckets_of(sizes: list[int]) -> list[Bucket]:
+    result, cursor = [], START
+    for size in sizes:
+        result.append(Bucket(cursor, cursor + timedelta(hours=size)))
+        cursor += timedelta(hours=size)
+    return result
+
+
+@pytest.mark.parametrize("by", ["namespace", "tenant"])
+@pytest.mark.parametrize("split", list(SPLITS), ids=list(SPLITS))
+def test_recorded_series_give_the_raw_queries_figures(
+    servers: dict[str, str], by: str, split: str
+) -> None:
+    buckets = buckets_of(SPLITS[split])
+    raw = report(servers["raw"], by, buckets)
+    recorded = report(servers["recorded"], by, buckets)
+    assert "raw queries (no recorded series" in raw.inputs.notes[0]
+    assert "recorded series (Mooring's cost rules, mooring-cost-1h)" in recorded.inputs.notes[0]
+    assert "raw queries for" not in recorded.inputs.notes[0]
+    assert all(c.pod == "" for c in recorded.inputs.containers)  # read per namespace and node
+    close(figures(recorded), figures(raw))
+    assert float(recorded.idle.total) == pytest.approx(float(raw.idle.total), rel=1e-9)
+    assert float(recorded.total) == pytest.approx(float(raw.total), rel=1e-9)
+
+
+@pytest.mark.parametrize("split", list(SPLITS), ids=list(SPLITS))
+def test_a_window_recorded_in_part_is_read_as_recorded_part_and_raw_rest(
+    servers: dict[str, str], split: str
+) -> None:
+    buckets = buckets_of(SPLITS[split])
+    raw = report(servers["raw"], "namespace", buckets)
+    half = report(servers["half"], "namespace", buckets)
+    note = half.inputs.notes[0]
+    assert "recorded series (Mooring's cost rules, mooring-cost-1h) for" in note
+    assert "(not recorded yet)" in note, note
+    assert {c.pod == "" for c in half.inputs.containers} == {True, False}  # both paths
+    close(figures(half), figures(raw))
+
+
+def test_groupings_by_pod_read_the_raw_series_and_say_why(servers: dict[str, str]) -> None:
+    result = report(servers["recorded"], "pod", buckets_of([6]))
+    assert "raw queries (--by pod needs pods and containers" in result.inputs.notes[0]
+    assert all(c.pod for c in result.inputs.containers)
+
+
+def test_the_heartbeat_records_each_step_once(servers: dict[str, str]) -> None:
+    async def run() -> list[dict[str, object]]:
+        async with Prometheus(servers["recorded"]) as client:
+            return await client.query(f"{heartbeat(HOUR)}[12h]", END + 4 * HOUR)
+
+    (series,) = asyncio.run(run())
+    ends = [int(float(value)) for _, value in series["values"]]  # type: ignore[attr-defined]
+    assert ends == sorted(set(ends))
+    assert {int((START + timedelta(hours=h)).timestamp()) for h in range(1, HOURS + 1)} <= set(ends)
+
+
+def test_mooring_cost_rules_prints_a_rule_file_promtool_accepts(tmp_path: Path) -> None:
+    import subprocess
+
+    from click.testing import CliRunner
+
+    from mooring.cli.main import cli
+    from mooring.services.cost_rules import promtool
+
+    for step in ("1h", "5m"):
+        printed = CliRunner().invoke(cli, ["cost", "rules", "--step", step])
+        assert printed.exit_code == 0, printed.output
+        path = tmp_path / f"{step}.yaml"
+        path.write_text(printed.output)
+        checked = subprocess.run(
+            [promtool(), "check", "rules", str(path)], capture_output=True, text=True, check=False
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        assert "SUCCESS: 11 rules found" in checked.stdout
