@@ -1,0 +1,404 @@
+"""The tenants benchmark's peer: HNC, built from its Go module and run out of cluster.
+
+HNC (the Hierarchical Namespace Controller, `sigs.k8s.io/hierarchical-namespaces`, pinned in
+tools/peers/hnc and built into Mooring's cache by the go command) runs as a local process
+against the local control plane, with the arguments of its own Deployment
+(config/manager/manager.yaml: `--max-reconciles=10 --apiserver-qps-throttle=50`, the system
+namespaces excluded) and `--no-webhooks`: its controller alone, as HNC's HA variant
+(config/variants/nowebhooks-cc) runs it, the webhooks being a separate Deployment there. Its
+CRDs are the module's (tools/peers/hnc/crds). It authenticates as the user `hnc-manager`,
+bound to `cluster-admin` (HNC's own ClusterRole grants `*` on `*`), so that the audit log
+tells its requests apart.
+
+The workload is the closest HNC has to Mooring's tenants benchmark (benchmarks/tenants.py):
+for each of N Tenants, a parent namespace `teamNNNN` holding the owners' and developers'
+RoleBindings (the same subjects and ClusterRoles as Mooring renders) and two
+SubnamespaceAnchors, `teamNNNN-dev` and `teamNNNN-prod`; all of it applied at once with
+`kubectl apply --server-side`. HNC creates the two subnamespaces and propagates both
+RoleBindings into each. Measured: time until every child namespace exists with its two
+propagated RoleBindings (from the start of the apply), HNC's CPU seconds and peak memory
+(VmHWM), its API requests per tenant from the audit log, and drift repair (a propagated
+RoleBinding deleted, time until HNC puts it back).
+
+What HNC does not do that a Mooring Tenant does (quota, limit ranges, network policies,
+guardrail contexts, status) is said in docs/benchmarks.md beside the figures.
+
+`benchmarks/tenants.py --peer hnc` runs this beside the floor and Mooring's operator at each
+size; alone: .venv/bin/python benchmarks/hnc_peer.py [--tenants 1000 [5000 ...]]
+Benchmark code only: HNC is not part of Mooring, its tests or CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+from tenants import audited, percentile, proc_stats, say, start_cluster, tenants
+
+from mooring.core.render.platform import install
+from mooring.devcluster.binaries import GoTool, ensure_built, repository_root
+from mooring.devcluster.cluster import DevCluster, free_port, http_ok
+from mooring.kube.client import Kube
+from mooring.services.install import apply_objects
+
+HNC = GoTool("peers/hnc", {"manager": "sigs.k8s.io/hierarchical-namespaces/cmd/manager"})
+USER = "hnc-manager"
+NAMESPACE = "hnc-system"
+API = "hnc.x-k8s.io/v1alpha2"
+RBAC = "rbac.authorization.k8s.io/v1"
+INHERITED_FROM = "hnc.x-k8s.io/inherited-from"  # the label HNC puts on propagated copies
+ENVIRONMENTS = ("dev", "prod")
+BINDINGS = ("mooring-owners", "mooring-developers")
+# As HNC's Deployment (config/manager/manager.yaml) runs it.
+EXCLUDED = ("kube-system", "kube-public", "kube-node-lease", NAMESPACE)
+Obj = dict[str, Any]
+
+
+def binary() -> Path:
+    return ensure_built([HNC], say=say)["manager"]
+
+
+def crds() -> list[Obj]:
+    """HNC's CustomResourceDefinitions, as its module ships them."""
+    folder = repository_root() / "tools" / HNC.module_dir / "crds"
+    found: list[Obj] = []
+    for path in sorted(folder.glob("*.yaml")):
+        found += [d for d in yaml.safe_load_all(path.read_text()) if d]
+    return found
+
+
+def setup_objects() -> list[Obj]:
+    """HNC's namespace, its user's binding, and the ClusterRoles the RoleBindings name
+    (Mooring's tenant roles, so that the bindings are the very ones Mooring renders)."""
+    roles = [
+        o
+        for o in install()
+        if o["kind"] == "ClusterRole"
+        and o["metadata"]["name"] in ("mooring-tenant-owner", "mooring-tenant-developer")
+    ]
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}},
+        *roles,
+        {
+            "apiVersion": RBAC,
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": USER},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "cluster-admin",
+            },
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": USER}],
+        },
+    ]
+
+
+def hierarchy(tenant: Obj) -> list[Obj]:
+    """One Mooring Tenant's nearest HNC equivalent: a parent namespace with the owners' and
+    developers' RoleBindings, and a SubnamespaceAnchor per environment."""
+    name = tenant["metadata"]["name"]
+    spec = tenant["spec"]
+    subjects = {
+        "mooring-owners": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}
+            for user in spec["owners"].get("users", [])
+        ],
+        "mooring-developers": [
+            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}
+            for group in spec["developers"].get("groups", [])
+        ],
+    }
+    roles = {
+        "mooring-owners": "mooring-tenant-owner",
+        "mooring-developers": "mooring-tenant-developer",
+    }
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
+        *(
+            {
+                "apiVersion": RBAC,
+                "kind": "RoleBinding",
+                "metadata": {"name": binding, "namespace": name},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": roles[binding],
+                },
+                "subjects": subjects[binding],
+            }
+            for binding in BINDINGS
+        ),
+        *(
+            {
+                "apiVersion": API,
+                "kind": "SubnamespaceAnchor",
+                "metadata": {"name": f"{name}-{env['name']}", "namespace": name},
+            }
+            for env in spec["environments"]
+        ),
+    ]
+
+
+@contextmanager
+def running(cluster: DevCluster, root: Path, qps: int) -> Iterator[subprocess.Popen[bytes]]:
+    """HNC's controller as a local process, as its Deployment runs it, without webhooks."""
+    kubeconfig = root / "hnc.kubeconfig"
+    kubeconfig.write_text(cluster.mint_kubeconfig(USER))
+    kubeconfig.chmod(0o600)
+    probe = free_port()
+    command = [
+        str(binary()),
+        f"--metrics-addr=127.0.0.1:{free_port()}",
+        f"--health-probe-bind-address=127.0.0.1:{probe}",
+        "--max-reconciles=10",
+        f"--apiserver-qps-throttle={qps}",
+        *(f"--excluded-namespace={name}" for name in EXCLUDED),
+        "--nopropagation-label=cattle.io/creator=norman",
+        "--no-webhooks",
+        "--enable-stackdriver=false",
+        f"--namespace={NAMESPACE}",
+    ]
+    log = root / "hnc.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while b"All controllers started" not in log.read_bytes() or not http_ok(
+            f"http://127.0.0.1:{probe}/readyz"
+        ):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"HNC did not start; its log:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def progress(kube: Kube, children: set[str]) -> tuple[int, int, int]:
+    """How many child namespaces exist, how many propagated RoleBindings they hold, and how
+    many SubnamespaceAnchors HNC has marked Ok (each list only once the one before is whole)."""
+    namespaces = bindings = anchors = 0
+    async for page, _ in kube.list_pages("v1", "Namespace"):
+        namespaces += sum(1 for ns in page if ns["metadata"]["name"] in children)
+    if namespaces == len(children):
+        async for page, _ in kube.list_pages(RBAC, "RoleBinding", labels=INHERITED_FROM):
+            bindings += sum(
+                1
+                for rb in page
+                if rb["metadata"]["namespace"] in children and rb["metadata"]["name"] in BINDINGS
+            )
+    if bindings == len(children) * len(BINDINGS):
+        async for page, _ in kube.list_pages(API, "SubnamespaceAnchor"):
+            anchors += sum(1 for a in page if (a.get("status") or {}).get("status") == "Ok")
+    return namespaces, bindings, anchors
+
+
+async def wait_all_propagated(
+    kube: Kube, children: set[str], timeout: float, pid: int
+) -> tuple[float, float]:
+    """When every child namespace held its propagated RoleBindings, and when every anchor
+    was Ok as well (HNC's own word that a subnamespace is done, as Mooring's Ready is)."""
+    started = time.monotonic()
+    said = started
+    want = len(children) * len(BINDINGS)
+    propagated: float | None = None
+    while time.monotonic() - started < timeout:
+        namespaces, bindings, anchors = await progress(kube, children)
+        if propagated is None and namespaces == len(children) and bindings >= want:
+            propagated = time.monotonic()
+        if propagated is not None and anchors >= len(children):
+            return propagated, time.monotonic()
+        if time.monotonic() - said >= 15:
+            said = time.monotonic()
+            cpu, rss, peak = proc_stats(pid)
+            say(
+                f"  {namespaces}/{len(children)} child namespaces, {bindings}/{want} propagated "
+                f"RoleBindings, {anchors} anchors Ok; HNC CPU {cpu:.0f} s, "
+                f"memory {rss / 2**20:.0f} MiB (peak {peak / 2**20:.0f})"
+            )
+        await asyncio.sleep(1 if len(children) > 4000 else 0.25)
+    raise TimeoutError(f"not every one of {len(children)} child namespaces ready in {timeout} s")
+
+
+async def drift_latencies(kube: Kube, count: int, samples: int) -> list[float]:
+    """Delete one propagated RoleBinding at a time; time until HNC has put it back."""
+    latencies = []
+    for i in range(samples):
+        namespace = f"team{(i * 7919) % count:04d}-dev"
+        await kube.delete(RBAC, "RoleBinding", "mooring-developers", namespace)
+        deleted = time.monotonic()
+        while True:
+            found = await kube.get_or_none(RBAC, "RoleBinding", "mooring-developers", namespace)
+            if found is not None:
+                latencies.append(time.monotonic() - deleted)
+                break
+            if time.monotonic() - deleted > 30:
+                raise TimeoutError(f"{namespace}: RoleBinding not restored in 30 s")
+            await asyncio.sleep(0.005)
+    return latencies
+
+
+async def check_exact(kube: Kube, bodies: list[Obj]) -> dict[str, int]:
+    """After the run: each child's propagated bindings name the parent's subjects; anchors Ok."""
+    expected = {
+        (f"{name}-{env}", binding): rb["subjects"]
+        for body in bodies
+        for name in [body["metadata"]["name"]]
+        for env in ENVIRONMENTS
+        for rb in hierarchy(body)
+        if rb["kind"] == "RoleBinding"
+        for binding in [rb["metadata"]["name"]]
+    }
+    found = {
+        (rb["metadata"]["namespace"], rb["metadata"]["name"]): rb.get("subjects")
+        for rb in await kube.list(RBAC, "RoleBinding", labels=INHERITED_FROM)
+    }
+    anchors = await kube.list(API, "SubnamespaceAnchor")
+    return {
+        "wrong_bindings": sum(1 for key, want in expected.items() if found.get(key) != want),
+        "anchors_ok": sum(1 for a in anchors if (a.get("status") or {}).get("status") == "Ok"),
+    }
+
+
+def run(root: Path, bodies: list[Obj], kubectl: Path, drift: int, qps: int = 50) -> dict[str, Any]:
+    """HNC's phase of the tenants benchmark on a fresh control plane of its own."""
+    binary()  # built (or found in the cache) before the control plane starts
+    cluster = start_cluster(root, "hnc")
+    n = len(bodies)
+    children = {f"{b['metadata']['name']}-{env}" for b in bodies for env in ENVIRONMENTS}
+    try:
+
+        async def prepare() -> None:
+            async with Kube.from_kubeconfig(cluster.kubeconfig_path) as kube:
+                await apply_objects(kube, [*crds(), *setup_objects()])
+
+        asyncio.run(prepare())
+        with running(cluster, root, qps) as process:
+            time.sleep(3)  # let HNC list and watch before the flood, as for Mooring's operator
+            pid = process.pid
+            cpu_before, rss_idle, _ = proc_stats(pid)
+            manifest = root / "hnc-tenants.yaml"
+            objects = [obj for body in bodies for obj in hierarchy(body)]
+            manifest.write_text(yaml.safe_dump_all(objects))
+            env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig_path)}
+
+            async def measure() -> tuple[tuple[float, float, float], list[float], dict[str, int]]:
+                async with Kube.from_kubeconfig(cluster.kubeconfig_path) as kube:
+                    say(
+                        f"hnc: kubectl apply --server-side of {len(objects)} objects "
+                        f"({n} parent namespaces, their RoleBindings and anchors) ..."
+                    )
+                    started = time.monotonic()
+                    subprocess.run(
+                        [str(kubectl), "apply", "--server-side", "-f", str(manifest)],
+                        env=env,
+                        check=True,
+                        stdout=subprocess.DEVNULL,
+                    )
+                    applied = time.monotonic()
+                    say(f"hnc: applied in {applied - started:.1f} s; waiting for the children")
+                    propagated, done = await wait_all_propagated(
+                        kube, children, timeout=7200, pid=pid
+                    )
+                    say(
+                        f"hnc: every child namespace with its RoleBindings after "
+                        f"{propagated - started:.1f} s, every anchor Ok after "
+                        f"{done - started:.1f} s"
+                    )
+                    exact = await check_exact(kube, bodies)
+                    latencies = await drift_latencies(kube, n, drift)
+                    return (
+                        (propagated - started, done - started, applied - started),
+                        latencies,
+                        exact,
+                    )
+
+            (total, anchors_ok, apply_seconds), latencies, exact = asyncio.run(measure())
+            cpu_after, _, peak = proc_stats(pid)
+        log_text = (root / "hnc.log").read_text(errors="replace")
+        Path("benchmarks/out").mkdir(parents=True, exist_ok=True)
+        Path(f"benchmarks/out/hnc-{n}.log").write_text(log_text)
+        verbs, codes = audited(root / "hnc-audit.log", USER)
+        return {
+            "seconds": total,
+            "anchors_seconds": anchors_ok,
+            "apply_seconds": apply_seconds,
+            "objects": len(objects),
+            "requests": sum(verbs.values()),
+            "verbs": dict(verbs),
+            "refused": codes.get(429, 0),
+            "cpu": cpu_after - cpu_before,
+            "idle_rss": rss_idle,
+            "peak_rss": peak,
+            "drift": latencies,
+            "errors": sum(1 for line in log_text.splitlines() if '"level":"error"' in line),
+            **exact,
+        }
+    finally:
+        cluster.down(say=lambda _: None, purge=True)
+
+
+def report(n: int, hnc: dict[str, Any]) -> list[str]:
+    drift = hnc["drift"]
+    lines = [
+        f"hnc: every child namespace with its propagated RoleBindings after "
+        f"{hnc['seconds']:.1f} s (the {hnc['objects']} objects applied in "
+        f"{hnc['apply_seconds']:.1f} s), every anchor Ok after {hnc['anchors_seconds']:.1f} s; "
+        f"at the end {hnc['anchors_ok']}/{2 * n} anchors Ok, "
+        f"{hnc['wrong_bindings']} propagated bindings missing or wrong",
+        f"hnc: {hnc['requests'] / n:.1f} API requests per tenant {hnc['verbs']}, "
+        f"{hnc['refused']} answered 429; {hnc['errors']} error lines in its log",
+        f"hnc: CPU {hnc['cpu']:.1f} s ({hnc['cpu'] / n * 1000:.1f} ms per tenant); memory idle "
+        f"{hnc['idle_rss'] / 2**20:.0f} MiB, peak (VmHWM) {hnc['peak_rss'] / 2**20:.0f} MiB",
+    ]
+    if drift:
+        lines.append(
+            f"hnc: drift repair ({len(drift)} deleted propagated RoleBindings): "
+            f"p50 {statistics.median(drift) * 1000:.0f} ms, "
+            f"p99 {percentile(drift, 0.99) * 1000:.0f} ms, max {max(drift) * 1000:.0f} ms"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tenants", type=int, nargs="+", default=[1000])
+    parser.add_argument("--drift", type=int, default=200, help="drift repairs to time")
+    parser.add_argument(
+        "--qps", type=int, default=50, help="HNC's --apiserver-qps-throttle (its default: 50)"
+    )
+    args = parser.parse_args()
+    kubectl = ensure_built(say=lambda _: None)["kubectl"]
+    for n in args.tenants:
+        load = os.getloadavg()
+        say(f"== HNC, {n} tenants x 2 subnamespaces; load average {load[0]:.2f} {load[1]:.2f}")
+        with tempfile.TemporaryDirectory(prefix="mooring-bench-hnc-") as tmp:
+            hnc = run(Path(tmp), tenants(n), kubectl, args.drift, args.qps)
+        for line in report(n, hnc):
+            say(line)
+        say(f"load average at the end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
