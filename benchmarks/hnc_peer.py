@@ -14,9 +14,16 @@ The workload is the closest HNC has to Mooring's tenants benchmark (benchmarks/t
 for each of N Tenants, a parent namespace `teamNNNN` holding the owners' and developers'
 RoleBindings (the same subjects and ClusterRoles as Mooring renders) and two
 SubnamespaceAnchors, `teamNNNN-dev` and `teamNNNN-prod`; all of it applied at once with
-`kubectl apply --server-side`. HNC creates the two subnamespaces and propagates both
-RoleBindings into each. Measured: time until every child namespace exists with its two
-propagated RoleBindings (from the start of the apply), HNC's CPU seconds and peak memory
+`kubectl apply --server-side`. HNC creates the two subnamespaces and propagates into each
+what the parent holds. Two workloads:
+- `rbac`: the two RoleBindings only (HNC's default: it propagates RBAC and nothing else);
+- `full`: also Mooring's ResourceQuota, LimitRange and three NetworkPolicies of the
+  tenant's environment, put in the parent and propagated (an HNCConfiguration makes those
+  kinds propagate; same-tenant traffic selected by HNC's tree label instead of Mooring's
+  tenant label), and the Pod Security labels set on each subnamespace through its anchor
+  (`--managed-namespace-label`): the same per-namespace objects as a Mooring environment.
+Measured: time until every child namespace exists with every propagated object (from the
+start of the apply), and until every anchor is Ok; HNC's CPU seconds and peak memory
 (VmHWM), its API requests per tenant from the audit log, and drift repair (a propagated
 RoleBinding deleted, time until HNC puts it back).
 
@@ -44,8 +51,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tenants import audited, percentile, proc_stats, say, start_cluster, tenants
+from tenants import PLATFORM, audited, percentile, proc_stats, say, start_cluster, tenants
 
+from mooring.api import names
+from mooring.api.platform import PlatformConfig
+from mooring.api.tenant import Tenant
+from mooring.core.render import Context, render_tenant
 from mooring.core.render.platform import install
 from mooring.devcluster.binaries import GoTool, ensure_built, repository_root
 from mooring.devcluster.cluster import DevCluster, free_port, http_ok
@@ -60,6 +71,22 @@ RBAC = "rbac.authorization.k8s.io/v1"
 INHERITED_FROM = "hnc.x-k8s.io/inherited-from"  # the label HNC puts on propagated copies
 ENVIRONMENTS = ("dev", "prod")
 BINDINGS = ("mooring-owners", "mooring-developers")
+WORKLOADS = ("rbac", "full")
+# What each child namespace holds once HNC has propagated the parent's objects.
+PROPAGATED: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
+    "rbac": {(RBAC, "RoleBinding"): BINDINGS},
+    "full": {
+        (RBAC, "RoleBinding"): BINDINGS,
+        ("v1", "ResourceQuota"): ("mooring-quota",),
+        ("v1", "LimitRange"): ("mooring-defaults",),
+        ("networking.k8s.io/v1", "NetworkPolicy"): (
+            "mooring-default-deny",
+            "mooring-allow-dns",
+            "mooring-allow-same-tenant",
+        ),
+    },
+}
+POD_SECURITY = "pod-security.kubernetes.io"
 # As HNC's Deployment (config/manager/manager.yaml) runs it.
 EXCLUDED = ("kube-system", "kube-public", "kube-node-lease", NAMESPACE)
 Obj = dict[str, Any]
@@ -78,9 +105,23 @@ def crds() -> list[Obj]:
     return found
 
 
-def setup_objects() -> list[Obj]:
+def setup_objects(workload: str) -> list[Obj]:
     """HNC's namespace, its user's binding, and the ClusterRoles the RoleBindings name
-    (Mooring's tenant roles, so that the bindings are the very ones Mooring renders)."""
+    (Mooring's tenant roles, so that the bindings are the very ones Mooring renders); for the
+    full workload, the HNCConfiguration that makes quotas, limit ranges and network policies
+    propagate."""
+    config = {
+        "apiVersion": API,
+        "kind": "HNCConfiguration",
+        "metadata": {"name": "config"},
+        "spec": {
+            "resources": [
+                {"resource": "resourcequotas", "mode": "Propagate"},
+                {"resource": "limitranges", "mode": "Propagate"},
+                {"group": "networking.k8s.io", "resource": "networkpolicies", "mode": "Propagate"},
+            ]
+        },
+    }
     roles = [
         o
         for o in install()
@@ -101,57 +142,70 @@ def setup_objects() -> list[Obj]:
             },
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": USER}],
         },
+        *([config] if workload == "full" else []),
     ]
 
 
-def hierarchy(tenant: Obj) -> list[Obj]:
-    """One Mooring Tenant's nearest HNC equivalent: a parent namespace with the owners' and
-    developers' RoleBindings, and a SubnamespaceAnchor per environment."""
+def hierarchy(tenant: Obj, workload: str) -> list[Obj]:
+    """One Mooring Tenant's nearest HNC equivalent: a parent namespace holding what Mooring
+    renders into each environment's namespace (the kinds of the workload), and an anchor
+    per environment (with the Pod Security labels Mooring puts on the namespace, for the
+    full workload)."""
     name = tenant["metadata"]["name"]
-    spec = tenant["spec"]
-    subjects = {
-        "mooring-owners": [
-            {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}
-            for user in spec["owners"].get("users", [])
-        ],
-        "mooring-developers": [
-            {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}
-            for group in spec["developers"].get("groups", [])
-        ],
-    }
-    roles = {
-        "mooring-owners": "mooring-tenant-owner",
-        "mooring-developers": "mooring-tenant-developer",
-    }
+    platform = PlatformConfig.model_validate(PLATFORM).spec
+    rendered = render_tenant(Context(Tenant.model_validate(tenant), platform))
+    first = f"{name}-{tenant['spec']['environments'][0]['name']}"
+    kinds = {kind for _, kind in PROPAGATED[workload]}
+    held = []
+    for obj in rendered:
+        if obj["kind"] not in kinds or obj["metadata"].get("namespace") != first:
+            continue
+        labels = {
+            k: v
+            for k, v in obj["metadata"].get("labels", {}).items()
+            if k != names.LABEL_ENVIRONMENT
+        }
+        held.append({**obj, "metadata": {**obj["metadata"], "namespace": name, "labels": labels}})
+        if obj["metadata"]["name"] == "mooring-allow-same-tenant":
+            # The tenant's namespaces are the tree's: HNC's depth label, not Mooring's.
+            peers = {
+                "namespaceSelector": {
+                    "matchExpressions": [
+                        {"key": f"{name}.tree.hnc.x-k8s.io/depth", "operator": "Exists"}
+                    ]
+                }
+            }
+            held[-1]["spec"] = {
+                **obj["spec"],
+                "ingress": [{"from": [peers]}],
+                "egress": [{"to": [peers]}],
+            }
+    pod_security = [
+        {"key": k, "value": v}
+        for obj in rendered
+        if obj["kind"] == "Namespace" and obj["metadata"]["name"] == first
+        for k, v in sorted(obj["metadata"]["labels"].items())
+        if k.startswith(POD_SECURITY + "/")
+    ]
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
-        *(
-            {
-                "apiVersion": RBAC,
-                "kind": "RoleBinding",
-                "metadata": {"name": binding, "namespace": name},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "ClusterRole",
-                    "name": roles[binding],
-                },
-                "subjects": subjects[binding],
-            }
-            for binding in BINDINGS
-        ),
+        *held,
         *(
             {
                 "apiVersion": API,
                 "kind": "SubnamespaceAnchor",
                 "metadata": {"name": f"{name}-{env['name']}", "namespace": name},
+                **({"spec": {"labels": pod_security}} if workload == "full" else {}),
             }
-            for env in spec["environments"]
+            for env in tenant["spec"]["environments"]
         ),
     ]
 
 
 @contextmanager
-def running(cluster: DevCluster, root: Path, qps: int) -> Iterator[subprocess.Popen[bytes]]:
+def running(
+    cluster: DevCluster, root: Path, qps: int, workload: str
+) -> Iterator[subprocess.Popen[bytes]]:
     """HNC's controller as a local process, as its Deployment runs it, without webhooks."""
     kubeconfig = root / "hnc.kubeconfig"
     kubeconfig.write_text(cluster.mint_kubeconfig(USER))
@@ -169,6 +223,8 @@ def running(cluster: DevCluster, root: Path, qps: int) -> Iterator[subprocess.Po
         "--enable-stackdriver=false",
         f"--namespace={NAMESPACE}",
     ]
+    if workload == "full":  # the anchors set the Pod Security labels on their subnamespace
+        command.append(f"--managed-namespace-label={POD_SECURITY.replace('.', '[.]')}/.*")
     log = root / "hnc.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -195,37 +251,47 @@ def running(cluster: DevCluster, root: Path, qps: int) -> Iterator[subprocess.Po
             process.wait()
 
 
-async def progress(kube: Kube, children: set[str]) -> tuple[int, int, int]:
-    """How many child namespaces exist, how many propagated RoleBindings they hold, and how
-    many SubnamespaceAnchors HNC has marked Ok (each list only once the one before is whole)."""
-    namespaces = bindings = anchors = 0
+async def progress(kube: Kube, children: set[str], workload: str) -> tuple[int, int, int]:
+    """How many child namespaces exist, how many propagated objects they hold, and how many
+    SubnamespaceAnchors HNC has marked Ok (each counted only once the one before is whole)."""
+    namespaces = copies = anchors = 0
     async for page, _ in kube.list_pages("v1", "Namespace"):
         namespaces += sum(1 for ns in page if ns["metadata"]["name"] in children)
     if namespaces == len(children):
-        async for page, _ in kube.list_pages(RBAC, "RoleBinding", labels=INHERITED_FROM):
-            bindings += sum(
-                1
-                for rb in page
-                if rb["metadata"]["namespace"] in children and rb["metadata"]["name"] in BINDINGS
-            )
-    if bindings == len(children) * len(BINDINGS):
+        for (api_version, kind), wanted in PROPAGATED[workload].items():
+            found = 0
+            async for page, _ in kube.list_pages(api_version, kind, labels=INHERITED_FROM):
+                found += sum(
+                    1
+                    for obj in page
+                    if obj["metadata"]["namespace"] in children
+                    and obj["metadata"]["name"] in wanted
+                )
+            copies += found
+            if found < len(children) * len(wanted):
+                break  # the next kinds are counted once this one is whole
+    if copies == len(children) * copies_per_child(workload):
         async for page, _ in kube.list_pages(API, "SubnamespaceAnchor"):
             anchors += sum(1 for a in page if (a.get("status") or {}).get("status") == "Ok")
-    return namespaces, bindings, anchors
+    return namespaces, copies, anchors
+
+
+def copies_per_child(workload: str) -> int:
+    return sum(len(wanted) for wanted in PROPAGATED[workload].values())
 
 
 async def wait_all_propagated(
-    kube: Kube, children: set[str], timeout: float, pid: int
+    kube: Kube, children: set[str], workload: str, timeout: float, pid: int
 ) -> tuple[float, float]:
-    """When every child namespace held its propagated RoleBindings, and when every anchor
-    was Ok as well (HNC's own word that a subnamespace is done, as Mooring's Ready is)."""
+    """When every child namespace held every propagated object, and when every anchor was
+    Ok as well (HNC's own word that a subnamespace is done, as Mooring's Ready is)."""
     started = time.monotonic()
     said = started
-    want = len(children) * len(BINDINGS)
+    want = len(children) * copies_per_child(workload)
     propagated: float | None = None
     while time.monotonic() - started < timeout:
-        namespaces, bindings, anchors = await progress(kube, children)
-        if propagated is None and namespaces == len(children) and bindings >= want:
+        namespaces, copies, anchors = await progress(kube, children, workload)
+        if propagated is None and namespaces == len(children) and copies >= want:
             propagated = time.monotonic()
         if propagated is not None and anchors >= len(children):
             return propagated, time.monotonic()
@@ -233,8 +299,8 @@ async def wait_all_propagated(
             said = time.monotonic()
             cpu, rss, peak = proc_stats(pid)
             say(
-                f"  {namespaces}/{len(children)} child namespaces, {bindings}/{want} propagated "
-                f"RoleBindings, {anchors} anchors Ok; HNC CPU {cpu:.0f} s, "
+                f"  {namespaces}/{len(children)} child namespaces, {copies}/{want} propagated "
+                f"objects, {anchors} anchors Ok; HNC CPU {cpu:.0f} s, "
                 f"memory {rss / 2**20:.0f} MiB (peak {peak / 2**20:.0f})"
             )
         await asyncio.sleep(1 if len(children) > 4000 else 0.25)
@@ -259,55 +325,80 @@ async def drift_latencies(kube: Kube, count: int, samples: int) -> list[float]:
     return latencies
 
 
-async def check_exact(kube: Kube, bodies: list[Obj]) -> dict[str, int]:
-    """After the run: each child's propagated bindings name the parent's subjects; anchors Ok."""
-    expected = {
-        (f"{name}-{env}", binding): rb["subjects"]
-        for body in bodies
-        for name in [body["metadata"]["name"]]
-        for env in ENVIRONMENTS
-        for rb in hierarchy(body)
-        if rb["kind"] == "RoleBinding"
-        for binding in [rb["metadata"]["name"]]
-    }
-    found = {
-        (rb["metadata"]["namespace"], rb["metadata"]["name"]): rb.get("subjects")
-        for rb in await kube.list(RBAC, "RoleBinding", labels=INHERITED_FROM)
+def _content(obj: Obj) -> Any:
+    return obj.get("subjects") or obj.get("spec")
+
+
+async def check_exact(kube: Kube, bodies: list[Obj], workload: str) -> dict[str, int]:
+    """After the run: each child's copies say what the parent's objects say (subjects, spec),
+    the full workload's subnamespaces carry the Pod Security labels, anchors are Ok."""
+    expected: dict[tuple[str, str, str], Any] = {}
+    labels: dict[str, dict[str, str]] = {}
+    for body in bodies:
+        objects = hierarchy(body, workload)
+        for env in ENVIRONMENTS:
+            child = f"{body['metadata']['name']}-{env}"
+            for obj in objects:
+                if obj["kind"] == "SubnamespaceAnchor":
+                    labels[child] = {
+                        kv["key"]: kv["value"] for kv in obj.get("spec", {}).get("labels", [])
+                    }
+                elif obj["kind"] != "Namespace":
+                    expected[(obj["kind"], child, obj["metadata"]["name"])] = _content(obj)
+    found: dict[tuple[str, str, str], Any] = {}
+    for api_version, kind in PROPAGATED[workload]:
+        for obj in await kube.list(api_version, kind, labels=INHERITED_FROM):
+            found[(kind, obj["metadata"]["namespace"], obj["metadata"]["name"])] = _content(obj)
+    namespaces = {
+        ns["metadata"]["name"]: ns["metadata"].get("labels") or {}
+        for ns in await kube.list("v1", "Namespace")
     }
     anchors = await kube.list(API, "SubnamespaceAnchor")
     return {
-        "wrong_bindings": sum(1 for key, want in expected.items() if found.get(key) != want),
+        "wrong_copies": sum(1 for key, want in expected.items() if found.get(key) != want),
+        "wrong_labels": sum(
+            1
+            for child, want in labels.items()
+            if any(namespaces.get(child, {}).get(k) != v for k, v in want.items())
+        ),
         "anchors_ok": sum(1 for a in anchors if (a.get("status") or {}).get("status") == "Ok"),
     }
 
 
-def run(root: Path, bodies: list[Obj], kubectl: Path, drift: int, qps: int = 50) -> dict[str, Any]:
+def run(
+    root: Path,
+    bodies: list[Obj],
+    kubectl: Path,
+    drift: int,
+    workload: str = "full",
+    qps: int = 50,
+) -> dict[str, Any]:
     """HNC's phase of the tenants benchmark on a fresh control plane of its own."""
     binary()  # built (or found in the cache) before the control plane starts
-    cluster = start_cluster(root, "hnc")
+    cluster = start_cluster(root, f"hnc-{workload}")
     n = len(bodies)
     children = {f"{b['metadata']['name']}-{env}" for b in bodies for env in ENVIRONMENTS}
     try:
 
         async def prepare() -> None:
             async with Kube.from_kubeconfig(cluster.kubeconfig_path) as kube:
-                await apply_objects(kube, [*crds(), *setup_objects()])
+                await apply_objects(kube, [*crds(), *setup_objects(workload)])
 
         asyncio.run(prepare())
-        with running(cluster, root, qps) as process:
+        with running(cluster, root, qps, workload) as process:
             time.sleep(3)  # let HNC list and watch before the flood, as for Mooring's operator
             pid = process.pid
             cpu_before, rss_idle, _ = proc_stats(pid)
-            manifest = root / "hnc-tenants.yaml"
-            objects = [obj for body in bodies for obj in hierarchy(body)]
+            manifest = root / f"hnc-{workload}.yaml"
+            objects = [obj for body in bodies for obj in hierarchy(body, workload)]
             manifest.write_text(yaml.safe_dump_all(objects))
             env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig_path)}
 
             async def measure() -> tuple[tuple[float, float, float], list[float], dict[str, int]]:
                 async with Kube.from_kubeconfig(cluster.kubeconfig_path) as kube:
                     say(
-                        f"hnc: kubectl apply --server-side of {len(objects)} objects "
-                        f"({n} parent namespaces, their RoleBindings and anchors) ..."
+                        f"hnc ({workload}): kubectl apply --server-side of {len(objects)} "
+                        f"objects ({n} parent namespaces, what they hold, their anchors) ..."
                     )
                     started = time.monotonic()
                     subprocess.run(
@@ -319,14 +410,14 @@ def run(root: Path, bodies: list[Obj], kubectl: Path, drift: int, qps: int = 50)
                     applied = time.monotonic()
                     say(f"hnc: applied in {applied - started:.1f} s; waiting for the children")
                     propagated, done = await wait_all_propagated(
-                        kube, children, timeout=7200, pid=pid
+                        kube, children, workload, timeout=7200, pid=pid
                     )
                     say(
-                        f"hnc: every child namespace with its RoleBindings after "
+                        f"hnc: every child namespace with its propagated objects after "
                         f"{propagated - started:.1f} s, every anchor Ok after "
                         f"{done - started:.1f} s"
                     )
-                    exact = await check_exact(kube, bodies)
+                    exact = await check_exact(kube, bodies, workload)
                     latencies = await drift_latencies(kube, n, drift)
                     return (
                         (propagated - started, done - started, applied - started),
@@ -338,9 +429,10 @@ def run(root: Path, bodies: list[Obj], kubectl: Path, drift: int, qps: int = 50)
             cpu_after, _, peak = proc_stats(pid)
         log_text = (root / "hnc.log").read_text(errors="replace")
         Path("benchmarks/out").mkdir(parents=True, exist_ok=True)
-        Path(f"benchmarks/out/hnc-{n}.log").write_text(log_text)
-        verbs, codes = audited(root / "hnc-audit.log", USER)
+        Path(f"benchmarks/out/hnc-{workload}-{n}.log").write_text(log_text)
+        verbs, codes = audited(root / f"hnc-{workload}-audit.log", USER)
         return {
+            "workload": workload,
             "seconds": total,
             "anchors_seconds": anchors_ok,
             "apply_seconds": apply_seconds,
@@ -362,11 +454,13 @@ def run(root: Path, bodies: list[Obj], kubectl: Path, drift: int, qps: int = 50)
 def report(n: int, hnc: dict[str, Any]) -> list[str]:
     drift = hnc["drift"]
     lines = [
-        f"hnc: every child namespace with its propagated RoleBindings after "
-        f"{hnc['seconds']:.1f} s (the {hnc['objects']} objects applied in "
-        f"{hnc['apply_seconds']:.1f} s), every anchor Ok after {hnc['anchors_seconds']:.1f} s; "
-        f"at the end {hnc['anchors_ok']}/{2 * n} anchors Ok, "
-        f"{hnc['wrong_bindings']} propagated bindings missing or wrong",
+        f"hnc ({hnc['workload']}): every child namespace with its "
+        f"{copies_per_child(hnc['workload'])} propagated objects after {hnc['seconds']:.1f} s "
+        f"(the {hnc['objects']} objects "
+        f"applied in {hnc['apply_seconds']:.1f} s), every anchor Ok after "
+        f"{hnc['anchors_seconds']:.1f} s; at the end {hnc['anchors_ok']}/{2 * n} anchors Ok, "
+        f"{hnc['wrong_copies']} copies missing or wrong, {hnc['wrong_labels']} subnamespaces "
+        f"without their labels",
         f"hnc: {hnc['requests'] / n:.1f} API requests per tenant {hnc['verbs']}, "
         f"{hnc['refused']} answered 429; {hnc['errors']} error lines in its log",
         f"hnc: CPU {hnc['cpu']:.1f} s ({hnc['cpu'] / n * 1000:.1f} ms per tenant); memory idle "
@@ -386,18 +480,25 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, nargs="+", default=[1000])
     parser.add_argument("--drift", type=int, default=200, help="drift repairs to time")
     parser.add_argument(
+        "--workload", choices=WORKLOADS, nargs="+", default=["full"], help="see the docstring"
+    )
+    parser.add_argument(
         "--qps", type=int, default=50, help="HNC's --apiserver-qps-throttle (its default: 50)"
     )
     args = parser.parse_args()
     kubectl = ensure_built(say=lambda _: None)["kubectl"]
     for n in args.tenants:
-        load = os.getloadavg()
-        say(f"== HNC, {n} tenants x 2 subnamespaces; load average {load[0]:.2f} {load[1]:.2f}")
-        with tempfile.TemporaryDirectory(prefix="mooring-bench-hnc-") as tmp:
-            hnc = run(Path(tmp), tenants(n), kubectl, args.drift, args.qps)
-        for line in report(n, hnc):
-            say(line)
-        say(f"load average at the end: {os.getloadavg()[0]:.2f}")
+        for workload in args.workload:
+            load = os.getloadavg()
+            say(
+                f"== HNC ({workload}), {n} tenants x 2 subnamespaces; "
+                f"load average {load[0]:.2f} {load[1]:.2f}"
+            )
+            with tempfile.TemporaryDirectory(prefix="mooring-bench-hnc-") as tmp:
+                hnc = run(Path(tmp), tenants(n), kubectl, args.drift, workload, args.qps)
+            for line in report(n, hnc):
+                say(line)
+            say(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":

@@ -10,13 +10,15 @@ table of how each figure grows at the end.
 Every phase prints its figures as soon as they are measured (a run stopped midway keeps
 what it printed, its floor first), and the wait for Ready prints progress every 15 s.
 `--peer hnc` adds, at each size, HNC (benchmarks/hnc_peer.py) on a fresh control plane of its
-own: N parent namespaces with the same RoleBindings, each with 2 subnamespaces.
+own: N parent namespaces, each with 2 subnamespaces that get the same RoleBindings, quota,
+limit range and network policies by propagation (`hnc-rbac`: the RoleBindings only; both
+may be given).
 `--memory-profile` runs the operator under tracemalloc (benchmarks/memprofile.py) and
 writes where its memory is at the peak to benchmarks/out/memory-<N>.txt (slower: the time
 figures of such a run are not comparable).
 
 Usage: .venv/bin/python benchmarks/tenants.py [--tenants 1000 [5000 ...]] [--drift 200]
-       [--peer hnc]
+       [--peer hnc [hnc-rbac]]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -328,7 +331,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def one_size(
-    n: int, drift: int, kubectl: Path, memory_profile: bool, peer: str | None = None
+    n: int, drift: int, kubectl: Path, memory_profile: bool, peers: Sequence[str] = ()
 ) -> dict[str, Any]:
     bodies = tenants(n)
     load = os.getloadavg()
@@ -346,29 +349,30 @@ def one_size(
         run = operator_run(root, bodies, kubectl, drift, profile)
         for line in report(n, base, run):
             say(line)
-        hnc = None
-        if peer == "hnc":
+        hncs: dict[str, Any] = {}
+        for peer in peers:
             import hnc_peer  # it imports this module's helpers: imported only when asked for
 
-            hnc = hnc_peer.run(root, bodies, kubectl, drift)
+            workload = "full" if peer == "hnc" else "rbac"
+            hnc = hnc_peer.run(root, bodies, kubectl, drift, workload)
             for line in hnc_peer.report(n, hnc):
                 say(line)
             say(
-                f"hnc beside mooring: children with their RoleBindings {hnc['seconds']:.1f} s "
+                f"{peer} beside mooring: children with what they hold {hnc['seconds']:.1f} s "
                 f"({hnc['seconds'] / base['seconds']:.2f}x the floor), anchors Ok "
                 f"{hnc['anchors_seconds']:.1f} s vs every Tenant Ready {run['seconds']:.1f} s, "
                 f"CPU {hnc['cpu']:.1f} s vs {run['cpu']:.1f} s, peak "
                 f"{hnc['peak_rss'] / 2**20:.0f} MiB vs {run['peak_rss'] / 2**20:.0f} MiB, "
                 f"{hnc['requests'] / n:.1f} vs {run['requests'] / n:.1f} requests per tenant"
             )
-    hnc_figures = {} if hnc is None else {"hnc": {**hnc, "drift": None}}
+            hncs[peer] = {**hnc, "drift": None}
     return {
         "tenants": n,
         "floor": base["seconds"],
         **run,
         "drift": None,
         "load": load[0],
-        **hnc_figures,
+        "peers": hncs,
     }
 
 
@@ -408,8 +412,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--peer",
-        choices=["hnc"],
-        help="also run the peer at each size (hnc: benchmarks/hnc_peer.py)",
+        choices=["hnc", "hnc-rbac"],
+        nargs="+",
+        default=[],
+        help="also run the peer at each size (benchmarks/hnc_peer.py)",
     )
     args = parser.parse_args()
     kubectl = ensure_built(say=lambda _: None)["kubectl"]
@@ -432,10 +438,10 @@ def main() -> None:
                 f"{result['peak_rss'] / 2**20:.0f} MiB "
                 f"(x{result['peak_rss'] / first['peak_rss']:.1f})"
             )
-            if "hnc" in result and "hnc" in first:
-                hnc, base = result["hnc"], first["hnc"]
+            for peer, hnc in result["peers"].items():
+                base = first["peers"][peer]
                 say(
-                    f"  {'':>6}   hnc: {hnc['seconds']:.0f} s "
+                    f"  {'':>6}   {peer}: {hnc['seconds']:.0f} s "
                     f"(x{hnc['seconds'] / base['seconds']:.1f}), "
                     f"{hnc['requests'] / result['tenants']:.1f} requests per tenant, "
                     f"CPU {hnc['cpu']:.0f} s (x{hnc['cpu'] / base['cpu']:.1f}), peak "
