@@ -27,11 +27,13 @@ start of the apply), and until every anchor is Ok; HNC's CPU seconds and peak me
 (VmHWM), its API requests per tenant from the audit log, and drift repair (a propagated
 RoleBinding deleted, time until HNC puts it back).
 
-What HNC does not do that a Mooring Tenant does (quota, limit ranges, network policies,
-guardrail contexts, status) is said in docs/benchmarks.md beside the figures.
+What HNC does and does not do beside a Mooring Tenant (guardrail contexts and admission
+policies, the Tenant's status, members reading their Tenant...) is said in
+docs/benchmarks.md beside the figures.
 
-`benchmarks/tenants.py --peer hnc` runs this beside the floor and Mooring's operator at each
-size; alone: .venv/bin/python benchmarks/hnc_peer.py [--tenants 1000 [5000 ...]]
+`benchmarks/tenants.py --peer hnc [hnc-rbac]` runs this beside the floor and Mooring's
+operator at each size (`hnc`: the full workload); alone:
+.venv/bin/python benchmarks/hnc_peer.py [--tenants 1000 [5000 ...]] [--workload full rbac]
 Benchmark code only: HNC is not part of Mooring, its tests or CI.
 """
 
