@@ -9,11 +9,16 @@ table of how each figure grows at the end.
 
 Every phase prints its figures as soon as they are measured (a run stopped midway keeps
 what it printed, its floor first), and the wait for Ready prints progress every 15 s.
+`--peer hnc` adds, at each size, HNC (benchmarks/hnc_peer.py) on a fresh control plane of its
+own: N parent namespaces, each with 2 subnamespaces that get the same RoleBindings, quota,
+limit range and network policies by propagation (`hnc-rbac`: the RoleBindings only; both
+may be given).
 `--memory-profile` runs the operator under tracemalloc (benchmarks/memprofile.py) and
 writes where its memory is at the peak to benchmarks/out/memory-<N>.txt (slower: the time
 figures of such a run are not comparable).
 
 Usage: .venv/bin/python benchmarks/tenants.py [--tenants 1000 [5000 ...]] [--drift 200]
+       [--peer hnc [hnc-rbac]]
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -324,7 +330,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def one_size(n: int, drift: int, kubectl: Path, memory_profile: bool) -> dict[str, Any]:
+def one_size(
+    n: int, drift: int, kubectl: Path, memory_profile: bool, peers: Sequence[str] = ()
+) -> dict[str, Any]:
     bodies = tenants(n)
     load = os.getloadavg()
     say(f"== {n} tenants x 2 environments; load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
@@ -339,8 +347,39 @@ def one_size(n: int, drift: int, kubectl: Path, memory_profile: bool) -> dict[st
             f"{base['objects']} objects, {base['requests'] / n:.1f} API requests per tenant"
         )
         run = operator_run(root, bodies, kubectl, drift, profile)
+        for line in report(n, base, run):
+            say(line)
+        hncs: dict[str, Any] = {}
+        for peer in peers:
+            import hnc_peer  # it imports this module's helpers: imported only when asked for
+
+            workload = "full" if peer == "hnc" else "rbac"
+            hnc = hnc_peer.run(root, bodies, kubectl, drift, workload)
+            for line in hnc_peer.report(n, hnc):
+                say(line)
+            say(
+                f"{peer} beside mooring: children with what they hold {hnc['seconds']:.1f} s "
+                f"({hnc['seconds'] / base['seconds']:.2f}x the floor), anchors Ok "
+                f"{hnc['anchors_seconds']:.1f} s vs every Tenant Ready {run['seconds']:.1f} s, "
+                f"CPU {hnc['cpu']:.1f} s vs {run['cpu']:.1f} s, peak "
+                f"{hnc['peak_rss'] / 2**20:.0f} MiB vs {run['peak_rss'] / 2**20:.0f} MiB, "
+                f"{hnc['requests'] / n:.1f} vs {run['requests'] / n:.1f} requests per tenant"
+            )
+            hncs[peer] = {**hnc, "drift": None}
+    return {
+        "tenants": n,
+        "floor": base["seconds"],
+        **run,
+        "drift": None,
+        "load": load[0],
+        "peers": hncs,
+    }
+
+
+def report(n: int, base: dict[str, float], run: dict[str, Any]) -> list[str]:
+    """The operator's figures beside the floor's, as printed lines."""
     drift_seconds = run["drift"]
-    lines = [
+    return [
         f"mooring operator: all Ready after {run['seconds']:.1f} s "
         f"(tenants applied in {run['apply_seconds']:.1f} s), "
         f"{run['requests'] / n:.1f} API requests per tenant {run['verbs']}, "
@@ -362,9 +401,6 @@ def one_size(n: int, drift: int, kubectl: Path, memory_profile: bool) -> dict[st
         f"max {max(drift_seconds) * 1000:.0f} ms (aim: p99 < 1 s)",
         f"load average at the end: {os.getloadavg()[0]:.2f}",
     ]
-    for line in lines:
-        say(line)
-    return {"tenants": n, "floor": base["seconds"], **run, "drift": None, "load": load[0]}
 
 
 def main() -> None:
@@ -374,9 +410,18 @@ def main() -> None:
     parser.add_argument(
         "--memory-profile", action="store_true", help="tracemalloc in the operator (slower)"
     )
+    parser.add_argument(
+        "--peer",
+        choices=["hnc", "hnc-rbac"],
+        nargs="+",
+        default=[],
+        help="also run the peer at each size (benchmarks/hnc_peer.py)",
+    )
     args = parser.parse_args()
     kubectl = ensure_built(say=lambda _: None)["kubectl"]
-    results = [one_size(n, args.drift, kubectl, args.memory_profile) for n in args.tenants]
+    results = [
+        one_size(n, args.drift, kubectl, args.memory_profile, args.peer) for n in args.tenants
+    ]
     if len(results) > 1:
         say("how the figures grow (each size against the first):")
         first = results[0]
@@ -393,6 +438,16 @@ def main() -> None:
                 f"{result['peak_rss'] / 2**20:.0f} MiB "
                 f"(x{result['peak_rss'] / first['peak_rss']:.1f})"
             )
+            for peer, hnc in result["peers"].items():
+                base = first["peers"][peer]
+                say(
+                    f"  {'':>6}   {peer}: {hnc['seconds']:.0f} s "
+                    f"(x{hnc['seconds'] / base['seconds']:.1f}), "
+                    f"{hnc['requests'] / result['tenants']:.1f} requests per tenant, "
+                    f"CPU {hnc['cpu']:.0f} s (x{hnc['cpu'] / base['cpu']:.1f}), peak "
+                    f"{hnc['peak_rss'] / 2**20:.0f} MiB "
+                    f"(x{hnc['peak_rss'] / base['peak_rss']:.1f})"
+                )
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,17 @@ class OperatorProcess:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def metric(self, series: str) -> float:
+        """The sum of the operator's /metrics samples named exactly `series` (with its
+        labels, e.g. 'mooring_resync_picked_up_total{kind="Database"}'); 0 while absent."""
+        url = f"http://127.0.0.1:{self.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            text = response.read().decode()
+        prefix = series + " "
+        return sum(
+            float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix)
+        )
 
     def tail(self, lines: int = 40) -> str:
         text = self.log.read_text(errors="replace").splitlines() if self.log.exists() else []

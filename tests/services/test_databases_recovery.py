@@ -1,13 +1,17 @@
-"""Databases survive the operator being killed and the PostgreSQL server going away."""
+"""Databases survive the operator being killed, the PostgreSQL server going away, and the
+events that mattered being lost (the resync)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+from collections.abc import Awaitable, Callable
 
 import psycopg
 import pytest
 
+from mooring.api import names
 from mooring.devcluster.postgres import LocalPostgres
 from mooring.kube.client import Kube
 from mooring.services.databases import wait_ready
@@ -103,3 +107,111 @@ async def test_a_server_outage_shows_in_status_and_heals_by_itself(
         values = await secret_values(kube, namespace, name)
         async with await psycopg.AsyncConnection.connect(conninfo(values)) as conn:
             await conn.execute("SELECT 1")
+
+
+RESYNC_SECONDS = 2
+
+
+async def _kopf_done(kube: Kube, namespace: str, name: str) -> bool:
+    """kopf handled the Database's spec as it is and has nothing in progress for it."""
+    body = await kube.get(names.API_VERSION, "Database", name, namespace)
+    annotations = body["metadata"].get("annotations") or {}
+    ours = [key for key in annotations if key.startswith(names.KOPF_PREFIX + "/")]
+    return ours == [names.KOPF_DIFF_BASE]
+
+
+async def _lose_status(kube: Kube, namespace: str, name: str) -> None:
+    """The status is gone: a status change is no spec change, so kopf has nothing to do."""
+    await kube.patch(
+        names.API_VERSION,
+        "Database",
+        name,
+        {"status": None},
+        namespace=namespace,
+        subresource="status",
+    )
+
+
+async def _change_behind_kopfs_back(kube: Kube, namespace: str, name: str) -> None:
+    """The spec changes (a new generation) in the same write as kopf's record of what it
+    last handled, which then says the new spec was handled: the event kopf gets shows no
+    difference, as if the event that mattered had been lost."""
+    body = await kube.get(names.API_VERSION, "Database", name, namespace)
+    handled = json.loads(body["metadata"]["annotations"][names.KOPF_DIFF_BASE])
+    handled["spec"]["connectionLimit"] = 7
+    await kube.patch(
+        names.API_VERSION,
+        "Database",
+        name,
+        {
+            "metadata": {"annotations": {names.KOPF_DIFF_BASE: json.dumps(handled)}},
+            "spec": {"connectionLimit": 7},
+        },
+        namespace=namespace,
+    )
+
+
+@pytest.mark.parametrize(
+    "lose",
+    [_lose_status, _change_behind_kopfs_back],
+    ids=["its status stripped", "its spec changed while kopf's record says handled"],
+)
+async def test_a_database_whose_event_was_lost_is_reconciled_again_by_the_resync(
+    lose: Callable[[Kube, str, str], Awaitable[None]],
+    kube: Kube,
+    operator: OperatorProcess,
+    tenant_namespace: NamespaceFactory,
+    postgres: LocalPostgres,
+) -> None:
+    """Issue 14: a Database whose status is missing or behind its generation, with no event
+    left for kopf to act on, is reconciled again by the resync alone (within two of its
+    intervals and a reconcile: 2 s intervals here), and only that one, not its Ready twin."""
+    namespace = await tenant_namespace("resync")
+    operator.stop()
+    operator.start("--resync-seconds", str(RESYNC_SECONDS))
+    try:
+        for name in ("lost", "twin"):
+            await kube.create(database(name, namespace))
+        for name in ("lost", "twin"):
+            await wait_ready(kube, namespace, name, timeout=60)
+            await eventually(
+                lambda name=name: _kopf_done(kube, namespace, name), 60, f"kopf done: {name}"
+            )
+        series = 'mooring_resync_picked_up_total{kind="Database"}'
+        before = operator.metric(series)
+        said = f"Database {namespace}/lost: status behind the spec"
+        lines_before = operator.log.read_text(errors="replace").count(said)
+
+        await lose(kube, namespace, "lost")
+        lost = await kube.get(names.API_VERSION, "Database", "lost", namespace)
+        observed = (lost.get("status") or {}).get("observedGeneration")
+        assert observed is None or observed < lost["metadata"]["generation"], lost.get("status")
+
+        body = await wait_ready(kube, namespace, "lost", timeout=60)
+        assert ready_reason(body)[:2] == ("True", "Provisioned"), body["status"]
+        await eventually(
+            lambda: _async(operator.metric(series) == before + 1),
+            10,
+            "the resync's count to go up by one (the lost Database, not its twin)",
+        )
+        assert operator.log.read_text(errors="replace").count(said) == lines_before + 1, (
+            operator.tail()
+        )
+        async with await psycopg.AsyncConnection.connect(postgres.superuser_dsn()) as conn:
+            cursor = await conn.execute(
+                "SELECT datconnlimit FROM pg_database WHERE datname = %s", [f"{namespace}_lost"]
+            )
+            row = await cursor.fetchone()
+        assert row is not None
+        assert row[0] == body["spec"]["connectionLimit"], (row, body["spec"])
+        values = await secret_values(kube, namespace, "lost")
+        async with await psycopg.AsyncConnection.connect(conninfo(values)) as conn:
+            await conn.execute("SELECT 1")
+        assert operator.running()
+    finally:
+        operator.stop()
+        operator.start()
+
+
+async def _async(value: bool) -> bool:
+    return value

@@ -10,6 +10,10 @@ from typing import Any
 import kopf
 import pytest
 
+from mooring.api import names
+from mooring.core.policy.context import CONTEXT_NAME
+from mooring.kube.informer import Informer
+from mooring.operator.guardrails import Guardrails
 from mooring.operator.kopf_fixes import noop_leftover
 from mooring.operator.resync import KeyedLocks, Seen, behind, key_of, left_behind
 
@@ -169,3 +173,29 @@ async def test_what_is_behind_while_its_handlers_have_a_backlog_is_left_to_them(
     backlog["now"] = False
     assert await resync.look() == 1  # the queue is gone and it is still behind: lost
     assert picked == [("", "queued")]
+
+
+def test_the_guardrails_look_marks_only_the_contexts_gone_or_changed_since_found_right() -> None:
+    """The resync's look at the guardrails (Guardrails.resync): a tenant namespace whose
+    GuardrailContext is gone, or is not the version last found as desired (an edit whose
+    event was lost), is recomputed; one still as found is left alone."""
+    guardrails = Guardrails(None)  # type: ignore[arg-type]  # no I/O in a look
+    contexts = Informer(None, names.API_VERSION, "GuardrailContext")  # type: ignore[arg-type]
+    guardrails.informers["GuardrailContext"] = contexts
+    guardrails.namespaces = {"a-dev": "a", "b-dev": "b", "c-dev": "c"}
+    for namespace, version in (("a-dev", "5"), ("b-dev", "7")):
+        context = {
+            "apiVersion": names.API_VERSION,
+            "kind": "GuardrailContext",
+            "metadata": {"name": CONTEXT_NAME, "namespace": namespace, "resourceVersion": version},
+        }
+        contexts._store((namespace, CONTEXT_NAME), context)
+    guardrails.verified = {"a-dev": "5", "b-dev": "6", "c-dev": "3"}
+    guardrails.policies_dirty = False
+    guardrails.contexts_for = set()
+
+    guardrails.resync()
+
+    assert guardrails.contexts_for == {"b-dev", "c-dev"}  # changed by someone; gone
+    assert guardrails.policies_dirty
+    assert guardrails.wake.is_set()
