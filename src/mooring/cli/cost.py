@@ -461,10 +461,7 @@ def backfill(prometheus_url: str, start: str, end: str | None, step: str, output
             until = backfill_end(first, sample)
         say(f"backfilling {group_name(sample)} from {begin.isoformat()} to {until.isoformat()}")
         done = backfill_rules(prometheus_url, begin, until, output, sample)
-    except BackfillError as error:
-        err.print(f"error: {error}", markup=False)
-        sys.exit(EXIT_FAILED)
-    except PrometheusError as error:
+    except (BackfillError, PrometheusError) as error:
         err.print(f"error: {error}", markup=False)
         sys.exit(EXIT_FAILED)
     say(
