@@ -33,6 +33,7 @@ from mooring.services.install import apply_objects
 
 Obj = dict[str, Any]
 LAB_LABEL = "mooring.dev/guardrails-lab"
+LAB_GATE = "mooring.dev/guardrails-lab"  # a scheduling gate: the lab's pods never run
 
 
 @dataclass(frozen=True)
@@ -208,6 +209,13 @@ class AdmissionLab:
         before = copy.deepcopy(before)
         before["metadata"].update({"name": name, "namespace": namespace})
         after["metadata"]["name"] = name
+        if before["kind"] == "Pod":
+            # Kept off every node: a pod that a simulated kubelet (kwok, which other tests
+            # start in the same cluster) reports running without container resources is
+            # refused a resize by the API server's own validation, before admission. The
+            # gate is in both, so the patch of the difference does not carry it.
+            for pod in (before, after):
+                pod["spec"]["schedulingGates"] = [{"name": LAB_GATE}]
         created = await self._dry_run(lambda: self.kube.create(before))
         if created.denied or created.refused:
             return ServerVerdict(False, f"the object before the update: {created.message}", True)
