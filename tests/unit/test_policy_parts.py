@@ -799,10 +799,32 @@ def test_the_operators_indexed_world_gives_the_same_contexts_as_the_core() -> No
     ]
     namespaces = {"acme-dev": "acme", "acme-prod": "acme", "big-dev": "big", "loose-dev": "loose"}
     world = World(PLATFORM, tenants, exceptions, {**namespaces, "retained": "acme"})
-    contexts = desired_contexts(world, NOW)
+    contexts = dict(desired_contexts(world, NOW))
     for namespace in [*namespaces, "retained"]:
         expected = build_context(
             namespace, PLATFORM, tenants=tenants, exceptions=exceptions, now=NOW
         )
         assert contexts[namespace] == expected, namespace
-    assert desired_contexts(world, NOW, only=["big-dev", "elsewhere"]).keys() == {"big-dev"}
+    assert dict(desired_contexts(world, NOW, only=["big-dev", "elsewhere"])).keys() == {"big-dev"}
+
+
+def test_desired_contexts_builds_each_context_only_when_it_is_asked_for() -> None:
+    """A pass over every tenant namespace holds one GuardrailContext at a time: the next
+    one is built when the caller moves on, never all of them at once."""
+    from mooring.services.admission import World, desired_contexts
+
+    built: list[str] = []
+
+    class Counting(World):
+        def context(self, namespace: str, now: datetime) -> dict[str, Any]:
+            built.append(namespace)
+            return super().context(namespace, now)
+
+    wanted = [f"team{i}-dev" for i in range(5)]
+    world = Counting(PLATFORM, [], [], {name: name.removesuffix("-dev") for name in wanted})
+    contexts = desired_contexts(world, NOW)
+    assert built == []
+    first, _ = next(contexts)
+    assert (first, built) == ("team0-dev", ["team0-dev"])
+    assert [namespace for namespace, _ in contexts] == wanted[1:]
+    assert built == wanted
