@@ -14,11 +14,15 @@ own: N parent namespaces, each with 2 subnamespaces that get the same RoleBindin
 limit range and network policies by propagation (`hnc-rbac`: the RoleBindings only; both
 may be given).
 `--memory-profile` runs the operator under tracemalloc (benchmarks/memprofile.py) and
-writes where its memory is at the peak to benchmarks/out/memory-<N>.txt (slower: the time
-figures of such a run are not comparable).
+writes where its memory is at the peak to benchmarks/out/memory-<N>.txt, and its traced
+and resident memory over time to benchmarks/out/memory-<N>.timeline (slower: the time
+figures of such a run are not comparable). `--skip-floor` runs the operator phase alone (a
+profiling run; no ratio to the floor is printed). With CENSUS=1 in the environment,
+`--memory-profile` counts objects by type instead (memprofile.py --census), cheap enough
+for a full-size run, into benchmarks/out/memory-<N>.txt.
 
 Usage: .venv/bin/python benchmarks/tenants.py [--tenants 1000 [5000 ...]] [--drift 200]
-       [--peer hnc [hnc-rbac]]
+       [--peer hnc [hnc-rbac]] [--skip-floor] [--memory-profile]
 """
 
 from __future__ import annotations
@@ -243,7 +247,8 @@ def operator_run(
         if os.environ.get("PROFILE"):
             python = ["-m", "cProfile", "-o", os.environ["PROFILE"]]
         elif memory_profile is not None:
-            python = [str(Path(__file__).with_name("memprofile.py")), str(memory_profile)]
+            census = ["--census"] if os.environ.get("CENSUS") else []
+            python = [str(Path(__file__).with_name("memprofile.py")), *census, str(memory_profile)]
         process = subprocess.Popen(
             operator_command(config, metrics_port, "--log-level", "warning", python=python),
             stdout=log,
@@ -331,7 +336,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def one_size(
-    n: int, drift: int, kubectl: Path, memory_profile: bool, peers: Sequence[str] = ()
+    n: int,
+    drift: int,
+    kubectl: Path,
+    memory_profile: bool,
+    peers: Sequence[str] = (),
+    skip_floor: bool = False,
 ) -> dict[str, Any]:
     bodies = tenants(n)
     load = os.getloadavg()
@@ -341,11 +351,15 @@ def one_size(
         profile.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mooring-bench-") as tmp:
         root = Path(tmp)
-        base = floor(root, bodies, kubectl)
-        say(
-            f"floor  kubectl apply --server-side: {base['seconds']:.1f} s for "
-            f"{base['objects']} objects, {base['requests'] / n:.1f} API requests per tenant"
-        )
+        if skip_floor:
+            base = {"seconds": float("nan"), "objects": 0, "requests": 0}
+            say("floor: skipped (--skip-floor)")
+        else:
+            base = floor(root, bodies, kubectl)
+            say(
+                f"floor  kubectl apply --server-side: {base['seconds']:.1f} s for "
+                f"{base['objects']} objects, {base['requests'] / n:.1f} API requests per tenant"
+            )
         run = operator_run(root, bodies, kubectl, drift, profile)
         for line in report(n, base, run):
             say(line)
@@ -411,6 +425,11 @@ def main() -> None:
         "--memory-profile", action="store_true", help="tracemalloc in the operator (slower)"
     )
     parser.add_argument(
+        "--skip-floor",
+        action="store_true",
+        help="the operator phase alone (profiling; no ratio to the floor)",
+    )
+    parser.add_argument(
         "--peer",
         choices=["hnc", "hnc-rbac"],
         nargs="+",
@@ -420,7 +439,8 @@ def main() -> None:
     args = parser.parse_args()
     kubectl = ensure_built(say=lambda _: None)["kubectl"]
     results = [
-        one_size(n, args.drift, kubectl, args.memory_profile, args.peer) for n in args.tenants
+        one_size(n, args.drift, kubectl, args.memory_profile, args.peer, args.skip_floor)
+        for n in args.tenants
     ]
     if len(results) > 1:
         say("how the figures grow (each size against the first):")
