@@ -19,7 +19,9 @@ and resident memory over time to benchmarks/out/memory-<N>.timeline (slower: the
 figures of such a run are not comparable). `--skip-floor` runs the operator phase alone (a
 profiling run; no ratio to the floor is printed). With CENSUS=1 in the environment,
 `--memory-profile` counts objects by type instead (memprofile.py --census), cheap enough
-for a full-size run, into benchmarks/out/memory-<N>.txt.
+for a full-size run, into benchmarks/out/memory-<N>.txt. `--backlog` applies the Tenants
+before the operator starts (an operator restarted, or far behind: every Tenant waits at once,
+which is when its memory peaks); the time is then from the operator's start.
 
 Usage: .venv/bin/python benchmarks/tenants.py [--tenants 1000 [5000 ...]] [--drift 200]
        [--peer hnc [hnc-rbac]] [--skip-floor] [--memory-profile]
@@ -233,6 +235,7 @@ def operator_run(
     kubectl: Path,
     drift: int,
     memory_profile: Path | None,
+    backlog: bool = False,
 ) -> dict[str, Any]:
     cluster = start_cluster(root, "operator")
     process: subprocess.Popen[bytes] | None = None
@@ -249,28 +252,36 @@ def operator_run(
         elif memory_profile is not None:
             census = ["--census"] if os.environ.get("CENSUS") else []
             python = [str(Path(__file__).with_name("memprofile.py")), *census, str(memory_profile)]
-        process = subprocess.Popen(
-            operator_command(config, metrics_port, "--log-level", "warning", python=python),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        time.sleep(3)  # let kopf list and watch before the flood, as a running operator would
         manifest = root / "tenants.yaml"
         manifest.write_text(yaml.safe_dump_all(bodies))
         env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig_path)}
+        command = operator_command(config, metrics_port, "--log-level", "warning", python=python)
+
+        def apply_tenants() -> None:
+            subprocess.run(
+                [str(kubectl), "apply", "--server-side", "-f", str(manifest)],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+
+        if backlog:  # every Tenant there before the operator starts: all of them at once
+            say(f"operator: kubectl apply --server-side of {n} Tenants, no operator yet ...")
+            apply_tenants()
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        if not backlog:
+            time.sleep(3)  # let kopf list and watch before the flood, as a running operator would
         cpu_before, _, _ = proc_stats(process.pid)
         pid = process.pid
 
         async def measure() -> tuple[float, float, list[float]]:
             async with Kube.from_kubeconfig(cluster.kubeconfig_path) as kube:
-                say(f"operator: kubectl apply --server-side of {n} Tenants ...")
                 started = time.monotonic()
-                subprocess.run(
-                    [str(kubectl), "apply", "--server-side", "-f", str(manifest)],
-                    env=env,
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                )
+                if backlog:
+                    say(f"operator: started with {n} Tenants waiting")
+                else:
+                    say(f"operator: kubectl apply --server-side of {n} Tenants ...")
+                    apply_tenants()
                 applied = time.monotonic()
                 say(f"operator: Tenants applied in {applied - started:.1f} s; waiting for Ready")
                 done = await wait_all_ready(kube, n, timeout=7200, pid=pid)
@@ -342,6 +353,7 @@ def one_size(
     memory_profile: bool,
     peers: Sequence[str] = (),
     skip_floor: bool = False,
+    backlog: bool = False,
 ) -> dict[str, Any]:
     bodies = tenants(n)
     load = os.getloadavg()
@@ -360,7 +372,7 @@ def one_size(
                 f"floor  kubectl apply --server-side: {base['seconds']:.1f} s for "
                 f"{base['objects']} objects, {base['requests'] / n:.1f} API requests per tenant"
             )
-        run = operator_run(root, bodies, kubectl, drift, profile)
+        run = operator_run(root, bodies, kubectl, drift, profile, backlog)
         for line in report(n, base, run):
             say(line)
         hncs: dict[str, Any] = {}
@@ -430,6 +442,11 @@ def main() -> None:
         help="the operator phase alone (profiling; no ratio to the floor)",
     )
     parser.add_argument(
+        "--backlog",
+        action="store_true",
+        help="apply the Tenants before the operator starts (all of them pending at once)",
+    )
+    parser.add_argument(
         "--peer",
         choices=["hnc", "hnc-rbac"],
         nargs="+",
@@ -439,7 +456,9 @@ def main() -> None:
     args = parser.parse_args()
     kubectl = ensure_built(say=lambda _: None)["kubectl"]
     results = [
-        one_size(n, args.drift, kubectl, args.memory_profile, args.peer, args.skip_floor)
+        one_size(
+            n, args.drift, kubectl, args.memory_profile, args.peer, args.skip_floor, args.backlog
+        )
         for n in args.tenants
     ]
     if len(results) > 1:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,7 +79,7 @@ async def announce(kube: Kube, result: cost_status.Refresh) -> None:
 
 async def refresh_once(
     kube: Kube,
-    tenants: list[dict[str, Any]] | None = None,
+    tenants: Iterable[dict[str, Any]] | None = None,
     cache: MonthCache | None = None,
     now: datetime | None = None,
 ) -> tuple[float | None, cost_status.Refresh | None]:
@@ -109,9 +110,10 @@ async def run(kube: Kube, memo: kopf.Memo) -> None:
     while True:
         interval = override or DEFAULT_INTERVAL
         try:
-            # The tenant watch's bodies (with their status) when it runs; a list otherwise.
+            # The tenant watch's bodies (with their status), one at a time, when it runs; a
+            # list otherwise.
             watches = memo.get("watches")
-            bodies = list(watches.tenants.values()) if watches is not None else None
+            bodies = watches.tenants.values() if watches is not None else None
             configured, _ = await refresh_once(kube, bodies, cache)
             interval = override or configured or interval
         except asyncio.CancelledError:
