@@ -51,7 +51,7 @@ from mooring.core.render import Context, render_tenant
 from mooring.core.render.platform import install, operator_user
 from mooring.devcluster.binaries import ensure_built
 from mooring.devcluster.cluster import DevCluster, NodeShape, free_port, operator_command
-from mooring.kube.client import Kube
+from mooring.kube.client import Kube, KubeError
 from mooring.services.install import apply_objects
 
 API = "mooring.dev/v1alpha1"
@@ -187,13 +187,18 @@ async def wait_all_ready(kube: Kube, count: int, timeout: float, pid: int) -> fl
     said = started
     while time.monotonic() - started < timeout:
         ready = 0
-        async for page, _ in kube.list_pages(API, "Tenant"):
-            ready += sum(
-                1
-                for t in page
-                if (t.get("status") or {}).get("ready") == "True"
-                and t["status"].get("observedGeneration") == t["metadata"]["generation"]
-            )
+        try:
+            async for page, _ in kube.list_pages(API, "Tenant"):
+                ready += sum(
+                    1
+                    for t in page
+                    if (t.get("status") or {}).get("ready") == "True"
+                    and t["status"].get("observedGeneration") == t["metadata"]["generation"]
+                )
+        except KubeError as error:  # an API server too busy to answer us: look again
+            say(f"  could not count Ready tenants: {error}")
+            await asyncio.sleep(5)
+            continue
         if ready >= count:
             return time.monotonic()
         if time.monotonic() - said >= 15:

@@ -1,5 +1,6 @@
-"""kopf's backlog (issue 14's memory): an object waiting for one of kopf's workers keeps its
-watch events as compact JSON, and its worker reads them as kopf would have."""
+"""What grows with a backlog (issue 14's memory): an object waiting for one of kopf's workers
+keeps its watch events as compact JSON, and its worker reads them as kopf would have; the
+cost refresh keeps of a listed Tenant only what it reads."""
 
 from __future__ import annotations
 
@@ -140,3 +141,20 @@ def test_installed_kopf_gives_every_object_a_compact_backlog() -> None:
     assert stream._fields == ("backlog", "pressure")
     assert kopf_fixes.install()  # twice: still once
     assert queueing.Stream.__mro__.count(queueing.Stream.__mro__[0]) == 1
+
+
+def test_the_cost_refresh_keeps_of_a_listed_tenant_only_what_it_reads() -> None:
+    from mooring.operator.cost import for_cost
+
+    listed = event(3)["object"]
+    listed["status"]["cost"] = {"monthToDate": "1.00", "currency": "USD"}
+    kept = for_cost(listed)
+    assert kept == {
+        "apiVersion": "mooring.dev/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {"name": "team0003", "uid": listed["metadata"]["uid"]},
+        "spec": listed["spec"],
+        "status": {"cost": {"monthToDate": "1.00", "currency": "USD"}},
+    }
+    being_deleted = {**listed, "metadata": {**listed["metadata"], "deletionTimestamp": "t"}}
+    assert for_cost(being_deleted)["metadata"]["deletionTimestamp"] == "t"
