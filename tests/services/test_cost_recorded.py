@@ -265,3 +265,37 @@ def test_mooring_cost_rules_prints_a_rule_file_promtool_accepts(tmp_path: Path) 
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert "SUCCESS: 11 rules found" in checked.stdout
+
+
+def test_mooring_cost_backfill_writes_blocks_and_says_what_it_recorded(
+    servers: dict[str, str], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from mooring.cli.main import cli
+
+    def run(start: datetime, end: datetime) -> tuple[int, str]:
+        done = CliRunner().invoke(
+            cli,
+            [
+                "cost",
+                "backfill",
+                "--prometheus",
+                servers["raw"],
+                "--start",
+                start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "--end",
+                end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "--output-dir",
+                str(tmp_path / "out"),
+            ],
+        )
+        return done.exit_code, done.output
+
+    code, output = run(START + timedelta(minutes=30), END + timedelta(minutes=30))
+    assert code == 0, output
+    assert f"recorded {HOURS} steps" in output, output
+    assert any((block / "meta.json").is_file() for block in (tmp_path / "out/blocks").iterdir())
+    code, output = run(END, START)
+    assert code != 0
+    assert "nothing to backfill: the end" in output, output
