@@ -8,15 +8,17 @@ day) and served by Debian's Prometheus. The cluster: the local control plane wit
 same 100 nodes, namespaces, Tenants and 10,000 pods (kwok runs them).
 
 Mooring's cost recording rules (core/cost/recorded.py) are backfilled over the history
-with promtool (`tsdb create-blocks-from rules`, two at a time over halves of the span),
-as a platform does after installing them (docs/cost.md); the blocks are moved into the
-data folder and Prometheus compacts them. Both steps are timed: a one-off cost, done once
-per data folder (a marker file remembers it).
+with `mooring cost backfill`'s function (services/cost_rules.py: each rule's expression as
+day-long range queries, written with promtool `create-blocks-from openmetrics`), as a
+platform does after installing them (docs/cost.md), in `--backfill-parts` parts (each a
+turn of the benchmark lock with `--one-step`); the blocks are moved into the data folder
+and Prometheus compacts them (waited for until no two blocks overlap). Both steps are
+timed: a one-off cost, done once per data folder (marker files remember it).
 
 Prints, in one run:
 - the one-off backfill of the rules and the compaction after it (when done in this run);
-- the whole `mooring cost report --window 30d --step 1h --by tenant` (a process of its
-  own): wall time and peak memory (aims: under 5 s and 300 MB), at the hour the history
+- the whole `mooring cost report --window 30d --step 1h --by namespace` and `--by tenant`
+  (a process of its own): wall time and peak memory (aims: under 5 s and 300 MB), at the hour the history
   ends (the rules' last step or two not recorded yet: read raw, as in production right
   after the hour) and two hours earlier (all 30 days recorded);
 - the PromQL floor: the same queries the report sends, replayed alone (answers read,
@@ -26,6 +28,7 @@ Prints, in one run:
 
 Usage: .venv/bin/python benchmarks/cost.py [--pods 10000] [--days 30] [--interval 1800]
        [--pods-per-tenant 10] [--data DIR (reuse history written before)]
+       [--backfill-parts N] [--one-step] [--by namespace,tenant] [--runs 3]
 """
 
 from __future__ import annotations
