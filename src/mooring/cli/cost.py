@@ -463,7 +463,7 @@ def backfill(
     step), written as OpenMetrics at the instants the rule would have recorded it, and
     turned into TSDB blocks by Prometheus's promtool (`tsdb create-blocks-from
     openmetrics`, one block per two hours). Same figures as promtool's `tsdb
-    create-blocks-from rules`, with some 20 times fewer queries.
+    create-blocks-from rules`, with 12 times fewer queries at a 1 h step.
     """
     sample = _step(step)
     begin = _time(start)

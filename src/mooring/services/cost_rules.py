@@ -9,11 +9,13 @@ machine).
 
 Why not `promtool tsdb create-blocks-from rules`: it sends one query per rule and per
 two-hour block (promtool 2.42's fixed block length), each over every series of the raw
-history: some 4,000 queries for 30 days of 11 rules, about an hour at 10,000 pods. Here
-each rule's expression is asked once per day (a range query at the rules' step, up to a
-day of points per series), and its answer written at the instants the rule would have
-written it: the same expression, so the same values and labels, and one sample per step
-(see `core.cost.recorded.evaluations`).
+history: some 4,000 queries for 30 days of 11 rules, and as many blocks for Prometheus to
+compact. Here each rule's expression is asked once per day (a range query at the rules'
+step, up to a day of points per series), and its answer written at the instants the rule
+would have written it: the same expression, so the same values and labels, and one
+sample per step (see `core.cost.recorded.evaluations`). Prometheus still evaluates each
+expression at every step, which is most of the time (36 minutes for 30 days at 10,000
+pods, docs/benchmarks.md).
 """
 
 from __future__ import annotations
