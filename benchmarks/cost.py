@@ -18,9 +18,9 @@ timed: a one-off cost, done once per data folder (marker files remember it).
 Prints, in one run:
 - the one-off backfill of the rules and the compaction after it (when done in this run);
 - the whole `mooring cost report --window 30d --step 1h --by namespace` and `--by tenant`
-  (a process of its own): wall time and peak memory (aims: under 5 s and 300 MB), at the hour the history
-  ends (the rules' last step or two not recorded yet: read raw, as in production right
-  after the hour) and two hours earlier (all 30 days recorded);
+  (a process of its own): wall time and peak memory (aims: under 5 s and 300 MB), at the
+  hour the history ends (the rules' last step or two not recorded yet: read raw, as in
+  production right after the hour) and two hours earlier (all 30 days recorded);
 - the PromQL floor: the same queries the report sends, replayed alone (answers read,
   not parsed), with the same concurrency;
 - the operator's refresh of 1,000 tenants' status.cost (as of the end of the history):
