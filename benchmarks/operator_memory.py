@@ -9,7 +9,11 @@ core, with the metadata a server adds), and measures each part with tracemalloc:
 - the Tenants as kopf's watch last showed them (operator/tenants.py, Bodies);
 - kopf's own memory of each Tenant (its per-object state and copy of the memo);
 - the guardrails: parsed Tenants, namespace map, versions, and their informers' caches;
-- the render cache (the last 128 tenants' rendered objects).
+- the render cache (the last 128 tenants' rendered objects);
+- kopf's backlog when every Tenant waits for one of its workers at once (after a restart,
+  or a flood): per object, kopf's Stream (its queue with the Tenant's watch event as the
+  API server sends it, with managedFields, and its Event) and the worker not started yet,
+  as kopf keeps it and with operator/kopf_fixes.py's compact backlog.
 
 Fast and exact, unlike tracemalloc on a running operator (which runs several times slower);
 benchmarks/tenants.py measures the real process's peak (VmHWM) beside it.
@@ -29,13 +33,14 @@ from collections.abc import Callable
 from typing import Any
 
 import kopf
-from kopf._core.reactor import inventory
+from kopf._core.reactor import inventory, queueing
 
 from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import Tenant
 from mooring.core.policy.context import build_context
 from mooring.core.render import Context, render_tenant
 from mooring.kube.informer import Informer, _key, metadata_only, slim
+from mooring.operator import kopf_fixes
 from mooring.operator.guardrails import Guardrails
 from mooring.operator.tenants import RENDER_CACHE, Bodies, _tenant_label
 
@@ -253,6 +258,53 @@ async def one_size(n: int) -> None:
         f"  {'in all':<58} {total / 2**20:8.1f} MiB  {total / n / 1024:6.1f} KiB per tenant",
         flush=True,
     )
+    await backlog(n)
+
+
+async def backlog(n: int) -> None:
+    """kopf's per-object streams for n Tenants waiting at once, each with its watch event
+    (as served: managedFields, kopf's annotation) and its worker coroutine not started."""
+
+    settings = kopf.OperatorSettings()
+    signaller = asyncio.Condition()
+
+    async def fill() -> int:
+        gc.collect()
+        before, _ = tracemalloc.get_traced_memory()
+        streams: dict[str, Any] = {}
+        pending = []
+        for i in range(n):
+            body = served(tenant_body(i), 10_000 + i)
+            body["metadata"]["annotations"] = {
+                "kopf.mooring.dev/last-handled-configuration": '{"spec":{}}'
+            }
+            key = body["metadata"]["uid"]
+            streams[key] = queueing.Stream(backlog=asyncio.Queue(), pressure=asyncio.Event())
+            streams[key].backlog.put_nowait({"type": "MODIFIED", "object": body})
+            del body
+            pending.append(
+                queueing.worker(
+                    signaller=signaller,
+                    settings=settings,
+                    processor=None,  # type: ignore[arg-type]
+                    streams=streams,  # type: ignore[arg-type]
+                    key=key,  # type: ignore[arg-type]
+                )
+            )
+        gc.collect()
+        size = tracemalloc.get_traced_memory()[0] - before
+        for coroutine in pending:
+            coroutine.close()
+        return size
+
+    plain = await fill()
+    installed = kopf_fixes.install()
+    compact = await fill()
+    for what, size in (
+        ("kopf's backlog, every Tenant waiting (as kopf keeps it)", plain),
+        (f"kopf's backlog, compact (kopf_fixes installed: {installed})", compact),
+    ):
+        print(f"  {what:<58} {size / 2**20:8.1f} MiB  {size / n / 1024:6.1f} KiB per tenant")
 
 
 def main() -> None:

@@ -14,11 +14,17 @@ own: N parent namespaces, each with 2 subnamespaces that get the same RoleBindin
 limit range and network policies by propagation (`hnc-rbac`: the RoleBindings only; both
 may be given).
 `--memory-profile` runs the operator under tracemalloc (benchmarks/memprofile.py) and
-writes where its memory is at the peak to benchmarks/out/memory-<N>.txt (slower: the time
-figures of such a run are not comparable).
+writes where its memory is at the peak to benchmarks/out/memory-<N>.txt, and its traced
+and resident memory over time to benchmarks/out/memory-<N>.timeline (slower: the time
+figures of such a run are not comparable). `--skip-floor` runs the operator phase alone (a
+profiling run; no ratio to the floor is printed). With CENSUS=1 in the environment,
+`--memory-profile` counts objects by type instead (memprofile.py --census), cheap enough
+for a full-size run, into benchmarks/out/memory-<N>.txt. `--backlog` applies the Tenants
+before the operator starts (an operator restarted, or far behind: every Tenant waits at once,
+which is when its memory peaks); the time is then from the operator's start.
 
 Usage: .venv/bin/python benchmarks/tenants.py [--tenants 1000 [5000 ...]] [--drift 200]
-       [--peer hnc [hnc-rbac]]
+       [--peer hnc [hnc-rbac]] [--skip-floor] [--memory-profile]
 """
 
 from __future__ import annotations
@@ -45,7 +51,7 @@ from mooring.core.render import Context, render_tenant
 from mooring.core.render.platform import install, operator_user
 from mooring.devcluster.binaries import ensure_built
 from mooring.devcluster.cluster import DevCluster, NodeShape, free_port, operator_command
-from mooring.kube.client import Kube
+from mooring.kube.client import Kube, KubeError
 from mooring.services.install import apply_objects
 
 API = "mooring.dev/v1alpha1"
@@ -181,13 +187,18 @@ async def wait_all_ready(kube: Kube, count: int, timeout: float, pid: int) -> fl
     said = started
     while time.monotonic() - started < timeout:
         ready = 0
-        async for page, _ in kube.list_pages(API, "Tenant"):
-            ready += sum(
-                1
-                for t in page
-                if (t.get("status") or {}).get("ready") == "True"
-                and t["status"].get("observedGeneration") == t["metadata"]["generation"]
-            )
+        try:
+            async for page, _ in kube.list_pages(API, "Tenant"):
+                ready += sum(
+                    1
+                    for t in page
+                    if (t.get("status") or {}).get("ready") == "True"
+                    and t["status"].get("observedGeneration") == t["metadata"]["generation"]
+                )
+        except KubeError as error:  # an API server too busy to answer us: look again
+            say(f"  could not count Ready tenants: {error}")
+            await asyncio.sleep(5)
+            continue
         if ready >= count:
             return time.monotonic()
         if time.monotonic() - said >= 15:
@@ -229,6 +240,7 @@ def operator_run(
     kubectl: Path,
     drift: int,
     memory_profile: Path | None,
+    backlog: bool = False,
 ) -> dict[str, Any]:
     cluster = start_cluster(root, "operator")
     process: subprocess.Popen[bytes] | None = None
@@ -243,29 +255,38 @@ def operator_run(
         if os.environ.get("PROFILE"):
             python = ["-m", "cProfile", "-o", os.environ["PROFILE"]]
         elif memory_profile is not None:
-            python = [str(Path(__file__).with_name("memprofile.py")), str(memory_profile)]
-        process = subprocess.Popen(
-            operator_command(config, metrics_port, "--log-level", "warning", python=python),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        time.sleep(3)  # let kopf list and watch before the flood, as a running operator would
+            census = ["--census"] if os.environ.get("CENSUS") else []
+            python = [str(Path(__file__).with_name("memprofile.py")), *census, str(memory_profile)]
         manifest = root / "tenants.yaml"
         manifest.write_text(yaml.safe_dump_all(bodies))
         env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig_path)}
+        command = operator_command(config, metrics_port, "--log-level", "warning", python=python)
+
+        def apply_tenants() -> None:
+            subprocess.run(
+                [str(kubectl), "apply", "--server-side", "-f", str(manifest)],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+
+        if backlog:  # every Tenant there before the operator starts: all of them at once
+            say(f"operator: kubectl apply --server-side of {n} Tenants, no operator yet ...")
+            apply_tenants()
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        if not backlog:
+            time.sleep(3)  # let kopf list and watch before the flood, as a running operator would
         cpu_before, _, _ = proc_stats(process.pid)
         pid = process.pid
 
         async def measure() -> tuple[float, float, list[float]]:
             async with Kube.from_kubeconfig(cluster.kubeconfig_path) as kube:
-                say(f"operator: kubectl apply --server-side of {n} Tenants ...")
                 started = time.monotonic()
-                subprocess.run(
-                    [str(kubectl), "apply", "--server-side", "-f", str(manifest)],
-                    env=env,
-                    check=True,
-                    stdout=subprocess.DEVNULL,
-                )
+                if backlog:
+                    say(f"operator: started with {n} Tenants waiting")
+                else:
+                    say(f"operator: kubectl apply --server-side of {n} Tenants ...")
+                    apply_tenants()
                 applied = time.monotonic()
                 say(f"operator: Tenants applied in {applied - started:.1f} s; waiting for Ready")
                 done = await wait_all_ready(kube, n, timeout=7200, pid=pid)
@@ -331,7 +352,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def one_size(
-    n: int, drift: int, kubectl: Path, memory_profile: bool, peers: Sequence[str] = ()
+    n: int,
+    drift: int,
+    kubectl: Path,
+    memory_profile: bool,
+    peers: Sequence[str] = (),
+    skip_floor: bool = False,
+    backlog: bool = False,
 ) -> dict[str, Any]:
     bodies = tenants(n)
     load = os.getloadavg()
@@ -341,12 +368,16 @@ def one_size(
         profile.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mooring-bench-") as tmp:
         root = Path(tmp)
-        base = floor(root, bodies, kubectl)
-        say(
-            f"floor  kubectl apply --server-side: {base['seconds']:.1f} s for "
-            f"{base['objects']} objects, {base['requests'] / n:.1f} API requests per tenant"
-        )
-        run = operator_run(root, bodies, kubectl, drift, profile)
+        if skip_floor:
+            base = {"seconds": float("nan"), "objects": 0, "requests": 0}
+            say("floor: skipped (--skip-floor)")
+        else:
+            base = floor(root, bodies, kubectl)
+            say(
+                f"floor  kubectl apply --server-side: {base['seconds']:.1f} s for "
+                f"{base['objects']} objects, {base['requests'] / n:.1f} API requests per tenant"
+            )
+        run = operator_run(root, bodies, kubectl, drift, profile, backlog)
         for line in report(n, base, run):
             say(line)
         hncs: dict[str, Any] = {}
@@ -411,6 +442,16 @@ def main() -> None:
         "--memory-profile", action="store_true", help="tracemalloc in the operator (slower)"
     )
     parser.add_argument(
+        "--skip-floor",
+        action="store_true",
+        help="the operator phase alone (profiling; no ratio to the floor)",
+    )
+    parser.add_argument(
+        "--backlog",
+        action="store_true",
+        help="apply the Tenants before the operator starts (all of them pending at once)",
+    )
+    parser.add_argument(
         "--peer",
         choices=["hnc", "hnc-rbac"],
         nargs="+",
@@ -420,7 +461,10 @@ def main() -> None:
     args = parser.parse_args()
     kubectl = ensure_built(say=lambda _: None)["kubectl"]
     results = [
-        one_size(n, args.drift, kubectl, args.memory_profile, args.peer) for n in args.tenants
+        one_size(
+            n, args.drift, kubectl, args.memory_profile, args.peer, args.skip_floor, args.backlog
+        )
+        for n in args.tenants
     ]
     if len(results) > 1:
         say("how the figures grow (each size against the first):")

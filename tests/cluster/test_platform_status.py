@@ -57,3 +57,33 @@ async def test_an_accepted_platform_config_is_valid_and_a_broken_one_says_why(
         await kube.apply(platform)
     await _valid(kube, "True")
     await wait_ready(kube, name)
+
+
+async def test_a_tenant_moved_to_a_missing_tier_makes_the_platform_not_ready_until_moved_back(
+    kube: Kube,
+    operator: OperatorProcess,
+    platform: dict[str, Any],
+    name: str,
+    cleanup: list[str],
+) -> None:
+    # The operator judges the shape it keeps of each tenant, made again only when the
+    # tenant's spec (generation) changes: the move must be seen, its own status writes not.
+    cleanup.append(name)
+    await kube.apply(tenant(name))
+    await wait_ready(kube, name)
+
+    async def ready(status: str, needle: str) -> dict[str, Any] | None:
+        body = await kube.get(API, "PlatformConfig", "default")
+        found = condition(body, "Ready")
+        if found.get("status") == status and needle in found.get("message", ""):
+            return found
+        return None
+
+    await kube.patch(API, "Tenant", name, {"spec": {"tier": "gold"}})
+    missing: dict[str, Any] = await eventually(
+        lambda: ready("False", f"tier 'gold' is used by tenant(s) {name} "),
+        what="PlatformConfig Ready=False naming the tenant on the missing tier",
+    )
+    assert missing["reason"] == "TierMissing"
+    await kube.patch(API, "Tenant", name, {"spec": {"tier": "small"}})
+    await eventually(lambda: ready("True", "small ("), what="PlatformConfig Ready=True again")

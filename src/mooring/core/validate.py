@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -21,7 +22,7 @@ from mooring.api.documents import Document, PathItem, dotted, model_errors
 from mooring.api.names import GROUP
 from mooring.api.platform import PlatformConfig, PlatformConfigSpec
 from mooring.api.quantity import parse_quantity
-from mooring.api.tenant import Tenant
+from mooring.api.tenant import Quota, Tenant
 from mooring.core.isolation import refused_subjects, reserved_message, squatted
 
 Severity = Literal["error", "warning"]
@@ -353,24 +354,53 @@ def _duplicates(tenants: list[tuple[Tenant, Document]]) -> list[Finding]:
     return findings
 
 
+@dataclass(frozen=True)
+class TenantShape:
+    """What the platform's readiness reads of one tenant: its name, tier and quotas.
+
+    Small and built once per spec (generation), so the operator can keep one per tenant and
+    judge ten thousand of them without parsing any Tenant again."""
+
+    name: str
+    tier: str | None
+    quota: Quota | None
+    environments: tuple[Quota | None, ...]
+
+
+def tenant_shape(tenant: Tenant) -> TenantShape:
+    """Pure: the parts of a Tenant that the capacity and tier checks read."""
+    return TenantShape(
+        tenant.name,
+        tenant.spec.tier,
+        tenant.spec.quota,
+        tuple(environment.quota for environment in tenant.spec.environments),
+    )
+
+
 def quota_totals(tenants: Iterable[Tenant], platform: PlatformConfigSpec) -> dict[str, Decimal]:
     """Pure: cpu, memory and storage quotas of every tenant namespace, added up (tenants on
     an unknown tier count nothing)."""
+    return shape_totals((tenant_shape(tenant) for tenant in tenants), platform)
+
+
+def shape_totals(shapes: Iterable[TenantShape], platform: PlatformConfigSpec) -> dict[str, Decimal]:
+    """Pure: quota_totals over tenants' shapes."""
     totals: dict[str, Decimal] = defaultdict(Decimal)
-    for tenant in tenants:
-        tier = platform.tiers.get(tenant.spec.tier or platform.default_tier)
+    quantity = lru_cache(maxsize=256)(parse_quantity)  # a few distinct quantities, many times
+    for shape in shapes:
+        tier = platform.tiers.get(shape.tier or platform.default_tier)
         if tier is None:
             continue
-        for environment in tenant.spec.environments:
+        for environment_quota in shape.environments:
             quota = tier.quota
-            if tenant.spec.quota is not None:
-                quota = tenant.spec.quota.over(quota)
-            if environment.quota is not None:
-                quota = environment.quota.over(quota)
+            if shape.quota is not None:
+                quota = shape.quota.over(quota)
+            if environment_quota is not None:
+                quota = environment_quota.over(quota)
             for resource in CAPACITY_RESOURCES:
                 value = getattr(quota, resource)
                 if value is not None:
-                    totals[resource] += parse_quantity(value)
+                    totals[resource] += quantity(value)
     return totals
 
 
@@ -420,13 +450,16 @@ class Readiness:
     message: str
 
 
-def platform_readiness(platform: PlatformConfigSpec, tenants: Sequence[Tenant]) -> Readiness:
+def platform_readiness(
+    platform: PlatformConfigSpec, tenants: Sequence[Tenant | TenantShape]
+) -> Readiness:
     """Pure: the checks `mooring validate` makes across the repository, on the cluster's
     PlatformConfig and Tenants (the operator writes the result into the PlatformConfig's
-    status, which is what Argo CD shows for it)."""
+    status, which is what Argo CD shows for it; it passes the tenants' shapes)."""
+    shapes = [t if isinstance(t, TenantShape) else tenant_shape(t) for t in tenants]
     by_tier: dict[str, list[str]] = defaultdict(list)
-    for tenant in tenants:
-        by_tier[tenant.spec.tier or platform.default_tier].append(tenant.name)
+    for shape in shapes:
+        by_tier[shape.tier or platform.default_tier].append(shape.name)
     problems = []
     reason = "Valid"
     for tier, names_ in sorted(by_tier.items()):
@@ -437,7 +470,7 @@ def platform_readiness(platform: PlatformConfigSpec, tenants: Sequence[Tenant]) 
                 f"defined in spec.tiers (defined: {', '.join(sorted(platform.tiers))}); define "
                 "it or move them to another tier"
             )
-    totals = quota_totals(tenants, platform)
+    totals = shape_totals(shapes, platform)
     over = _over_capacity(totals, platform)
     if over:
         reason = "OverCapacity" if reason == "Valid" else reason

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -78,7 +79,7 @@ async def announce(kube: Kube, result: cost_status.Refresh) -> None:
 
 async def refresh_once(
     kube: Kube,
-    tenants: list[dict[str, Any]] | None = None,
+    tenants: Iterable[dict[str, Any]] | None = None,
     cache: MonthCache | None = None,
     now: datetime | None = None,
 ) -> tuple[float | None, cost_status.Refresh | None]:
@@ -89,7 +90,11 @@ async def refresh_once(
         return None, None
     platform = PlatformConfig.model_validate(raw)
     if tenants is None:
-        tenants = await kube.list(names.API_VERSION, "Tenant")
+        tenants = [
+            for_cost(tenant)
+            async for page, _ in kube.list_pages(names.API_VERSION, "Tenant")
+            for tenant in page
+        ]
     started = time.perf_counter()
     at = now or datetime.now(UTC)
     result = await cost_status.refresh(kube, platform, tenants, at, cache)
@@ -103,15 +108,35 @@ async def refresh_once(
     return float(platform.spec.cost.refresh_seconds), result
 
 
-async def run(kube: Kube, memo: kopf.Memo) -> None:
+def for_cost(tenant: dict[str, Any]) -> dict[str, Any]:
+    """Pure: what a refresh reads of a Tenant (its name, spec and status.cost), without
+    managedFields and the rest: ten thousand listed Tenants are some 80 MiB as they come."""
+    meta = tenant.get("metadata") or {}
+    return {
+        "apiVersion": tenant.get("apiVersion"),
+        "kind": tenant.get("kind"),
+        "metadata": {k: meta[k] for k in ("name", "uid", "deletionTimestamp") if k in meta},
+        "spec": tenant.get("spec") or {},
+        "status": {"cost": ((tenant.get("status") or {}).get("cost"))},
+    }
+
+
+async def run(kube: Kube, memo: kopf.Memo, wait_for_watches: float = 120.0) -> None:
     override = memo["options"].cost_refresh_seconds
     cache = MonthCache()  # whole days measured once; rebuilt after a restart
+    # The first refresh reads the tenant watch's cache once it is there (the startup
+    # handlers run side by side), rather than listing every Tenant.
+    waited = 0.0
+    while memo.get("watches") is None and waited < wait_for_watches:
+        await asyncio.sleep(0.5)
+        waited += 0.5
     while True:
         interval = override or DEFAULT_INTERVAL
         try:
-            # The tenant watch's bodies (with their status) when it runs; a list otherwise.
+            # The tenant watch's bodies (with their status), one at a time, when it runs; a
+            # list otherwise.
             watches = memo.get("watches")
-            bodies = list(watches.tenants.values()) if watches is not None else None
+            bodies = watches.tenants.values() if watches is not None else None
             configured, _ = await refresh_once(kube, bodies, cache)
             interval = override or configured or interval
         except asyncio.CancelledError:

@@ -19,7 +19,7 @@ import logging
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -56,6 +56,7 @@ PLATFORM_RESOURCE = (names.GROUP, names.VERSION, "platformconfigs")
 BY_LABEL = {"ConfigMap": f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY}"}
 RENDER_CACHE = 128
 RECONCILING = 16
+RECONCILE_ALL_WORKERS = 8
 log = logging.getLogger(__name__)
 
 
@@ -407,34 +408,35 @@ async def _watch_for_features(watches: Watches, every: float) -> None:
         watches.features = found
         started = _start_informers(watches)
         await asyncio.gather(*(i.synced.wait() for i in started))
-        bodies = list(watches.tenants.values())
-        while bodies:
-            failed = await reconcile_all(watches, bodies, "CRDs appeared or went")
-            bodies = [b for b in bodies if b["metadata"]["name"] in failed]
-            if bodies:
+        todo: set[str] = set(watches.tenants.names())
+        while todo:
+            todo = await reconcile_all(watches, sorted(todo), "CRDs appeared or went")
+            if todo:
                 await asyncio.sleep(every)
 
 
-async def reconcile_all(watches: Watches, bodies: list[dict[str, Any]], why: str) -> set[str]:
-    """Reconcile these tenants (a few at a time, each under its lock) and write their status;
-    returns the names of those the API server did not let us finish."""
-    limit = asyncio.Semaphore(8)
+async def reconcile_all(watches: Watches, tenant_names: Iterable[str], why: str) -> set[str]:
+    """Reconcile these tenants (a few at a time, each under its lock, its body read from the
+    watch's cache when its turn comes) and write their status; returns the names of those
+    the API server did not let us finish. A few workers, not a task per tenant: at ten
+    thousand tenants, a task and a parsed body each would be some 100 MiB at once."""
     failed: set[str] = set()
+    pending = iter(list(tenant_names))
 
-    async def one(raw: dict[str, Any]) -> None:
-        name = raw["metadata"]["name"]
-        async with limit, watches.locks.hold(name):
-            current = watches.tenants.get(name) or raw
-            if current["metadata"].get("deletionTimestamp"):
-                return
-            try:
-                outcome = await reconcile_and_report(watches.kube, _body(current), watches)
-                await _write_status(watches.kube, name, outcome.status)
-            except KubeError as error:
-                log.warning("Tenant %s: could not reconcile (%s): %s", name, why, error)
-                failed.add(name)
+    async def worker() -> None:
+        for name in pending:
+            async with watches.locks.hold(name):
+                current = watches.tenants.get(name)
+                if current is None or current["metadata"].get("deletionTimestamp"):
+                    continue  # deleted meanwhile: its finalizer is at work
+                try:
+                    outcome = await reconcile_and_report(watches.kube, _body(current), watches)
+                    await _write_status(watches.kube, name, outcome.status)
+                except KubeError as error:
+                    log.warning("Tenant %s: could not reconcile (%s): %s", name, why, error)
+                    failed.add(name)
 
-    await asyncio.gather(*(one(b) for b in bodies))
+    await asyncio.gather(*(worker() for _ in range(RECONCILE_ALL_WORKERS)))
     return failed
 
 
@@ -578,7 +580,7 @@ async def platform_changed(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any
         return
     watches = _watches(memo)
     watches.platform = dict(body)
-    failed = await reconcile_all(watches, list(watches.tenants.values()), "platform changed")
+    failed = await reconcile_all(watches, watches.tenants.names(), "platform changed")
     if failed:
         shown = ", ".join(sorted(failed)[:5]) + (", ..." if len(failed) > 5 else "")
         raise kopf.TemporaryError(f"{len(failed)} tenant(s) not reconciled: {shown}", delay=30)

@@ -8,7 +8,7 @@ Tenant status. Events and metrics are the operator's: this returns what to tell.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -34,6 +34,8 @@ class TenantCost:
     status: CostStatus
     budget: Budget | None
     crossings: list[Crossing] = field(default_factory=list)
+    # What an Event about the tenant names (kind, name, uid), not the whole Tenant: a
+    # refresh holds one entry per tenant.
     body: Obj = field(default_factory=dict)
 
 
@@ -76,12 +78,14 @@ def _same(a: CostStatus | None, b: CostStatus) -> bool:
 async def refresh(
     kube: Kube,
     platform: PlatformConfig,
-    tenants: Sequence[Obj],
+    tenants: Iterable[Obj],
     now: datetime,
     cache: MonthCache | None = None,
 ) -> Refresh:
-    """Compute every tenant's month and write the status.cost that changed. A `cache`
-    kept from one refresh to the next spares measuring whole days again."""
+    """Compute every tenant's month and write the status.cost that changed, WRITES at a
+    time. A `cache` kept from one refresh to the next spares measuring whole days again.
+    `tenants` is read once, one at a time (ten thousand parsed at once would be some
+    60 MiB)."""
     # gather
     figures, source = await month_figures(await read_cluster(kube), platform, now, cache)
     currency = platform.spec.prices.currency
@@ -99,15 +103,15 @@ async def refresh(
         status, crossings = cost_status(
             figures.get(name, zero), budget, currency, source, now, previous
         )
-        entry = TenantCost(name, status, budget, crossings, body)
+        entry = TenantCost(name, status, budget, crossings, _reference(body))
         result.tenants.append(entry)
         if not _same(previous, status):
             changed.append(entry)
-    # act
-    limit = asyncio.Semaphore(WRITES)
+    # act: WRITES writers taking the next change (not a task per tenant: thousands)
+    pending = iter(changed)
 
-    async def write(entry: TenantCost) -> None:
-        async with limit:
+    async def writer() -> None:
+        for entry in pending:
             try:
                 await kube.patch(
                     names.API_VERSION,
@@ -122,8 +126,14 @@ async def refresh(
             except KubeError as error:
                 result.errors.append(f"Tenant {entry.name}: {error.message}")
 
-    await asyncio.gather(*(write(entry) for entry in changed))
+    await asyncio.gather(*(writer() for _ in range(min(WRITES, len(changed)))))
     return result
+
+
+def _reference(body: Obj) -> Obj:
+    meta = body.get("metadata") or {}
+    kept = {k: meta[k] for k in ("name", "namespace", "uid") if k in meta}
+    return {"apiVersion": body.get("apiVersion"), "kind": body.get("kind"), "metadata": kept}
 
 
 def crossing_message(entry: TenantCost, crossing: Crossing) -> tuple[str, str]:

@@ -17,26 +17,37 @@ from mooring.api.documents import dotted, model_errors
 from mooring.api.platform import PlatformConfig
 from mooring.api.status import Condition, ConditionStatus, set_condition
 from mooring.api.tenant import Tenant
-from mooring.core.validate import Readiness, platform_readiness, platform_validity
+from mooring.core.validate import (
+    Readiness,
+    TenantShape,
+    platform_readiness,
+    platform_validity,
+    tenant_shape,
+)
 from mooring.kube.client import Kube, NotFound
 from mooring.services.tenants import Clock, timestamp, utc_now
 
 
-def readiness(platform: Mapping[str, Any], tenants: Iterable[Mapping[str, Any]]) -> Readiness:
-    """Pure: the Ready condition's verdict for these objects (invalid tenants are skipped:
-    their own status says what is wrong with them)."""
+def shape_of(body: Mapping[str, Any]) -> TenantShape | None:
+    """Pure: what the Ready condition reads of one Tenant as the API server gives it; None
+    for one being deleted or invalid (its own status says what is wrong with it)."""
+    if (body.get("metadata") or {}).get("deletionTimestamp"):
+        return None
+    tenant, _ = model_errors(Tenant, dict(body))
+    return tenant_shape(tenant) if isinstance(tenant, Tenant) else None
+
+
+def readiness(
+    platform: Mapping[str, Any], tenants: Iterable[Mapping[str, Any] | TenantShape]
+) -> Readiness:
+    """Pure: the Ready condition's verdict for these objects (Tenants as given, or the shapes
+    the operator keeps of them; invalid tenants are skipped)."""
     config, errors = model_errors(PlatformConfig, dict(platform))
     if config is None or not isinstance(config, PlatformConfig):
         detail = "; ".join(f"{dotted(e.path)}: {e.message}" for e in errors[:3]) or "unreadable"
         return Readiness(False, "InvalidSpec", f"{detail}; run `mooring validate` on it")
-    parsed = []
-    for body in tenants:
-        if (body.get("metadata") or {}).get("deletionTimestamp"):
-            continue
-        tenant, _ = model_errors(Tenant, dict(body))
-        if isinstance(tenant, Tenant):
-            parsed.append(tenant)
-    return platform_readiness(config.spec, parsed)
+    shapes = [t if isinstance(t, TenantShape) else shape_of(t) for t in tenants]
+    return platform_readiness(config.spec, [s for s in shapes if s is not None])
 
 
 def status_body(platform: Mapping[str, Any], verdict: Readiness, now: str) -> dict[str, Any] | None:
@@ -73,7 +84,7 @@ def status_body(platform: Mapping[str, Any], verdict: Readiness, now: str) -> di
 async def report(
     kube: Kube,
     platform: Mapping[str, Any],
-    tenants: Iterable[Mapping[str, Any]],
+    tenants: Iterable[Mapping[str, Any] | TenantShape],
     clock: Clock = utc_now,
 ) -> Readiness:
     """Write the PlatformConfig's Valid and Ready conditions if they changed; return the
