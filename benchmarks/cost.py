@@ -8,17 +8,19 @@ day) and served by Debian's Prometheus. The cluster: the local control plane wit
 same 100 nodes, namespaces, Tenants and 10,000 pods (kwok runs them).
 
 Mooring's cost recording rules (core/cost/recorded.py) are backfilled over the history
-with promtool (`tsdb create-blocks-from rules`, two at a time over halves of the span),
-as a platform does after installing them (docs/cost.md); the blocks are moved into the
-data folder and Prometheus compacts them. Both steps are timed: a one-off cost, done once
-per data folder (a marker file remembers it).
+with `mooring cost backfill`'s function (services/cost_rules.py: each rule's expression as
+day-long range queries, written with promtool `create-blocks-from openmetrics`), as a
+platform does after installing them (docs/cost.md), in `--backfill-parts` parts (each a
+turn of the benchmark lock with `--one-step`); the blocks are moved into the data folder
+and Prometheus compacts them (waited for until no two blocks overlap). Both steps are
+timed: a one-off cost, done once per data folder (marker files remember it).
 
 Prints, in one run:
 - the one-off backfill of the rules and the compaction after it (when done in this run);
-- the whole `mooring cost report --window 30d --step 1h --by tenant` (a process of its
-  own): wall time and peak memory (aims: under 5 s and 300 MB), at the hour the history
-  ends (the rules' last step or two not recorded yet: read raw, as in production right
-  after the hour) and two hours earlier (all 30 days recorded);
+- the whole `mooring cost report --window 30d --step 1h --by namespace` and `--by tenant`
+  (a process of its own): wall time and peak memory (aims: under 5 s and 300 MB), at the
+  hour the history ends (the rules' last step or two not recorded yet: read raw, as in
+  production right after the hour) and two hours earlier (all 30 days recorded);
 - the PromQL floor: the same queries the report sends, replayed alone (answers read,
   not parsed), with the same concurrency;
 - the operator's refresh of 1,000 tenants' status.cost (as of the end of the history):
@@ -26,6 +28,7 @@ Prints, in one run:
 
 Usage: .venv/bin/python benchmarks/cost.py [--pods 10000] [--days 30] [--interval 1800]
        [--pods-per-tenant 10] [--data DIR (reuse history written before)]
+       [--backfill-parts N] [--one-step] [--by namespace,tenant] [--runs 3]
 """
 
 from __future__ import annotations
@@ -43,13 +46,13 @@ import tempfile
 import time
 import tracemalloc
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from mooring.core.cost.inputs import Inputs
-from mooring.core.cost.window import align, parse_window
+from mooring.core.cost.window import HOUR, align, parse_window
 from mooring.core.render.platform import install
 from mooring.devcluster.cluster import DevCluster, NodeShape
 from mooring.devcluster.history import HistoryPrometheus, write_blocks
@@ -203,57 +206,93 @@ def blocks_by_start(data: Path) -> set[int]:
     }
 
 
+def blocks_overlap(data: Path) -> bool:
+    """Whether two of the folder's blocks cover the same time (Prometheus then merges them:
+    a vertical compaction, during which the block count does not move)."""
+    spans = sorted(
+        (meta["minTime"], meta["maxTime"])
+        for meta in (json.loads(path.read_text()) for path in data.glob("*/meta.json"))
+    )
+    reach = -1
+    for low, high in spans:
+        if low < reach:
+            return True
+        reach = max(reach, high)
+    return False
+
+
 def compact(data: Path, quiet_for: float = 90) -> None:
-    """Let Prometheus compact the 2-hour blocks (as its own history would be) before any
-    timing: run it until its block count has not moved for `quiet_for` seconds."""
+    """Let Prometheus compact the blocks (as its own history would be) before any timing:
+    run it until no two blocks overlap and the block count has not moved for `quiet_for`
+    seconds."""
     server = HistoryPrometheus(data)
     try:
         last, since = -1, time.monotonic()
         while time.monotonic() - since < quiet_for:
             blocks = sum(1 for p in data.iterdir() if p.is_dir() and len(p.name) == 26)
-            if blocks != last:
+            if blocks != last or blocks_overlap(data):
                 last, since = blocks, time.monotonic()
             time.sleep(5)
     finally:
         server.stop()
 
 
-def backfill_cost_rules(data: Path, end: datetime, days: int, scratch: Path) -> None:
-    """The cost rules over the last `days` days and three hours of the history, up to its
-    end (the last step or two are then not recorded, as right after an hour in
-    production), with two promtools over halves of the span; the blocks moved into `data`
-    and compacted by Prometheus. Prints both times."""
-    start = end - timedelta(days=days, hours=3)
-    # Halves split at half past an hour: the step ending at P is recorded by an evaluation
-    # in [P + 30m, P + 90m), so each step falls in one half whatever the two promtools'
-    # evaluation offsets (the rule file's path is part of the group's hash).
-    middle = align(start + (end - start) / 2, timedelta(hours=2)) + timedelta(minutes=30)
+def backfill_span(end: datetime, days: int) -> tuple[datetime, datetime]:
+    """The span the cost rules are backfilled over: the last `days` days and three hours
+    of the history, up to its end (the last step or two are then not recorded, as right
+    after an hour in production)."""
+    return end - timedelta(days=days, hours=3), end
+
+
+def backfill_cost_rules(data: Path, end: datetime, days: int, part: int, parts: int) -> None:
+    """Part `part` of `parts` of the backfill (`mooring cost backfill`'s function), into a
+    folder beside the data folder; the last part moves every part's blocks into `data`.
+    Prints the part's time."""
+    start, finish = backfill_span(end, days)
+    # Parts split at half past an hour: the rules' samples are written on the hour.
+    bounds = [start] + [
+        align(start + (finish - start) * k / parts, HOUR) + timedelta(minutes=30)
+        for k in range(1, parts)
+    ]
+    first = bounds[part - 1]
+    last = bounds[part] - timedelta(seconds=1) if part < parts else finish
+    staged = data.parent / "rules-blocks"
+    staged.mkdir(exist_ok=True)
     server = HistoryPrometheus(data)
     began = time.monotonic()
     try:
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            done = list(
-                pool.map(
-                    lambda part: backfill_rules(server.url, part[0], part[1], part[2]),
-                    [
-                        (start, middle - timedelta(seconds=1), scratch / "rules-1"),
-                        (middle, end, scratch / "rules-2"),
-                    ],
-                )
-            )
+        done = backfill_rules(server.url, first, last, data.parent / f"rules-{part}", into=staged)
     finally:
         server.stop()
-    written = time.monotonic() - began
-    blocks = [block for part in done for block in part.blocks]
-    for block in blocks:
-        shutil.move(str(block), data / block.name)
-    (data / "rules-moved").write_text(end.isoformat())  # never backfilled twice
-    began = time.monotonic()
-    compact(data)
+    (data.parent / f"rules-part-{part}-of-{parts}").write_text(f"{time.monotonic() - began:.1f}")
     print(
-        f"one-off: the cost rules backfilled over {days} days + 3 h ({len(blocks)} blocks, "
-        f"two promtools): {written:.0f} s; {time.monotonic() - began:.0f} s for Prometheus "
-        "to compact them with the history (of which 90 s waiting for it to settle)",
+        f"one-off: the cost rules backfilled, part {part} of {parts} ({first:%m-%d %H:%M} to "
+        f"{last:%m-%d %H:%M}, {done.steps} steps, {done.samples} samples, "
+        f"{len(done.blocks)} blocks): {time.monotonic() - began:.0f} s",
+        flush=True,
+    )
+    if all((data.parent / f"rules-part-{k}-of-{parts}").is_file() for k in range(1, parts + 1)):
+        seconds = sum(
+            float((data.parent / f"rules-part-{k}-of-{parts}").read_text())
+            for k in range(1, parts + 1)
+        )
+        blocks = list(staged.iterdir())
+        for block in blocks:
+            shutil.move(str(block), data / block.name)
+        (data / "rules-moved").write_text(end.isoformat())  # never backfilled twice
+        print(
+            f"one-off: the cost rules backfilled over {days} days + 3 h: {seconds:.0f} s in all "
+            f"({len(blocks)} blocks moved into the data folder)",
+            flush=True,
+        )
+
+
+def compact_rules(data: Path, end: datetime) -> None:
+    began = time.monotonic()
+    compact(data, quiet_for=60)
+    print(
+        f"one-off: {time.monotonic() - began:.0f} s for Prometheus to compact the backfilled "
+        "blocks with the history (of which 60 s waiting for it to settle)",
         flush=True,
     )
     (data / "rules-backfilled").write_text(end.isoformat())
@@ -344,12 +383,12 @@ async def prepare_cluster(kube: Kube, pods: int, prometheus: str) -> None:
     )
 
 
-def whole_report(kubeconfig: Path, prometheus: str, at: datetime) -> tuple[float, int]:
+def whole_report(kubeconfig: Path, prometheus: str, at: datetime, by: str) -> tuple[float, int]:
     """`mooring cost report` as a process of its own: wall seconds and peak RSS bytes."""
     command = [
         sys.executable, "-m", "mooring.cli", "cost", "report",
         "--kubeconfig", str(kubeconfig), "--prometheus", prometheus,
-        "--window", "30d", "--step", "1h", "--by", "tenant",
+        "--window", "30d", "--step", "1h", "--by", by,
         "-o", "json", "--write", os.devnull,
         "--at", at.strftime("%Y-%m-%dT%H:%M:%SZ"),
     ]  # fmt: skip
@@ -364,13 +403,13 @@ def whole_report(kubeconfig: Path, prometheus: str, at: datetime) -> tuple[float
     return wall, usage_.ru_maxrss * 1024
 
 
-async def promql_floor(prometheus: str, at: datetime) -> tuple[float, int, str]:
+async def promql_floor(prometheus: str, at: datetime, by: str) -> tuple[float, int, str]:
     """The report's queries replayed alone: wall seconds, how many queries, and where the
     report's figures come from (its source line)."""
     window = parse_window("30d", at, timedelta(hours=1))
     inputs = Inputs(window, window.buckets())
     async with Prometheus(prometheus, record=True) as client:
-        await measure_window(client, prometheus, inputs, {}, "tenant", False, lambda *_: None)
+        await measure_window(client, prometheus, inputs, {}, by, False, lambda *_: None)
         calls = list(client.calls or [])
     async with Prometheus(prometheus) as client:
         limit = asyncio.Semaphore(4)  # as the report: services.cost.CONCURRENT_QUERIES
@@ -420,6 +459,18 @@ def main() -> None:
     parser.add_argument(
         "--history-only", action="store_true", help="write the history into --data and stop"
     )
+    parser.add_argument(
+        "--backfill-parts", type=int, default=1, help="the backfill cut in this many parts"
+    )
+    parser.add_argument(
+        "--one-step",
+        action="store_true",
+        help="do the next one-off step only (one backfill part, or the compaction after it) "
+        "and stop: each fits a turn of the benchmark lock",
+    )
+    parser.add_argument(
+        "--by", default="namespace,tenant", help="the report's groupings, comma-separated"
+    )
     args = parser.parse_args()
     PODS_PER_TENANT = args.pods_per_tenant
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
@@ -442,11 +493,23 @@ def main() -> None:
         if args.history_only:
             return
         end = datetime.fromisoformat(marker.read_text())
-        if not (data / "rules-moved").is_file():
-            backfill_cost_rules(data, end, args.days, root)
-        elif not (data / "rules-backfilled").is_file():
-            compact(data)  # an interrupted run moved the blocks in: let them be compacted
-            (data / "rules-backfilled").write_text(end.isoformat())
+        parts = args.backfill_parts
+        for part in range(1, parts + 1):
+            if (data / "rules-moved").is_file():
+                break
+            if not (data.parent / f"rules-part-{part}-of-{parts}").is_file():
+                print(f"uptime: {_uptime()}", flush=True)
+                backfill_cost_rules(data, end, args.days, part, parts)
+                print(f"uptime: {_uptime()}", flush=True)
+                if args.one_step:
+                    return
+        if not (data / "rules-backfilled").is_file():
+            print(f"uptime: {_uptime()}", flush=True)
+            compact_rules(data, end)
+            print(f"uptime: {_uptime()}", flush=True)
+            if args.one_step:
+                return
+        groupings = args.by.split(",")
         prometheus = HistoryPrometheus(data)
         cluster = DevCluster(root / "cluster", NodeShape(count=NODES, cpu="64", memory="256Gi"))
         earlier = end - timedelta(hours=2)
@@ -455,15 +518,19 @@ def main() -> None:
             asyncio.run(_prepare(cluster, args.pods, prometheus.url))
             print(f"uptime before the timings: {_uptime()}", flush=True)
             reports = {
-                at: [
-                    whole_report(cluster.kubeconfig_path, prometheus.url, at)
+                (at, by): [
+                    whole_report(cluster.kubeconfig_path, prometheus.url, at, by)
                     for _ in range(args.runs)
                 ]
                 for at in (end, earlier)
+                for by in groupings
             }
             floors = {
-                at: [asyncio.run(promql_floor(prometheus.url, at)) for _ in range(args.runs)]
+                (at, by): [
+                    asyncio.run(promql_floor(prometheus.url, at, by)) for _ in range(args.runs)
+                ]
                 for at in (end, earlier)
+                for by in groupings
             }
             refreshes = asyncio.run(
                 operator_refresh(cluster.kubeconfig_path, args.runs, end + timedelta(minutes=5))
@@ -474,18 +541,20 @@ def main() -> None:
             prometheus.stop()
     print(f"mooring cost report, {args.pods} pods, 30 days, 1 h step (median of {args.runs}):")
     for at, label in ((end, "at the hour the history ends"), (earlier, "two hours earlier")):
-        wall = statistics.median(r[0] for r in reports[at])
-        peak = max(r[1] for r in reports[at])
-        floor = statistics.median(f[0] for f in floors[at])
-        print(f"  {label} ({at.isoformat()}): {floors[at][0][2]}")
-        print(
-            f"    whole report: {wall:.2f} s wall, {peak / 2**20:.0f} MiB peak RSS "
-            "(aims: 5 s, 300 MB)"
-        )
-        print(
-            f"    PromQL floor (the same {floors[at][0][1]} queries alone): {floor:.2f} s "
-            f"({floor / wall:.0%} of the report)"
-        )
+        for by in groupings:
+            key = (at, by)
+            wall = statistics.median(r[0] for r in reports[key])
+            peak = max(r[1] for r in reports[key])
+            floor = statistics.median(f[0] for f in floors[key])
+            print(f"  --by {by}, {label} ({at.isoformat()}): {floors[key][0][2]}")
+            print(
+                f"    whole report: {wall:.2f} s wall, {peak / 2**20:.0f} MiB peak RSS "
+                f"(aims: 5 s, 300 MB; runs: {', '.join(f'{r[0]:.2f}' for r in reports[key])})"
+            )
+            print(
+                f"    PromQL floor (the same {floors[key][0][1]} queries alone): {floor:.2f} s "
+                f"({floor / wall:.0%} of the report)"
+            )
     tenants = -(-args.pods // PODS_PER_TENANT)
     for index, (elapsed, cpu, written, heap) in enumerate(refreshes):
         print(

@@ -1,8 +1,11 @@
-"""Mooring's cost recording rules against a real Prometheus (Debian's), backfilled with
-Debian's promtool (`tsdb create-blocks-from rules`) over history written with promtool:
-a report read from the recorded series gives the raw queries' figures, namespace by
-namespace and bucket by bucket; a window recorded in part is read as recorded part + raw
-rest, with the same figures.
+"""Mooring's cost recording rules against a real Prometheus (Debian's), backfilled by
+`mooring cost backfill` (the rules' expressions as range queries, written with Debian's
+promtool `tsdb create-blocks-from openmetrics`) over history written with promtool: the
+backfill records what Prometheus's own evaluation of the rules records (promtool's
+`tsdb create-blocks-from rules`, series by series and step by step); a report read from
+the recorded series gives the raw queries' figures, namespace by namespace and bucket by
+bucket; a window recorded in part is read as recorded part + raw rest, with the same
+figures.
 
 The history is test_cost_prometheus's: six hours of minute samples, usage above the
 request in some hours and below in others, a pod measured but requesting nothing, one
@@ -13,23 +16,27 @@ kube-scheduler's per pod.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import subprocess
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mooring.api.platform import PlatformConfig
 from mooring.core.cost.aggregate import Report, aggregate
 from mooring.core.cost.allocate import allocate
 from mooring.core.cost.rates import PriceBook
-from mooring.core.cost.recorded import heartbeat
+from mooring.core.cost.recorded import heartbeat, metric, rule_file
 from mooring.core.cost.window import HOUR, Bucket, Window
 from mooring.devcluster.history import HistoryPrometheus, backfill
 from mooring.services.cost import Cluster, gather_inputs
 from mooring.services.cost_rules import backfill as backfill_rules
-from mooring.services.prometheus import Prometheus
+from mooring.services.cost_rules import promtool
+from mooring.services.prometheus import Prometheus, Series
 from tests.builders import platform_body
 from tests.services.test_cost_prometheus import HOURS, START, history
 
@@ -44,16 +51,49 @@ PLATFORM = PlatformConfig.model_validate(
 )
 
 
-def serve(root: Path, scheduler: bool, recorded_until: int | None) -> tuple[HistoryPrometheus, str]:
+def rules_by_promtool(url: str, until: datetime, root: Path, data: Path) -> None:
+    """The reference: Prometheus's own evaluation of the rules over the past (promtool's
+    `tsdb create-blocks-from rules`, one query per rule and two-hour block)."""
+    rules = root / "rules.yaml"
+    rules.write_text(yaml.safe_dump(rule_file(HOUR), sort_keys=False))
+    blocks = root / "promtool-blocks"
+    subprocess.run(
+        [
+            promtool(),
+            "tsdb",
+            "create-blocks-from",
+            "rules",
+            f"--url={url}",
+            f"--start={int(START.timestamp())}",
+            f"--end={int(until.timestamp())}",
+            f"--output-dir={blocks}",
+            "--quiet",
+            str(rules),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    for block in blocks.iterdir():
+        shutil.move(str(block), data / block.name)
+
+
+def serve(
+    root: Path, scheduler: bool, recorded_until: int | None, by_promtool: bool = False
+) -> tuple[HistoryPrometheus, str]:
     """History in a fresh Prometheus; the rules backfilled from it up to `recorded_until`
-    hours after the start (None: none), then served together."""
+    hours after the start (None: none; `by_promtool`: promtool's rule backfill), then
+    served together."""
     data = root / "data"
     backfill(history(scheduler), data, root / "scratch")
     server = HistoryPrometheus(data)
     if recorded_until is None:
         return server, server.url
     until = START + timedelta(hours=recorded_until)
-    backfill_rules(server.url, START, until, root / "rules", into=data)
+    if by_promtool:
+        rules_by_promtool(server.url, until, root, data)
+    else:
+        done = backfill_rules(server.url, START, until, root / "rules", into=data)
+        assert done.steps == recorded_until + 1 and done.blocks
     server.stop()
     server = HistoryPrometheus(data)  # loads the new blocks at once
     return server, server.url
@@ -63,16 +103,58 @@ def serve(root: Path, scheduler: bool, recorded_until: int | None) -> tuple[Hist
 def servers(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
-    """URLs of three Prometheus over the same history: no rules, the whole window recorded
-    (the last step is recorded an hour and a half after it ends), half of it recorded."""
+    """URLs of four Prometheus over the same history: no rules, the whole window recorded
+    (the last step is recorded an hour and a half after it ends), half of it recorded, the
+    whole window recorded by promtool's rule backfill."""
     scheduler = request.param == "kube-scheduler"
     started = [
-        (name, serve(tmp_path_factory.mktemp(name), scheduler, until))
-        for name, until in (("raw", None), ("recorded", HOURS + 2), ("half", 3))
+        (name, serve(tmp_path_factory.mktemp(name), scheduler, until, name == "promtool"))
+        for name, until in (
+            ("raw", None),
+            ("recorded", HOURS + 2),
+            ("half", 3),
+            ("promtool", HOURS + 2),
+        )
     ]
     yield {name: url for name, (_, url) in started}
     for _, (server, _) in started:
         server.stop()
+
+
+def recorded_steps(url: str) -> dict[tuple[str, ...], dict[int, str]]:
+    """Every recorded series (name and labels) and its value per step (the end of the step
+    each sample stands for: it is written between half a step and a step and a half after)."""
+
+    async def run() -> list[Series]:
+        async with Prometheus(url) as client:
+            return await client.query(
+                '{__name__=~".*mooring_cost.*:1h"}[24h]', END + timedelta(hours=12)
+            )
+
+    found: dict[tuple[str, ...], dict[int, str]] = {}
+    for series in asyncio.run(run()):
+        key = tuple(f"{k}={v}" for k, v in sorted(series["metric"].items()))
+        for stamp, value in series["values"]:
+            step_end = (int(float(stamp)) - 1800) // 3600 * 3600
+            assert step_end not in found.setdefault(key, {}), f"{key} twice at {step_end}"
+            found[key][step_end] = value
+    return found
+
+
+def test_the_backfill_records_what_prometheus_evaluating_the_rules_records(
+    servers: dict[str, str],
+) -> None:
+    ours, reference = recorded_steps(servers["recorded"]), recorded_steps(servers["promtool"])
+    assert set(ours) == set(reference)  # the same series: names and labels
+    names = {dict(item.split("=", 1) for item in key)["__name__"] for key in ours}
+    assert {heartbeat(HOUR), metric("allocated", HOUR), metric("used", HOUR)} <= names
+    window = {int((START + timedelta(hours=h)).timestamp()) for h in range(1, HOURS + 1)}
+    for key, steps in reference.items():
+        # promtool's first and last evaluations depend on the group's offset; the window's
+        # steps are recorded by both
+        common = set(steps) & set(ours[key])
+        assert window & set(steps) <= common, key
+        assert {p: ours[key][p] for p in common} == {p: steps[p] for p in common}, key
 
 
 def report(url: str, by: str, buckets: list[Bucket]) -> Report:
@@ -183,3 +265,37 @@ def test_mooring_cost_rules_prints_a_rule_file_promtool_accepts(tmp_path: Path) 
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert "SUCCESS: 11 rules found" in checked.stdout
+
+
+def test_mooring_cost_backfill_writes_blocks_and_says_what_it_recorded(
+    servers: dict[str, str], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from mooring.cli.main import cli
+
+    def run(start: datetime, end: datetime) -> tuple[int, str]:
+        done = CliRunner().invoke(
+            cli,
+            [
+                "cost",
+                "backfill",
+                "--prometheus",
+                servers["raw"],
+                "--start",
+                start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "--end",
+                end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "--output-dir",
+                str(tmp_path / "out"),
+            ],
+        )
+        return done.exit_code, done.output
+
+    code, output = run(START + timedelta(minutes=30), END + timedelta(minutes=30))
+    assert code == 0, output
+    assert f"recorded {HOURS} steps" in output, output
+    assert any((block / "meta.json").is_file() for block in (tmp_path / "out/blocks").iterdir())
+    code, output = run(END, START)
+    assert code != 0
+    assert "nothing to backfill: the end" in output, output

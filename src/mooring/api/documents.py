@@ -1,9 +1,10 @@
 """YAML documents with their source positions, and readable model errors.
 
-Pure: takes text, not files. Objects come from `yamlfast` (libyaml's events, with its
-bounds: no repeated keys, no nesting or alias expansion beyond its limits). A document's
-YAML nodes, which say where any field starts so that a finding can name its file and line,
-are composed from the same text only when a position is first asked for.
+Pure: takes text, not files. Objects come from `yamlfast` (its line reader or libyaml's
+events, with its bounds: no repeated keys, no nesting or alias expansion beyond its
+limits). A document's YAML nodes, which say where any field starts so that a finding can
+name its file and line, are composed from the same text only when a position is first
+asked for.
 """
 
 from __future__ import annotations

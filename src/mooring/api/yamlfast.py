@@ -1,11 +1,24 @@
 """Pure: YAML to Python objects, fast and bounded, and the line of a field only when asked.
 
 PyYAML's loader builds a node tree and then, in Python, an object from each node. Here
-the objects are built straight from libyaml's events, plain scalars are resolved once per
-distinct text (manifests repeat the same keys and values), and nothing is kept for
-positions. The result equals `yaml.safe_load_all` for what manifests use; anything rarer
-(merge keys, explicit tags other than !!str, complex keys) is read by PyYAML's own loader
-(`load_documents` does both).
+there are three speeds, each taking over what the one before does not read:
+
+- `_lines`: the block YAML that manifests are almost always written in (one `key: value`,
+  `- item` or `- key: value` per line, plain or one-line quoted scalars, `[]` and `{}`),
+  read a line at a time with one regular expression for the whole text. libyaml's
+  parser hands PyYAML a Python object per event (about three per line), and those cost
+  most of the time; this reads the same texts about twice as fast. It reads only what it
+  is sure of, and gives up (Unsupported) on anything else: flow collections, block
+  scalars, multi-line or escaped scalars, anchors, tags, tabs, control characters, odd
+  indentation, a repeated key. Fuzzed against libyaml's reading (tests/unit/
+  test_yaml_lines.py): same objects, same root positions, never a text libyaml refuses.
+- `_events`: objects built straight from libyaml's events; plain scalars are resolved once
+  per distinct text (manifests repeat the same keys and values), nothing is kept for
+  positions.
+- `_full`: PyYAML's own loader, for what the events path does not build (merge keys,
+  explicit tags other than !!str, complex keys).
+The result equals `yaml.safe_load_all` whichever path reads it (`load_documents` tries
+them in turn).
 
 Every text Mooring reads goes through `load_documents`, with the same bounds whatever the
 command: a mapping may not repeat a key (YAML says keys are unique; PyYAML would keep the
@@ -20,6 +33,7 @@ source positions of findings cost a second pass only over files that have findin
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -196,6 +210,169 @@ def _node(get: Callable[[], Any], event: Any, anchors: dict[str, Any], depth: in
     raise Unsupported(f"unexpected {kind.__name__}")
 
 
+# -- the line reader ---------------------------------------------------------------------------
+
+# One line of block YAML: indentation, a sequence entry's dash, a plain key, the rest. A key
+# is letters, digits and `_./-` (what manifests' keys are: `app.kubernetes.io/name`), 251
+# characters at most (libyaml refuses an implicit key over 1,024).
+_LINE = re.compile(
+    r"^( *+)(-(?: ++|$))?(?:([A-Za-z_][A-Za-z0-9_./-]{0,250}+):(?: ++|$))?(.*)", re.MULTILINE
+)
+# What the line reader leaves to libyaml: tabs, carriage returns and YAML 1.1's other line
+# breaks (\x85, \u2028, \u2029), a byte-order mark, and every character libyaml refuses.
+_NOT_LINES = re.compile(
+    r"[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+# A value starting with one of these is not a plain scalar (or, for `-`, may not be).
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+# Frames deeper than this go to libyaml, which refuses beyond MAX_DEPTH with the line.
+_LINES_DEPTH = 100
+
+
+def _after_scalar(value: str, end: int) -> None:
+    """Only blanks, or a comment after a blank, may follow a quoted scalar or `[]`/`{}`."""
+    rest = value[end:]
+    if rest.strip(" ") and (rest[0] != " " or rest.lstrip(" ")[0] != "#"):
+        raise Unsupported("text after a scalar")
+
+
+def _plain_value(value: str) -> Any:
+    """A plain scalar that ends its line (a comment after a blank is not part of it)."""
+    if " #" in value:
+        value = value[: value.index(" #")]
+    value = value.rstrip(" ")
+    if ":" in value and (": " in value or value[-1] == ":"):
+        raise Unsupported("': ' in a plain scalar")  # libyaml: a mapping, or an error
+    known = _PLAIN.get(value, _PLAIN)
+    return _plain(value) if known is _PLAIN else known
+
+
+def _indicated(value: str) -> Any:
+    """A value that starts with an indicator: one-line quoted scalars, `[]`, `{}`, `-x`."""
+    first = value[0]
+    if first == "'":
+        start = 1
+        while True:
+            end = value.find("'", start)
+            if end < 0:
+                raise Unsupported("a quoted scalar over several lines")
+            if not value.startswith("'", end + 1):
+                break
+            start = end + 2
+        _after_scalar(value, end + 1)
+        return value[1:end].replace("''", "'")
+    if first == '"':
+        end = value.find('"', 1)
+        if end < 0 or "\\" in value[1:end]:
+            raise Unsupported("a double-quoted scalar with escapes or over several lines")
+        _after_scalar(value, end + 1)
+        return value[1:end]
+    if value.startswith(("[]", "{}")):
+        _after_scalar(value, 2)
+        return [] if first == "[" else {}
+    if first == "-" and len(value) > 1 and value[1] != " ":
+        return _plain_value(value)
+    raise Unsupported(f"a value starting with {first!r}")
+
+
+def _lines(text: str) -> list[Loaded]:
+    """Block YAML a line at a time; Unsupported for anything it is not sure to read as
+    libyaml does (libyaml then reads the text, or says what is wrong with it)."""
+    if _NOT_LINES.search(text):
+        raise Unsupported("characters the line reader leaves to libyaml")
+    documents: list[Loaded] = []
+    started = False  # a document is open (`---` seen, or content)
+    root: Any = None
+    mark: Mark | None = None
+    # Open collections, outermost first: (indent, container, is a sequence, is a sequence
+    # at its key's own indentation, which a key at that indentation closes).
+    frames: list[tuple[int, Any, bool, bool]] = []
+    pending: tuple[dict[Any, Any], Any, int] | None = None  # a key whose value is below it
+    mapping: dict[Any, Any] = {}  # the mapping a key at `indent` goes to
+    indent = -2  # -2: no such mapping (the next line is not a sibling key)
+    plain = _PLAIN
+    line = 0
+    for spaces, dash, key_text, value in _LINE.findall(text):
+        line += 1
+        width = len(spaces)
+        if not key_text or dash or pending is not None or width != indent:
+            # Anything but a sibling key: comments, `---`, structure.
+            if not key_text and not dash:
+                if not value or value[0] == "#":
+                    continue
+                if width == 0 and value.startswith("---") and value[3:4] in ("", " "):
+                    if value[3:].strip(" ") and value[3:].lstrip(" ")[0] != "#":
+                        raise Unsupported("a node on the line of ---")
+                    if started:
+                        documents.append(Loaded(root, *(mark or (line, 1))))
+                    started, root, mark, frames, pending, indent = True, None, None, [], None, -2
+                    continue
+                raise Unsupported("a line that is neither a key nor an item")
+            if pending is not None:
+                parent, parent_key, parent_indent = pending
+                pending = None
+                if width > parent_indent or (width == parent_indent and dash):
+                    block: Any = [] if dash else {}
+                    frames.append((width, block, bool(dash), width == parent_indent))
+                    parent[parent_key] = block
+            elif not frames:
+                if root is not None:
+                    raise Unsupported("a line after the document's root")
+                started = True
+                mark = (line, width + 1)
+                root = [] if dash else {}
+                frames.append((width, root, bool(dash), False))
+            while frames:
+                top = frames[-1]
+                if top[0] > width or (top[0] == width and top[3] and not dash):
+                    frames.pop()
+                else:
+                    break
+            if not frames or top[0] != width or len(frames) > _LINES_DEPTH:
+                raise Unsupported("indentation the line reader does not follow")
+            if not top[2]:
+                if dash:
+                    raise Unsupported("an item among a mapping's keys")
+                mapping, indent = top[1], width
+            elif not dash:
+                raise Unsupported("a key among a sequence's items")
+            elif key_text:
+                mapping = {}
+                indent = width + len(dash)
+                top[1].append(mapping)
+                frames.append((indent, mapping, False, False))
+            else:
+                if not value or value[0] == "#" or (value[0] == "-" and value[1:2] in ("", " ")):
+                    raise Unsupported("an empty or nested item")
+                top[1].append(_indicated(value) if value[0] in _INDICATORS else _plain_value(value))
+                indent = -2
+                continue
+        # A key of `mapping`, and its value if it is on the same line.
+        key = plain.get(key_text, plain)
+        if key is plain:
+            key = _plain(key_text)
+        if key in mapping:
+            raise Unsupported("a repeated key")  # libyaml's path says where
+        if not value or value[0] == "#":
+            mapping[key] = None
+            pending = (mapping, key, indent)
+        elif value[0] in _INDICATORS:
+            mapping[key] = _indicated(value)
+        else:
+            if " #" in value:
+                value = value[: value.index(" #")]
+            value = value.rstrip(" ")
+            if ":" in value and (": " in value or value[-1] == ":"):
+                raise Unsupported("': ' in a plain scalar")
+            known = plain.get(value, plain)
+            mapping[key] = _plain(value) if known is plain else known
+    if started:
+        # An empty document starts where the stream ends: after the last line break.
+        end = (text.count("\n") + (1 if text.endswith("\n") else 2), 1)
+        documents.append(Loaded(root, *(mark or end)))
+    return documents
+
+
 def load_all(text: str) -> list[Any]:
     """Every document of the text (None for an empty one), by the fast path only.
 
@@ -224,6 +401,14 @@ def load_documents(text: str) -> list[Loaded]:
 
 
 def _fast(text: str) -> list[Loaded]:
+    """The line reader, or libyaml's events for what it does not read."""
+    try:
+        return _lines(text)
+    except Unsupported:
+        return _events(text)
+
+
+def _events(text: str) -> list[Loaded]:
     loader = _Loader(text)
     try:
         get: Callable[[], Any] = loader.get_event

@@ -165,35 +165,52 @@ def _capacity(quantity: Quantity) -> str:
     return f'max by (node) ({KSM_CAPACITY}{{resource="{resource}"}}){scale}'
 
 
-def rules(step: timedelta = HOUR) -> list[Rule]:
-    """Pure: the recording rules of one step (see the module's docstring)."""
-    recorded: list[Rule] = [
-        {
-            "record": heartbeat(step),
-            "expr": _aligned("vector(time())", step),
-        }
-    ]
+@dataclass(frozen=True)
+class Recording:
+    """One rule: the series it records, the labels it adds, and what it records for the
+    step ending at P: `expression` evaluated at P (the rule reads it through `_aligned`)."""
+
+    record: str
+    labels: tuple[tuple[str, str], ...]
+    expression: str
+
+    def rule(self, step: timedelta) -> Rule:
+        rule: Rule = {"record": self.record, "expr": _aligned(self.expression, step)}
+        if self.labels:
+            rule["labels"] = dict(self.labels)
+        return rule
+
+
+def recordings(step: timedelta = HOUR) -> list[Recording]:
+    """Pure: what the rules of one step record (see the module's docstring), heartbeat
+    first, the rules of one series name next to each other."""
+    found = [Recording(heartbeat(step), (), "vector(time())")]
     quantities: tuple[Quantity, ...] = ("cpu", "memory", "gpu")
     for kind in KINDS:
         for quantity in quantities:
             if quantity == "gpu" and kind != "allocated":
                 continue  # GPUs are charged as requested: allocated is requested
-            recorded.append(
-                {
-                    "record": metric(kind, step),
-                    "expr": _aligned(_with_node(_per_sample(kind, quantity, step), step), step),
-                    "labels": {"resource": RESOURCE_LABEL[quantity]},
-                }
+            found.append(
+                Recording(
+                    metric(kind, step),
+                    (("resource", RESOURCE_LABEL[quantity]),),
+                    _with_node(_per_sample(kind, quantity, step), step),
+                )
             )
     for quantity in quantities:
-        recorded.append(
-            {
-                "record": metric("capacity", step),
-                "expr": _aligned(_capacity(quantity), step),
-                "labels": {"resource": RESOURCE_LABEL[quantity]},
-            }
+        found.append(
+            Recording(
+                metric("capacity", step),
+                (("resource", RESOURCE_LABEL[quantity]),),
+                _capacity(quantity),
+            )
         )
-    return recorded
+    return found
+
+
+def rules(step: timedelta = HOUR) -> list[Rule]:
+    """Pure: the recording rules of one step."""
+    return [recording.rule(step) for recording in recordings(step)]
 
 
 def rule_group(step: timedelta = HOUR) -> Group:
@@ -322,3 +339,28 @@ def hours(kind: str, span: timedelta, step: timedelta) -> str:
     step_hours = step.total_seconds() / 3600
     factor = "" if step_hours == 1 else f" * {step_hours!r}"
     return f"sum_over_time({metric(kind, step)}[{int(span.total_seconds())}s]){factor}"
+
+
+# -- backfilling the rules' history ------------------------------------------------------------
+
+
+def evaluations(start: datetime, end: datetime, step: timedelta) -> list[int]:
+    """Pure: the instants (Unix seconds) a backfill over [start, end] records, as the
+    rules evaluated at offset 0 would: every multiple of `step` in it. The sample at t
+    stands for the step ending at t - step (the middle of the half-open span of instants
+    that record it, `[P + step/2, P + 3 step/2)`, away from the edges the reads use)."""
+    size = int(step.total_seconds())
+    first = -(-int(start.timestamp()) // size) * size
+    return list(range(first, int(end.timestamp()) + 1, size))
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def series_text(name: str, labels: Sequence[tuple[str, str]]) -> str:
+    """`name{label="value",...}` as OpenMetrics (and Prometheus's text format) write it."""
+    if not labels:
+        return name
+    inner = ",".join(f'{key}="{_escape(value)}"' for key, value in sorted(labels))
+    return f"{name}{{{inner}}}"
