@@ -204,6 +204,19 @@ async def in_force(kube: Kube, namespace: str, hostnames: list[str]) -> None:
         return False
 
     await eventually(denying, 60, f"the guardrails in force in {namespace}")
+    # Services and Ingresses are judged by a policy of their own, made when a tenant first
+    # enforces those rules (these tenants do, the platform's defaults may not): wait for it
+    # too, or a busy operator's first write of it races the tests.
+    probe_service = service("probe", namespace, type="NodePort")
+
+    async def denying_services() -> bool:
+        try:
+            await kube.create(probe_service, dry_run=True)
+        except Forbidden as error:
+            return "[guardrail node-port-services]" in error.message
+        return False
+
+    await eventually(denying_services, 120, f"the service guardrails in force in {namespace}")
 
 
 @contextlib.asynccontextmanager
