@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import copy
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -195,28 +195,29 @@ async def in_force(kube: Kube, namespace: str, hostnames: list[str]) -> None:
         f"the default ServiceAccount of {namespace}",
     )
     probe = pod("probe", namespace, restricted_spec(image="registry.example.test/app:latest"))
-
-    async def denying() -> bool:
-        try:
-            await kube.create(probe, dry_run=True)
-        except Forbidden as error:
-            return "[guardrail image-tag]" in error.message
-        return False
-
-    await eventually(denying, 60, f"the guardrails in force in {namespace}")
+    in_force_there = f"the guardrails in force in {namespace}"
+    await eventually(denies(kube, probe, "image-tag"), 60, in_force_there)
     # Services and Ingresses are judged by a policy of their own, made when a tenant first
     # enforces those rules (these tenants do, the platform's defaults may not): wait for it
     # too, or a busy operator's first write of it races the tests.
-    probe_service = service("probe", namespace, type="NodePort")
+    await eventually(
+        denies(kube, service("probe", namespace, type="NodePort"), "node-port-services"),
+        120,
+        f"the service guardrails in force in {namespace}",
+    )
 
-    async def denying_services() -> bool:
+
+def denies(kube: Kube, obj: Obj, rule: str) -> Callable[[], Awaitable[bool]]:
+    """A check for `eventually`: is `obj` (dry-run) refused by the guardrail `rule`?"""
+
+    async def check() -> bool:
         try:
-            await kube.create(probe_service, dry_run=True)
+            await kube.create(obj, dry_run=True)
         except Forbidden as error:
-            return "[guardrail node-port-services]" in error.message
+            return f"[guardrail {rule}]" in error.message
         return False
 
-    await eventually(denying_services, 120, f"the service guardrails in force in {namespace}")
+    return check
 
 
 @contextlib.asynccontextmanager
