@@ -1,6 +1,7 @@
 """Run a Python module under tracemalloc and write where its memory was at its peak.
 
 Usage: python benchmarks/memprofile.py [--census] OUT.txt -m mooring.cli operator ...
+       python benchmarks/memprofile.py --diff BEFORE.snap AFTER.snap [PER]
 
 A thread looks at the traced memory every few seconds and, when it has grown a tenth past
 the last peak (at most once every 20 s), takes a snapshot and writes its largest allocation
@@ -16,6 +17,12 @@ program meanwhile. `--census` does without tracemalloc: every 15 s it counts the
 garbage collector tracks by type (with their shallow sizes, and the asyncio Queues, Tasks and
 coroutines by where they were made) beside the resident memory, into OUT.txt: cheap
 enough for a full-size run, and enough to see what multiplies with a backlog.
+
+Under tracemalloc, SIGUSR1 collects the garbage and dumps a snapshot to OUT.<n>.snap (n
+counts from 1), its resident memory beside it in OUT.<n>.rss: `benchmarks/tenants.py
+--snapshots 500 1500` sends it as the Ready count passes each figure. `--diff` prints what
+grew between two snapshots by allocation site (divided by PER, e.g. the tenants that became
+Ready in between: bytes per tenant by owner).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import runpy
+import signal
 import sys
 import threading
 import time
@@ -88,6 +96,44 @@ class Peak:
                     kept_at = time.monotonic()
 
 
+def on_request(out: Path) -> None:
+    """SIGUSR1: a snapshot of the live objects (garbage collected first) and the RSS."""
+    taken = [0]
+
+    def dump(_signum: int, _frame: types.FrameType | None) -> None:
+        taken[0] += 1
+        gc.collect()
+        snapshot = tracemalloc.take_snapshot()
+        snapshot.dump(str(out.with_suffix(f".{taken[0]}.snap")))
+        out.with_suffix(f".{taken[0]}.rss").write_text(f"{resident()}\n")
+        del snapshot
+
+    signal.signal(signal.SIGUSR1, dump)
+
+
+def diff(before: Path, after: Path, per: float) -> None:
+    """What grew from one snapshot to the other, by allocation site (innermost frames)."""
+    old = tracemalloc.Snapshot.load(str(before))
+    new = tracemalloc.Snapshot.load(str(after))
+    ignored = [tracemalloc.Filter(False, tracemalloc.__file__)]
+    old, new = old.filter_traces(ignored), new.filter_traces(ignored)
+    total = sum(s.size for s in new.statistics("filename")) - sum(
+        s.size for s in old.statistics("filename")
+    )
+    print(f"traced: {total / 2**20:+.1f} MiB in all, {total / per:+,.0f} bytes per unit")
+    print("by file:")
+    for stat in new.compare_to(old, "filename")[:25]:
+        print(
+            f"  {stat.size_diff / per:+10,.0f} B {stat.count_diff / per:+8.1f} blocks  "
+            f"{stat.traceback}"
+        )
+    print("by allocation site:")
+    for stat in new.compare_to(old, "traceback")[:40]:
+        print(f"  {stat.size_diff / per:+10,.0f} B {stat.count_diff / per:+8.1f} blocks")
+        for frame in list(stat.traceback)[:FRAMES]:
+            print(f"      {frame}")
+
+
 def census(out: Path) -> None:
 
     with out.open("w") as lines:
@@ -121,6 +167,9 @@ def census(out: Path) -> None:
 
 
 def main() -> None:
+    if sys.argv[1] == "--diff":
+        diff(Path(sys.argv[2]), Path(sys.argv[3]), float(sys.argv[4]) if len(sys.argv) > 4 else 1)
+        return
     if sys.argv[1] == "--census":
         out = Path(sys.argv[2])
         module = sys.argv[4]
@@ -134,6 +183,7 @@ def main() -> None:
     module = sys.argv[3]
     sys.argv = [module, *sys.argv[4:]]
     tracemalloc.start(FRAMES)
+    on_request(out)
     threading.Thread(target=Peak(out).sample, name="memprofile", daemon=True).start()
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 

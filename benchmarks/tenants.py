@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import tempfile
@@ -55,6 +56,7 @@ from mooring.kube.client import Kube, KubeError
 from mooring.services.install import apply_objects
 
 API = "mooring.dev/v1alpha1"
+SETTLE = 20.0  # seconds after a wave is Ready before its snapshot: status writes, audits
 AUDIT_POLICY = """\
 apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -241,6 +243,7 @@ def operator_run(
     drift: int,
     memory_profile: Path | None,
     backlog: bool = False,
+    snapshots: Sequence[int] = (),
 ) -> dict[str, Any]:
     cluster = start_cluster(root, "operator")
     process: subprocess.Popen[bytes] | None = None
@@ -262,12 +265,33 @@ def operator_run(
         env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig_path)}
         command = operator_command(config, metrics_port, "--log-level", "warning", python=python)
 
-        def apply_tenants() -> None:
+        def apply_tenants(path: Path = manifest) -> None:
             subprocess.run(
-                [str(kubectl), "apply", "--server-side", "-f", str(manifest)],
+                [str(kubectl), "apply", "--server-side", "-f", str(path)],
                 env=env,
                 check=True,
                 stdout=subprocess.DEVNULL,
+            )
+
+        async def snapshot_at(kube: Kube, wave: int) -> None:
+            """The first `wave` Tenants, all Ready, settled: a snapshot of the operator's
+            memory (memprofile.py dumps one on SIGUSR1)."""
+            path = root / f"tenants-{wave}.yaml"
+            path.write_text(yaml.safe_dump_all(bodies[:wave]))
+            say(f"operator: kubectl apply --server-side of the first {wave} Tenants ...")
+            apply_tenants(path)
+            await wait_all_ready(kube, wave, timeout=7200, pid=pid)
+            await asyncio.sleep(SETTLE)
+            assert memory_profile is not None
+            taken = len(list(memory_profile.parent.glob(f"{memory_profile.stem}.*.snap")))
+            os.kill(pid, signal.SIGUSR1)
+            want = memory_profile.with_suffix(f".{taken + 1}.rss")
+            while not want.exists():
+                await asyncio.sleep(1)
+            _, _, peak = proc_stats(pid)
+            say(
+                f"operator: snapshot {taken + 1} at {wave} Ready: resident "
+                f"{int(want.read_text()) / 2**20:.0f} MiB (peak {peak / 2**20:.0f})"
             )
 
         if backlog:  # every Tenant there before the operator starts: all of them at once
@@ -285,6 +309,8 @@ def operator_run(
                 if backlog:
                     say(f"operator: started with {n} Tenants waiting")
                 else:
+                    for wave in [w for w in snapshots if w <= n]:
+                        await snapshot_at(kube, wave)
                     say(f"operator: kubectl apply --server-side of {n} Tenants ...")
                     apply_tenants()
                 applied = time.monotonic()
@@ -359,6 +385,7 @@ def one_size(
     peers: Sequence[str] = (),
     skip_floor: bool = False,
     backlog: bool = False,
+    snapshots: Sequence[int] = (),
 ) -> dict[str, Any]:
     bodies = tenants(n)
     load = os.getloadavg()
@@ -377,7 +404,7 @@ def one_size(
                 f"floor  kubectl apply --server-side: {base['seconds']:.1f} s for "
                 f"{base['objects']} objects, {base['requests'] / n:.1f} API requests per tenant"
             )
-        run = operator_run(root, bodies, kubectl, drift, profile, backlog)
+        run = operator_run(root, bodies, kubectl, drift, profile, backlog, snapshots)
         for line in report(n, base, run):
             say(line)
         hncs: dict[str, Any] = {}
@@ -458,11 +485,28 @@ def main() -> None:
         default=[],
         help="also run the peer at each size (benchmarks/hnc_peer.py)",
     )
+    parser.add_argument(
+        "--snapshots",
+        type=int,
+        nargs="+",
+        default=[],
+        help="with --memory-profile: apply the Tenants in waves up to each figure, and dump "
+        "a tracemalloc snapshot of the operator when a wave is Ready (memprofile.py --diff)",
+    )
     args = parser.parse_args()
+    if args.snapshots and not args.memory_profile:
+        parser.error("--snapshots needs --memory-profile (tracemalloc)")
     kubectl = ensure_built(say=lambda _: None)["kubectl"]
     results = [
         one_size(
-            n, args.drift, kubectl, args.memory_profile, args.peer, args.skip_floor, args.backlog
+            n,
+            args.drift,
+            kubectl,
+            args.memory_profile,
+            args.peer,
+            args.skip_floor,
+            args.backlog,
+            args.snapshots,
         )
         for n in args.tenants
     ]

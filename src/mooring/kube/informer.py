@@ -24,6 +24,7 @@ Key = tuple[str, str]  # (namespace, name)
 Handler = Callable[[str, Obj], Awaitable[None] | None]
 
 log = logging.getLogger(__name__)
+LIST_PAGE = 500
 KEPT_METADATA = (
     "name",
     "namespace",
@@ -184,34 +185,50 @@ class Informer:
                 version = ""
 
     async def _list(self) -> str:
-        items, version = await self.kube.list_with_version(
-            self.api_version, self.kind, labels=self.labels
-        )
+        """Every object of the kind into the cache, a page at a time (LIST_PAGE objects), so
+        that only one page is ever held as the API server sends it: ten thousand tenants'
+        NetworkPolicies in one answer, parsed with their managedFields, were some hundred
+        MiB at once. A continue token that expired meanwhile (410 Gone: the list outlived
+        etcd's compaction) starts the list again; what was stored is compared, not told
+        twice."""
+        while True:
+            try:
+                return await self._list_pages()
+            except Gone:
+                log.info("listing %s: the continue token expired; listing again", self.kind)
+
+    async def _list_pages(self) -> str:
         told = self.notify_listed or self.synced.is_set()
-        fresh: dict[Key, Obj] = {}
-        changes: list[tuple[str, Obj]] = []
-        for index, item in enumerate(items):
-            if index % 1000 == 999:
-                await asyncio.sleep(0)  # a list of thousands: let the rest of the loop run
-            key = _key(item)
-            if told:
-                before = self._cache.get(key)
-                if before is None:
-                    changes.append(("ADDED", item))
-                elif _version(self._codec.load(before)) != _version(item):
-                    changes.append(("MODIFIED", item))
-            fresh[key] = self.keep(item)
-        gone = [self._codec.load(self._cache[k]) for k in self._cache.keys() - fresh.keys()]
-        for key in list(self._cache):
-            if key not in fresh:
-                self._store(key, None)
-        for key, obj in fresh.items():
-            self._store(key, obj)
+        seen: set[Key] = set()
+        version = ""
+        async for page, listed in self.kube.list_pages(
+            self.api_version, self.kind, labels=self.labels, page=LIST_PAGE
+        ):
+            version = listed  # every page of one list has the list's version
+            changes: list[tuple[str, Obj]] = []
+            for item in page:
+                key = _key(item)
+                seen.add(key)
+                if told:
+                    before = self._cache.get(key)
+                    if before is None:
+                        changes.append(("ADDED", item))
+                    elif _version(self._codec.load(before)) != _version(item):
+                        changes.append(("MODIFIED", item))
+                self._store(key, self.keep(item))
+            del page
+            await asyncio.sleep(0)  # a page stored: let the rest of the loop run
+            for event_type, obj in changes:
+                await self._notify(event_type, obj)
+        gone = [k for k in self._cache if k not in seen]
         self.synced.set()
-        for obj in gone:
+        for key in gone:
+            raw = self._cache.get(key)
+            if raw is None:
+                continue
+            obj = self._codec.load(raw)
+            self._store(key, None)
             await self._notify("DELETED", obj)
-        for event_type, obj in changes:
-            await self._notify(event_type, obj)
         return version
 
     async def _apply(self, event_type: str, obj: Obj) -> None:
