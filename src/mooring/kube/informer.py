@@ -47,16 +47,13 @@ BULKY_ANNOTATIONS = frozenset(
 
 
 def slim(obj: Obj) -> Obj:
-    """The object without managedFields and other bulk the operator never reads."""
+    """The object without managedFields and other bulk the operator never reads (kubectl's
+    last applied configuration, kopf's diff base: each a copy of the object's spec)."""
     meta = obj.get("metadata") or {}
     kept = {k: meta[k] for k in KEPT_METADATA if k in meta}
     annotations = kept.get("annotations")
-    if annotations and "kubectl.kubernetes.io/last-applied-configuration" in annotations:
-        kept["annotations"] = {
-            k: v
-            for k, v in annotations.items()
-            if k != "kubectl.kubernetes.io/last-applied-configuration"
-        }
+    if annotations and not BULKY_ANNOTATIONS.isdisjoint(annotations):
+        kept["annotations"] = {k: v for k, v in annotations.items() if k not in BULKY_ANNOTATIONS}
     return {**obj, "metadata": kept}
 
 
@@ -95,10 +92,10 @@ class Informer:
         self.keep = keep or slim
         self.notify_listed = notify_listed
         # Objects are kept as compact JSON, deflated against the kind's first objects
-        # (_Codec): a thousand tenants' children as Python dicts would cost five times the
+        # (Codec): a thousand tenants' children as Python dicts would cost five times the
         # memory, as plain JSON seven times this, and they are read far less often than
         # written.
-        self._codec = _Codec()
+        self._codec = Codec()
         self._cache: dict[Key, bytes] = {}
         self._groups_of: dict[Key, str] = {}
         self._groups: dict[str, set[Key]] = {}
@@ -245,38 +242,43 @@ class Informer:
             await result
 
 
-class _Codec:
+class Codec:
     """Objects as compact JSON, deflated with a preset dictionary made of the first objects
-    of the kind: objects of one kind differ in little more than names and uids, so each
-    shrinks to about a seventh (700 bytes to 100 for a tenant's NetworkPolicy), for some
-    microseconds per write and fewer per read. The first objects, before the dictionary is
-    fixed, stay plain JSON; a leading zero byte tells the deflated ones."""
+    of the kind (an informer's, or the operator's Tenants): objects of one kind differ in
+    little more than names and uids, so each shrinks to about a seventh (700 bytes to 100
+    for a tenant's NetworkPolicy), for some microseconds per write and fewer per read. The
+    first objects, before the dictionary is fixed, stay plain JSON; a leading zero byte
+    tells the deflated ones. `sample(obj)`: may this object be one the dictionary is made
+    of (default: any); `window`: the deflate window's bits, which the dictionary must fit
+    in (larger objects want a larger one)."""
 
     SAMPLES = 3
-    WINDOW = -12  # 4 KiB, raw deflate (no header); the dictionary must fit in it
-    DICTIONARY = 3800
 
-    def __init__(self) -> None:
+    def __init__(self, window: int = 12, sample: Callable[[Obj], bool] | None = None) -> None:
+        self._window = -window  # raw deflate, no header
+        self._size = (1 << window) - 300
+        self._sample = sample
         self._samples: list[bytes] = []
         self._dictionary: bytes | None = None
 
     def dump(self, obj: Obj) -> bytes:
         raw = json.dumps(obj, separators=(",", ":")).encode()
         if self._dictionary is None:
-            self._samples.append(raw)
+            if self._sample is None or self._sample(obj):
+                self._samples.append(raw)
             if len(self._samples) >= self.SAMPLES:
-                self._dictionary = b"".join(self._samples)[-self.DICTIONARY :]
+                self._dictionary = b"".join(self._samples)[-self._size :]
                 self._samples.clear()
             return raw
         deflate = zlib.compressobj(
-            6, zlib.DEFLATED, self.WINDOW, 2, zlib.Z_DEFAULT_STRATEGY, self._dictionary
+            6, zlib.DEFLATED, self._window, 2, zlib.Z_DEFAULT_STRATEGY, self._dictionary
         )
         return b"\0" + deflate.compress(raw) + deflate.flush()
 
     def load(self, data: bytes) -> Obj:
         if data[:1] == b"\0":
             assert self._dictionary is not None
-            inflate = zlib.decompressobj(self.WINDOW, self._dictionary)
+            inflate = zlib.decompressobj(self._window, self._dictionary)
             data = inflate.decompress(data[1:]) + inflate.flush()
         obj: Obj = json.loads(data)
         return obj
