@@ -25,6 +25,7 @@ Handler = Callable[[str, Obj], Awaitable[None] | None]
 
 log = logging.getLogger(__name__)
 LIST_PAGE = 500
+SMALL_GROUP = 16
 KEPT_METADATA = (
     "name",
     "namespace",
@@ -98,7 +99,7 @@ class Informer:
         self._codec = Codec()
         self._cache: dict[Key, bytes] = {}
         self._groups_of: dict[Key, str] = {}
-        self._groups: dict[str, set[Key]] = {}
+        self._groups: dict[str, list[Key] | set[Key]] = {}
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -133,19 +134,39 @@ class Informer:
             old_group = self._groups_of.pop(key, None)
             new_group = self.index(obj) if obj is not None else None
             if old_group is not None and old_group != new_group:
-                members = self._groups.get(old_group)
-                if members is not None:
-                    members.discard(key)
-                    if not members:
-                        del self._groups[old_group]
+                self._leave(old_group, key)
             if new_group is not None:
                 new_group = sys.intern(new_group)
-                self._groups.setdefault(new_group, set()).add(key)
+                self._join(new_group, key)
                 self._groups_of[key] = new_group
         if obj is None:
             self._cache.pop(key, None)
         else:
             self._cache[key] = self._codec.dump(obj)
+
+    def _join(self, group: str, key: Key) -> None:
+        """A group is a list while it is small (a tenant's few objects of a kind: a set of
+        six costs 728 bytes, a list 120), a set once it is large (a namespace's pods)."""
+        members = self._groups.get(group)
+        if members is None:
+            self._groups[group] = [key]
+        elif isinstance(members, set):
+            members.add(key)
+        elif key not in members:
+            members.append(key)
+            if len(members) > SMALL_GROUP:
+                self._groups[group] = set(members)
+
+    def _leave(self, group: str, key: Key) -> None:
+        members = self._groups.get(group)
+        if members is None:
+            return
+        if isinstance(members, set):
+            members.discard(key)
+        elif key in members:
+            members.remove(key)
+        if not members:
+            del self._groups[group]
 
     async def _run(self) -> None:
         backoff = 0.5

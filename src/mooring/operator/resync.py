@@ -36,6 +36,9 @@ from mooring.operator.metrics import RESYNC_LAST_SECONDS, RESYNC_PICKED_UP, RESY
 
 log = logging.getLogger(__name__)
 AT_ONCE = 8  # objects reconciled again at once
+# Tenants listed a page at a time every tenth look: a page of 500 Ready Tenants as served
+# (status, managedFields) is some 10 MiB of dicts at once; 100 keep it to 2.
+PAGE = 100
 Key = tuple[str, str]  # (namespace or "", name)
 Obj = dict[str, Any]
 
@@ -217,7 +220,7 @@ class Resync:
 
         if source.remembered is not None and not full:
             return dict(source.remembered())
-        async for page, _ in self.kube.list_pages(source.api_version, source.kind):
+        async for page, _ in self.kube.list_pages(source.api_version, source.kind, page=PAGE):
             note(page)
         return found
 
