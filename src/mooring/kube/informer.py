@@ -101,6 +101,7 @@ class Informer:
         self._groups_of: dict[Key, str] = {}
         self._groups: dict[str, list[Key] | set[Key]] = {}
         self.synced = asyncio.Event()
+        self.relists = 0  # lists after a watch too old (410): each a page at a time
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -188,6 +189,10 @@ class Informer:
                     await self._apply(event_type, obj)
                 backoff = 0.5
             except Gone:
+                self.relists += 1
+                log.info(
+                    "watch of %s too old (410): listing again (relist %d)", self.kind, self.relists
+                )
                 version = ""  # too old: list again
             except asyncio.CancelledError:
                 raise
