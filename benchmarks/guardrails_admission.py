@@ -10,6 +10,12 @@ the same compliant pods created by the same 50 concurrent clients:
 - mooring: the guardrail pack as the operator installs it (ValidatingAdmissionPolicies,
   every rule enforced, the namespace's GuardrailContext as params, the benchmark
   PlatformConfig's parameters: 3 allowed registries, 2 required labels);
+- warn-bound: the same pack in a cluster where another tenant warns about a pod rule (so a
+  pods-warn policy exists), in a namespace that only enforces but carries the pods-warn
+  label: what every tenant namespace paid before the warn and audit policies were bound by
+  label (pods-enforce and pods-warn evaluated per create); the `mooring` namespace, not
+  labelled, meets pods-enforce alone in the same cluster. `--skip warn-bound` leaves the
+  warning tenant out too;
 - kyverno: Kyverno (built from tools/peers/kyverno, run as a local webhook; see
   kyverno_peer.py) with the same 13 pod rules as a ClusterPolicy;
 - kyverno-cel: the same Kyverno with Mooring's CEL expressions as a ValidatingPolicy;
@@ -61,8 +67,8 @@ from mooring.api.base import ObjectMeta
 from mooring.api.crd import crd
 from mooring.api.kinds import GUARDRAIL_CONTEXT, POLICY_EXCEPTION
 from mooring.api.platform import PlatformConfig
-from mooring.api.tenant import Environment, Subjects, Tenant, TenantSpec
-from mooring.core.policy.admission import admission_objects
+from mooring.api.tenant import Environment, GuardrailOverride, Subjects, Tenant, TenantSpec
+from mooring.core.policy.admission import admission_objects, mode_label
 from mooring.core.policy.context import build_context
 from mooring.core.policy.rules import select
 from mooring.devcluster.cluster import DevCluster, free_port
@@ -77,6 +83,7 @@ CONTENDERS = {
     "none": "no policy",
     "psa": "Pod Security Admission restricted",
     "mooring": "Mooring guardrails",
+    "warn-bound": "Mooring, pods-warn bound too",
     "kyverno": "Kyverno ClusterPolicy",
     "kyverno-cel": "Kyverno ValidatingPolicy (CEL)",
     "baseline": "Mooring, baseline pack",
@@ -85,6 +92,7 @@ NAMESPACES = {
     "none": "plain-none",
     "psa": "plain-psa",
     "mooring": f"{TENANT}-pack",
+    "warn-bound": f"{TENANT}-warnbound",
     "kyverno": "kyverno-classic",
     "kyverno-cel": "kyverno-cel",
     "baseline": "bench-baseline",
@@ -281,7 +289,9 @@ def baseline_objects(pack: Path, context: dict[str, Any]) -> list[dict[str, Any]
     return [policy, binding, own]
 
 
-async def prepare(kube: Kube, with_kyverno: bool, baseline: Path | None) -> dict[str, Any]:
+async def prepare(
+    kube: Kube, with_kyverno: bool, baseline: Path | None, warn_bound: bool = False
+) -> dict[str, Any]:
     """Namespaces and policies of every contender; returns what Kyverno needs."""
     platform = PlatformConfig.model_validate(corpus.PLATFORM)
     await apply_objects(kube, [crd(GUARDRAIL_CONTEXT), crd(POLICY_EXCEPTION)])
@@ -305,7 +315,29 @@ async def prepare(kube: Kube, with_kyverno: bool, baseline: Path | None) -> dict
         NAMESPACES["mooring"], platform.spec, tenants=[tenant], now=datetime.now(UTC)
     )
     await kube.apply(context)
-    pack = admission_objects(platform.spec.guardrails, [tenant], select(()))
+    tenants = [tenant]
+    if warn_bound:
+        # Another tenant warns about a pod rule: the pack then holds a pods-warn policy.
+        tenants.append(
+            Tenant(
+                metadata=ObjectMeta(name="warner"),
+                spec=TenantSpec(
+                    owners=Subjects(users=["bench"]),
+                    tier="small",
+                    environments=[Environment(name="pack")],
+                    guardrails=[GuardrailOverride(rule="resources", mode="warn")],
+                ),
+            )
+        )
+        # Enforcing only (the bench tenant's context), but bound to pods-warn by its label.
+        labels = {names.LABEL_TENANT: TENANT, mode_label("pods", "warn"): "true"}
+        await namespace(kube, NAMESPACES["warn-bound"], labels)
+        own = copy.deepcopy(context)
+        own["metadata"]["namespace"] = NAMESPACES["warn-bound"]
+        await kube.apply(own)
+    pack = admission_objects(platform.spec.guardrails, tenants, select(()))
+    if warn_bound and not any(o["metadata"]["name"].startswith("pods-warn.") for o in pack):
+        raise SystemExit("no pods-warn policy in the pack")
     for obj in pack:
         await kube.apply(obj)
     pods_policy = next(o for o in pack if o["metadata"]["name"].startswith("pods-enforce."))
@@ -382,7 +414,7 @@ def report(summary: dict[str, dict[str, float]], pods: int, rounds: int) -> str:
         )
     if "psa" in summary:
         psa = summary["psa"]["apiserver_cpu_ms"] - floor_cpu
-        for contender in ("mooring", "baseline"):
+        for contender in ("mooring", "warn-bound", "baseline"):
             if contender not in summary or psa <= 0:
                 continue
             added = summary[contender]["apiserver_cpu_ms"] - floor_cpu
@@ -410,8 +442,11 @@ async def main_async(args: argparse.Namespace, cluster: DevCluster, state: Path)
         # Long timeout: deleting a round's 1,000 pods at once takes a while on a busy machine.
         async with Kube.from_kubeconfig(cluster.kubeconfig_path, timeout=600) as kube:
             baseline = Path(args.baseline) if args.baseline else None
-            prepared = await prepare(kube, with_kyverno, baseline)
+            warn_bound = "warn-bound" in contenders
+            prepared = await prepare(kube, with_kyverno, baseline, warn_bound)
             await wait_enforced(kube, NAMESPACES["mooring"])
+            if warn_bound:
+                await wait_enforced(kube, NAMESPACES["warn-bound"])
             if baseline is not None:
                 await wait_enforced(kube, NAMESPACES["baseline"])
             if kyverno is not None:

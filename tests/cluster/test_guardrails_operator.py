@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,9 +20,10 @@ import yaml
 
 from mooring.api import names
 from mooring.api.exceptions import format_time
-from mooring.core.policy.admission import MANAGED_SELECTOR
+from mooring.core.policy.admission import MANAGED_SELECTOR, mode_label
 from mooring.core.policy.rules import RULE_IDS
-from mooring.kube.client import Forbidden, Kube
+from mooring.devcluster.cluster import DevCluster
+from mooring.kube.client import Forbidden, Invalid, Kube
 from tests.cluster.conftest import PLATFORM, OperatorProcess, eventually, tenant, wait_ready
 
 pytestmark = pytest.mark.cluster
@@ -207,6 +209,123 @@ async def test_admission_follows_the_tenant_modes(
     web["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/app:latest"
     with pytest.raises(Forbidden, match=r"\[guardrail image-tag\]"):
         await kube.apply(web)
+
+
+WARN_POLICY = "pods-warn.guardrails.mooring.dev"
+
+
+async def labels_of(kube: Kube, namespace: str) -> dict[str, str]:
+    obj = await kube.get("v1", "Namespace", namespace)
+    return dict(obj["metadata"].get("labels") or {})
+
+
+async def apply_tenant(kube: Kube, body: dict[str, Any]) -> None:
+    """Apply a Tenant; on a control plane just started, the isolation policy refuses every
+    Tenant until the API server has synced its paramKind: tried again then."""
+
+    async def applied() -> bool:
+        try:
+            await kube.apply(body)
+        except Invalid as error:
+            if "not yet synced" in error.message:
+                return False
+            raise
+        return True
+
+    await eventually(applied, 30, f"Tenant {body['metadata']['name']} applied")
+
+
+async def test_a_namespace_switched_to_warn_gets_warnings_and_one_switched_back_does_not(
+    kube: Kube,
+    operator: OperatorProcess,
+    dev_cluster: DevCluster,
+    name: str,
+    cleanup: list[str],
+    tmp_path: Path,
+) -> None:
+    # The pods-warn policy is bound only to namespaces labelled for it, which the operator
+    # keeps from each namespace's context: switching the mode moves the label with it.
+    enforced = [{"rule": "resources", "mode": "enforce"}, {"rule": "image-tag", "mode": "enforce"}]
+    warned_ = [{"rule": "resources", "mode": "warn"}, {"rule": "image-tag", "mode": "enforce"}]
+    # Another tenant warns throughout, so the pods-warn policy stays in force in the cluster.
+    cleanup += [name, f"{name}w"]
+    await apply_tenant(kube, tenant(f"{name}w", guardrails=MODES))
+    await apply_tenant(kube, tenant(name, guardrails=enforced))
+    await wait_ready(kube, name)
+    namespace = f"{name}-dev"
+    await eventually(lambda: context_of(kube, namespace), 30, f"GuardrailContext in {namespace}")
+    await eventually(
+        lambda: kube.get_or_none("v1", "ServiceAccount", "default", namespace),
+        30,
+        "the default ServiceAccount",
+    )
+    label = mode_label("pods", "warn")
+    # A Deployment without resources, and its compliant twin, created by a tenant member.
+    loose = deployment("loose", namespace, "registry.example.com/app:1.0")
+    del loose["spec"]["template"]["spec"]["containers"][0]["resources"]
+    twin = deployment("twin", namespace, "registry.example.com/app:1.0")
+    path = tmp_path / "owner.kubeconfig"
+    path.write_text(dev_cluster.mint_kubeconfig(f"{name}-owner"))
+
+    async def labels() -> dict[str, str]:
+        return await labels_of(kube, namespace)
+
+    async with Kube.from_kubeconfig(path) as member:
+
+        async def outcome(obj: dict[str, Any]) -> tuple[str, list[str]]:
+            """('refused by RULE' or 'admitted', the guardrails' warnings)."""
+            warnings: list[str] = []
+            try:
+                await member.create(obj, dry_run=True, warnings=warnings)
+            except Forbidden as error:
+                rules = [r for r in RULE_IDS if f"[guardrail {r}]" in error.message]
+                return f"refused by {','.join(rules) or error.message}", []
+            return "admitted", [w for w in warnings if "[guardrail " in w]
+
+        def warned_about_resources(found: tuple[str, list[str]]) -> bool:
+            verdict, warnings = found
+            return (
+                verdict == "admitted"
+                and len(warnings) == 1
+                and "[guardrail resources]" in warnings[0]
+                and "Deployment loose" in warnings[0]
+            )
+
+        def refused_by_resources(found: tuple[str, list[str]]) -> bool:
+            return found == ("refused by resources", [])
+
+        async def settled(
+            expected: Callable[[tuple[str, list[str]]], bool], labelled: bool
+        ) -> bool:
+            # Twice, a second apart: a binding the API server is about to take up or drop
+            # answers once.
+            for attempt in range(2):
+                if not expected(await outcome(loose)) or (label in await labels()) != labelled:
+                    return False
+                if attempt == 0:
+                    await asyncio.sleep(1)
+            return True
+
+        # Enforced: the loose one refused, the twin admitted without a word; no label, so
+        # the warn policy (in use by other tenants, or not) is not evaluated here.
+        await eventually(lambda: settled(refused_by_resources, False), 60, "resources enforced")
+        assert await outcome(twin) == ("admitted", [])
+
+        # Switched to warn: the label comes, the loose one is admitted with the warning.
+        await apply_tenant(kube, tenant(name, guardrails=warned_))
+        await eventually(lambda: settled(warned_about_resources, True), 60, "resources warned")
+        assert (await labels())[label] == "true"
+        assert await outcome(twin) == ("admitted", [])
+
+        # Switched back: refused again, and no warnings for anything (the label is gone).
+        await apply_tenant(kube, tenant(name, guardrails=enforced))
+        await eventually(lambda: settled(refused_by_resources, False), 60, "resources enforced")
+        assert await outcome(twin) == ("admitted", [])
+    # The warn policy is still there (the other tenant's), bound by the label alone.
+    binding = await kube.get(ADMISSION, "ValidatingAdmissionPolicyBinding", WARN_POLICY)
+    selector = binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
+    assert {"key": label, "operator": "Exists"} in selector, selector
+    assert mode_label("pods", "warn") in await labels_of(kube, f"{name}w-dev")
 
 
 async def test_node_ports_and_load_balancers_follow_the_quota(

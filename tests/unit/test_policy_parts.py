@@ -24,6 +24,8 @@ from mooring.api.tenant import Environment, GuardrailOverride, Quota, Subjects, 
 from mooring.core.policy.admission import (
     admission_objects,
     denied_entry,
+    mode_labels,
+    mode_labels_of,
     policy,
 )
 from mooring.core.policy.cel import Program, quote, with_cached_patterns
@@ -477,6 +479,80 @@ def test_the_modes_in_use_decide_which_policies_exist() -> None:
     assert actions["pods-warn.guardrails.mooring.dev"] == ["Warn"]
     assert actions["pods-audit.guardrails.mooring.dev"] == ["Audit"]
     assert admission_objects(GuardrailSettings(default_mode="off")) == []
+
+
+def test_warn_and_audit_policies_are_bound_only_where_a_namespace_uses_their_mode() -> None:
+    settings_ = GuardrailSettings(rules=[RuleMode(rule="external-ips", mode="audit")])
+    objects = admission_objects(settings_, [tenant("a", {"image-tag": "warn"}), tenant("b")])
+    selectors = {
+        b["metadata"]["name"].split(".")[0]: b["spec"]["matchResources"]["namespaceSelector"]
+        for b in objects
+        if b["kind"] == "ValidatingAdmissionPolicyBinding"
+    }
+    tenant_namespaces = {"key": "mooring.dev/tenant", "operator": "Exists"}
+    # Enforce: every tenant namespace (without its context, a namespace refuses).
+    assert selectors["pods-enforce"] == {"matchExpressions": [tenant_namespaces]}
+    assert selectors["services-enforce"] == {"matchExpressions": [tenant_namespaces]}
+    assert selectors["pods-warn"] == {
+        "matchExpressions": [
+            tenant_namespaces,
+            {"key": "mooring.dev/guardrails-pods-warn", "operator": "Exists"},
+        ]
+    }
+    assert selectors["services-audit"] == {
+        "matchExpressions": [
+            tenant_namespaces,
+            {"key": "mooring.dev/guardrails-services-audit", "operator": "Exists"},
+        ]
+    }
+    # The labels come from each namespace's context: tenant a's, not tenant b's.
+    tenants = [tenant("a", {"image-tag": "warn"}), tenant("b")]
+    platform = PLATFORM.model_copy(update={"guardrails": settings_})
+    labels = {
+        name: mode_labels(
+            build_context(f"{name}-dev", platform, tenants=tenants, now=NOW)["spec"]["modes"]
+        )
+        for name in ("a", "b")
+    }
+    assert labels == {
+        "a": {
+            "mooring.dev/guardrails-pods-warn": "true",
+            "mooring.dev/guardrails-services-audit": "true",
+        },
+        "b": {"mooring.dev/guardrails-services-audit": "true"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("modes", "labels"),
+    [
+        ({}, {}),
+        ({"image-tag": "enforce", "external-ips": "off"}, {}),
+        ({"resources": "warn", "image-tag": "warn"}, {"mooring.dev/guardrails-pods-warn": "true"}),
+        (
+            {"resources": "audit", "ingress-hosts": "warn"},
+            {
+                "mooring.dev/guardrails-ingresses-warn": "true",
+                "mooring.dev/guardrails-pods-audit": "true",
+            },
+        ),
+        ({"no-such-rule": "warn"}, {}),
+    ],
+    ids=[
+        "no modes, no labels",
+        "enforce and off need none",
+        "two pod rules warn: one label",
+        "one label per target and mode",
+        "an unknown rule counts for nothing",
+    ],
+)
+def test_a_namespaces_mode_labels_follow_its_modes(
+    modes: dict[str, str], labels: dict[str, str]
+) -> None:
+    assert mode_labels(modes) == labels
+    # Read back from a namespace's labels, the others left out (the lab's, the tenant's).
+    on_namespace = {**labels, "mooring.dev/tenant": "a", "mooring.dev/guardrails-lab": "x"}
+    assert mode_labels_of(on_namespace) == labels
 
 
 def test_a_rules_validation_applies_only_where_the_context_gives_it_that_mode() -> None:

@@ -24,6 +24,11 @@ LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY: Final = "mooring"
 LABEL_COMPONENT: Final = f"{DOMAIN}/component"
 LABEL_DATABASE: Final = f"{DOMAIN}/database"
+# On a tenant namespace, kept by the operator from its GuardrailContext: some rule of a
+# target has a warn or audit mode there (mooring.dev/guardrails-pods-warn: "true"). The
+# warn and audit policies are bound by it, so a namespace that only enforces does not pay
+# for evaluating them on every request (core.policy.admission.mode_labels).
+LABEL_GUARDRAILS_PREFIX: Final = f"{DOMAIN}/guardrails-"
 
 FINALIZER: Final = f"{DOMAIN}/finalizer"
 ANNOTATION_ROTATE: Final = f"{DOMAIN}/rotate-password"

@@ -9,8 +9,9 @@ then calls the services:
   someone edits a managed policy or binding;
 - contexts: services.admission.sync_contexts, when an input changes and at the moment the
   next PolicyException expires, so that an expired exception stops applying at admission
-  when it stops applying in `mooring check` and in the audit; a Tenant whose hostname
-  claim another tenant holds gets a Warning Event (HostnameRefused);
+  when it stops applying in `mooring check` and in the audit (with each namespace's labels
+  that bind the warn and audit policies where its context uses those modes); a Tenant
+  whose hostname claim another tenant holds gets a Warning Event (HostnameRefused);
 - audits: services.audit.audit_namespace, for a namespace whose workloads or context
   changed, and for every tenant namespace periodically; one PolicyReport per namespace,
   and the violations by rule and tenant as metrics.
@@ -36,6 +37,7 @@ from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig, PlatformC
 from mooring.api.tenant import Tenant
 from mooring.core.policy.admission import API_VERSION as ADMISSION_API
 from mooring.core.policy.admission import LABELS as ADMISSION_LABELS
+from mooring.core.policy.admission import mode_labels_of
 from mooring.core.policy.context import CONTEXT_NAME
 from mooring.core.policy.engine import Engine
 from mooring.kube.client import Kube, KubeError
@@ -101,6 +103,8 @@ class Guardrails:
     tenant_generations: dict[str, tuple[Any, bool]] = field(default_factory=dict)
     exceptions: dict[tuple[str, str], PolicyException] = field(default_factory=dict)
     namespaces: dict[str, str] = field(default_factory=dict)  # tenant namespace -> tenant
+    # tenant namespace -> its mode labels, as last seen (someone removing one: restored)
+    mode_labels: dict[str, dict[str, str]] = field(default_factory=dict)
     problems: dict[tuple[str, str], str] = field(default_factory=dict)
     # Work to do.
     policies_dirty: bool = True
@@ -191,14 +195,20 @@ class Guardrails:
         tenant = (meta.get("labels") or {}).get(names.LABEL_TENANT)
         if event_type == "DELETED" or meta.get("deletionTimestamp") or not tenant:
             tenant = None
-        if self.namespaces.get(name) == tenant:
+        labels = mode_labels_of(meta.get("labels")) if tenant is not None else {}
+        same_tenant = self.namespaces.get(name) == tenant
+        if same_tenant and self.mode_labels.get(name, {}) == labels:
             return  # phase, annotations: nothing the guardrails read
         if tenant is None:
             self.namespaces.pop(name, None)
+            self.mode_labels.pop(name, None)
         else:
             self.namespaces[name] = str(tenant)
+            self.mode_labels[name] = labels
+        # Mode labels alone (ours, or someone's edit): compared with the context's modes.
         self.contexts_for.add(name)
-        self.namespaces_dirty.add(name)
+        if not same_tenant:
+            self.namespaces_dirty.add(name)
         self.wake.set()
 
     def _on_guardrailcontext(self, event_type: str, obj: Obj) -> None:
@@ -321,6 +331,7 @@ class Guardrails:
             ):
                 log.warning("guardrails: %s", message)
             contexts = self.informers["GuardrailContext"]
+            namespace_objects = self.informers["Namespace"]
             failed: set[str] = set()
             changed, errors = await admission.sync_contexts(
                 self.kube,
@@ -329,6 +340,7 @@ class Guardrails:
                 lambda namespace: contexts.get(namespace, CONTEXT_NAME),
                 only=some,
                 failed=failed,
+                namespaces=lambda namespace: namespace_objects.get(None, namespace),
             )
             GUARDRAIL_CONTEXT_WRITES.inc(len(changed))
             namespaces.update(changed)

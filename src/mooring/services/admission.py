@@ -1,7 +1,8 @@
 """Keep the guardrails' admission side current: policies, bindings and GuardrailContexts.
 
 Side effects: server-side apply and prune of ValidatingAdmissionPolicies and their
-bindings; server-side apply of one GuardrailContext per tenant namespace; PolicyException
+bindings; server-side apply of one GuardrailContext per tenant namespace, and the labels
+on that namespace that bind the warn and audit policies (merge patches); PolicyException
 status. Three steps, as every service: gather (the caller's informers, or `gather`),
 decide (core.policy: admission_objects, build_context), act (apply, prune, status).
 Each step keeps going past a failure and reports it.
@@ -25,7 +26,13 @@ from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig, PlatformC
 from mooring.api.tenant import Tenant
 from mooring.core.hostnames import Holdings, holdings
 from mooring.core.plan import drifted
-from mooring.core.policy.admission import API_VERSION, MANAGED_SELECTOR, admission_objects
+from mooring.core.policy.admission import (
+    API_VERSION,
+    MANAGED_SELECTOR,
+    admission_objects,
+    mode_labels,
+    mode_labels_of,
+)
 from mooring.core.policy.context import CONTEXT_NAME, build_context, next_expiry
 from mooring.kube.client import Kube, KubeError, describe
 from mooring.kube.events import post_event
@@ -210,13 +217,19 @@ async def sync_contexts(
     current: Mapping[str, Obj] | Callable[[str], Obj | None] | None = None,
     only: Iterable[str] | None = None,
     failed: set[str] | None = None,
+    namespaces: Callable[[str], Obj | None] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Apply each tenant namespace's GuardrailContext where it differs (of those in `only`,
-    when given).
+    when given), and the namespace's mode labels (mode_labels of the context's modes).
 
     `current`: the GuardrailContext of a namespace now (an informer's view, as a mapping or
-    a lookup); read when not given. Returns the namespaces whose context changed, and the
-    errors met.
+    a lookup); read when not given. `namespaces`: the Namespace object (a lookup into an
+    informer's view); read when not given. Returns the namespaces whose context changed,
+    and the errors met.
+
+    A label is added before the context that uses its mode is written, and removed after
+    the context that stops using it: a warning or audit policy is bound to the namespace
+    whenever its context may ask for it. (The enforce policies do not depend on labels.)
     """
     changed: list[str] = []
     errors: list[str] = []
@@ -231,16 +244,46 @@ async def sync_contexts(
                 names.API_VERSION, "GuardrailContext", CONTEXT_NAME, namespace
             )
         )
-        if existing is not None and not drifted(obj, existing) and _same_spec(obj, existing):
-            continue
+        ns = (
+            namespaces(namespace)
+            if namespaces is not None
+            else await kube.get_or_none("v1", "Namespace", namespace)
+        )
+        wanted = mode_labels(obj["spec"].get("modes") or {})
+        have = mode_labels_of(((ns or {}).get("metadata") or {}).get("labels"))
+        adding = {k: v for k, v in wanted.items() if have.get(k) != v}
+        removing = {k: None for k in have if k not in wanted}
         try:
-            await kube.apply(obj)
-            changed.append(namespace)
+            if adding and ns is not None:
+                await _label(kube, namespace, {**adding, **removing})
+                removing = {}
+            if not (
+                existing is not None and not drifted(obj, existing) and _same_spec(obj, existing)
+            ):
+                await kube.apply(obj)
+                changed.append(namespace)
+            if removing and ns is not None:
+                await _label(kube, namespace, removing)
         except KubeError as error:
             errors.append(str(error))
             if failed is not None:
                 failed.add(namespace)
     return changed, errors
+
+
+def _mode_labels_of(namespace: Obj | None) -> dict[str, str]:
+    labels = ((namespace or {}).get("metadata") or {}).get("labels") or {}
+    return {
+        str(k): str(v)
+        for k, v in labels.items()
+        if str(k).startswith(names.LABEL_GUARDRAILS_PREFIX)
+    }
+
+
+async def _label(kube: Kube, namespace: str, labels: Mapping[str, str | None]) -> None:
+    # A merge patch of these labels alone (None removes one): the tenant's reconcile applies
+    # the rest of the namespace, and its server-side apply leaves these alone.
+    await kube.patch("v1", "Namespace", namespace, {"metadata": {"labels": dict(labels)}})
 
 
 def _same_spec(desired: Obj, existing: Obj) -> bool:

@@ -2,7 +2,12 @@
 
 One policy per target and mode, `<target>-<mode>.guardrails.mooring.dev` (for example
 pods-enforce), bound with that mode's action (enforce is Deny, warn is Warn, audit is
-Audit) to every tenant namespace (label mooring.dev/tenant). Its params is the
+Audit). The enforce policies are bound to every tenant namespace (label
+mooring.dev/tenant: without its context, a namespace refuses what they judge); the warn
+and audit ones only to the tenant namespaces where some rule of their target has that mode
+(label mooring.dev/guardrails-<target>-<mode>, which the operator keeps from the
+namespace's context: mode_labels), so that where every rule enforces, a request meets one
+policy, not two or three. Its params is the
 namespace's GuardrailContext, which says each rule's mode there (`spec.modes`, from the
 platform and the tenant: context.effective_mode).
 
@@ -41,7 +46,7 @@ group cannot see the validation's result): see docs/benchmarks.md for what it co
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mooring.api import names
@@ -49,7 +54,7 @@ from mooring.api.guardrails import MODES, GuardrailSettings, Mode
 from mooring.api.tenant import Tenant
 from mooring.core.policy.cel import quote
 from mooring.core.policy.context import CONTEXT_API_VERSION, CONTEXT_KIND, CONTEXT_NAME
-from mooring.core.policy.rules import ALL, Rule, exceptions_expression, let
+from mooring.core.policy.rules import ALL, BY_ID, Rule, exceptions_expression, let
 from mooring.core.policy.targets import TARGETS, Target
 
 KubeObject = dict[str, Any]
@@ -176,7 +181,41 @@ def policy(target: Target, mode: Mode, rules: Sequence[Rule]) -> KubeObject:
     }
 
 
+# Modes whose policies are bound only where they are in use (enforce: everywhere).
+LABELLED_MODES: tuple[Mode, ...] = ("warn", "audit")
+
+
+def mode_label(target: str, mode: Mode) -> str:
+    """The namespace label that binds the `<target>-<mode>` policy (warn and audit)."""
+    return f"{names.LABEL_GUARDRAILS_PREFIX}{target}-{mode}"
+
+
+MODE_LABELS = frozenset(mode_label(t.name, m) for t in TARGETS for m in LABELLED_MODES)
+
+
+def mode_labels_of(labels: Mapping[str, Any] | None) -> dict[str, str]:
+    """The mode labels among a namespace's labels."""
+    return {str(k): str(v) for k, v in (labels or {}).items() if k in MODE_LABELS}
+
+
+def mode_labels(modes: Mapping[str, Any]) -> dict[str, str]:
+    """Pure: the labels of a namespace whose rules have these modes (its GuardrailContext's
+    `spec.modes`): one per target and mode of LABELLED_MODES that some rule has there."""
+    labels: dict[str, str] = {}
+    for rule_id, mode in modes.items():
+        rule = BY_ID.get(rule_id)
+        if rule is not None and mode in LABELLED_MODES:
+            labels[mode_label(rule.target.name, mode)] = "true"
+    return dict(sorted(labels.items()))
+
+
 def binding(target: Target, mode: Mode) -> KubeObject:
+    # Every tenant namespace; for warn and audit, only those whose context uses the mode
+    # for a rule of the target (their label): elsewhere the policy would find nothing to
+    # say, at the cost of its evaluation (three conversions of the object) per request.
+    selector: list[dict[str, Any]] = [{"key": names.LABEL_TENANT, "operator": "Exists"}]
+    if mode in LABELLED_MODES:
+        selector.append({"key": mode_label(target.name, mode), "operator": "Exists"})
     return {
         "apiVersion": API_VERSION,
         "kind": "ValidatingAdmissionPolicyBinding",
@@ -194,11 +233,7 @@ def binding(target: Target, mode: Mode) -> KubeObject:
                 "name": CONTEXT_NAME,
                 "parameterNotFoundAction": "Deny" if mode == "enforce" else "Allow",
             },
-            "matchResources": {
-                "namespaceSelector": {
-                    "matchExpressions": [{"key": names.LABEL_TENANT, "operator": "Exists"}]
-                }
-            },
+            "matchResources": {"namespaceSelector": {"matchExpressions": selector}},
         },
     }
 
