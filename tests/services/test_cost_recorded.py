@@ -409,3 +409,39 @@ def test_mooring_cost_backfill_writes_blocks_and_says_what_it_recorded(
     code, output = run(END, START)
     assert code != 0
     assert "nothing to backfill: the end" in output, output
+
+
+def test_mooring_cost_backfill_of_the_derived_rules_reads_the_base_rules_series(
+    servers: dict[str, str], tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from mooring.cli.main import cli
+
+    def run(url: str) -> tuple[int, str]:
+        done = CliRunner().invoke(
+            cli,
+            [
+                "cost",
+                "backfill",
+                "--rules",
+                "derived",
+                "--prometheus",
+                url,
+                "--start",
+                START.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "--end",
+                (END + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "--output-dir",
+                str(tmp_path / "out"),
+            ],
+        )
+        return done.exit_code, done.output
+
+    code, output = run(servers["older"])  # the base rules' history, no derived one
+    assert code == 0, output
+    assert f"recorded {HOURS + 1} steps" in output, output
+    assert any((block / "meta.json").is_file() for block in (tmp_path / "out/blocks").iterdir())
+    code, output = run(servers["raw"])  # no base rules' history to derive from
+    assert code != 0
+    assert "holds no base cost rules' samples" in output, output
