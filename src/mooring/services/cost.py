@@ -669,8 +669,10 @@ async def measure_window(
         inputs.notes.append(f"From Prometheus at {url}: {sources_text}; {chosen.note}.")
     else:
         also = f" (raw: {sources_text})" if sources_text else ""
+        # How the recorded part was read, said beside it (before the raw parts).
+        recorded, sep, rest = chosen.note.partition("; ")
         how = f" ({levels.note})" if levels is not None and levels.note else ""
-        inputs.notes.append(f"From Prometheus at {url}: {chosen.note}{how}{also}.")
+        inputs.notes.append(f"From Prometheus at {url}: {recorded}{how}{sep}{rest}{also}.")
     if not usage:
         inputs.notes.append(
             "No usage metrics (container_cpu_usage_seconds_total, "
