@@ -670,9 +670,9 @@ async def measure_window(
     else:
         also = f" (raw: {sources_text})" if sources_text else ""
         # How the recorded part was read, said beside it (before the raw parts).
-        recorded, sep, rest = chosen.note.partition("; ")
+        first, sep, rest = chosen.note.partition("; ")
         how = f" ({levels.note})" if levels is not None and levels.note else ""
-        inputs.notes.append(f"From Prometheus at {url}: {recorded}{how}{sep}{rest}{also}.")
+        inputs.notes.append(f"From Prometheus at {url}: {first}{how}{sep}{rest}{also}.")
     if not usage:
         inputs.notes.append(
             "No usage metrics (container_cpu_usage_seconds_total, "
