@@ -19,7 +19,7 @@ import asyncio
 import shutil
 import subprocess
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -232,10 +232,10 @@ def test_the_derived_rules_record_the_base_rules_sums_step_by_step(
     base_beat = found[(f"__name__={heartbeat(HOUR)}",)]
     assert recorded.pop(heartbeats[0]) == base_beat  # the same steps, once each
     assert set(recorded) == set(expected)
-    for key, steps in expected.items():
-        assert set(recorded[key]) == set(steps), key
-        for step, value in steps.items():
-            assert float(recorded[key][step]) == pytest.approx(value, rel=1e-12), key
+    for key, sums_by_step in expected.items():
+        assert set(recorded[key]) == set(sums_by_step), key
+        for step, total in sums_by_step.items():
+            assert float(recorded[key][step]) == pytest.approx(total, rel=1e-12), key
 
 
 def report(url: str, by: str, buckets: list[Bucket], pools: bool = False) -> Report:
@@ -445,3 +445,62 @@ def test_mooring_cost_backfill_of_the_derived_rules_reads_the_base_rules_series(
     code, output = run(servers["raw"])  # no base rules' history to derive from
     assert code != 0
     assert "holds no base cost rules' samples" in output, output
+
+
+def test_prometheus_evaluating_the_group_gives_the_derived_rules_the_base_samples_of_the_same_evaluation(  # noqa: E501
+    tmp_path: Path,
+) -> None:
+    """The derived rules rely on Prometheus evaluating a group's rules in order, a later
+    rule seeing an earlier one's samples of the same evaluation: the derived heartbeat
+    (over the base heartbeat) then holds the same step at the same instant, every time."""
+    import time
+
+    from mooring.core.cost.recorded import rule_file
+    from mooring.devcluster.cluster import free_port, http_ok
+    from mooring.devcluster.prometheus import prometheus_binary
+
+    step = timedelta(seconds=10)
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rule_file(step), sort_keys=False))
+    config = {"global": {"evaluation_interval": "10s"}, "rule_files": ["rules.yaml"]}
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [
+            prometheus_binary(),
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not http_ok(f"{url}/-/ready") and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+        async def beats() -> dict[str, list[tuple[float, str]]]:
+            async with Prometheus(url) as client:
+                result = await client.query(
+                    '{__name__=~"mooring_cost:.*step_end_seconds:10s"}[5m]', datetime.now(UTC)
+                )
+            return {
+                s["metric"]["__name__"]: [(float(t), v) for t, v in s["values"]] for s in result
+            }
+
+        found: dict[str, list[tuple[float, str]]] = {}
+        while time.monotonic() < deadline + 40:
+            found = asyncio.run(beats())
+            if len(found.get(heartbeat(step), [])) >= 3:
+                break
+            time.sleep(2)
+        base = found.get(heartbeat(step), [])
+        assert len(base) >= 3, found
+        derived = dict(found.get(heartbeat(step, derived=True), []))
+        # every evaluation but the last (it may be under way): the same step, same instant
+        assert [(t, derived.get(t)) for t, _ in base[:-1]] == base[:-1], found
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
