@@ -12,8 +12,11 @@ with `mooring cost backfill`'s function (services/cost_rules.py: each rule's exp
 day-long range queries, written with promtool `create-blocks-from openmetrics`), as a
 platform does after installing them (docs/cost.md), in `--backfill-parts` parts (each a
 turn of the benchmark lock with `--one-step`); the blocks are moved into the data folder
-and Prometheus compacts them (waited for until no two blocks overlap). Both steps are
-timed: a one-off cost, done once per data folder (marker files remember it).
+and Prometheus compacts them (waited for until no two blocks overlap). Then the derived
+rules (per namespace, per node) are backfilled from the base rules' series the folder
+holds (`--rules derived`; markers `derived-moved`, `derived-backfilled`), and compacted
+likewise (`--no-derived` leaves them out). Each step is timed: a one-off cost, done once
+per data folder (marker files remember it).
 
 Prints, in one run:
 - the one-off backfill of the rules and the compaction after it (when done in this run);
@@ -28,7 +31,7 @@ Prints, in one run:
 
 Usage: .venv/bin/python benchmarks/cost.py [--pods 10000] [--days 30] [--interval 1800]
        [--pods-per-tenant 10] [--data DIR (reuse history written before)]
-       [--backfill-parts N] [--one-step] [--by namespace,tenant] [--runs 3]
+       [--backfill-parts N] [--one-step] [--no-derived] [--by namespace,tenant] [--runs 3]
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import asyncio
 import json
 import math
 import os
+import pstats
 import shutil
 import statistics
 import subprocess
@@ -287,6 +291,40 @@ def backfill_cost_rules(data: Path, end: datetime, days: int, part: int, parts: 
         )
 
 
+def backfill_derived_rules(data: Path, end: datetime, days: int) -> None:
+    """The derived rules (per namespace, per node) backfilled from the base rules' series
+    the data folder holds (backfilled and compacted before), as `mooring cost backfill
+    --rules derived` does; the blocks moved into `data`. Prints the time."""
+    start, finish = backfill_span(end, days)
+    server = HistoryPrometheus(data)
+    began = time.monotonic()
+    try:
+        done = backfill_rules(
+            server.url, start, finish, data.parent / "derived", into=data, rules="derived"
+        )
+    finally:
+        server.stop()
+    (data / "derived-moved").write_text(f"{time.monotonic() - began:.1f}")
+    print(
+        f"one-off: the derived cost rules backfilled from the base ones ({start:%m-%d %H:%M} to "
+        f"{finish:%m-%d %H:%M}, {done.steps} steps, {done.samples} samples, "
+        f"{len(done.blocks)} blocks moved into the data folder): "
+        f"{time.monotonic() - began:.0f} s",
+        flush=True,
+    )
+
+
+def compact_derived(data: Path) -> None:
+    began = time.monotonic()
+    compact(data, quiet_for=60)
+    print(
+        f"one-off: {time.monotonic() - began:.0f} s for Prometheus to compact the derived "
+        "rules' blocks with the rest (of which 60 s waiting for it to settle)",
+        flush=True,
+    )
+    (data / "derived-backfilled").write_text("done")
+
+
 def compact_rules(data: Path, end: datetime) -> None:
     began = time.monotonic()
     compact(data, quiet_for=60)
@@ -383,10 +421,14 @@ async def prepare_cluster(kube: Kube, pods: int, prometheus: str) -> None:
     )
 
 
-def whole_report(kubeconfig: Path, prometheus: str, at: datetime, by: str) -> tuple[float, int]:
-    """`mooring cost report` as a process of its own: wall seconds and peak RSS bytes."""
+def whole_report(
+    kubeconfig: Path, prometheus: str, at: datetime, by: str, profile: Path | None = None
+) -> tuple[float, int]:
+    """`mooring cost report` as a process of its own: wall seconds and peak RSS bytes
+    (`profile`: under cProfile, its statistics written there)."""
+    profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
     command = [
-        sys.executable, "-m", "mooring.cli", "cost", "report",
+        sys.executable, *profiler, "-m", "mooring.cli", "cost", "report",
         "--kubeconfig", str(kubeconfig), "--prometheus", prometheus,
         "--window", "30d", "--step", "1h", "--by", by,
         "-o", "json", "--write", os.devnull,
@@ -409,7 +451,8 @@ async def promql_floor(prometheus: str, at: datetime, by: str) -> tuple[float, i
     window = parse_window("30d", at, timedelta(hours=1))
     inputs = Inputs(window, window.buckets())
     async with Prometheus(prometheus, record=True) as client:
-        await measure_window(client, prometheus, inputs, {}, by, False, lambda *_: None)
+        # The benchmark's platform has no node pools: per namespace where recorded so.
+        await measure_window(client, prometheus, inputs, {}, by, False, lambda *_: None, False)
         calls = list(client.calls or [])
     async with Prometheus(prometheus) as client:
         limit = asyncio.Semaphore(4)  # as the report: services.cost.CONCURRENT_QUERIES
@@ -471,6 +514,16 @@ def main() -> None:
     parser.add_argument(
         "--by", default="namespace,tenant", help="the report's groupings, comma-separated"
     )
+    parser.add_argument(
+        "--no-derived",
+        dest="derived",
+        action="store_false",
+        help="do not backfill the derived (per-namespace) rules: reports then read the base "
+        "rules' series per namespace and node, as on older installs",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also one report under cProfile, printed"
+    )
     args = parser.parse_args()
     PODS_PER_TENANT = args.pods_per_tenant
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
@@ -509,6 +562,18 @@ def main() -> None:
             print(f"uptime: {_uptime()}", flush=True)
             if args.one_step:
                 return
+        if args.derived and not (data / "derived-moved").is_file():
+            print(f"uptime: {_uptime()}", flush=True)
+            backfill_derived_rules(data, end, args.days)
+            print(f"uptime: {_uptime()}", flush=True)
+            if args.one_step:
+                return
+        if args.derived and not (data / "derived-backfilled").is_file():
+            print(f"uptime: {_uptime()}", flush=True)
+            compact_derived(data)
+            print(f"uptime: {_uptime()}", flush=True)
+            if args.one_step:
+                return
         groupings = args.by.split(",")
         prometheus = HistoryPrometheus(data)
         cluster = DevCluster(root / "cluster", NodeShape(count=NODES, cpu="64", memory="256Gi"))
@@ -525,6 +590,12 @@ def main() -> None:
                 for at in (end, earlier)
                 for by in groupings
             }
+            if args.profile:
+                for at in (end, earlier):
+                    path = root / "report.prof"
+                    whole_report(cluster.kubeconfig_path, prometheus.url, at, groupings[0], path)
+                    print(f"profile of one report at {at.isoformat()} (not timed):")
+                    pstats.Stats(str(path)).sort_stats("cumulative").print_stats(30)
             floors = {
                 (at, by): [
                     asyncio.run(promql_floor(prometheus.url, at, by)) for _ in range(args.runs)

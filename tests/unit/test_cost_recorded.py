@@ -12,12 +12,15 @@ import pytest
 from mooring.core.cost.recorded import (
     NAMESPACE_GROUPINGS,
     Coverage,
+    by_namespace,
     clip,
+    derived_recordings,
     group_name,
     heartbeat,
     hours,
     metric,
     read_at,
+    recordings,
     rule_group,
     rules,
     split,
@@ -45,14 +48,15 @@ def test_the_group_runs_every_step_and_every_name_carries_the_step() -> None:
     assert {r["record"].rsplit(":", 1)[1] for r in group["rules"]} == {"5m"}
 
 
-def test_every_rule_reads_the_aligned_instant_half_a_step_back() -> None:
-    for rule in rules(HOUR):
+def test_every_base_rule_reads_the_aligned_instant_half_a_step_back() -> None:
+    for rule in (r.rule(HOUR) for r in recordings(HOUR)):
         assert rule["expr"].startswith("last_over_time((")
         assert rule["expr"].endswith(")[1h:1h] offset 30m)"), rule["record"]
 
 
 def test_the_rules_record_allocated_requested_used_and_capacity_per_resource() -> None:
-    recorded = {(r["record"], r.get("labels", {}).get("resource")) for r in rules(HOUR)}
+    base = [r.rule(HOUR) for r in recordings(HOUR)]
+    recorded = {(r["record"], r.get("labels", {}).get("resource")) for r in base}
     assert recorded == {
         ("mooring_cost:step_end_seconds:1h", None),
         ("namespace_node:mooring_cost_allocated:1h", "cpu"),
@@ -66,6 +70,42 @@ def test_the_rules_record_allocated_requested_used_and_capacity_per_resource() -
         ("node:mooring_cost_capacity:1h", "memory"),
         ("node:mooring_cost_capacity:1h", "gpu"),
     }
+
+
+def test_the_derived_rules_follow_the_base_rules_in_the_same_group() -> None:
+    names = [r["record"] for r in rule_group(HOUR)["rules"]]
+    assert names[-5:] == [
+        "mooring_cost:namespace_step_end_seconds:1h",
+        "namespace:mooring_cost_allocated:1h",
+        "namespace:mooring_cost_requested:1h",
+        "namespace:mooring_cost_used:1h",
+        "node:mooring_cost_allocated:1h",
+    ]
+    assert names[: len(names) - 5] == [r["record"] for r in rules(HOUR)][: len(names) - 5]
+    assert len(names) == 16
+
+
+def test_the_derived_rules_sum_the_base_sample_of_their_own_evaluation() -> None:
+    exprs = {r["record"]: r["expr"] for r in rules(HOUR) if "labels" not in r}
+    assert exprs["namespace:mooring_cost_allocated:1h"] == (
+        "sum by (namespace, resource) "
+        "(last_over_time(namespace_node:mooring_cost_allocated:1h[30m]))"
+    )
+    assert exprs["node:mooring_cost_allocated:1h"] == (
+        "sum by (node, resource) (last_over_time(namespace_node:mooring_cost_allocated:1h[30m]))"
+    )
+    assert exprs["mooring_cost:namespace_step_end_seconds:1h"] == (
+        "last_over_time(mooring_cost:step_end_seconds:1h[30m])"
+    )
+    assert all(r.derived for r in derived_recordings(timedelta(minutes=5)))
+    assert "[150s]" in derived_recordings(timedelta(minutes=5))[1].expression
+
+
+def test_the_base_rules_are_those_of_older_installs() -> None:
+    # Histories backfilled before the derived rules keep their names and expressions.
+    assert recordings(HOUR)[0].record == "mooring_cost:step_end_seconds:1h"
+    assert not any(r.derived for r in recordings(HOUR))
+    assert len(recordings(HOUR)) == 11
 
 
 def test_allocation_is_per_namespace_and_node_from_both_request_sources() -> None:
@@ -167,6 +207,56 @@ def test_buckets_are_clipped_to_a_part_keeping_their_index() -> None:
 
 def test_the_heartbeat_is_named_for_its_step() -> None:
     assert heartbeat(HOUR) == "mooring_cost:step_end_seconds:1h"
+    assert heartbeat(HOUR, derived=True) == "mooring_cost:namespace_step_end_seconds:1h"
+
+
+def test_per_namespace_reads_resource_hours_of_the_derived_series() -> None:
+    assert hours("allocated", timedelta(days=1), HOUR, "namespace") == (
+        "sum_over_time(namespace:mooring_cost_allocated:1h[86400s])"
+    )
+    assert hours("allocated", HOUR, HOUR, "node").startswith("sum_over_time(node:mooring_cost_all")
+
+
+# -- per namespace, or per namespace and node ------------------------------------------------------
+
+
+def test_a_window_the_derived_rules_cover_is_read_per_namespace() -> None:
+    chosen = by_namespace(WINDOW, covered(1, 48), pools=False)
+    assert (chosen.before, chosen.recorded, chosen.after) == (None, WINDOW, None)
+    assert chosen.note == "per namespace for 2026-11-01T00:00:00Z .. 2026-11-03T00:00:00Z"
+
+
+def test_with_node_pools_the_window_is_read_per_namespace_and_node() -> None:
+    chosen = by_namespace(WINDOW, covered(1, 48), pools=True)
+    assert (chosen.before, chosen.recorded, chosen.after) == (WINDOW, None, None)
+    assert "node pools price nodes apart" in chosen.note
+
+
+def test_steps_before_the_derived_rules_history_are_read_per_namespace_and_node() -> None:
+    chosen = by_namespace(WINDOW, covered(30, 47), pools=False)
+    assert chosen.before is not None and chosen.recorded is not None and chosen.after is not None
+    assert (chosen.before.start, chosen.before.end) == (WINDOW.start, START + 29 * HOUR)
+    assert (chosen.recorded.start, chosen.recorded.end) == (START + 29 * HOUR, START + 47 * HOUR)
+    assert (chosen.after.start, chosen.after.end) == (START + 47 * HOUR, WINDOW.end)
+    assert chosen.note.count("per namespace and node for") == 2
+
+
+@pytest.mark.parametrize(
+    ("coverage", "reason"),
+    [
+        (None, "no per-namespace series namespace:mooring_cost_allocated:1h"),
+        (covered(100, 120), "no per-namespace series"),
+        (covered(1, 48, count=96), "recorded more than once"),
+        (covered(1, 48, count=40), "with gaps: 40 samples of mooring_cost:namespace_step_end"),
+    ],
+    ids=["older rules", "none in the window", "recorded twice", "a gap"],
+)
+def test_derived_steps_not_recorded_once_each_are_read_per_namespace_and_node(
+    coverage: Coverage | None, reason: str
+) -> None:
+    chosen = by_namespace(WINDOW, coverage, pools=False)
+    assert (chosen.before, chosen.recorded, chosen.after) == (WINDOW, None, None)
+    assert chosen.note.startswith("per namespace and node (") and reason in chosen.note, chosen.note
 
 
 def test_a_backfill_ends_before_the_rules_first_own_step() -> None:

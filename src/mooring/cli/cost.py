@@ -440,6 +440,16 @@ def rules(step: str, namespace: str | None, labels: tuple[str, ...]) -> None:
     "data folder).",
 )
 @click.option(
+    "--rules",
+    "which",
+    type=click.Choice(["base", "derived"]),
+    default="base",
+    show_default=True,
+    help="base: the rules per namespace and node, from the raw samples; derived: the rules "
+    "per namespace and per node, from the base rules' series (once Prometheus holds them: "
+    "backfill base first, move its blocks in, then derived).",
+)
+@click.option(
     "--hours-per-query",
     default=24,
     show_default=True,
@@ -453,11 +463,13 @@ def backfill(
     end: str | None,
     step: str,
     output: Path,
+    which: str,
     hours_per_query: int,
 ) -> None:
     """Record the cost rules' history from the raw samples Prometheus already holds:
     install the rules first, then backfill; move the blocks written into Prometheus's data
-    folder (it loads them within a minute).
+    folder (it loads them within a minute). Then the same with `--rules derived`: the
+    per-namespace and per-node rules, from the base rules' series (seconds, not minutes).
 
     Each rule's expression is asked once per day of history (a range query at the rules'
     step), written as OpenMetrics at the instants the rule would have recorded it, and
@@ -471,17 +483,23 @@ def backfill(
         if end is not None:
             until = _time(end)
         else:
-            first = asyncio.run(first_evaluation(prometheus_url, sample, datetime.now(UTC)))
+            derived = which == "derived"
+            first = asyncio.run(
+                first_evaluation(prometheus_url, sample, datetime.now(UTC), derived)
+            )
             if first is None:
                 err.print(
                     f"error: Prometheus at {prometheus_url} has not evaluated the cost rules "
-                    f"({heartbeat(sample)} has no sample): install them first (`mooring cost "
-                    "rules`), or give --end",
+                    f"({heartbeat(sample, derived)} has no sample): install them first "
+                    "(`mooring cost rules`), or give --end",
                     markup=False,
                 )
                 sys.exit(EXIT_USAGE)
             until = backfill_end(first, sample)
-        say(f"backfilling {group_name(sample)} from {begin.isoformat()} to {until.isoformat()}")
+        say(
+            f"backfilling {group_name(sample)} ({which} rules) from {begin.isoformat()} to "
+            f"{until.isoformat()}"
+        )
         bar = _Bar()
         with bar.progress:
             done = backfill_rules(
@@ -492,6 +510,7 @@ def backfill(
                 sample,
                 span=timedelta(hours=hours_per_query),
                 progress=bar,
+                rules=which,
             )
     except (BackfillError, PrometheusError) as error:
         err.print(f"error: {error}", markup=False)
@@ -500,6 +519,11 @@ def backfill(
         f"recorded {done.steps} steps ({done.samples} samples) as {len(done.blocks)} blocks "
         f"in {output / 'blocks'}: move them into "
         "Prometheus's data folder (--storage.tsdb.path); it loads them within a minute"
+        + (
+            "; then run this again with --rules derived (the per-namespace series, from these)"
+            if which == "base"
+            else ""
+        )
     )
 
 

@@ -18,7 +18,7 @@ Where the figures come from is decided once per run and said plainly in `Inputs.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -46,6 +46,7 @@ from mooring.core.cost.recorded import (
     NAMESPACE_GROUPINGS,
     Coverage,
     Split,
+    by_namespace,
     clip,
     coverage_queries,
     heartbeat,
@@ -289,11 +290,14 @@ async def measure(
 # -- recorded series ----------------------------------------------------------------------------
 
 
-async def recorded_coverage(prometheus: Prometheus, window: Window) -> Coverage | None:
-    """Which steps of the window the cost rules recorded (None: no heartbeat at all)."""
-    texts, at = coverage_queries(window)
+async def recorded_coverage(
+    prometheus: Prometheus, window: Window, derived: bool = False
+) -> Coverage | None:
+    """Which steps of the window the cost rules recorded (None: no heartbeat at all);
+    `derived`: the per-namespace rules."""
+    texts, at = coverage_queries(window, derived)
     names = await prometheus.metric_names(window.start, at)
-    if heartbeat(window.step) not in names:
+    if heartbeat(window.step, derived) not in names:
         return None
     first, last, count = await asyncio.gather(*(prometheus.query(t, at) for t in texts.values()))
 
@@ -310,6 +314,8 @@ class Recorded:
     containers: list[ContainerHours]
     nodes: list[NodeHours]
     used: bool  # usage was recorded (else the rules found no usage metrics)
+    # Per namespace: what the containers were allocated per node (their lines have none).
+    node_allocated: list[NodeHours] = field(default_factory=list)
 
 
 async def measure_recorded(
@@ -388,6 +394,85 @@ async def measure_recorded(
     return Recorded(containers, nodes, measured)
 
 
+async def measure_namespaces(
+    prometheus: Prometheus,
+    part: Window,
+    pieces: Sequence[tuple[int, Bucket]],
+    count: int,
+    progress: Progress = _quiet,
+) -> Recorded:
+    """As `measure_recorded`, from the per-namespace series: allocated resource-hours per
+    namespace and bucket, requested and used over `part`, and per node (for idle) the
+    allocated and the capacity per bucket. Only where prices do not depend on the node."""
+    step = part.step
+    shift = read_at(part.end, step) - part.end
+    shifted = [Bucket(b.start + shift, b.end + shift) for _, b in pieces]
+    runs = plan(shifted)
+    runner = _Runner(prometheus, progress, 3 * len(runs) + 2)
+    progress("querying Prometheus (recorded)", 0, runner.total)
+
+    async def per_bucket(
+        kind: str, level: str, labels: tuple[str, ...]
+    ) -> dict[tuple[str, ...], list[float]]:
+        async def one(run: RangePlan) -> tuple[RangePlan, list[Series]]:
+            text = recorded_hours(kind, run.span, step, level)
+            if run.count == 1:
+                at = shifted[run.first].end
+                return run, await runner.run(lambda: prometheus.query(text, at))
+            params = run.params(shifted)
+            return run, await runner.run(lambda: prometheus.query_range(text, params))
+
+        values: dict[tuple[str, ...], list[float]] = {}
+        for run, result in await asyncio.gather(*(one(r) for r in runs)):
+            read_buckets(result, labels, run, shifted, values)
+        return {key: _placed(found, pieces, count) for key, found in values.items()}
+
+    async def total(kind: str) -> dict[tuple[str, ...], float]:
+        text = recorded_hours(kind, part.end - part.start, step, "namespace")
+        at = part.end + shift
+        result = await runner.run(lambda: prometheus.query(text, at))
+        return read_vector(result, ("namespace", "resource"))
+
+    allocated, on_nodes, capacity, requested, used = await asyncio.gather(
+        per_bucket("allocated", "namespace", ("namespace", "resource")),
+        per_bucket("allocated", "node", ("node", "resource")),
+        per_bucket("capacity", "node", ("node", "resource")),
+        total("requested"),
+        total("used"),
+    )
+    zero = [0.0] * count
+    measured = bool(used)
+    containers = [
+        ContainerHours(
+            namespace,
+            "",
+            "",
+            cpu=allocated.get((namespace, "cpu"), zero),
+            memory=allocated.get((namespace, "memory"), zero),
+            gpu=allocated.get((namespace, "gpu"), zero),
+            cpu_requested=requested.get((namespace, "cpu"), 0.0),
+            cpu_used=used.get((namespace, "cpu"), 0.0) if measured else None,
+            memory_requested=requested.get((namespace, "memory"), 0.0),
+            memory_used=used.get((namespace, "memory"), 0.0) if measured else None,
+        )
+        for namespace in sorted({key[0] for key in allocated} | {key[0] for key in requested})
+    ]
+
+    def per_node(values: dict[tuple[str, ...], list[float]]) -> list[NodeHours]:
+        return [
+            NodeHours(
+                node,
+                {},
+                values.get((node, "cpu"), zero),
+                values.get((node, "memory"), zero),
+                values.get((node, "gpu"), zero),
+            )
+            for node in sorted({key[0] for key in values})
+        ]
+
+    return Recorded(containers, per_node(capacity), measured, per_node(on_nodes))
+
+
 def _placed(values: list[float], pieces: Sequence[tuple[int, Bucket]], count: int) -> list[float]:
     full = [0.0] * count
     for (index, _), value in zip(pieces, values, strict=True):
@@ -418,32 +503,53 @@ async def gather_inputs(
     owners: bool = True,
     cluster: Cluster | None = None,
     by: str = "",
+    pools: bool = True,
 ) -> Inputs:
     """Everything allocation needs for the window, from the cluster (read now, unless
     `cluster` was read already) and Prometheus. `by`: the report's grouping; by namespace,
-    tenant, environment or cost centre, the recorded series serve the steps they cover."""
+    tenant, environment or cost centre, the recorded series serve the steps they cover.
+    `pools`: the platform prices node pools apart (then the per-namespace series, which
+    do not say on which nodes a namespace ran, are not read)."""
+    reading: asyncio.Future[Cluster] | None = None
     if cluster is None:
         assert kube is not None, "a cluster to read, or what was read of it"
         progress("reading the cluster", 0, 1)
-        cluster = await read_cluster(kube)
+        # Read while Prometheus answers: the pods are needed only once its answers are in.
+        reading = asyncio.ensure_future(read_cluster(kube))
+
+    async def pods_now() -> dict[tuple[str, str], PodInfo]:
+        read = cluster if reading is None else await reading
+        assert read is not None
+        return objects.pods_by_key(read.pods)
+
+    pods = asyncio.ensure_future(pods_now())
+    inputs = Inputs(window, buckets)
+    measured_any = False
+    try:
+        if prometheus_url is None:
+            inputs.notes.append(
+                "No Prometheus configured (spec.cost.prometheusUrl, or --prometheus): cost "
+                "is allocated from the requests of the pods running now, since they started; "
+                "pods that ended are not counted and usage is not measured."
+            )
+        else:
+            async with Prometheus(prometheus_url) as prometheus:
+                measured_any = await measure_window(
+                    prometheus, prometheus_url, inputs, pods, by, owners, progress, pools
+                )
+        current = await pods
+    finally:
+        for pending in (reading, pods):
+            if pending is not None and not pending.done():
+                pending.cancel()
+    if reading is not None:
+        cluster = reading.result()
         progress("reading the cluster", 1, 1)
-    inputs = Inputs(window, buckets, namespaces=objects.namespace_labels(cluster.namespaces))
-    current = objects.pods_by_key(cluster.pods)
+    assert cluster is not None
+    inputs.namespaces = objects.namespace_labels(cluster.namespaces)
     node_labels = {
         str(n["metadata"]["name"]): dict(n["metadata"].get("labels") or {}) for n in cluster.nodes
     }
-    measured_any = False
-    if prometheus_url is None:
-        inputs.notes.append(
-            "No Prometheus configured (spec.cost.prometheusUrl, or --prometheus): cost is "
-            "allocated from the requests of the pods running now, since they started; pods "
-            "that ended are not counted and usage is not measured."
-        )
-    else:
-        async with Prometheus(prometheus_url) as prometheus:
-            measured_any = await measure_window(
-                prometheus, prometheus_url, inputs, current, by, owners, progress
-            )
     if not measured_any:
         inputs.containers = objects.requested_containers(cluster.pods, window, buckets)
         inputs.pods = dict(current)
@@ -469,13 +575,16 @@ async def measure_window(
     prometheus: Prometheus,
     url: str,
     inputs: Inputs,
-    current: dict[tuple[str, str], PodInfo],
+    current: Mapping[tuple[str, str], PodInfo] | Awaitable[Mapping[tuple[str, str], PodInfo]],
     by: str,
     owners: bool,
     progress: Progress,
+    pools: bool = True,
 ) -> bool:
     """Fill `inputs` from Prometheus: the recorded series for the steps they cover (when
-    the grouping allows), raw queries for the rest. False: Prometheus had nothing."""
+    the grouping allows; per namespace where those series cover them and `pools` is
+    False, else per namespace and node), raw queries for the rest. False: Prometheus had
+    nothing. `current`: the pods the API server has now (or their coming, read meanwhile)."""
     window, buckets = inputs.window, inputs.buckets
     coverage = None
     if by in NAMESPACE_GROUPINGS:
@@ -485,17 +594,45 @@ async def measure_window(
     nodes: dict[str, NodeHours] = {}
     described: list[str] = []
     usage = False
-    if chosen.recorded is not None:
-        part = chosen.recorded
-        recorded = await measure_recorded(prometheus, part, clip(buckets, part), count, progress)
+    node_allocated: dict[str, NodeHours] = {}
+    levels: Split | None = None
+
+    async def recorded_parts() -> list[Recorded]:
+        nonlocal levels
+        if chosen.recorded is None:
+            return []
+        whole = chosen.recorded
+        derived = None if pools else await recorded_coverage(prometheus, whole, derived=True)
+        levels = by_namespace(whole, derived, pools)
+        parts = [(levels.before, False), (levels.recorded, True), (levels.after, False)]
+        return list(
+            await asyncio.gather(
+                *(
+                    (measure_namespaces if per_namespace else measure_recorded)(
+                        prometheus, part, clip(buckets, part), count, progress
+                    )
+                    for part, per_namespace in parts
+                    if part is not None
+                )
+            )
+        )
+
+    async def raw_part(raw: Window) -> tuple[list[tuple[int, Bucket]], Measured]:
+        pieces = clip(buckets, raw)
+        return pieces, await measure(prometheus, raw, [b for _, b in pieces], progress, owners)
+
+    # The recorded and the raw parts are asked at once; their answers are added in order.
+    recorded_answers, raw_answers = await asyncio.gather(
+        recorded_parts(),
+        asyncio.gather(*(raw_part(raw) for raw in (chosen.before, chosen.after) if raw)),
+    )
+    for recorded in recorded_answers:
         inputs.containers.extend(recorded.containers)
         _add_nodes(nodes, recorded.nodes)
-        usage = recorded.used
-    for raw in (chosen.before, chosen.after):
-        if raw is None:
-            continue
-        pieces = clip(buckets, raw)
-        measured = await measure(prometheus, raw, [b for _, b in pieces], progress, owners)
+        _add_nodes(node_allocated, recorded.node_allocated)
+        usage = usage or recorded.used
+    raws: list[Measured] = []
+    for pieces, measured in raw_answers:
         sources = measured.sources
         if sources.requests is None and not sources.usage:
             continue
@@ -511,7 +648,10 @@ async def measure_window(
             node.gpu = _placed(node.gpu, pieces, count)
         inputs.containers.extend(measured.containers)
         _add_nodes(nodes, measured.nodes)
-        _pods_from_prometheus(inputs, current, measured)
+        raws.append(measured)
+    known = current if isinstance(current, Mapping) else await current
+    for measured in raws:
+        _pods_from_prometheus(inputs, known, measured)
     if chosen.recorded is None and not described:
         inputs.notes.append(
             f"Prometheus at {url} has no container usage or request metrics for this "
@@ -519,16 +659,20 @@ async def measure_window(
             "they started."
         )
         return False
-    for key, info in current.items():
+    for key, info in known.items():
         inputs.pods.setdefault(key, info)
     inputs.nodes = [nodes[name] for name in sorted(nodes)]
+    inputs.node_allocated = [node_allocated[name] for name in sorted(node_allocated)]
     inputs.usage_measured = usage
     sources_text = "; ".join(dict.fromkeys(described))
     if chosen.recorded is None:
         inputs.notes.append(f"From Prometheus at {url}: {sources_text}; {chosen.note}.")
     else:
         also = f" (raw: {sources_text})" if sources_text else ""
-        inputs.notes.append(f"From Prometheus at {url}: {chosen.note}{also}.")
+        # How the recorded part was read, said beside it (before the raw parts).
+        first, sep, rest = chosen.note.partition("; ")
+        how = f" ({levels.note})" if levels is not None and levels.note else ""
+        inputs.notes.append(f"From Prometheus at {url}: {first}{how}{sep}{rest}{also}.")
     if not usage:
         inputs.notes.append(
             "No usage metrics (container_cpu_usage_seconds_total, "
@@ -538,7 +682,7 @@ async def measure_window(
 
 
 def _pods_from_prometheus(
-    inputs: Inputs, current: dict[tuple[str, str], PodInfo], measured: Measured
+    inputs: Inputs, current: Mapping[tuple[str, str], PodInfo], measured: Measured
 ) -> None:
     """Who each measured pod is: the API server's view when it still exists, else what
     Prometheus remembers (its node; its owner and labels from kube-state-metrics)."""
@@ -586,7 +730,10 @@ async def cost_report(
     """The allocation over the window, grouped `by`."""
     buckets = window.buckets(bucket)
     owners = by == "controller" or by.startswith("label:")
-    inputs = await gather_inputs(kube, window, buckets, prometheus_url, progress, owners, by=by)
+    pools = bool(platform.spec.prices.node_pools)
+    inputs = await gather_inputs(
+        kube, window, buckets, prometheus_url, progress, owners, by=by, pools=pools
+    )
     progress("allocating", 0, 1)
     result = aggregate(allocate(inputs, PriceBook(platform.spec.prices)), by, share_idle)
     progress("allocating", 1, 1)
@@ -644,6 +791,7 @@ async def month_figures(
             owners=False,
             cluster=cluster,
             by="tenant",
+            pools=bool(platform.spec.prices.node_pools),
         )
         return aggregate(allocate(inputs, book), "tenant", settings.share_idle)
 

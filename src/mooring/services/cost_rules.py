@@ -16,6 +16,10 @@ would have written it: the same expression, so the same values and labels, and o
 sample per step (see `core.cost.recorded.evaluations`). Prometheus still evaluates each
 expression at every step, which is most of the time (36 minutes for 30 days at 10,000
 pods, docs/benchmarks.md).
+
+The derived rules (per namespace and per node, over the base rules' series) are
+backfilled the same way, second (`rules="derived"`), once Prometheus holds the base rules'
+history: their expressions read the base series, not the raw samples, so this is cheap.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import yaml
 
 from mooring.core.cost.recorded import (
     Recording,
+    derived_recordings,
     evaluations,
     heartbeat,
     recordings,
@@ -72,11 +77,64 @@ def promtool() -> str:
     return binary
 
 
-async def first_evaluation(url: str, step: timedelta, now: datetime) -> datetime | None:
-    """When Prometheus began evaluating the rules (the end of the first step they
-    recorded, within the last 400 days), or None: they have recorded nothing."""
+RULES = ("base", "derived")
+
+
+async def base_instants(url: str, start: datetime, end: datetime, step: timedelta) -> list[int]:
+    """The instants (Unix seconds) in [start, end] at which the base rules wrote their
+    samples (their heartbeat's timestamps): where the derived rules are evaluated, as the
+    rules do, one group evaluation after another. Multiples of the step for a backfilled
+    history; the group's own phase for a history the rules recorded as they ran."""
+    span = f"{int((end - start).total_seconds()) + 1}s"
     async with Prometheus(url) as prometheus:
-        result = await prometheus.query(f"min_over_time({heartbeat(step)}[400d])", now)
+        result = await prometheus.query(f"{heartbeat(step)}[{span}]", end)
+    low, high = start.timestamp(), end.timestamp()
+    return sorted(
+        {
+            int(float(stamp))
+            for series in result
+            for stamp, _ in series.get("values") or []
+            if low <= float(stamp) <= high
+        }
+    )
+
+
+def even(instants: Sequence[int], size: int) -> list[list[int]]:
+    """Pure: `instants` cut where two in a row are not one step apart (a range query asks
+    evenly spaced instants)."""
+    runs: list[list[int]] = []
+    for instant in instants:
+        if runs and instant - runs[-1][-1] == size:
+            runs[-1].append(instant)
+        else:
+            runs.append([instant])
+    return runs
+
+
+RULES = ("base", "derived")
+
+
+async def base_recorded(url: str, start: datetime, end: datetime, step: timedelta) -> int:
+    """How many steps the base rules recorded at the instants a backfill over [start, end]
+    writes (all of them: the derived rules can be backfilled from them)."""
+    instants = evaluations(start, end, step)
+    if not instants:
+        return 0
+    span = f"{instants[-1] - instants[0] + 1}s"
+    at = datetime.fromtimestamp(instants[-1], UTC)
+    async with Prometheus(url) as prometheus:
+        result = await prometheus.query(f"count_over_time({heartbeat(step)}[{span}])", at)
+    return int(float(result[0]["value"][1])) if result else 0
+
+
+async def first_evaluation(
+    url: str, step: timedelta, now: datetime, derived: bool = False
+) -> datetime | None:
+    """When Prometheus began evaluating the rules (the end of the first step they
+    recorded, within the last 400 days), or None: they have recorded nothing. `derived`:
+    the per-namespace rules (installed later than the base ones on older platforms)."""
+    async with Prometheus(url) as prometheus:
+        result = await prometheus.query(f"min_over_time({heartbeat(step, derived)}[400d])", now)
     if not result:
         return None
     return datetime.fromtimestamp(int(float(result[0]["value"][1])), UTC)
@@ -119,14 +177,16 @@ class _Writer:
         self.files: dict[int, IO[str]] = {}
         self.family: dict[int, str] = {}
 
-    def write(self, recording: Recording, result: Sequence[Series], step: int) -> int:
+    def write(self, recording: Recording, result: Sequence[Series], lag: int) -> int:
+        """`lag`: from the instant asked to the instant written (a step for the base rules:
+        the step ending at P is written at P + step; 0 for the derived ones)."""
         written = 0
         for series in result:
             labels = {k: v for k, v in (series.get("metric") or {}).items() if k != "__name__"}
             labels.update(dict(recording.labels))  # a rule's labels win, as in Prometheus
             text = series_text(recording.record, list(labels.items()))
             for stamp, value in series["values"]:
-                instant = int(float(stamp)) + step  # the step ending at P is written at P + step
+                instant = int(float(stamp)) + lag
                 out = self._file(instant // BLOCK_SECONDS, recording.record)
                 out.write(f"{text} {value} {instant}\n")
                 written += 1
@@ -185,12 +245,14 @@ async def record(
     blocks: Path,
     span: timedelta = DAY,
     progress: Progress = _quiet,
+    rules: Sequence[Recording] = (),
 ) -> int:
-    """Every rule's expression over the steps recorded at `instants`, as range queries of up
-    to `span` each, written as blocks into `blocks`; how many samples were written."""
+    """Every rule's expression (of `rules`, else the base rules) over the steps recorded at
+    `instants`, as range queries of up to `span` each, written as blocks into `blocks`;
+    how many samples were written."""
     size = int(step.total_seconds())
-    runs = chunks(instants, step, span)
-    rules = recordings(step)
+    runs = [even_run for run in chunks(instants, step, span) for even_run in even(run, size)]
+    rules = list(rules) or recordings(step)
     total, done, samples = len(runs) * len(rules), 0, 0
     queries, promtools = (
         asyncio.Semaphore(CONCURRENT_QUERIES),
@@ -202,7 +264,8 @@ async def record(
 
         async def answer(recording: Recording, run: Sequence[int]) -> list[Series]:
             async with queries:
-                return await _points(prometheus, recording.expression, run, size)
+                lag = 0 if recording.derived else size
+                return await _points(prometheus, recording.expression, run, lag, size)
 
         for run in runs:
             folder = scratch / f"run-{run[0]}"
@@ -212,7 +275,7 @@ async def record(
             try:
                 for recording, future in zip(rules, asked, strict=True):
                     result = await future
-                    samples += writer.write(recording, result, size)
+                    samples += writer.write(recording, result, 0 if recording.derived else size)
                     del result
                     done += 1
                     progress("recording the rules' history", done, total)
@@ -229,13 +292,14 @@ async def record(
 
 
 async def _points(
-    prometheus: Prometheus, expression: str, instants: Sequence[int], step: int
+    prometheus: Prometheus, expression: str, instants: Sequence[int], lag: int, step: int
 ) -> list[Series]:
-    """The expression at the ends of the steps recorded at `instants` (P = instant - step),
+    """The expression at `lag` before each of `instants` (the base rules: the ends of the
+    steps recorded there, P = instant - step; the derived ones: the instants themselves),
     one range query; halved and asked again while Prometheus finds it too big or slow."""
     params = {
-        "start": str(instants[0] - step),
-        "end": str(instants[-1] - step),
+        "start": str(instants[0] - lag),
+        "end": str(instants[-1] - lag),
         "step": str(step),
     }
     try:
@@ -245,8 +309,8 @@ async def _points(
         if len(instants) < 2 or ("too many samples" not in text and "timed out" not in text):
             raise
     middle = len(instants) // 2
-    first = await _points(prometheus, expression, instants[:middle], step)
-    second = await _points(prometheus, expression, instants[middle:], step)
+    first = await _points(prometheus, expression, instants[:middle], lag, step)
+    second = await _points(prometheus, expression, instants[middle:], lag, step)
     return first + second
 
 
@@ -259,16 +323,31 @@ def backfill(
     into: Path | None = None,
     span: timedelta = DAY,
     progress: Progress = _quiet,
+    rules: str = "base",
 ) -> Backfilled:
     """The rules of `step` as if evaluated (at offset 0) at every multiple of the step in
-    [start, end] against the Prometheus at `url`, as TSDB blocks in `output/blocks` (moved
-    into the data folder `into`, when given). The rule file is written beside them."""
+    [start, end] (the derived rules: at the base rules' samples in it) against the
+    Prometheus at `url`, as TSDB blocks in `output/blocks` (moved
+    into the data folder `into`, when given). The rule file is written beside them.
+    `rules`: "base" (from the raw samples) or "derived" (from the base rules' series,
+    which Prometheus must hold over the span: backfill them first, and load them)."""
+    if rules not in RULES:
+        raise BackfillError(f"unknown rules {rules!r}: base or derived")
     if end <= start:
         raise BackfillError(
             f"nothing to backfill: the end {end.isoformat()} is not after the start "
             f"{start.isoformat()}"
         )
-    instants = evaluations(start, end, step)
+    if rules == "derived":
+        instants = asyncio.run(base_instants(url, start, end, step))
+        if not instants:
+            raise BackfillError(
+                f"nothing to backfill: Prometheus at {url} holds no base cost rules' samples "
+                f"({heartbeat(step)}) between {start.isoformat()} and {end.isoformat()}; "
+                "backfill them first (--rules base), move their blocks in, then the derived"
+            )
+    else:
+        instants = evaluations(start, end, step)
     if not instants:
         raise BackfillError(
             f"nothing to backfill: no multiple of the step {step} between "
@@ -276,14 +355,15 @@ def backfill(
         )
     promtool()  # missing: said before any query
     output.mkdir(parents=True, exist_ok=True)
-    rules = output / f"mooring-cost-{int(step.total_seconds())}s.rules.yaml"
-    rules.write_text(yaml.safe_dump(rule_file(step), sort_keys=False))
+    rule_path = output / f"mooring-cost-{int(step.total_seconds())}s.rules.yaml"
+    rule_path.write_text(yaml.safe_dump(rule_file(step), sort_keys=False))
     blocks_dir, scratch = output / "blocks", output / "openmetrics"
     for folder in (blocks_dir, scratch):
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir()
-    samples = asyncio.run(record(url, instants, step, scratch, blocks_dir, span, progress))
+    chosen = derived_recordings(step) if rules == "derived" else recordings(step)
+    samples = asyncio.run(record(url, instants, step, scratch, blocks_dir, span, progress, chosen))
     shutil.rmtree(scratch, ignore_errors=True)
     blocks = sorted(p for p in blocks_dir.iterdir() if (p / "meta.json").is_file())
     if into is not None:
@@ -293,4 +373,4 @@ def backfill(
             shutil.move(str(block), target)
             moved.append(target)
         blocks = moved
-    return Backfilled(blocks, rules, samples, len(instants))
+    return Backfilled(blocks, rule_path, samples, len(instants))

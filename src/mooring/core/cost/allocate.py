@@ -240,6 +240,20 @@ def _idle(inputs: Inputs, lines: list[Line], book: PriceBook) -> Idle:
         hours = per_bucket[line.node]
         for index, resource in enumerate(("cpu", "memory", "gpu")):
             hours[index] = list(map(add, hours[index], line.hours[resource]))
+    # Containers given per namespace (no node): their allocation per node, priced as a
+    # line on that node would be.
+    known = {node.name: node for node in inputs.nodes}
+    for given in inputs.node_allocated:
+        if not given.name:
+            continue  # measured on no known node: not in any node's idle, as lines
+        node_rates = book.node(known[given.name].labels if given.name in known else None)
+        sums = allocated[given.name]
+        sums["cpu"] += dec(sum(given.cpu)) * node_rates.cpu
+        sums["memory"] += dec(sum(given.memory)) * node_rates.memory
+        sums["gpu"] += dec(sum(given.gpu)) * node_rates.gpu
+        hours = per_bucket[given.name]
+        for index, values in enumerate((given.cpu, given.memory, given.gpu)):
+            hours[index] = list(map(add, hours[index], values))
     idle = Idle(buckets=[ZERO] * buckets)
     for node in inputs.nodes:
         rates = book.node(node.labels)

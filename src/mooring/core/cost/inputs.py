@@ -36,7 +36,8 @@ class ContainerHours:
     memory_requested: float = 0.0  # GiB-hours over the window
     memory_used: float | None = None
     # The node, when known without the pod (recorded series are per namespace and node:
-    # pod and container are then "").
+    # pod and container are then ""). Per namespace (pod "", node None): the namespace's
+    # containers on every node, whose allocation per node is in `Inputs.node_allocated`.
     node: str | None = None
 
     @property
@@ -96,6 +97,9 @@ class Inputs:
     buckets: list[Bucket]
     containers: list[ContainerHours] = field(default_factory=list)
     nodes: list[NodeHours] = field(default_factory=list)
+    # Allocated resource-hours per node and bucket of the containers listed without their
+    # node (the recorded series per namespace): what idle subtracts per node.
+    node_allocated: list[NodeHours] = field(default_factory=list)
     claims: list[ClaimHours] = field(default_factory=list)
     balancers: list[BalancerHours] = field(default_factory=list)
     pods: dict[Key, PodInfo] = field(default_factory=dict)

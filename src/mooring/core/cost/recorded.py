@@ -24,6 +24,13 @@ coarse aggregates instead; Mooring ships recording rules that keep them in Prome
 - a heartbeat, `mooring_cost:step_end_seconds:<step>`, holds the end of the step each
   evaluation stood for: reports find which steps are recorded from it (once each, none
   missing), and read the recorded series for those steps only.
+- after them in the same group, the derived rules: the same figures summed per namespace
+  (allocated, requested, used) and per node (allocated, for idle), read from the samples
+  the rules above wrote in the same evaluation (Prometheus evaluates a group's rules in
+  order; a later rule sees an earlier one's samples), with a heartbeat of their own,
+  `mooring_cost:namespace_step_end_seconds:<step>`. Where every node is priced alike (no
+  node pools), a report reads them: a tenth of the series. Older histories without them
+  are read per namespace and node, step range by step range, as before.
 
 Which source of requests: kube-state-metrics' per container where it is scraped at that
 instant, else the kube-scheduler's per pod (the raw path decides once per window; both
@@ -64,15 +71,19 @@ def group_name(step: timedelta) -> str:
     return f"mooring-cost-{format_duration(step)}"
 
 
-def metric(kind: str, step: timedelta) -> str:
+def metric(kind: str, step: timedelta, level: str | None = None) -> str:
     """`namespace_node:mooring_cost_allocated:1h` (allocated, requested or used) and
-    `node:mooring_cost_capacity:1h`."""
-    level = "node" if kind == "capacity" else "namespace_node"
+    `node:mooring_cost_capacity:1h`; with `level` "namespace" or "node", the derived sums
+    (`namespace:mooring_cost_allocated:1h`, `node:mooring_cost_allocated:1h`)."""
+    if level is None:
+        level = "node" if kind == "capacity" else "namespace_node"
     return f"{level}:mooring_cost_{kind}:{format_duration(step)}"
 
 
-def heartbeat(step: timedelta) -> str:
-    return f"mooring_cost:step_end_seconds:{format_duration(step)}"
+def heartbeat(step: timedelta, derived: bool = False) -> str:
+    """The base rules' heartbeat, or (`derived`) the per-namespace rules'."""
+    name = "namespace_step_end_seconds" if derived else "step_end_seconds"
+    return f"mooring_cost:{name}:{format_duration(step)}"
 
 
 # -- the rules ---------------------------------------------------------------------------------
@@ -168,14 +179,18 @@ def _capacity(quantity: Quantity) -> str:
 @dataclass(frozen=True)
 class Recording:
     """One rule: the series it records, the labels it adds, and what it records for the
-    step ending at P: `expression` evaluated at P (the rule reads it through `_aligned`)."""
+    step ending at P: `expression` evaluated at P (the rule reads it through `_aligned`).
+    `derived`: a rule over the base rules' series, whose expression is evaluated at the
+    instant the rule records (it reads the samples written in the same evaluation)."""
 
     record: str
     labels: tuple[tuple[str, str], ...]
     expression: str
+    derived: bool = False
 
     def rule(self, step: timedelta) -> Rule:
-        rule: Rule = {"record": self.record, "expr": _aligned(self.expression, step)}
+        expression = self.expression if self.derived else _aligned(self.expression, step)
+        rule: Rule = {"record": self.record, "expr": expression}
         if self.labels:
             rule["labels"] = dict(self.labels)
         return rule
@@ -208,9 +223,43 @@ def recordings(step: timedelta = HOUR) -> list[Recording]:
     return found
 
 
+def derived_recordings(step: timedelta = HOUR) -> list[Recording]:
+    """Pure: the rules over the base rules' series, evaluated after them in the same group:
+    per namespace (allocated, requested, used) and per node (allocated, for idle: idle is
+    clamped per node), heartbeat first. Each reads the base sample of its own evaluation
+    (`last_over_time` over half a step: that sample and no earlier one, whatever the
+    lookback and the left edge of Prometheus 2 and 3), so a backfill evaluating them at the
+    base samples' instants records what the rules record."""
+    half = format_duration(step / 2)
+
+    def latest(name: str) -> str:
+        return f"last_over_time({name}[{half}])"
+
+    found = [Recording(heartbeat(step, derived=True), (), latest(heartbeat(step)), True)]
+    for kind in KINDS:
+        found.append(
+            Recording(
+                metric(kind, step, "namespace"),
+                (),
+                f"sum by (namespace, resource) ({latest(metric(kind, step))})",
+                True,
+            )
+        )
+    found.append(
+        Recording(
+            metric("allocated", step, "node"),
+            (),
+            f"sum by (node, resource) ({latest(metric('allocated', step))})",
+            True,
+        )
+    )
+    return found
+
+
 def rules(step: timedelta = HOUR) -> list[Rule]:
-    """Pure: the recording rules of one step."""
-    return [recording.rule(step) for recording in recordings(step)]
+    """Pure: the recording rules of one step, the base rules first, the derived ones after
+    them (they read the base rules' samples of the same evaluation)."""
+    return [r.rule(step) for r in (*recordings(step), *derived_recordings(step))]
 
 
 def rule_group(step: timedelta = HOUR) -> Group:
@@ -235,10 +284,11 @@ class Coverage:
     count: int
 
 
-def coverage_queries(window: Window) -> tuple[dict[str, str], datetime]:
-    """The heartbeat's first, last and count over the window, and when to ask."""
+def coverage_queries(window: Window, derived: bool = False) -> tuple[dict[str, str], datetime]:
+    """The heartbeat's first, last and count over the window, and when to ask (`derived`:
+    the per-namespace rules' heartbeat)."""
     span = f"{int((window.end - window.start).total_seconds())}s"
-    name = heartbeat(window.step)
+    name = heartbeat(window.step, derived)
     return (
         {
             "first": f"min_over_time({name}[{span}])",
@@ -266,6 +316,25 @@ class Split:
     note: str
 
 
+def _cover(window: Window, coverage: Coverage | None) -> Split | str:
+    """The part of `window` a heartbeat's coverage records (note empty), or why none."""
+    if coverage is None or coverage.count == 0 or coverage.first is None or coverage.last is None:
+        return "none"
+    step = int(window.step.total_seconds())
+    expected = (coverage.last - coverage.first) // step + 1
+    if coverage.count != expected or (coverage.last - coverage.first) % step:
+        reason = "recorded more than once" if coverage.count > expected else "with gaps"
+        return f"{reason}: {coverage.count} samples of {{heartbeat}} for {expected} steps"
+    first = datetime.fromtimestamp(coverage.first, UTC) - window.step  # first recorded start
+    last = datetime.fromtimestamp(coverage.last, UTC)
+    first, last = max(first, window.start), min(last, window.end)
+    if last <= first:
+        return "outside"
+    before = Window(window.start, first, window.step, window.text) if first > window.start else None
+    after = Window(last, window.end, window.step, window.text) if last < window.end else None
+    return Split(before, Window(first, last, window.step, window.text), after, "")
+
+
 def split(window: Window, by: str, coverage: Coverage | None) -> Split:
     """Pure: which part of the window the recorded series measure. `coverage` None: the
     Prometheus has no recorded series for the window's step."""
@@ -278,30 +347,24 @@ def split(window: Window, by: str, coverage: Coverage | None) -> Split:
             f"raw queries (--by {by} needs pods and containers; recorded "
             "series are per namespace and node)",
         )
-    if coverage is None or coverage.count == 0 or coverage.first is None or coverage.last is None:
+    covered = _cover(window, coverage)
+    if covered == "none":
         return _note(
             raw,
             f"raw queries (no recorded series {metric('allocated', window.step)} for the "
             "window: install the cost recording rules and backfill them, docs/cost.md)",
         )
-    step = int(window.step.total_seconds())
-    expected = (coverage.last - coverage.first) // step + 1
-    if coverage.count != expected or (coverage.last - coverage.first) % step:
-        reason = "recorded more than once" if coverage.count > expected else "with gaps"
+    if covered == "outside":
+        return _note(raw, "raw queries (no step of the window is recorded)")
+    if isinstance(covered, str):
+        reason = covered.format(heartbeat=heartbeat(window.step))
         return _note(
             raw,
-            f"raw queries (the recorded steps are {reason}: {coverage.count} samples of "
-            f"{heartbeat(window.step)} for {expected} steps; a backfill that overlaps the "
-            "rules' own evaluations counts twice)",
+            f"raw queries (the recorded steps are {reason}; "
+            "a backfill that overlaps the rules' own evaluations counts twice)",
         )
-    first = datetime.fromtimestamp(coverage.first, UTC) - window.step  # first recorded start
-    last = datetime.fromtimestamp(coverage.last, UTC)
-    first, last = max(first, window.start), min(last, window.end)
-    if last <= first:
-        return _note(raw, "raw queries (no step of the window is recorded)")
-    before = Window(window.start, first, window.step, window.text) if first > window.start else None
-    after = Window(last, window.end, window.step, window.text) if last < window.end else None
-    recorded = Window(first, last, window.step, window.text)
+    before, recorded, after = covered.before, covered.recorded, covered.after
+    assert recorded is not None
     parts = [
         f"recorded series (Mooring's cost rules, {group_name(window.step)}) for {_range(recorded)}"
     ]
@@ -310,6 +373,35 @@ def split(window: Window, by: str, coverage: Coverage | None) -> Split:
     if after:
         parts.append(f"raw queries for {_range(after)} (not recorded yet)")
     return Split(before, recorded, after, "; ".join(parts))
+
+
+def by_namespace(recorded: Window, coverage: Coverage | None, pools: bool) -> Split:
+    """Pure: which part of the recorded window the per-namespace series measure (`recorded`
+    of the answer); the rest (`before`, `after`) is read per namespace and node. `pools`:
+    node pools price nodes apart, so a namespace's cost depends on its nodes: none."""
+    whole = Split(recorded, None, None, "")
+    if pools:
+        return _note(whole, "per namespace and node (node pools price nodes apart)")
+    covered = _cover(recorded, coverage)
+    if covered in ("none", "outside"):
+        name = metric("allocated", recorded.step, "namespace")
+        return _note(
+            whole,
+            f"per namespace and node (no per-namespace series {name}: rules older than "
+            "them, docs/cost.md)",
+        )
+    if isinstance(covered, str):
+        return _note(
+            whole,
+            "per namespace and node (the per-namespace steps are "
+            f"{covered.format(heartbeat=heartbeat(recorded.step, derived=True))})",
+        )
+    assert covered.recorded is not None
+    parts = [f"per namespace for {_range(covered.recorded)}"]
+    for part in (covered.before, covered.after):
+        if part:
+            parts.append(f"per namespace and node for {_range(part)}")
+    return Split(covered.before, covered.recorded, covered.after, ", ".join(parts))
 
 
 def _note(value: Split, note: str) -> Split:
@@ -333,12 +425,14 @@ def clip(buckets: Sequence[Bucket], part: Window) -> list[tuple[int, Bucket]]:
 # -- reading the recorded series --------------------------------------------------------------
 
 
-def hours(kind: str, span: timedelta, step: timedelta) -> str:
+def hours(kind: str, span: timedelta, step: timedelta, level: str | None = None) -> str:
     """Resource-hours per series and resource over the `span` of steps read at `read_at`
-    (one sample per step: the sum of the samples times the step in hours)."""
+    (one sample per step: the sum of the samples times the step in hours). `level`: as
+    for `metric`."""
     step_hours = step.total_seconds() / 3600
     factor = "" if step_hours == 1 else f" * {step_hours!r}"
-    return f"sum_over_time({metric(kind, step)}[{int(span.total_seconds())}s]){factor}"
+    name = metric(kind, step, level)
+    return f"sum_over_time({name}[{int(span.total_seconds())}s]){factor}"
 
 
 # -- backfilling the rules' history ------------------------------------------------------------
