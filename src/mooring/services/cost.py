@@ -113,6 +113,10 @@ async def read_cluster(kube: Kube) -> Cluster:
 # -- Prometheus ---------------------------------------------------------------------------------
 
 
+# Per key (labels' values), one figure per bucket of the window.
+Placed = dict[tuple[str, ...], list[float]]
+
+
 class _Runner:
     """Runs queries a few at a time and counts them for the progress bar."""
 
@@ -129,6 +133,30 @@ class _Runner:
         self.done += 1
         self.progress("querying Prometheus", self.done, self.total)
         return result
+
+    async def recorded(
+        self,
+        text: Callable[[timedelta], str],
+        shifted: Sequence[Bucket],
+        pieces: Sequence[tuple[int, Bucket]],
+        count: int,
+        labels: tuple[str, ...],
+    ) -> Placed:
+        """Recorded series per bucket: the query `text(span)` once per run of equal buckets
+        (an instant query for a run of one), each series' values placed among `count`."""
+
+        async def one(run: RangePlan) -> tuple[RangePlan, list[Series]]:
+            query = text(run.span)
+            if run.count == 1:
+                at = shifted[run.first].end
+                return run, await self.run(lambda: self.prometheus.query(query, at))
+            params = run.params(shifted)
+            return run, await self.run(lambda: self.prometheus.query_range(query, params))
+
+        values: dict[tuple[str, ...], list[float]] = {}
+        for run, result in await asyncio.gather(*(one(r) for r in plan(shifted))):
+            read_buckets(result, labels, run, shifted, values)
+        return {key: _placed(found, pieces, count) for key, found in values.items()}
 
     def per_bucket(
         self, queries: Queries, expression: str, buckets: Sequence[Bucket]
@@ -332,23 +360,13 @@ async def measure_recorded(
     shift = read_at(part.end, step) - part.end
     # Each piece read where its steps' samples are: one and a half steps after its end.
     shifted = [Bucket(b.start + shift, b.end + shift) for _, b in pieces]
-    runs = plan(shifted)
-    runner = _Runner(prometheus, progress, 2 * len(runs) + 2)
+    runner = _Runner(prometheus, progress, 2 * len(plan(shifted)) + 2)
     progress("querying Prometheus (recorded)", 0, runner.total)
 
-    async def per_bucket(kind: str, labels: tuple[str, ...]) -> dict[tuple[str, ...], list[float]]:
-        async def one(run: RangePlan) -> tuple[RangePlan, list[Series]]:
-            text = recorded_hours(kind, run.span, step)
-            if run.count == 1:
-                at = shifted[run.first].end
-                return run, await runner.run(lambda: prometheus.query(text, at))
-            params = run.params(shifted)
-            return run, await runner.run(lambda: prometheus.query_range(text, params))
-
-        values: dict[tuple[str, ...], list[float]] = {}
-        for run, result in await asyncio.gather(*(one(r) for r in runs)):
-            read_buckets(result, labels, run, shifted, values)
-        return {key: _placed(found, pieces, count) for key, found in values.items()}
+    def per_bucket(kind: str, labels: tuple[str, ...]) -> Awaitable[Placed]:
+        return runner.recorded(
+            lambda span: recorded_hours(kind, span, step), shifted, pieces, count, labels
+        )
 
     async def total(kind: str) -> dict[tuple[str, ...], float]:
         text = recorded_hours(kind, part.end - part.start, step)
@@ -407,25 +425,13 @@ async def measure_namespaces(
     step = part.step
     shift = read_at(part.end, step) - part.end
     shifted = [Bucket(b.start + shift, b.end + shift) for _, b in pieces]
-    runs = plan(shifted)
-    runner = _Runner(prometheus, progress, 3 * len(runs) + 2)
+    runner = _Runner(prometheus, progress, 3 * len(plan(shifted)) + 2)
     progress("querying Prometheus (recorded)", 0, runner.total)
 
-    async def per_bucket(
-        kind: str, level: str, labels: tuple[str, ...]
-    ) -> dict[tuple[str, ...], list[float]]:
-        async def one(run: RangePlan) -> tuple[RangePlan, list[Series]]:
-            text = recorded_hours(kind, run.span, step, level)
-            if run.count == 1:
-                at = shifted[run.first].end
-                return run, await runner.run(lambda: prometheus.query(text, at))
-            params = run.params(shifted)
-            return run, await runner.run(lambda: prometheus.query_range(text, params))
-
-        values: dict[tuple[str, ...], list[float]] = {}
-        for run, result in await asyncio.gather(*(one(r) for r in runs)):
-            read_buckets(result, labels, run, shifted, values)
-        return {key: _placed(found, pieces, count) for key, found in values.items()}
+    def per_bucket(kind: str, level: str, labels: tuple[str, ...]) -> Awaitable[Placed]:
+        return runner.recorded(
+            lambda span: recorded_hours(kind, span, step, level), shifted, pieces, count, labels
+        )
 
     async def total(kind: str) -> dict[tuple[str, ...], float]:
         text = recorded_hours(kind, part.end - part.start, step, "namespace")
