@@ -432,7 +432,7 @@ def run(
         log_text = (root / "hnc.log").read_text(errors="replace")
         Path("benchmarks/out").mkdir(parents=True, exist_ok=True)
         Path(f"benchmarks/out/hnc-{workload}-{n}.log").write_text(log_text)
-        verbs, codes = audited(root / f"hnc-{workload}-audit.log", USER)
+        verbs, codes, _ = audited(root / f"hnc-{workload}-audit.log", USER)
         return {
             "workload": workload,
             "seconds": total,

@@ -122,11 +122,14 @@ def say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def audited(audit_log: Path, user: str, agent: str = "") -> tuple[Counter[str], Counter[int]]:
+def audited(
+    audit_log: Path, user: str, agent: str = ""
+) -> tuple[Counter[str], Counter[int], Counter[str]]:
     """Requests in the audit log made by `user` (with a user agent starting with `agent`):
-    by verb, and by response code."""
+    by verb, by response code, and by verb and resource ("patch tenants/status")."""
     verbs: Counter[str] = Counter()
     codes: Counter[int] = Counter()
+    targets: Counter[str] = Counter()
     with audit_log.open() as lines:
         for line in lines:
             event = json.loads(line)
@@ -135,7 +138,12 @@ def audited(audit_log: Path, user: str, agent: str = "") -> tuple[Counter[str], 
             ).startswith(agent):
                 verbs[event["verb"]] += 1
                 codes[int(event.get("responseStatus", {}).get("code", 0))] += 1
-    return verbs, codes
+                ref = event.get("objectRef") or {}
+                resource = ref.get("resource", event.get("requestURI", "?"))
+                if ref.get("subresource"):
+                    resource += "/" + ref["subresource"]
+                targets[f"{event['verb']} {resource}"] += 1
+    return verbs, codes, targets
 
 
 def proc_stats(pid: int) -> tuple[float, int, int]:
@@ -178,7 +186,7 @@ def floor(root: Path, bodies: list[dict[str, Any]], kubectl: Path) -> dict[str, 
         )
         elapsed = time.monotonic() - started
         say(f"floor: {elapsed:.1f} s")
-        verbs, _ = audited(root / "floor-audit.log", "mooring-admin", agent="kubectl")
+        verbs, _, _ = audited(root / "floor-audit.log", "mooring-admin", agent="kubectl")
         return {"seconds": elapsed, "objects": len(objects), "requests": sum(verbs.values())}
     finally:
         cluster.down(say=lambda _: None, purge=True)
@@ -347,8 +355,9 @@ def operator_run(
         Path("benchmarks/out").mkdir(parents=True, exist_ok=True)
         Path(f"benchmarks/out/operator-{n}.log").write_text(log_text)  # a look afterwards
         lines = log_text.splitlines()
-        verbs, codes = audited(root / "operator-audit.log", user)
+        verbs, codes, targets = audited(root / "operator-audit.log", user)
         return {
+            "targets": dict(targets.most_common(12)),
             "seconds": total,
             "apply_seconds": apply_seconds,
             "requests": sum(verbs.values()),
@@ -442,6 +451,8 @@ def report(n: int, base: dict[str, float], run: dict[str, Any]) -> list[str]:
         f"(tenants applied in {run['apply_seconds']:.1f} s), "
         f"{run['requests'] / n:.1f} API requests per tenant {run['verbs']}, "
         f"{run['refused']} answered 429",
+        "requests per tenant by verb and resource: "
+        + ", ".join(f"{key} {count / n:.2f}" for key, count in run.get("targets", {}).items()),
         f"reconciles by result: {run['reconciles']}; picked up by the resync: "
         f"{run['picked_up']:.0f}; log lines: {run['errors']} ERROR, {run['warnings']} WARNING, "
         f"{run['tracebacks']} tracebacks",
