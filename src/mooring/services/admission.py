@@ -271,15 +271,6 @@ async def sync_contexts(
     return changed, errors
 
 
-def _mode_labels_of(namespace: Obj | None) -> dict[str, str]:
-    labels = ((namespace or {}).get("metadata") or {}).get("labels") or {}
-    return {
-        str(k): str(v)
-        for k, v in labels.items()
-        if str(k).startswith(names.LABEL_GUARDRAILS_PREFIX)
-    }
-
-
 async def _label(kube: Kube, namespace: str, labels: Mapping[str, str | None]) -> None:
     # A merge patch of these labels alone (None removes one): the tenant's reconcile applies
     # the rest of the namespace, and its server-side apply leaves these alone.
