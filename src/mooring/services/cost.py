@@ -399,17 +399,22 @@ async def measure_recorded(
         )
         for namespace, node in places
     ]
-    nodes = [
+    return Recorded(containers, _nodes(capacity, count), measured)
+
+
+def _nodes(values: Mapping[tuple[str, ...], list[float]], count: int) -> list[NodeHours]:
+    """Per node, its CPU, memory and GPU hours of each bucket (zero where none)."""
+    zero = [0.0] * count
+    return [
         NodeHours(
             node,
             {},
-            capacity.get((node, "cpu"), zero),
-            capacity.get((node, "memory"), zero),
-            capacity.get((node, "gpu"), zero),
+            values.get((node, "cpu"), zero),
+            values.get((node, "memory"), zero),
+            values.get((node, "gpu"), zero),
         )
-        for node in sorted({key[0] for key in capacity})
+        for node in sorted({key[0] for key in values})
     ]
-    return Recorded(containers, nodes, measured)
 
 
 async def measure_namespaces(
@@ -463,20 +468,7 @@ async def measure_namespaces(
         )
         for namespace in sorted({key[0] for key in allocated} | {key[0] for key in requested})
     ]
-
-    def per_node(values: dict[tuple[str, ...], list[float]]) -> list[NodeHours]:
-        return [
-            NodeHours(
-                node,
-                {},
-                values.get((node, "cpu"), zero),
-                values.get((node, "memory"), zero),
-                values.get((node, "gpu"), zero),
-            )
-            for node in sorted({key[0] for key in values})
-        ]
-
-    return Recorded(containers, per_node(capacity), measured, per_node(on_nodes))
+    return Recorded(containers, _nodes(capacity, count), measured, _nodes(on_nodes, count))
 
 
 def _placed(values: list[float], pieces: Sequence[tuple[int, Bucket]], count: int) -> list[float]:
