@@ -192,6 +192,30 @@ def floor(root: Path, bodies: list[dict[str, Any]], kubectl: Path) -> dict[str, 
         cluster.down(say=lambda _: None, purge=True)
 
 
+def tenants_alone(root: Path, bodies: list[dict[str, Any]], kubectl: Path) -> dict[str, float]:
+    """The Tenants' own `kubectl apply --server-side`, with no operator: what the operator
+    phase asks of the API server besides the operator's work (the floor has no Tenants)."""
+    cluster = start_cluster(root, "alone")
+    try:
+        asyncio.run(prepare(cluster))
+        manifest = root / "tenants-alone.yaml"
+        manifest.write_text(yaml.safe_dump_all(bodies))
+        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig_path)}
+        say(f"tenants alone: kubectl apply --server-side of {len(bodies)} Tenants, no operator ...")
+        started = time.monotonic()
+        subprocess.run(
+            [str(kubectl), "apply", "--server-side", "-f", str(manifest)],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        elapsed = time.monotonic() - started
+        verbs, _, _ = audited(root / "alone-audit.log", "mooring-admin", agent="kubectl")
+        return {"seconds": elapsed, "objects": len(bodies), "requests": sum(verbs.values())}
+    finally:
+        cluster.down(say=lambda _: None, purge=True)
+
+
 async def wait_all_ready(kube: Kube, count: int, timeout: float, pid: int) -> float:
     started = time.monotonic()
     said = started
@@ -504,10 +528,27 @@ def main() -> None:
         help="with --memory-profile: apply the Tenants in waves up to each figure, and dump "
         "a tracemalloc snapshot of the operator when a wave is Ready (memprofile.py --diff)",
     )
+    parser.add_argument(
+        "--tenants-alone",
+        action="store_true",
+        help="only the Tenants' own apply with no operator, at each size (no floor, no "
+        "operator): what the operator phase's time includes that the floor's does not",
+    )
     args = parser.parse_args()
     if args.snapshots and not args.memory_profile:
         parser.error("--snapshots needs --memory-profile (tracemalloc)")
     kubectl = ensure_built(say=lambda _: None)["kubectl"]
+    if args.tenants_alone:
+        for n in args.tenants:
+            with tempfile.TemporaryDirectory(prefix="mooring-bench-") as tmp:
+                load = os.getloadavg()[0]
+                alone = tenants_alone(Path(tmp), tenants(n), kubectl)
+                say(
+                    f"tenants alone ({n}): {alone['seconds']:.1f} s, "
+                    f"{alone['requests'] / n:.1f} API requests per tenant; load average "
+                    f"{load:.2f} before, {os.getloadavg()[0]:.2f} after"
+                )
+        return
     results = [
         one_size(
             n,
