@@ -53,7 +53,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from tenants import PLATFORM, audited, percentile, proc_stats, say, start_cluster, tenants
+from tenants import (
+    PLATFORM,
+    audited,
+    kubectl_apply,
+    percentile,
+    proc_stats,
+    say,
+    start_cluster,
+    tenants,
+)
 
 from mooring.api import names
 from mooring.api.platform import PlatformConfig
@@ -403,12 +412,7 @@ def run(
                         f"objects ({n} parent namespaces, what they hold, their anchors) ..."
                     )
                     started = time.monotonic()
-                    subprocess.run(
-                        [str(kubectl), "apply", "--server-side", "-f", str(manifest)],
-                        env=env,
-                        check=True,
-                        stdout=subprocess.DEVNULL,
-                    )
+                    kubectl_apply(kubectl, manifest, env)
                     applied = time.monotonic()
                     say(f"hnc: applied in {applied - started:.1f} s; waiting for the children")
                     propagated, done = await wait_all_propagated(

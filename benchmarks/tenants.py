@@ -163,57 +163,59 @@ async def prepare(cluster: DevCluster) -> None:
         await kube.apply(PLATFORM)
 
 
-def floor(root: Path, bodies: list[dict[str, Any]], kubectl: Path) -> dict[str, float]:
-    cluster = start_cluster(root, "floor")
+def kubectl_apply(kubectl: Path, path: Path, env: dict[str, str], manager: str = "") -> None:
+    """`kubectl apply --server-side -f PATH` (as field manager `manager`, if given)."""
+    managed = [f"--field-manager={manager}"] if manager else []
+    subprocess.run(
+        [str(kubectl), "apply", "--server-side", *managed, "-f", str(path)],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def applied_alone(
+    root: Path,
+    name: str,
+    objects: list[dict[str, Any]],
+    what: str,
+    kubectl: Path,
+    manager: str = "",
+) -> dict[str, float]:
+    """A fresh control plane with Mooring installed and no operator: the time and API
+    requests of `kubectl apply --server-side` of `objects` ("N `what`")."""
+    cluster = start_cluster(root, name)
     try:
         asyncio.run(prepare(cluster))
-        platform = PlatformConfig.model_validate(PLATFORM).spec
-        objects = [
-            obj
-            for body in bodies
-            for obj in render_tenant(Context(Tenant.model_validate(body), platform))
-        ]
-        manifest = root / "floor.yaml"
+        manifest = root / f"{name}.yaml"
         manifest.write_text(yaml.safe_dump_all(objects))
         env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig_path)}
-        say(f"floor: kubectl apply --server-side of {len(objects)} rendered objects ...")
+        say(f"{name}: kubectl apply --server-side of {len(objects)} {what} ...")
         started = time.monotonic()
-        subprocess.run(
-            [str(kubectl), "apply", "--server-side", "--field-manager=floor", "-f", str(manifest)],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        kubectl_apply(kubectl, manifest, env, manager)
         elapsed = time.monotonic() - started
-        say(f"floor: {elapsed:.1f} s")
-        verbs, _, _ = audited(root / "floor-audit.log", "mooring-admin", agent="kubectl")
+        say(f"{name}: {elapsed:.1f} s")
+        verbs, _, _ = audited(root / f"{name}-audit.log", "mooring-admin", agent="kubectl")
         return {"seconds": elapsed, "objects": len(objects), "requests": sum(verbs.values())}
     finally:
         cluster.down(say=lambda _: None, purge=True)
 
 
+def floor(root: Path, bodies: list[dict[str, Any]], kubectl: Path) -> dict[str, float]:
+    """The floor: the objects the operator would make for these Tenants, applied by kubectl."""
+    platform = PlatformConfig.model_validate(PLATFORM).spec
+    objects = [
+        obj
+        for body in bodies
+        for obj in render_tenant(Context(Tenant.model_validate(body), platform))
+    ]
+    return applied_alone(root, "floor", objects, "rendered objects", kubectl, manager="floor")
+
+
 def tenants_alone(root: Path, bodies: list[dict[str, Any]], kubectl: Path) -> dict[str, float]:
     """The Tenants' own `kubectl apply --server-side`, with no operator: what the operator
     phase asks of the API server besides the operator's work (the floor has no Tenants)."""
-    cluster = start_cluster(root, "alone")
-    try:
-        asyncio.run(prepare(cluster))
-        manifest = root / "tenants-alone.yaml"
-        manifest.write_text(yaml.safe_dump_all(bodies))
-        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig_path)}
-        say(f"tenants alone: kubectl apply --server-side of {len(bodies)} Tenants, no operator ...")
-        started = time.monotonic()
-        subprocess.run(
-            [str(kubectl), "apply", "--server-side", "-f", str(manifest)],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        elapsed = time.monotonic() - started
-        verbs, _, _ = audited(root / "alone-audit.log", "mooring-admin", agent="kubectl")
-        return {"seconds": elapsed, "objects": len(bodies), "requests": sum(verbs.values())}
-    finally:
-        cluster.down(say=lambda _: None, purge=True)
+    return applied_alone(root, "alone", bodies, "Tenants, no operator", kubectl)
 
 
 async def wait_all_ready(kube: Kube, count: int, timeout: float, pid: int) -> float:
@@ -298,12 +300,7 @@ def operator_run(
         command = operator_command(config, metrics_port, "--log-level", "warning", python=python)
 
         def apply_tenants(path: Path = manifest) -> None:
-            subprocess.run(
-                [str(kubectl), "apply", "--server-side", "-f", str(path)],
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
-            )
+            kubectl_apply(kubectl, path, env)
 
         async def snapshot_at(kube: Kube, wave: int) -> None:
             """The first `wave` Tenants, all Ready, settled: a snapshot of the operator's
