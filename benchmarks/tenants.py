@@ -21,7 +21,9 @@ profiling run; no ratio to the floor is printed). With CENSUS=1 in the environme
 `--memory-profile` counts objects by type instead (memprofile.py --census), cheap enough
 for a full-size run, into benchmarks/out/memory-<N>.txt. `--backlog` applies the Tenants
 before the operator starts (an operator restarted, or far behind: every Tenant waits at once,
-which is when its memory peaks); the time is then from the operator's start.
+which is when its memory peaks); the time is then from the operator's start. With
+APISERVER_PROFILE=DIR[:DELAY[:SECONDS]] in the environment, the API server runs with
+`--profiling` and a CPU profile of each phase (floor, operator) is written to DIR.
 
 Usage: .venv/bin/python benchmarks/tenants.py [--tenants 1000 [5000 ...]] [--drift 200]
        [--peer hnc [hnc-rbac]] [--skip-floor] [--memory-profile]
@@ -34,9 +36,11 @@ import asyncio
 import json
 import os
 import signal
+import ssl
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -103,6 +107,7 @@ def tenants(count: int) -> list[dict[str, Any]]:
 def start_cluster(root: Path, name: str) -> DevCluster:
     audit = root / f"{name}-audit.yaml"
     audit.write_text(AUDIT_POLICY)
+    profiling = ("--profiling=true",) if os.environ.get("APISERVER_PROFILE") else ()
     cluster = DevCluster(
         root / name,
         NodeShape(count=4),
@@ -111,10 +116,43 @@ def start_cluster(root: Path, name: str) -> DevCluster:
             f"--audit-log-path={root / name}-audit.log",
             "--audit-log-format=json",
             "--audit-log-maxsize=0",
+            *profiling,
         ),
     )
     cluster.up(say=lambda _: None)
     return cluster
+
+
+def profile_apiserver_later(cluster: DevCluster, name: str) -> threading.Thread | None:
+    """With APISERVER_PROFILE=DIR[:DELAY[:SECONDS]] in the environment: a CPU profile of
+    the API server (its pprof endpoint) over SECONDS (30), DELAY (20) seconds from now, as
+    DIR/apiserver-NAME.pprof (`go tool pprof -top` reads it)."""
+    setting = os.environ.get("APISERVER_PROFILE")
+    if not setting:
+        return None
+    folder, *rest = setting.split(":")
+    delay, seconds = (float(rest[0]) if rest else 20.0), (int(rest[1]) if len(rest) > 1 else 30)
+    state = cluster.state()
+    assert state is not None
+    port = state.components["kube-apiserver"].port
+    target = Path(folder) / f"apiserver-{name}.pprof"
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+    def take() -> None:
+        time.sleep(delay)
+        context = ssl.create_default_context(cafile=str(cluster.pki / "ca.crt"))
+        context.load_cert_chain(str(cluster.pki / "admin.crt"), str(cluster.pki / "admin.key"))
+        url = f"https://127.0.0.1:{port}/debug/pprof/profile?seconds={seconds}"
+        try:
+            with urllib.request.urlopen(url, context=context, timeout=seconds + 60) as response:
+                target.write_bytes(response.read())
+            say(f"{name}: API-server CPU profile of {seconds} s written to {target}")
+        except OSError as error:  # the phase ended first: say so, the run goes on
+            say(f"{name}: no API-server profile ({error})")
+
+    thread = threading.Thread(target=take, daemon=True)
+    thread.start()
+    return thread
 
 
 def say(message: str) -> None:
@@ -191,6 +229,7 @@ def applied_alone(
         manifest.write_text(yaml.safe_dump_all(objects))
         env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig_path)}
         say(f"{name}: kubectl apply --server-side of {len(objects)} {what} ...")
+        profile_apiserver_later(cluster, name)
         started = time.monotonic()
         kubectl_apply(kubectl, manifest, env, manager)
         elapsed = time.monotonic() - started
@@ -341,6 +380,7 @@ def operator_run(
                     for wave in [w for w in snapshots if w <= n]:
                         await snapshot_at(kube, wave)
                     say(f"operator: kubectl apply --server-side of {n} Tenants ...")
+                    profile_apiserver_later(cluster, "operator")
                     apply_tenants()
                 applied = time.monotonic()
                 say(f"operator: Tenants applied in {applied - started:.1f} s; waiting for Ready")

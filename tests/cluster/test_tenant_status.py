@@ -215,6 +215,51 @@ async def test_the_operator_writes_only_tenant_reader_cluster_roles(
             await operator_client.apply(role("probe-reader", reader))
         with pytest.raises(Forbidden, match="may only get, list and watch one Tenant"):
             await operator_client.apply(role("mooring-tenant:probe", secrets))
+        # The operator may bind and escalate ClusterRoles (one authorization check instead
+        # of its every rule gathered per write): the policy holds those to the tenant roles.
+        aggregating = role("mooring-tenant:probe", reader)
+        aggregating["aggregationRule"] = {
+            "clusterRoleSelectors": [
+                {"matchLabels": {"rbac.authorization.k8s.io/aggregate-to-admin": "true"}}
+            ]
+        }
+        with pytest.raises(Forbidden, match="with no aggregationRule"):
+            await operator_client.apply(aggregating)
+
+        def binding(kind: str, name: str, role_name: str) -> dict[str, Any]:
+            namespaced = {"namespace": "default"} if kind == "RoleBinding" else {}
+            return {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": kind,
+                "metadata": {"name": name, **namespaced},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "ClusterRole",
+                    "name": role_name,
+                },
+                "subjects": [
+                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "probe"}
+                ],
+            }
+
+        rbac = "rbac.authorization.k8s.io/v1"
+        # The compliant twins: a tenant reader's binding, a RoleBinding of a tenant role.
+        await operator_client.apply(role("mooring-tenant:probe", reader))
+        await operator_client.apply(
+            binding("ClusterRoleBinding", "mooring-tenant:probe", "mooring-tenant:probe")
+        )
+        await operator_client.apply(binding("RoleBinding", "probe", "mooring-tenant-developer"))
+        await operator_client.delete(rbac, "RoleBinding", "probe", "default")
+        await operator_client.delete(rbac, "ClusterRoleBinding", "mooring-tenant:probe")
+        await operator_client.delete(rbac, "ClusterRole", "mooring-tenant:probe")
+        # The attacks: cluster-admin bound cluster-wide or in a namespace.
+        with pytest.raises(Forbidden, match="binds only a tenant reader ClusterRole"):
+            await operator_client.apply(
+                binding("ClusterRoleBinding", "mooring-tenant:probe", "cluster-admin")
+            )
+        with pytest.raises(Forbidden, match="RoleBindings bind only the tenant roles"):
+            await operator_client.apply(binding("RoleBinding", "probe", "cluster-admin"))
+        assert await kube.get_or_none(rbac, "RoleBinding", "probe", "default") is None
 
 
 async def test_a_deleted_tenant_reader_binding_is_restored(

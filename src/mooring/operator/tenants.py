@@ -255,14 +255,44 @@ class Watches:
         self.usage_pending.add(tenant_name)
         self._spawn(self._write_usage(tenant_name))
 
-    async def _write_usage(self, tenant_name: str, delay: float = 1.0) -> None:
+    def note_status(self, tenant_name: str, body: Mapping[str, Any]) -> None:
+        """A Tenant's status changed: if a quota was counted before the status that lists
+        its namespace was written (a new tenant's quota usually is), its usage is due."""
+        quotas = self.informers.get("ResourceQuota")
+        if quotas is None or tenant_name in self.usage_pending:
+            return
+        for entry in (body.get("status") or {}).get("namespaces") or []:
+            quota = quotas.get(entry.get("name"), QUOTA_NAME)
+            if quota is not None and (quota.get("status") or {}).get("hard"):
+                self._note_usage(tenant_name, quota)
+                if tenant_name in self.usage_pending:
+                    return
+
+    async def _write_usage(
+        self, tenant_name: str, delay: float = 1.0, uncounted_wait: float = 10.0
+    ) -> None:
+        """One status write with the usage of every quota of the tenant. A new tenant's
+        quotas are counted by the quota controller one at a time: while one of them is not
+        counted yet, wait for it (up to `uncounted_wait`), so that one write says them all
+        rather than one write each."""
         await asyncio.sleep(delay)
+        quotas = self.informers["ResourceQuota"]
+        waited = 0.0
+        while waited < uncounted_wait:
+            tenant = self.tenants.get(tenant_name)
+            names_ = [
+                e.get("name") for e in ((tenant or {}).get("status") or {}).get("namespaces") or []
+            ]
+            found = [quotas.get(n, QUOTA_NAME) for n in names_]
+            if all(q is None or (q.get("status") or {}).get("hard") for q in found):
+                break
+            await asyncio.sleep(1.0)
+            waited += 1.0
         self.usage_pending.discard(tenant_name)
         tenant = self.tenants.get(tenant_name)
         if tenant is None:
             return
         entries = [dict(e) for e in (tenant.get("status") or {}).get("namespaces") or []]
-        quotas = self.informers["ResourceQuota"]
         for entry in entries:
             quota = quotas.get(entry.get("name"), QUOTA_NAME)
             if quota is not None:
@@ -457,6 +487,7 @@ async def remember_tenant(type: str, name: str, body: kopf.Body, memo: kopf.Memo
     # Slim: managedFields and kopf's annotations would double what is kept per tenant.
     watches.tenants[name] = slim(dict(body))
     _READY[name] = (body.get("status") or {}).get("ready", "False")
+    watches.note_status(name, body)
     for environment in (body.get("spec") or {}).get("environments") or []:
         watches.namespace_owner[f"{name}-{environment.get('name')}"] = name
 

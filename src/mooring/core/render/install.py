@@ -29,6 +29,7 @@ from mooring.api.platform import PLATFORM_CONFIG_NAME
 from mooring.core.isolation import admission_policy as tenant_admission_policy
 from mooring.core.render import platform
 from mooring.core.render.database import admission_policy as database_admission_policy
+from mooring.core.render.protection import protection_policy
 
 KubeObject = dict[str, Any]
 SERVICE_MONITOR = "monitoring.coreos.com/v1/ServiceMonitor"
@@ -361,6 +362,7 @@ def build(
         for role in platform.tenant_cluster_roles()
     ]
     space, *rbac = platform.operator_rbac(namespace=p.namespace)
+    operator, _ = platform.operator_user(p.namespace)
     space["metadata"]["labels"] = {**space["metadata"]["labels"], **_labels(p)}
     return [
         Manifest(space, "namespace.yaml", create_namespace, ".Values.createNamespace"),
@@ -368,6 +370,11 @@ def build(
         *(Manifest(obj, "rbac.yaml") for obj in rbac),
         *(Manifest(obj, "admission.yaml") for obj in database_admission_policy()),
         *(Manifest(obj, "admission.yaml") for obj in tenant_admission_policy()),
+        # What holds the operator's RBAC writes to the tenant roles (it may bind and
+        # escalate ClusterRoles), and what keeps Mooring's objects in tenant namespaces
+        # Mooring's: both name the operator's ServiceAccount in this release's namespace.
+        *(Manifest(obj, "admission.yaml") for obj in platform.operator_rbac_policy(operator)),
+        *(Manifest(obj, "admission.yaml") for obj in protection_policy(operator)),
         Manifest(deployment(p), "deployment.yaml"),
         Manifest(metrics_service(p), "service.yaml"),
         Manifest(
