@@ -52,22 +52,17 @@ PARALLEL_FROM_BYTES = 2 * 1024 * 1024
 MOORING_KINDS = ("PlatformConfig", "Tenant", "PolicyException")
 
 
-def mooring_model(kind: str) -> type[BaseModel] | None:
-    """The model of one of MOORING_KINDS, imported on first use (each module alone: a
-    platform file alone builds no PolicyException models); None for any other kind."""
-    if kind == "PlatformConfig":
-        from mooring.api.platform import PlatformConfig
+def mooring_kinds() -> dict[str, type[BaseModel]]:
+    """The models of MOORING_KINDS (imported on first use)."""
+    from mooring.api.exceptions import PolicyException
+    from mooring.api.platform import PlatformConfig
+    from mooring.api.tenant import Tenant
 
-        return PlatformConfig
-    if kind == "Tenant":
-        from mooring.api.tenant import Tenant
-
-        return Tenant
-    if kind == "PolicyException":
-        from mooring.api.exceptions import PolicyException
-
-        return PolicyException
-    return None
+    return {
+        "PlatformConfig": PlatformConfig,
+        "Tenant": Tenant,
+        "PolicyException": PolicyException,
+    }
 
 
 @dataclass(frozen=True)
@@ -164,8 +159,7 @@ def add_mooring_document(document: Document, setup: Setup, outcome: Outcome) -> 
     obj = document.obj
     if not isinstance(obj, dict) or str(obj.get("apiVersion", "")).rpartition("/")[0] != GROUP:
         return False
-    kind = str(obj.get("kind"))
-    model = mooring_model(kind)
+    model = mooring_kinds().get(str(obj.get("kind")))
     if model is None:
         return True  # an unknown kind of Mooring's: validate says so
     instance, errors = model_errors(model, obj)
@@ -173,23 +167,25 @@ def add_mooring_document(document: Document, setup: Setup, outcome: Outcome) -> 
         outcome.invalid.append(
             (document.position(error.path), f"{obj.get('kind')}: {error.dotted}: {error.message}")
         )
-    if instance is not None:
-        _add(kind, instance, document, setup, outcome)
+    _add(instance, document, setup, outcome)
     return True
 
 
-def _add(kind: str, instance: Any, document: Document, setup: Setup, outcome: Outcome) -> None:
-    """Add a valid instance of `kind` (mooring_model's) to the setup."""
-    if kind == "PlatformConfig":
+def _add(instance: BaseModel | None, document: Document, setup: Setup, outcome: Outcome) -> None:
+    from mooring.api.exceptions import PolicyException
+    from mooring.api.platform import PlatformConfig
+    from mooring.api.tenant import Tenant
+
+    if isinstance(instance, PlatformConfig):
         if setup.platform is not None:
             outcome.invalid.append(
                 (document.position(), "a second PlatformConfig among the inputs; give one")
             )
         else:
             setup.platform = instance
-    elif kind == "Tenant":
+    elif isinstance(instance, Tenant):
         setup.tenants.append(instance)
-    elif kind == "PolicyException":
+    elif isinstance(instance, PolicyException):
         if instance.metadata.namespace is None and setup.default_namespace is not None:
             instance = instance.model_copy(
                 update={

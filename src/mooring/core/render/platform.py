@@ -367,7 +367,7 @@ def operator_user(namespace: str = SYSTEM_NAMESPACE) -> tuple[str, tuple[str, ..
         f"system:serviceaccount:{namespace}:{OPERATOR}",
         (
             "system:serviceaccounts",
-            f"system:serviceaccounts:{SYSTEM_NAMESPACE}",
+            f"system:serviceaccounts:{namespace}",
             "system:authenticated",
         ),
     )
