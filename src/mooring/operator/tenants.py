@@ -145,6 +145,10 @@ class Watches:
     ] = field(default_factory=OrderedDict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     usage_pending: set[str] = field(default_factory=set)
+    # A quota's usage is written this long after it changes (one write per burst), and
+    # waits up to usage_wait for the tenant's other quotas to be counted.
+    usage_delay: float = 1.0
+    usage_wait: float = 10.0
     # One reconcile of a tenant at a time: kopf's handler, the resync, a platform change.
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     # And RECONCILING tenants at most at once in all.
@@ -268,17 +272,15 @@ class Watches:
                 if tenant_name in self.usage_pending:
                     return
 
-    async def _write_usage(
-        self, tenant_name: str, delay: float = 1.0, uncounted_wait: float = 10.0
-    ) -> None:
+    async def _write_usage(self, tenant_name: str) -> None:
         """One status write with the usage of every quota of the tenant. A new tenant's
         quotas are counted by the quota controller one at a time: while one of them is not
-        counted yet, wait for it (up to `uncounted_wait`), so that one write says them all
-        rather than one write each."""
-        await asyncio.sleep(delay)
+        counted yet, wait for it (up to usage_wait), so that one write says them all rather
+        than one write each."""
+        await asyncio.sleep(self.usage_delay)
         quotas = self.informers["ResourceQuota"]
         waited = 0.0
-        while waited < uncounted_wait:
+        while waited < self.usage_wait:
             tenant = self.tenants.get(tenant_name)
             names_ = [
                 e.get("name") for e in ((tenant or {}).get("status") or {}).get("namespaces") or []
@@ -286,8 +288,8 @@ class Watches:
             found = [quotas.get(n, QUOTA_NAME) for n in names_]
             if all(q is None or (q.get("status") or {}).get("hard") for q in found):
                 break
-            await asyncio.sleep(1.0)
-            waited += 1.0
+            await asyncio.sleep(self.usage_delay)
+            waited += self.usage_delay
         self.usage_pending.discard(tenant_name)
         tenant = self.tenants.get(tenant_name)
         if tenant is None:

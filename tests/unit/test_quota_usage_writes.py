@@ -1,0 +1,141 @@
+"""The operator writes a tenant's quota usage once its quotas are counted, in one status
+write for all of them, and does not miss a usage counted before the tenant's first status
+(operator/tenants.py Watches.note_status, _note_usage, _write_usage)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+from mooring.core.render.quotas import QUOTA_NAME
+from mooring.kube.client import Kube
+from mooring.operator.tenants import Watches
+
+HARD = {"pods": "10", "requests.cpu": "2"}
+
+
+class Quotas:
+    """An informer's `get` over ResourceQuotas by namespace."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+
+    def put(self, namespace: str, counted: bool, pods: str = "0") -> dict[str, Any]:
+        quota: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": QUOTA_NAME, "namespace": namespace},
+            "spec": {"hard": HARD},
+        }
+        if counted:
+            quota["status"] = {"hard": HARD, "used": {"pods": pods, "requests.cpu": "0"}}
+        self.objects[namespace] = quota
+        return quota
+
+    def get(self, namespace: str | None, name: str) -> dict[str, Any] | None:
+        return self.objects.get(namespace or "") if name == QUOTA_NAME else None
+
+
+class Recorder:
+    """The Kube client's `patch`, recorded."""
+
+    def __init__(self) -> None:
+        self.patches: list[tuple[str, dict[str, Any], str | None]] = []
+
+    async def patch(
+        self,
+        api_version: str,
+        kind: str,
+        name: str,
+        body: dict[str, Any],
+        subresource: str | None = None,
+    ) -> dict[str, Any]:
+        self.patches.append((name, body, subresource))
+        return body
+
+
+def tenant(name: str, with_status: bool) -> dict[str, Any]:
+    status = {
+        "namespaces": [
+            {"name": f"{name}-dev", "environment": "dev", "phase": "Active", "quota": []},
+            {"name": f"{name}-prod", "environment": "prod", "phase": "Active", "quota": []},
+        ]
+    }
+    return {
+        "apiVersion": "mooring.dev/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {"name": name, "generation": 1, "uid": "u1", "resourceVersion": "1"},
+        "spec": {"environments": [{"name": "dev"}, {"name": "prod"}]},
+        **({"status": status} if with_status else {}),
+    }
+
+
+def watches() -> tuple[Watches, Quotas, Recorder]:
+    recorder = Recorder()
+    found = Watches(kube=cast(Kube, recorder), usage_delay=0.01, usage_wait=0.5)
+    quotas = Quotas()
+    found.informers["ResourceQuota"] = cast(Any, quotas)
+    found.namespace_owner.update({"team-dev": "team", "team-prod": "team"})
+    return found, quotas, recorder
+
+
+async def settle(found: Watches) -> None:
+    while found.tasks:
+        await asyncio.gather(*list(found.tasks))
+
+
+async def test_two_quotas_counted_one_after_the_other_make_one_status_write() -> None:
+    found, quotas, recorder = watches()
+    found.tenants["team"] = tenant("team", with_status=True)
+    quotas.put("team-prod", counted=False)
+    found.on_child_event("MODIFIED", quotas.put("team-dev", counted=True))
+
+    async def count_prod_later() -> None:
+        # Later than the write's delay, as a busy quota controller is: its event comes too.
+        await asyncio.sleep(0.1)
+        found.on_child_event("MODIFIED", quotas.put("team-prod", counted=True, pods="3"))
+
+    await asyncio.gather(count_prod_later(), settle(found))
+    assert len(recorder.patches) == 1
+    name, body, subresource = recorder.patches[0]
+    assert (name, subresource) == ("team", "status")
+    usage = {e["name"]: e["quota"] for e in body["status"]["namespaces"]}
+    assert {u["resource"]: u["used"] for u in usage["team-dev"]} == {
+        "pods": "0",
+        "requests.cpu": "0",
+    }
+    assert {u["resource"]: u["used"] for u in usage["team-prod"]}["pods"] == "3"
+
+
+async def test_a_quota_never_counted_does_not_hold_the_write_back_for_ever() -> None:
+    found, quotas, recorder = watches()
+    found.tenants["team"] = tenant("team", with_status=True)
+    quotas.put("team-prod", counted=False)
+    found.on_child_event("MODIFIED", quotas.put("team-dev", counted=True))
+    await settle(found)
+    assert len(recorder.patches) == 1  # after usage_wait, with what is counted
+    usage = {e["name"]: e["quota"] for e in recorder.patches[0][1]["status"]["namespaces"]}
+    assert usage["team-dev"] and usage["team-prod"] == []
+
+
+async def test_usage_counted_before_the_first_status_is_written_when_the_status_comes() -> None:
+    found, quotas, recorder = watches()
+    found.tenants["team"] = tenant("team", with_status=False)
+    # The quota controller counts both before the tenant has a status: nothing to write to.
+    found.on_child_event("MODIFIED", quotas.put("team-dev", counted=True))
+    found.on_child_event("MODIFIED", quotas.put("team-prod", counted=True))
+    await settle(found)
+    assert recorder.patches == []
+    # The reconcile's status arrives (its quota lists still empty): the usage is due now.
+    body = tenant("team", with_status=True)
+    found.tenants["team"] = body
+    found.note_status("team", body)
+    await settle(found)
+    assert len(recorder.patches) == 1
+    assert all(e["quota"] for e in recorder.patches[0][1]["status"]["namespaces"])
+    # The status with the usage in it, seen again: nothing more to write.
+    written = {**body, "status": recorder.patches[0][1]["status"]}
+    found.tenants["team"] = written
+    found.note_status("team", written)
+    await settle(found)
+    assert len(recorder.patches) == 1
