@@ -43,12 +43,10 @@ import contextlib
 import copy
 import json
 import os
-import ssl
 import statistics
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -250,12 +248,7 @@ class Bench:
 
     def profile(self, seconds: int, target: Path) -> None:
         """A CPU profile of the API server over `seconds` (its pprof endpoint)."""
-        pki = self.cluster.pki
-        context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-        context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
-        url = f"https://127.0.0.1:{self.apiserver_port}/debug/pprof/profile?seconds={seconds}"
-        with urllib.request.urlopen(url, context=context, timeout=seconds + 60) as response:
-            target.write_bytes(response.read())
+        target.write_bytes(self.cluster.apiserver_profile(seconds))
 
 
 def baseline_objects(pack: Path, context: dict[str, Any]) -> list[dict[str, Any]]:

@@ -36,7 +36,6 @@ import asyncio
 import json
 import os
 import signal
-import ssl
 import statistics
 import subprocess
 import tempfile
@@ -132,20 +131,13 @@ def profile_apiserver_later(cluster: DevCluster, name: str) -> threading.Thread 
         return None
     folder, *rest = setting.split(":")
     delay, seconds = (float(rest[0]) if rest else 20.0), (int(rest[1]) if len(rest) > 1 else 30)
-    state = cluster.state()
-    assert state is not None
-    port = state.components["kube-apiserver"].port
     target = Path(folder) / f"apiserver-{name}.pprof"
     target.parent.mkdir(parents=True, exist_ok=True)
 
     def take() -> None:
         time.sleep(delay)
-        context = ssl.create_default_context(cafile=str(cluster.pki / "ca.crt"))
-        context.load_cert_chain(str(cluster.pki / "admin.crt"), str(cluster.pki / "admin.key"))
-        url = f"https://127.0.0.1:{port}/debug/pprof/profile?seconds={seconds}"
         try:
-            with urllib.request.urlopen(url, context=context, timeout=seconds + 60) as response:
-                target.write_bytes(response.read())
+            target.write_bytes(cluster.apiserver_profile(seconds))
             say(f"{name}: API-server CPU profile of {seconds} s written to {target}")
         except OSError as error:  # the phase ended first: say so, the run goes on
             say(f"{name}: no API-server profile ({error})")

@@ -533,6 +533,20 @@ class DevCluster:
             raise DevClusterError("the local control plane is not running; run `mooring dev up`")
         return self.kubeconfig_path.read_text()
 
+    def apiserver_profile(self, seconds: int) -> bytes:
+        """A CPU profile of the API server over `seconds`, from its pprof endpoint (it must
+        run with `--profiling=true`); `go tool pprof` reads it."""
+        state = self.state()
+        if state is None:
+            raise RuntimeError("the local control plane is not running")
+        port = state.components["kube-apiserver"].port
+        context = ssl.create_default_context(cafile=str(self.pki / "ca.crt"))
+        context.load_cert_chain(str(self.pki / "admin.crt"), str(self.pki / "admin.key"))
+        url = f"https://127.0.0.1:{port}/debug/pprof/profile?seconds={seconds}"
+        with urllib.request.urlopen(url, context=context, timeout=seconds + 60) as response:
+            data: bytes = response.read()
+        return data
+
     def mint_kubeconfig(self, user: str, groups: Sequence[str] = ()) -> str:
         """A kubeconfig that authenticates as `user` in `groups` with a fresh client cert."""
         state = self.state()

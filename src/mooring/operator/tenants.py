@@ -279,13 +279,13 @@ class Watches:
         than one write each."""
         await asyncio.sleep(self.usage_delay)
         quotas = self.informers["ResourceQuota"]
+        tenant = self.tenants.get(tenant_name)
+        namespaces = [
+            e.get("name") for e in ((tenant or {}).get("status") or {}).get("namespaces") or []
+        ]
         waited = 0.0
         while waited < self.usage_wait:
-            tenant = self.tenants.get(tenant_name)
-            names_ = [
-                e.get("name") for e in ((tenant or {}).get("status") or {}).get("namespaces") or []
-            ]
-            found = [quotas.get(n, QUOTA_NAME) for n in names_]
+            found = [quotas.get(n, QUOTA_NAME) for n in namespaces]
             if all(q is None or (q.get("status") or {}).get("hard") for q in found):
                 break
             await asyncio.sleep(self.usage_delay)
