@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mooring.api.names import GROUP, VERSION
+from mooring.api.names import GROUP, KOPF_STATUS, VERSION
 
 Schema = dict[str, Any]
 
@@ -55,6 +55,8 @@ class Kind:
     # CEL rules on the whole object (they may read metadata.name), with messages.
     rules: tuple[tuple[str, str], ...] = ()
     extra_schema: dict[str, Any] = field(default_factory=dict)
+    # Handled by kopf, which keeps its own state in status.kopf (operator/kopf_state.py).
+    kopf: bool = False
 
     @property
     def singular(self) -> str:
@@ -147,6 +149,15 @@ def _clean(node: Schema) -> Schema:
     return node
 
 
+# The operator's own bookkeeping (operator/kopf_state.py), kept as kopf writes it.
+KOPF_STATE: Schema = {
+    "type": "object",
+    "description": "The operator's own bookkeeping: the spec it last handled, and the "
+    "progress of a reconcile being retried. Not for people.",
+    "x-kubernetes-preserve-unknown-fields": True,
+}
+
+
 def crd(kind: Kind) -> dict[str, Any]:
     """The CustomResourceDefinition of one kind."""
     spec_schema = structural(kind.spec)
@@ -169,6 +180,8 @@ def crd(kind: Kind) -> dict[str, Any]:
         status_schema.setdefault(
             "description", f"The {kind.kind} as the operator last saw it; written by it only."
         )
+        if kind.kopf:
+            status_schema.setdefault("properties", {})[KOPF_STATUS] = KOPF_STATE
         properties["status"] = status_schema
     if kind.rules:
         root["x-kubernetes-validations"] = [

@@ -62,6 +62,7 @@ def _reserved_rule() -> str:
 
 
 TENANT = Kind(
+    kopf=True,
     kind="Tenant",
     plural="tenants",
     scope="Cluster",
@@ -106,6 +107,7 @@ TENANT = Kind(
 )
 
 PLATFORM_CONFIG = Kind(
+    kopf=True,
     kind="PlatformConfig",
     plural="platformconfigs",
     scope="Cluster",
@@ -123,6 +125,7 @@ PLATFORM_CONFIG = Kind(
 )
 
 DATABASE = Kind(
+    kopf=True,
     kind="Database",
     plural="databases",
     scope="Namespaced",

@@ -45,6 +45,8 @@ ANNOTATION_ADOPTED_FROM: Final = f"{DOMAIN}/adopted-from"
 # annotations (mooring.dev/rotate-password) must be seen. Its finalizer is FINALIZER.
 KOPF_PREFIX: Final = f"kopf.{DOMAIN}"
 KOPF_DIFF_BASE: Final = f"{KOPF_PREFIX}/last-handled-configuration"
+# Where kopf keeps its diff base and progress now (operator/kopf_state.py): status.kopf.
+KOPF_STATUS: Final = "kopf"
 
 # Grafana's dashboard sidecar (kiwigrid k8s-sidecar, as in the Grafana Helm chart) loads
 # ConfigMaps with this label, into the folder the annotation names.

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mooring.api.names import KOPF_DIFF_BASE
+from mooring.api.names import KOPF_DIFF_BASE, KOPF_STATUS
 from mooring.kube.client import Gone, Kube, KubeError
 
 Obj = dict[str, Any]
@@ -49,12 +49,17 @@ BULKY_ANNOTATIONS = frozenset(
 
 def slim(obj: Obj) -> Obj:
     """The object without managedFields and other bulk the operator never reads (kubectl's
-    last applied configuration, kopf's diff base: each a copy of the object's spec)."""
+    last applied configuration, kopf's diff base in status.kopf or, from an earlier
+    version, in an annotation: each a copy of the object's spec)."""
     meta = obj.get("metadata") or {}
     kept = {k: meta[k] for k in KEPT_METADATA if k in meta}
     annotations = kept.get("annotations")
     if annotations and not BULKY_ANNOTATIONS.isdisjoint(annotations):
         kept["annotations"] = {k: v for k, v in annotations.items() if k not in BULKY_ANNOTATIONS}
+    status = obj.get("status")
+    if isinstance(status, dict) and KOPF_STATUS in status:
+        status = {k: v for k, v in status.items() if k != KOPF_STATUS}
+        return {**obj, "metadata": kept, "status": status}
     return {**obj, "metadata": kept}
 
 

@@ -91,7 +91,7 @@ async def reconcile_database(
         body["metadata"]["name"],
         _ready_reason(outcome.status),
     )
-    patch["status"] = outcome.status
+    patch.status.update(outcome.status)  # beside kopf's own status.kopf (kopf_state.py)
     await _post(memo["kube"], body, outcome.events)
     if outcome.retry:
         # Status says why; kopf tries again, sooner at first, at most a minute apart.

@@ -12,11 +12,11 @@ from typing import Any
 import kopf
 import yaml
 
-from mooring.api.names import FINALIZER, KOPF_PREFIX
+from mooring.api.names import FINALIZER
 from mooring.kube import incluster
 from mooring.kube.client import Kube
 from mooring.kube.pacing import PacingSettings
-from mooring.operator import events, pacing
+from mooring.operator import events, kopf_state, pacing
 from mooring.operator.registry import REGISTRY
 
 
@@ -73,12 +73,11 @@ def kube_client(options: Options) -> Kube:
 
 @kopf.on.startup(registry=REGISTRY)
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: object) -> None:
-    """kopf keeps its finalizer, progress and diff base under mooring.dev, not zalando.org."""
+    """kopf's finalizer is mooring.dev's; its progress and diff base live in status.kopf
+    (operator/kopf_state.py: one write per reconcile rather than two)."""
     settings.persistence.finalizer = FINALIZER
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=KOPF_PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.progress_storage = kopf_state.progress_storage()
+    settings.persistence.diffbase_storage = kopf_state.diffbase_storage()
     # kopf would post Events about cluster-scoped objects where `kubectl describe` does not
     # look (operator/events.py): Mooring posts its own, and kopf's warnings through a bridge.
     settings.posting.enabled = False

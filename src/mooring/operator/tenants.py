@@ -294,11 +294,14 @@ class Watches:
         tenant = self.tenants.get(tenant_name)
         if tenant is None:
             return
-        entries = [dict(e) for e in (tenant.get("status") or {}).get("namespaces") or []]
+        written = (tenant.get("status") or {}).get("namespaces") or []
+        entries = [dict(e) for e in written]
         for entry in entries:
             quota = quotas.get(entry.get("name"), QUOTA_NAME)
             if quota is not None:
                 entry["quota"] = [u.model_dump(by_alias=True) for u in service.quota_usage(quota)]
+        if entries == written:
+            return  # a count that came and went (or the reconcile's status said it already)
         with contextlib.suppress(KubeError):
             await _write_status(self.kube, tenant_name, {"namespaces": entries})
 
@@ -545,7 +548,7 @@ async def reconcile_tenant(
         delay = retry_delay(name, retry)
         said = waiting_message(error, error.status) or str(error)
         raise kopf.TemporaryError(f"{said}; trying again in {delay:.0f} s", delay=delay) from error
-    patch["status"] = outcome.status
+    patch.status.update(outcome.status)  # beside kopf's own status.kopf (kopf_state.py)
     if outcome.errors:
         # Status already says what failed; kopf retries, later each time.
         first = "; ".join(f"{e.what}: {e.message}" for e in outcome.errors[:3])

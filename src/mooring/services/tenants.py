@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -341,9 +342,9 @@ async def reconcile(
     }
     features = await discover_features(kube)
     desired = render_tenant(Context(tenant, platform.spec, features, meta.get("uid")))
+    wanted_namespaces = [o["metadata"]["name"] for o in desired if o["kind"] == "Namespace"]
     if view is not None:
         observed = view.owned(tenant.name)
-        wanted_namespaces = [o["metadata"]["name"] for o in desired if o["kind"] == "Namespace"]
         existing = {n: obj for n in wanted_namespaces if (obj := view.namespace(n)) is not None}
     else:
         observed = await gather_owned(kube, tenant.name, features)
@@ -425,6 +426,7 @@ async def reconcile(
         platform,
         refusals,
         unenforced,
+        [n for n in wanted_namespaces if n not in existing],
     )
     outcome = Outcome(
         _dump(status),
@@ -452,6 +454,7 @@ def _status(
     platform: PlatformConfig,
     refusals: Sequence[Refusal] = (),
     unenforced: Sequence[CiliumOnly] = (),
+    new_namespaces: Collection[str] = (),
 ) -> TenantStatus:
     conditions = previous.conditions
     by_step: dict[str, list[StepError]] = {}
@@ -538,6 +541,13 @@ def _status(
         for o in observed
         if o["kind"] == "ResourceQuota" and o["metadata"]["name"] == QUOTA_NAME
     }
+    if not errors:
+        # A namespace this reconcile created holds only what it applied: its quota's first
+        # count is known now, and said here rather than in a second status write.
+        for namespace in new_namespaces:
+            first = None if namespace in quotas else first_count(namespace, decision.apply)
+            if first is not None:
+                quotas[namespace] = first
     namespaces = [
         NamespaceStatus(
             name=tenant.namespace(env),
@@ -572,6 +582,43 @@ def cilium_message(unenforced: Sequence[CiliumOnly]) -> str:
         "force: " + "; ".join(str(u) for u in unenforced) + ". Install Cilium, or remove "
         "them from the tenant"
     )
+
+
+# What a quota counts of each kind by its count resource (core/render/quotas.py's keys).
+COUNTED = {
+    "pods": "Pod",
+    "services": "Service",
+    "persistentvolumeclaims": "PersistentVolumeClaim",
+    "configmaps": "ConfigMap",
+    "secrets": "Secret",
+    "replicationcontrollers": "ReplicationController",
+    "resourcequotas": "ResourceQuota",
+}
+# What Kubernetes puts in every namespace that a quota counts: the root CA's ConfigMap.
+EVERY_NAMESPACE = {"configmaps": 1}
+
+
+def first_count(namespace: str, applied: Iterable[KubeObject]) -> KubeObject | None:
+    """Pure: the tenant's quota in a namespace just created, as the quota controller will
+    first count it: nothing in use but the objects Mooring applied there and the root CA's
+    ConfigMap. If something else lands first, the count differs and the operator's
+    quota watch writes the real one (operator/tenants.py Watches._note_usage)."""
+    mine = [o for o in applied if o["metadata"].get("namespace") == namespace]
+    quota = next(
+        (o for o in mine if o["kind"] == "ResourceQuota" and o["metadata"]["name"] == QUOTA_NAME),
+        None,
+    )
+    if quota is None:
+        return None
+    hard: dict[str, str] = dict((quota.get("spec") or {}).get("hard") or {})
+    kinds = Counter(o["kind"] for o in mine)
+    used = {
+        resource: str(kinds[COUNTED[resource]] + EVERY_NAMESPACE.get(resource, 0))
+        if resource in COUNTED
+        else "0"
+        for resource in hard
+    }
+    return {**quota, "status": {"hard": hard, "used": used}}
 
 
 def quota_usage(quota: KubeObject | None) -> list[QuotaUsage]:

@@ -1,0 +1,108 @@
+"""What a new Tenant costs the API server beyond its own objects (issue 14), on the real
+control plane with the operator running:
+
+- the finalizer comes with the create (core/render/finalizer.py, a MutatingAdmissionPolicy),
+  not from a PATCH by the operator;
+- kopf's record of what it handled lives in status.kopf (operator/kopf_state.py), written
+  with the reconcile's status; an object from an earlier version, with the record in an
+  annotation, is handled again and the annotation removed;
+- the reconcile's status already holds the quota usage the quota controller first counts
+  in a namespace it just created (services/tenants.py first_count), so no second write is
+  needed for it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mooring.api import names
+from mooring.kube.client import Kube
+from tests.cluster.conftest import OperatorProcess, eventually, tenant, wait_ready
+
+pytestmark = pytest.mark.cluster
+API = "mooring.dev/v1alpha1"
+
+
+def usage(entry: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    return {q["resource"]: (q["used"], q["hard"]) for q in entry.get("quota") or []}
+
+
+async def test_a_new_tenant_has_the_finalizer_from_its_create_and_kopf_state_in_status(
+    kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str]
+) -> None:
+    cleanup.append(name)
+    created = await kube.create(tenant(name, envs=("dev", "prod")))
+    # The create's own answer carries the finalizer: admission put it there.
+    assert names.FINALIZER in created["metadata"].get("finalizers", [])
+    ready = await wait_ready(kube, name)
+    annotations = ready["metadata"].get("annotations") or {}
+    assert not [k for k in annotations if k.startswith(f"{names.KOPF_PREFIX}/")], annotations
+    handled = json.loads(ready["status"]["kopf"]["last-handled-configuration"])
+    assert handled["spec"]["environments"] == [{"name": "dev"}, {"name": "prod"}]
+
+    # The record is what tells a change of spec: a third environment is reconciled.
+    await kube.patch(
+        API,
+        "Tenant",
+        name,
+        {"spec": {"environments": [{"name": "dev"}, {"name": "prod"}, {"name": "qa"}]}},
+    )
+    await wait_ready(kube, name)
+    assert await kube.get_or_none("v1", "Namespace", f"{name}-qa") is not None
+
+
+async def test_the_reconcile_status_holds_the_quota_usage_the_controller_counts(
+    kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str]
+) -> None:
+    cleanup.append(name)
+    await kube.create(tenant(name, envs=("dev", "prod")))
+    ready = await wait_ready(kube, name)
+    said = {e["name"]: usage(e) for e in ready["status"]["namespaces"]}
+    assert set(said) == {f"{name}-dev", f"{name}-prod"}
+    assert all(said.values()), said  # said with the first status, not left for later
+
+    async def counted() -> dict[str, dict[str, tuple[str, str]]] | None:
+        found = {}
+        for namespace in said:
+            quota = await kube.get("v1", "ResourceQuota", "mooring-quota", namespace=namespace)
+            status = quota.get("status") or {}
+            if not status.get("used"):
+                return None
+            found[namespace] = {
+                k: (status["used"][k], v) for k, v in (status.get("hard") or {}).items()
+            }
+        return found
+
+    # The quota controller's own count is what the status said.
+    real = await eventually(counted, timeout=30, what="both quotas counted")
+    assert real == said
+    # And the status stays so (no correction was due).
+    again = await kube.get(API, "Tenant", name)
+    assert {e["name"]: usage(e) for e in again["status"]["namespaces"]} == said
+
+
+async def test_a_tenant_handled_by_an_earlier_version_is_handled_again_and_tidied(
+    kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str]
+) -> None:
+    cleanup.append(name)
+    earlier = tenant(name)
+    # As an earlier operator left it: its record of the handled spec in an annotation.
+    earlier["metadata"]["annotations"] = {
+        names.KOPF_DIFF_BASE: json.dumps({"spec": earlier["spec"]}),
+        "team.example.com/keep": "yes",
+    }
+    await kube.create(earlier)
+
+    async def tidied() -> dict[str, Any] | None:
+        obj = await kube.get(API, "Tenant", name)
+        annotations = obj["metadata"].get("annotations") or {}
+        done = (obj.get("status") or {}).get("kopf") and names.KOPF_DIFF_BASE not in annotations
+        return obj if done else None
+
+    obj = await eventually(tidied, timeout=30, what="the record moved to status.kopf")
+    assert obj["metadata"]["annotations"] == {"team.example.com/keep": "yes"}
+    await wait_ready(kube, name)
+    assert await kube.get_or_none("v1", "Namespace", f"{name}-dev") is not None
