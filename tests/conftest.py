@@ -28,6 +28,7 @@ import pytest
 import pytest_asyncio
 import yaml
 
+from mooring.api import names
 from mooring.core.render.platform import install
 from mooring.devcluster.cluster import DevCluster, free_port, operator_command
 from mooring.devcluster.prometheus import DevPrometheus
@@ -84,6 +85,16 @@ async def eventually(
         await asyncio.sleep(0.1)
 
 
+def kopf_done(body: dict[str, Any]) -> bool:
+    """kopf handled the object's spec as it is and has nothing in progress for it (its
+    record in status.kopf, operator/kopf_state.py), and no annotation of its own is left."""
+    annotations = body["metadata"].get("annotations") or {}
+    if any(key.startswith(names.KOPF_PREFIX + "/") for key in annotations):
+        return False
+    record = (body.get("status") or {}).get(names.KOPF_STATUS) or {}
+    return "last-handled-configuration" in record and not record.get("progress")
+
+
 class OperatorProcess:
     """`mooring operator` as a child process that tests can kill and restart."""
 
@@ -124,6 +135,15 @@ class OperatorProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=10)
+
+    def pause(self) -> None:
+        """SIGSTOP: the process keeps its watches open but reads nothing until resumed."""
+        assert self.process is not None and self.process.poll() is None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

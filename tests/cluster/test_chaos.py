@@ -33,7 +33,6 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from mooring.api import names
 from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import Tenant
 from mooring.core.render import Context, render_tenant
@@ -43,6 +42,7 @@ from mooring.kube.client import Kube
 from mooring.services.install import install_platform
 from tests import chaos
 from tests.cluster.conftest import PLATFORM, OperatorProcess, eventually, tenant, wait_ready
+from tests.conftest import kopf_done
 
 pytestmark = [pytest.mark.cluster, pytest.mark.chaos]
 TENANTS = 2000
@@ -232,9 +232,7 @@ async def test_what_lost_its_status_or_was_changed_behind_the_operators_back_is_
 async def _kopf_done(kube: Kube, name: str) -> bool:
     """kopf handled the Tenant's spec as it is and has nothing in progress for it."""
     body = await kube.get("mooring.dev/v1alpha1", "Tenant", name)
-    annotations = body["metadata"].get("annotations") or {}
-    ours = [key for key in annotations if key.startswith(names.KOPF_PREFIX + "/")]
-    return ours == [names.KOPF_DIFF_BASE]
+    return kopf_done(body)
 
 
 async def _async(value: bool) -> bool:

@@ -16,6 +16,7 @@ from mooring.devcluster.postgres import LocalPostgres
 from mooring.kube.client import Kube
 from mooring.services.databases import wait_ready
 from mooring.services.postgres import ServerUnavailable
+from tests.conftest import kopf_done
 from tests.services.conftest import (
     NamespaceFactory,
     OperatorProcess,
@@ -115,40 +116,53 @@ RESYNC_SECONDS = 2
 async def _kopf_done(kube: Kube, namespace: str, name: str) -> bool:
     """kopf handled the Database's spec as it is and has nothing in progress for it."""
     body = await kube.get(names.API_VERSION, "Database", name, namespace)
-    annotations = body["metadata"].get("annotations") or {}
-    ours = [key for key in annotations if key.startswith(names.KOPF_PREFIX + "/")]
-    return ours == [names.KOPF_DIFF_BASE]
+    return kopf_done(body)
 
 
-async def _lose_status(kube: Kube, namespace: str, name: str) -> None:
-    """The status is gone: a status change is no spec change, so kopf has nothing to do."""
+async def _lose_status(kube: Kube, namespace: str, name: str, operator: OperatorProcess) -> None:
+    """The status is gone but for kopf's record: a status change is no spec change, so
+    kopf has nothing to do."""
+    body = await kube.get(names.API_VERSION, "Database", name, namespace)
+    stripped = {key: None for key in body["status"] if key != names.KOPF_STATUS}
     await kube.patch(
         names.API_VERSION,
         "Database",
         name,
-        {"status": None},
+        {"status": stripped},
         namespace=namespace,
         subresource="status",
     )
 
 
-async def _change_behind_kopfs_back(kube: Kube, namespace: str, name: str) -> None:
-    """The spec changes (a new generation) in the same write as kopf's record of what it
-    last handled, which then says the new spec was handled: the event kopf gets shows no
-    difference, as if the event that mattered had been lost."""
+async def _change_behind_kopfs_back(
+    kube: Kube, namespace: str, name: str, operator: OperatorProcess
+) -> None:
+    """The spec changes, and kopf's record of what it last handled then says the new spec
+    was handled, while the operator is stopped (SIGSTOP): the events it gets when it goes on
+    show no difference, as if the event that mattered had been lost."""
     body = await kube.get(names.API_VERSION, "Database", name, namespace)
-    handled = json.loads(body["metadata"]["annotations"][names.KOPF_DIFF_BASE])
+    record = body["status"][names.KOPF_STATUS]["last-handled-configuration"]
+    handled = json.loads(record)
     handled["spec"]["connectionLimit"] = 7
-    await kube.patch(
-        names.API_VERSION,
-        "Database",
-        name,
-        {
-            "metadata": {"annotations": {names.KOPF_DIFF_BASE: json.dumps(handled)}},
-            "spec": {"connectionLimit": 7},
-        },
-        namespace=namespace,
-    )
+    operator.pause()
+    try:
+        await kube.patch(
+            names.API_VERSION,
+            "Database",
+            name,
+            {"spec": {"connectionLimit": 7}},
+            namespace=namespace,
+        )
+        await kube.patch(
+            names.API_VERSION,
+            "Database",
+            name,
+            {"status": {names.KOPF_STATUS: {"last-handled-configuration": json.dumps(handled)}}},
+            namespace=namespace,
+            subresource="status",
+        )
+    finally:
+        operator.resume()
 
 
 @pytest.mark.parametrize(
@@ -157,7 +171,7 @@ async def _change_behind_kopfs_back(kube: Kube, namespace: str, name: str) -> No
     ids=["its status stripped", "its spec changed while kopf's record says handled"],
 )
 async def test_a_database_whose_event_was_lost_is_reconciled_again_by_the_resync(
-    lose: Callable[[Kube, str, str], Awaitable[None]],
+    lose: Callable[[Kube, str, str, OperatorProcess], Awaitable[None]],
     kube: Kube,
     operator: OperatorProcess,
     tenant_namespace: NamespaceFactory,
@@ -182,7 +196,7 @@ async def test_a_database_whose_event_was_lost_is_reconciled_again_by_the_resync
         said = f"Database {namespace}/lost: status behind the spec"
         lines_before = operator.log.read_text(errors="replace").count(said)
 
-        await lose(kube, namespace, "lost")
+        await lose(kube, namespace, "lost", operator)
         lost = await kube.get(names.API_VERSION, "Database", "lost", namespace)
         observed = (lost.get("status") or {}).get("observedGeneration")
         assert observed is None or observed < lost["metadata"]["generation"], lost.get("status")

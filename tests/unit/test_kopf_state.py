@@ -1,6 +1,6 @@
 """kopf's state in status.kopf (operator/kopf_state.py), the CRDs that keep it, the caches
-that leave it out, the finalizer policy's place in the installation, and the first quota
-count a reconcile can say itself (services/tenants.py first_count)."""
+that leave it out, and the first quota count a reconcile can say itself
+(services/tenants.py first_count)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,7 @@ import kopf
 
 from mooring.api import names
 from mooring.api.crd import crd
-from mooring.api.install import InstallValues
 from mooring.api.kinds import KINDS
-from mooring.core.render import platform
-from mooring.core.render.finalizer import MUTATING_POLICY, POLICY_NAME
-from mooring.core.render.install import manifests
 from mooring.core.render.quotas import QUOTA_NAME
 from mooring.kube.informer import slim
 from mooring.operator.kopf_state import StatusDiffBase
@@ -78,18 +74,6 @@ def test_caches_leave_kopfs_state_out() -> None:
     assert kept["status"] == {"ready": "True"}
     plain = {"metadata": {"name": "x"}, "status": {"ready": "True"}}
     assert slim(plain) == plain
-
-
-def test_the_finalizer_policy_is_installed_where_the_cluster_serves_it() -> None:
-    local = {(o["kind"], o["metadata"]["name"]) for o in platform.install()}
-    assert ("MutatingAdmissionPolicy", POLICY_NAME) in local
-    assert ("MutatingAdmissionPolicyBinding", POLICY_NAME) in local
-
-    def kinds(api_versions: tuple[str, ...]) -> set[str]:
-        return {o["kind"] for o in manifests(InstallValues(), api_versions=api_versions)}
-
-    assert "MutatingAdmissionPolicy" in kinds((MUTATING_POLICY,))
-    assert "MutatingAdmissionPolicy" not in kinds(())  # an older cluster: kopf adds it
 
 
 def applied(namespace: str) -> list[dict[str, Any]]:

@@ -19,7 +19,6 @@ from mooring.api import policyreport
 from mooring.api.documents import Document, DocumentError, iter_documents, model_errors
 from mooring.api.install import InstallValues
 from mooring.core.plan import ref
-from mooring.core.render.finalizer import MUTATING_POLICY
 from mooring.core.render.install import SERVICE_MONITOR
 from mooring.kube.client import Kube
 from mooring.services.sources import read_texts
@@ -59,12 +58,8 @@ async def apply_objects(kube: Kube, objects: Sequence[KubeObject]) -> list[str]:
 async def api_versions(kube: Kube) -> list[str]:
     """The optional kinds the installation renders when the cluster serves them (as Helm's
     .Capabilities.APIVersions)."""
-    found = []
-    for wanted in (SERVICE_MONITOR, MUTATING_POLICY):
-        group_version, _, kind = wanted.rpartition("/")
-        if await kube.has_kind(group_version, kind):
-            found.append(wanted)
-    return found
+    group_version, _, kind = SERVICE_MONITOR.rpartition("/")
+    return [SERVICE_MONITOR] if await kube.has_kind(group_version, kind) else []
 
 
 async def install_platform(kube: Kube, objects: Sequence[KubeObject]) -> list[str]:

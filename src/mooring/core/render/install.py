@@ -29,7 +29,6 @@ from mooring.api.platform import PLATFORM_CONFIG_NAME
 from mooring.core.isolation import admission_policy as tenant_admission_policy
 from mooring.core.render import platform
 from mooring.core.render.database import admission_policy as database_admission_policy
-from mooring.core.render.finalizer import MUTATING_POLICY, finalizer_policy
 from mooring.core.render.protection import protection_policy
 
 KubeObject = dict[str, Any]
@@ -356,7 +355,6 @@ def build(
     monitor: bool = False,
     replicas: int = 2,
     with_platform: bool = False,
-    mutating: bool = False,
 ) -> list[Manifest]:
     """Every object in apply order, with the chart's conditions beside the concrete ones."""
     tenant_roles = [
@@ -377,17 +375,6 @@ def build(
         # Mooring's: both name the operator's ServiceAccount in this release's namespace.
         *(Manifest(obj, "admission.yaml") for obj in platform.operator_rbac_policy(operator)),
         *(Manifest(obj, "admission.yaml") for obj in protection_policy(operator)),
-        # Where the cluster serves MutatingAdmissionPolicy: new Tenants and Databases get
-        # the operator's finalizer as they are created (core/render/finalizer.py).
-        *(
-            Manifest(
-                obj,
-                "finalizer.yaml",
-                mutating,
-                f'.Capabilities.APIVersions.Has "{MUTATING_POLICY}"',
-            )
-            for obj in finalizer_policy()
-        ),
         Manifest(deployment(p), "deployment.yaml"),
         Manifest(metrics_service(p), "service.yaml"),
         Manifest(
@@ -418,8 +405,7 @@ def manifests(
     """Pure: the whole installation (CRDs first), as `mooring install render` prints it.
 
     `api_versions` are what the cluster serves (as Helm's --api-versions: "group/version"
-    or "group/version/Kind"); a ServiceMonitor, and the finalizer's MutatingAdmissionPolicy,
-    are rendered only when they are among them.
+    or "group/version/Kind"); a ServiceMonitor is rendered only when it is among them.
     """
     monitor = values.metrics.service_monitor.enabled and SERVICE_MONITOR in api_versions
     objects = build(
@@ -428,7 +414,6 @@ def manifests(
         monitor=monitor,
         replicas=values.replicas,
         with_platform=values.platform_config is not None,
-        mutating=MUTATING_POLICY in api_versions,
     )
     return [*platform.crds(), *(m.obj for m in objects if m.include)]
 

@@ -20,7 +20,6 @@ from mooring.api.crd import crd
 from mooring.api.kinds import KINDS
 from mooring.core.isolation import admission_policy as tenant_admission_policy
 from mooring.core.render.database import admission_policy as database_admission_policy
-from mooring.core.render.finalizer import finalizer_policy
 from mooring.core.render.protection import protection_policy
 from mooring.core.render.rbac import TENANT_RBAC_PREFIX, cluster_role_name
 
@@ -359,8 +358,6 @@ def install(extra_rules: tuple[Rule, ...] = ()) -> list[KubeObject]:
         *database_admission_policy(),
         *tenant_admission_policy(),
         *protection_policy(operator_user()[0]),
-        # The local control plane is Kubernetes 1.36: it serves MutatingAdmissionPolicy.
-        *finalizer_policy(),
     ]
 
 
