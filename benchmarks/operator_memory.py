@@ -263,7 +263,8 @@ async def one_size(n: int) -> None:
 
 async def backlog(n: int) -> None:
     """kopf's per-object streams for n Tenants waiting at once, each with its watch event
-    (as served: managedFields, kopf's annotation) and its worker coroutine not started."""
+    (as served: managedFields, kopf's record in status.kopf) and its worker coroutine not
+    started."""
 
     settings = kopf.OperatorSettings()
     signaller = asyncio.Condition()
@@ -275,9 +276,7 @@ async def backlog(n: int) -> None:
         pending = []
         for i in range(n):
             body = served(tenant_body(i), 10_000 + i)
-            body["metadata"]["annotations"] = {
-                "kopf.mooring.dev/last-handled-configuration": '{"spec":{}}'
-            }
+            body.setdefault("status", {})["kopf"] = {"last-handled-configuration": '{"spec":{}}'}
             key = body["metadata"]["uid"]
             streams[key] = queueing.Stream(backlog=asyncio.Queue(), pressure=asyncio.Event())
             streams[key].backlog.put_nowait({"type": "MODIFIED", "object": body})

@@ -136,15 +136,6 @@ class OperatorProcess:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=10)
 
-    def pause(self) -> None:
-        """SIGSTOP: the process keeps its watches open but reads nothing until resumed."""
-        assert self.process is not None and self.process.poll() is None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()

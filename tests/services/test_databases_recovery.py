@@ -4,7 +4,6 @@ events that mattered being lost (the resync)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 from collections.abc import Awaitable, Callable
 
@@ -119,7 +118,7 @@ async def _kopf_done(kube: Kube, namespace: str, name: str) -> bool:
     return kopf_done(body)
 
 
-async def _lose_status(kube: Kube, namespace: str, name: str, operator: OperatorProcess) -> None:
+async def _lose_status(kube: Kube, namespace: str, name: str) -> None:
     """The status is gone but for kopf's record: a status change is no spec change, so
     kopf has nothing to do."""
     body = await kube.get(names.API_VERSION, "Database", name, namespace)
@@ -134,44 +133,29 @@ async def _lose_status(kube: Kube, namespace: str, name: str, operator: Operator
     )
 
 
-async def _change_behind_kopfs_back(
-    kube: Kube, namespace: str, name: str, operator: OperatorProcess
-) -> None:
-    """The spec changes, and kopf's record of what it last handled then says the new spec
-    was handled, while the operator is stopped (SIGSTOP): the events it gets when it goes on
-    show no difference, as if the event that mattered had been lost."""
+async def _status_behind(kube: Kube, namespace: str, name: str) -> None:
+    """The status says an older generation than kopf's record says was handled. (Both are
+    written in one request, kopf's record being in status.kopf: a lost status write loses
+    the record with it, and kopf handles the spec again. This is what a status written by
+    something else, or restored from an older copy, looks like.)"""
     body = await kube.get(names.API_VERSION, "Database", name, namespace)
-    record = body["status"][names.KOPF_STATUS]["last-handled-configuration"]
-    handled = json.loads(record)
-    handled["spec"]["connectionLimit"] = 7
-    operator.pause()
-    try:
-        await kube.patch(
-            names.API_VERSION,
-            "Database",
-            name,
-            {"spec": {"connectionLimit": 7}},
-            namespace=namespace,
-        )
-        await kube.patch(
-            names.API_VERSION,
-            "Database",
-            name,
-            {"status": {names.KOPF_STATUS: {"last-handled-configuration": json.dumps(handled)}}},
-            namespace=namespace,
-            subresource="status",
-        )
-    finally:
-        operator.resume()
+    await kube.patch(
+        names.API_VERSION,
+        "Database",
+        name,
+        {"status": {"observedGeneration": body["metadata"]["generation"] - 1}},
+        namespace=namespace,
+        subresource="status",
+    )
 
 
 @pytest.mark.parametrize(
     "lose",
-    [_lose_status, _change_behind_kopfs_back],
-    ids=["its status stripped", "its spec changed while kopf's record says handled"],
+    [_lose_status, _status_behind],
+    ids=["its status stripped", "its status behind kopf's record"],
 )
 async def test_a_database_whose_event_was_lost_is_reconciled_again_by_the_resync(
-    lose: Callable[[Kube, str, str, OperatorProcess], Awaitable[None]],
+    lose: Callable[[Kube, str, str], Awaitable[None]],
     kube: Kube,
     operator: OperatorProcess,
     tenant_namespace: NamespaceFactory,
@@ -196,7 +180,7 @@ async def test_a_database_whose_event_was_lost_is_reconciled_again_by_the_resync
         said = f"Database {namespace}/lost: status behind the spec"
         lines_before = operator.log.read_text(errors="replace").count(said)
 
-        await lose(kube, namespace, "lost", operator)
+        await lose(kube, namespace, "lost")
         lost = await kube.get(names.API_VERSION, "Database", "lost", namespace)
         observed = (lost.get("status") or {}).get("observedGeneration")
         assert observed is None or observed < lost["metadata"]["generation"], lost.get("status")

@@ -30,11 +30,6 @@ def tenant(i: int, ready: bool = True) -> dict[str, Any]:
             "generation": 1,
             "creationTimestamp": "2026-11-30T15:42:56Z",
             "finalizers": ["mooring.dev/finalizer"],
-            "annotations": {
-                names.KOPF_DIFF_BASE: json.dumps(
-                    {"spec": {"owners": {"users": [f"owner{i}@example.com"]}}}
-                )
-            },
             "managedFields": [{"manager": "kubectl", "operation": "Apply", "fieldsV1": {}}],
         },
         "spec": {
@@ -59,6 +54,12 @@ def tenant(i: int, ready: bool = True) -> dict[str, Any]:
                 }
                 for env in ("dev", "prod")
             ],
+            # kopf's record of the spec it handled (operator/kopf_state.py).
+            names.KOPF_STATUS: {
+                "last-handled-configuration": json.dumps(
+                    {"spec": {"owners": {"users": [f"owner{i}@example.com"]}}}
+                )
+            },
             "conditions": [
                 {
                     "type": step,
@@ -93,8 +94,13 @@ def test_bodies_come_back_as_stored_before_and_after_the_dictionary() -> None:
 def test_kopf_diff_base_and_managed_fields_are_not_kept() -> None:
     body = slim(tenant(3))
     assert "managedFields" not in body["metadata"]
-    assert names.KOPF_DIFF_BASE not in body["metadata"].get("annotations", {})
-    assert body["spec"] == tenant(3)["spec"] and body["status"] == tenant(3)["status"]
+    assert names.KOPF_STATUS not in body["status"]
+    status = {k: v for k, v in tenant(3)["status"].items() if k != names.KOPF_STATUS}
+    assert body["spec"] == tenant(3)["spec"] and body["status"] == status
+    # An earlier version's annotation is not kept either.
+    earlier = tenant(3)
+    earlier["metadata"]["annotations"] = {names.KOPF_DIFF_BASE: "{}"}
+    assert names.KOPF_DIFF_BASE not in slim(earlier)["metadata"].get("annotations", {})
 
 
 def test_a_thousand_ready_tenants_cost_a_fraction_of_their_json() -> None:
