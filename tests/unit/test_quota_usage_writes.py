@@ -139,3 +139,43 @@ async def test_usage_counted_before_the_first_status_is_written_when_the_status_
     found.note_status("team", written)
     await settle(found)
     assert len(recorder.patches) == 1
+
+
+async def test_a_first_count_put_right_a_moment_later_writes_nothing() -> None:
+    """The reconcile's status said the usage (first_count); the quota controller's first
+    count misses an object, and counts it a moment later: the status was right all along."""
+    found, quotas, recorder = watches()
+    said = tenant("team", with_status=True)
+    counted = {"pods": "1", "requests.cpu": "0"}
+    for entry in said["status"]["namespaces"]:
+        entry["quota"] = [{"resource": k, "used": v, "hard": HARD[k]} for k, v in counted.items()]
+    found.tenants["team"] = said
+    found.usage_delay = 0.05
+    quotas.put("team-prod", counted=True, pods="1")
+    found.on_child_event("MODIFIED", quotas.put("team-dev", counted=True, pods="0"))
+
+    async def put_right() -> None:
+        await asyncio.sleep(0.07)  # within the wait, after the first look
+        found.on_child_event("MODIFIED", quotas.put("team-dev", counted=True, pods="1"))
+
+    await asyncio.gather(put_right(), settle(found))
+    assert recorder.patches == []
+
+
+async def test_a_count_that_changes_and_stays_is_written_once_at_its_last_value() -> None:
+    found, quotas, recorder = watches()
+    found.usage_delay = 0.05
+    found.tenants["team"] = tenant("team", with_status=True)
+    quotas.put("team-prod", counted=True)
+    found.on_child_event("MODIFIED", quotas.put("team-dev", counted=True, pods="1"))
+
+    async def more() -> None:
+        await asyncio.sleep(0.06)  # after the first look: each change holds the write back
+        for pods in ("2", "3"):
+            await asyncio.sleep(0.01)
+            found.on_child_event("MODIFIED", quotas.put("team-dev", counted=True, pods=pods))
+
+    await asyncio.gather(more(), settle(found))
+    assert len(recorder.patches) == 1
+    usage = {e["name"]: e["quota"] for e in recorder.patches[0][1]["status"]["namespaces"]}
+    assert {u["resource"]: u["used"] for u in usage["team-dev"]}["pods"] == "3"

@@ -273,23 +273,35 @@ class Watches:
                     return
 
     async def _write_usage(self, tenant_name: str) -> None:
-        """One status write with the usage of every quota of the tenant. A new tenant's
-        quotas are counted by the quota controller one at a time: while one of them is not
-        counted yet, wait for it (up to usage_wait), so that one write says them all rather
-        than one write each."""
+        """One status write with the usage of every quota of the tenant, once the counts
+        have settled. A new tenant's quotas are counted by the quota controller one at a
+        time, and a new quota's first count often misses the objects created just before
+        it (the namespace's ConfigMaps), put right a second or so later: while a quota is
+        not counted yet, or a count changed in the last usage_delay, wait (up to
+        usage_wait), so that one write says the final counts, and none is needed when
+        they come back to what the status says (the reconcile's first_count)."""
         await asyncio.sleep(self.usage_delay)
         quotas = self.informers["ResourceQuota"]
         tenant = self.tenants.get(tenant_name)
         namespaces = [
             e.get("name") for e in ((tenant or {}).get("status") or {}).get("namespaces") or []
         ]
+
+        def counts() -> list[Any]:
+            found = [quotas.get(n, QUOTA_NAME) for n in namespaces]
+            return [None if q is None else (q.get("status") or {}).get("used") for q in found]
+
+        before = counts()
         waited = 0.0
         while waited < self.usage_wait:
             found = [quotas.get(n, QUOTA_NAME) for n in namespaces]
-            if all(q is None or (q.get("status") or {}).get("hard") for q in found):
-                break
+            counted = all(q is None or (q.get("status") or {}).get("hard") for q in found)
             await asyncio.sleep(self.usage_delay)
             waited += self.usage_delay
+            now = counts()
+            if counted and now == before:
+                break
+            before = now
         self.usage_pending.discard(tenant_name)
         tenant = self.tenants.get(tenant_name)
         if tenant is None:
@@ -301,7 +313,7 @@ class Watches:
             if quota is not None:
                 entry["quota"] = [u.model_dump(by_alias=True) for u in service.quota_usage(quota)]
         if entries == written:
-            return  # a count that came and went (or the reconcile's status said it already)
+            return  # the counts came back to what the status says
         with contextlib.suppress(KubeError):
             await _write_status(self.kube, tenant_name, {"namespaces": entries})
 
