@@ -404,6 +404,11 @@ def operator_run(
             for line in metrics.splitlines()
             if line.startswith("mooring_resync_last_duration_seconds{")
         }
+        status_writes = {
+            line.split('why="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith('mooring_status_writes_total{kind="Tenant"')
+        }
         log_text = (root / "operator.log").read_text(errors="replace")
         Path("benchmarks/out").mkdir(parents=True, exist_ok=True)
         Path(f"benchmarks/out/operator-{n}.log").write_text(log_text)  # a look afterwards
@@ -421,6 +426,7 @@ def operator_run(
             "drift": latencies,
             "reconciles": reconciles,
             "picked_up": picked,
+            "status_writes": status_writes,
             "resync": resync,
             "errors": sum(1 for line in lines if " ERROR " in line),
             "warnings": sum(1 for line in lines if " WARNING " in line),
@@ -506,6 +512,11 @@ def report(n: int, base: dict[str, float], run: dict[str, Any]) -> list[str]:
         f"{run['refused']} answered 429",
         "requests per tenant by verb and resource: "
         + ", ".join(f"{key} {count / n:.2f}" for key, count in run.get("targets", {}).items()),
+        "Tenant status writes per tenant, by why (the operator's metric): "
+        + ", ".join(
+            f"{why} {count / n:.2f}"
+            for why, count in sorted(run.get("status_writes", {}).items(), key=lambda i: -i[1])
+        ),
         f"reconciles by result: {run['reconciles']}; picked up by the resync: "
         f"{run['picked_up']:.0f}; log lines: {run['errors']} ERROR, {run['warnings']} WARNING, "
         f"{run['tracebacks']} tracebacks",

@@ -28,6 +28,7 @@ from mooring.operator import settings as _settings  # its startup handler makes 
 from mooring.operator.metrics import (
     COST_REFRESH_SECONDS,
     COST_REFRESHES,
+    STATUS_WRITES,
     TENANT_BUDGET_AMOUNT,
     TENANT_BUDGET_CROSSINGS,
     TENANT_BUDGET_FORECAST_RATIO,
@@ -104,6 +105,7 @@ async def refresh_once(
     for error in result.errors:
         log.warning("cost: %s", error)
     COST_REFRESHES.labels("error" if result.errors else "ok").inc()
+    STATUS_WRITES.labels("Tenant", "cost").inc(result.written)
     log.debug("cost: %d tenants, %d status written", len(result.tenants), result.written)
     return float(platform.spec.cost.refresh_seconds), result
 

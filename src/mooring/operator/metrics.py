@@ -59,6 +59,13 @@ GUARDRAIL_CONTEXT_WRITES = Counter(
 )
 
 # -- resync and pacing -----------------------------------------------------------------------
+STATUS_WRITES = Counter(
+    "mooring_status_writes_total",
+    "Status writes the operator made, by kind and why (reconcile: a handler's result; "
+    "usage: quota usage changed; repair: a namespace deleted; resync: left behind; "
+    "rerender: the platform or installed CRDs changed; cost: status.cost changed).",
+    ["kind", "why"],
+)
 RESYNC_PICKED_UP = Counter(
     "mooring_resync_picked_up_total",
     "Objects found left behind (status behind spec, untouched) and reconciled again, by kind.",

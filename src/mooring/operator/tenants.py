@@ -43,6 +43,7 @@ from mooring.operator.metrics import (
     RECONCILE_ERRORS,
     RECONCILE_SECONDS,
     RECONCILES,
+    STATUS_WRITES,
     TENANTS,
 )
 from mooring.operator.registry import REGISTRY
@@ -315,7 +316,7 @@ class Watches:
         if entries == written:
             return  # the counts came back to what the status says
         with contextlib.suppress(KubeError):
-            await _write_status(self.kube, tenant_name, {"namespaces": entries})
+            await _write_status(self.kube, tenant_name, {"namespaces": entries}, "usage")
 
     # -- repair --------------------------------------------------------------------------------
 
@@ -335,7 +336,7 @@ class Watches:
                 if current is None or current["metadata"].get("deletionTimestamp"):
                     return
                 outcome = await reconcile_and_report(self.kube, _body(current), self)
-                await _write_status(self.kube, tenant_name, outcome.status)
+                await _write_status(self.kube, tenant_name, outcome.status, "repair")
             else:
                 await _restore(self.kube, wanted)
         except KubeError as error:
@@ -479,7 +480,7 @@ async def reconcile_all(watches: Watches, tenant_names: Iterable[str], why: str)
                     continue  # deleted meanwhile: its finalizer is at work
                 try:
                     outcome = await reconcile_and_report(watches.kube, _body(current), watches)
-                    await _write_status(watches.kube, name, outcome.status)
+                    await _write_status(watches.kube, name, outcome.status, "rerender")
                 except KubeError as error:
                     log.warning("Tenant %s: could not reconcile (%s): %s", name, why, error)
                     failed.add(name)
@@ -561,6 +562,7 @@ async def reconcile_tenant(
         said = waiting_message(error, error.status) or str(error)
         raise kopf.TemporaryError(f"{said}; trying again in {delay:.0f} s", delay=delay) from error
     patch.status.update(outcome.status)  # beside kopf's own status.kopf (kopf_state.py)
+    STATUS_WRITES.labels("Tenant", "reconcile").inc()  # kopf writes it after the handler
     if outcome.errors:
         # Status already says what failed; kopf retries, later each time.
         first = "; ".join(f"{e.what}: {e.message}" for e in outcome.errors[:3])
@@ -591,7 +593,7 @@ async def reconcile_again(watches: Watches, key: Key, seen: Seen) -> bool:
         ):
             return False
         outcome = await reconcile_and_report(watches.kube, _body(current), watches)
-        await _write_status(watches.kube, name, outcome.status)
+        await _write_status(watches.kube, name, outcome.status, "resync")
     return True
 
 
@@ -635,8 +637,9 @@ async def platform_changed(name: str, body: kopf.Body, memo: kopf.Memo, **_: Any
         raise kopf.TemporaryError(f"{len(failed)} tenant(s) not reconciled: {shown}", delay=30)
 
 
-async def _write_status(kube: Kube, name: str, status: dict[str, Any]) -> None:
+async def _write_status(kube: Kube, name: str, status: dict[str, Any], why: str) -> None:
     with contextlib.suppress(NotFound):  # deleted meanwhile
         await kube.patch(
             names.API_VERSION, "Tenant", name, {"status": status}, subresource="status"
         )
+        STATUS_WRITES.labels("Tenant", why).inc()
