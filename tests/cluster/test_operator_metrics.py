@@ -34,9 +34,12 @@ async def test_prometheus_scrapes_the_operator_and_sees_tenants_and_reconciles(
         up = query(prometheus, 'up{job="mooring-operator"}')
         ready = query(prometheus, 'mooring_tenants{state="Ready"}')
         reconciles = query(prometheus, 'sum(mooring_reconciles_total{kind="Tenant"})')
-        if up and ready and reconciles and float(ready[0]["value"][1]) >= 1:
+        writes = query(
+            prometheus, 'sum(mooring_status_writes_total{kind="Tenant",why="reconcile"})'
+        )
+        if up and ready and reconciles and writes and float(ready[0]["value"][1]) >= 1:
             break
-        assert time.monotonic() < deadline, (up, ready, reconciles)
+        assert time.monotonic() < deadline, (up, ready, reconciles, writes)
         time.sleep(0.5)
     assert up[0]["value"][1] == "1"
     assert float(reconciles[0]["value"][1]) >= 1
