@@ -84,7 +84,8 @@ async def test_the_reconcile_status_holds_the_quota_usage_and_follows_the_contro
 
     # Whatever the quota controller counts (its first count can miss the root CA's
     # ConfigMap until its periodic resync), the status comes to say the same.
-    await eventually(status_follows_the_controller, timeout=30, what="status = the quotas")
+    # (The status trails the quotas by the operator's usage_delay, 30 s.)
+    await eventually(status_follows_the_controller, timeout=120, what="status = the quotas")
 
 
 async def test_a_tenant_handled_by_an_earlier_version_is_handled_again_and_tidied(

@@ -372,7 +372,10 @@ async def test_quota_and_container_defaults_apply_to_a_member(
         pods = next((q for q in dev["quota"] if q["resource"] == "pods"), None)
         return pods == {"resource": "pods", "used": "1", "hard": "10"}
 
-    await eventually(usage_in_status, what="the tenant's status to show 1 of 10 pods used")
+    # The status trails the quota by the operator's usage_delay (30 s; Watches).
+    await eventually(
+        usage_in_status, timeout=120, what="the tenant's status to show 1 of 10 pods used"
+    )
     # Pod Security "restricted" is enforced too: a privileged pod is refused.
     privileged = {**pod, "metadata": {"name": "root", "namespace": namespace}}
     privileged["spec"] = {

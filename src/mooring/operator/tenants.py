@@ -146,10 +146,14 @@ class Watches:
     ] = field(default_factory=OrderedDict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
     usage_pending: set[str] = field(default_factory=set)
-    # A quota's usage is written this long after it changes (one write per burst), and
-    # waits up to usage_wait for the tenant's other quotas to be counted.
-    usage_delay: float = 1.0
-    usage_wait: float = 10.0
+    # A quota's usage is written once the tenant's quotas are all counted and none changed
+    # for usage_delay (one write per burst, none for a count put right meanwhile), or after
+    # usage_wait at the latest: a tenant's status trails its quotas by half a minute or
+    # more, and pods coming and going cost at most a status write per usage_delay. The
+    # quota controller's first count of a new quota misses the namespace's ConfigMaps and
+    # is put right 7 to 25 s later (300 new tenants at once on the local control plane).
+    usage_delay: float = 30.0
+    usage_wait: float = 120.0
     # One reconcile of a tenant at a time: kopf's handler, the resync, a platform change.
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     # And RECONCILING tenants at most at once in all.
