@@ -60,6 +60,10 @@ from mooring.services.install import apply_objects
 
 API = "mooring.dev/v1alpha1"
 SETTLE = 20.0  # seconds after a wave is Ready before its snapshot: status writes, audits
+# Seconds to wait after the drift phase before reading the operator's metrics and the audit
+# log: quota usage is written up to usage_wait (120 s, operator/tenants.py Watches) after a
+# count, and the requests per tenant should include those writes.
+TRAILING = 125.0
 AUDIT_POLICY = """\
 apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -383,6 +387,8 @@ def operator_run(
 
         total, apply_seconds, latencies = asyncio.run(measure())
         cpu_after, _, peak = proc_stats(process.pid)
+        say(f"operator: waiting {TRAILING:.0f} s for trailing writes (quota usage) ...")
+        time.sleep(TRAILING)
         say(
             f"operator: CPU {cpu_after - cpu_before:.1f} s, peak memory (VmHWM) "
             f"{peak / 2**20:.0f} MiB"
