@@ -280,11 +280,11 @@ class Watches:
     async def _write_usage(self, tenant_name: str) -> None:
         """One status write with the usage of every quota of the tenant, once the counts
         have settled. A new tenant's quotas are counted by the quota controller one at a
-        time, and a new quota's first count often misses the objects created just before
-        it (the namespace's ConfigMaps), put right a second or so later: while a quota is
-        not counted yet, or a count changed in the last usage_delay, wait (up to
-        usage_wait), so that one write says the final counts, and none is needed when
-        they come back to what the status says (the reconcile's first_count)."""
+        time, and a new quota's first count misses the namespace's ConfigMaps, put right
+        seconds later: while a quota is not counted yet, or a count changed in the last
+        usage_delay, wait (up to usage_wait), so that one write says the final counts, and
+        none is needed when they come back to what the status says (the reconcile's
+        first_count)."""
         await asyncio.sleep(self.usage_delay)
         quotas = self.informers["ResourceQuota"]
         tenant = self.tenants.get(tenant_name)

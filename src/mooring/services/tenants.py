@@ -203,12 +203,11 @@ async def _apply_all(kube: Kube, objects: Sequence[KubeObject]) -> list[StepErro
     yet is refused), then everything else concurrently, and the ResourceQuotas last;
     collect every error.
 
-    Quotas last: the quota controller counts a new quota from its caches. Created beside
-    the namespace's ConfigMaps, a quota's count missed them until the controller's periodic
-    resync, minutes later; created after them, a count that misses them is put right
-    within a second or two, and comes to what first_count said in the reconcile's status
-    (measured: 30 new tenants, 58 quota-usage status writes with quotas applied beside the
-    rest, 2 to 4 with quotas last, the operator waiting for counts to settle)."""
+    Quotas last: the quota controller's first count of a new quota misses the namespace's
+    ConfigMaps. Created beside them, a quota's count stayed so until the controller's
+    periodic resync, minutes later; created after them, it is put right seconds later and
+    comes to what first_count said in the reconcile's status, so that the operator's quota
+    watch has nothing to write (operator/tenants.py Watches._write_usage)."""
     errors: list[StepError] = []
     limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -608,10 +607,10 @@ EVERY_NAMESPACE = {"configmaps": 1}
 
 
 def first_count(namespace: str, applied: Iterable[KubeObject]) -> KubeObject | None:
-    """Pure: the tenant's quota in a namespace just created, as the quota controller will
-    first count it: nothing in use but the objects Mooring applied there and the root CA's
+    """Pure: the tenant's quota in a namespace just created, as the quota controller comes
+    to count it: nothing in use but the objects Mooring applied there and the root CA's
     ConfigMap. If something else lands first, the count differs and the operator's
-    quota watch writes the real one (operator/tenants.py Watches._note_usage)."""
+    quota watch writes the real one (operator/tenants.py Watches._write_usage)."""
     mine = [o for o in applied if o["metadata"].get("namespace") == namespace]
     quota = next(
         (o for o in mine if o["kind"] == "ResourceQuota" and o["metadata"]["name"] == QUOTA_NAME),
