@@ -155,7 +155,7 @@ async def test_a_first_count_put_right_a_moment_later_writes_nothing() -> None:
     found.on_child_event("MODIFIED", quotas.put("team-dev", counted=True, pods="0"))
 
     async def put_right() -> None:
-        await asyncio.sleep(0.07)  # within the wait, after the first look
+        await asyncio.sleep(0.03)  # before the count has held for usage_delay
         found.on_child_event("MODIFIED", quotas.put("team-dev", counted=True, pods="1"))
 
     await asyncio.gather(put_right(), settle(found))
@@ -170,9 +170,8 @@ async def test_a_count_that_changes_and_stays_is_written_once_at_its_last_value(
     found.on_child_event("MODIFIED", quotas.put("team-dev", counted=True, pods="1"))
 
     async def more() -> None:
-        await asyncio.sleep(0.06)  # after the first look: each change holds the write back
-        for pods in ("2", "3"):
-            await asyncio.sleep(0.01)
+        for pods in ("2", "3"):  # each change within usage_delay of the last holds it back
+            await asyncio.sleep(0.03)
             found.on_child_event("MODIFIED", quotas.put("team-dev", counted=True, pods=pods))
 
     await asyncio.gather(more(), settle(found))

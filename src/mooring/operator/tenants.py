@@ -57,6 +57,7 @@ BY_LABEL = {"ConfigMap": f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY}"}
 RENDER_CACHE = 128
 RECONCILING = 16
 RECONCILE_ALL_WORKERS = 8
+USAGE_WRITES = 8  # quota-usage status writes at once
 log = logging.getLogger(__name__)
 
 
@@ -145,7 +146,9 @@ class Watches:
         str, tuple[tuple[str, str, tuple[bool, ...]], dict[Ref, dict[str, Any]]]
     ] = field(default_factory=OrderedDict)
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
-    usage_pending: set[str] = field(default_factory=set)
+    # Tenants whose quota usage is due: name -> [first due, last changed] (monotonic).
+    usage_pending: dict[str, list[float]] = field(default_factory=dict)
+    usage_looping: bool = False
     # A quota's usage is written once the tenant's quotas are all counted and none changed
     # for usage_delay (one write per burst, none for a count put right meanwhile), or after
     # usage_wait at the latest: a tenant's status trails its quotas by half a minute or
@@ -251,9 +254,15 @@ class Watches:
     # -- quota usage in status -----------------------------------------------------------------
 
     def _note_usage(self, tenant_name: str, quota: dict[str, Any]) -> None:
-        """A quota's usage changed: refresh the tenant's status soon (once per burst)."""
+        """A quota's usage changed: the tenant's status is due for a write once its counts
+        have held for usage_delay (one write per burst; none if they come back)."""
+        now = time.monotonic()
+        pending = self.usage_pending.get(tenant_name)
+        if pending is not None:
+            pending[1] = now  # changed again: the write waits for the counts to hold
+            return
         tenant = self.tenants.get(tenant_name)
-        if tenant is None or tenant_name in self.usage_pending:
+        if tenant is None:
             return
         namespace = quota["metadata"].get("namespace")
         entries = (tenant.get("status") or {}).get("namespaces") or []
@@ -261,8 +270,10 @@ class Watches:
         fresh = [u.model_dump(by_alias=True) for u in service.quota_usage(quota)]
         if entry is None or entry.get("quota") == fresh:
             return
-        self.usage_pending.add(tenant_name)
-        self._spawn(self._write_usage(tenant_name))
+        self.usage_pending[tenant_name] = [now, now]
+        if not self.usage_looping:
+            self.usage_looping = True
+            self._spawn(self._usage_loop())
 
     def note_status(self, tenant_name: str, body: Mapping[str, Any]) -> None:
         """A Tenant's status changed: if a quota was counted before the status that lists
@@ -277,37 +288,48 @@ class Watches:
                 if tenant_name in self.usage_pending:
                     return
 
-    async def _write_usage(self, tenant_name: str) -> None:
-        """One status write with the usage of every quota of the tenant, once the counts
-        have settled. A new tenant's quotas are counted by the quota controller one at a
-        time, and a new quota's first count misses the namespace's ConfigMaps, put right
-        seconds later: while a quota is not counted yet, or a count changed in the last
-        usage_delay, wait (up to usage_wait), so that one write says the final counts, and
-        none is needed when they come back to what the status says (the reconcile's
-        first_count)."""
-        await asyncio.sleep(self.usage_delay)
+    async def _usage_loop(self) -> None:
+        """Write each pending tenant's usage once its counts have held for usage_delay and
+        its quotas are all counted, or usage_wait after it was first due: one loop for all
+        tenants (a task per tenant, waiting half a minute, would be some 20 KiB each: 200
+        MiB at ten thousand new tenants), a few writes at a time."""
+        try:
+            while self.usage_pending:
+                await asyncio.sleep(self.usage_delay / 4)
+                now = time.monotonic()
+                due = [
+                    name
+                    for name, (since, changed) in self.usage_pending.items()
+                    if now - changed >= self.usage_delay or now - since >= self.usage_wait
+                ]
+                ready = [
+                    name
+                    for name in due
+                    if now - self.usage_pending[name][0] >= self.usage_wait or self._counted(name)
+                ]
+                for name in ready:
+                    del self.usage_pending[name]
+                for start in range(0, len(ready), USAGE_WRITES):
+                    chunk = ready[start : start + USAGE_WRITES]
+                    await asyncio.gather(*(self._write_usage(name) for name in chunk))
+        finally:
+            self.usage_looping = False
+
+    def _counted(self, tenant_name: str) -> bool:
+        """Every quota of the tenant's namespaces has been counted by the quota controller."""
         quotas = self.informers["ResourceQuota"]
-        tenant = self.tenants.get(tenant_name)
-        namespaces = [
-            e.get("name") for e in ((tenant or {}).get("status") or {}).get("namespaces") or []
-        ]
+        tenant = self.tenants.get(tenant_name) or {}
+        for entry in (tenant.get("status") or {}).get("namespaces") or []:
+            quota = quotas.get(entry.get("name"), QUOTA_NAME)
+            if quota is not None and not (quota.get("status") or {}).get("hard"):
+                return False
+        return True
 
-        def counts() -> list[Any]:
-            found = [quotas.get(n, QUOTA_NAME) for n in namespaces]
-            return [None if q is None else (q.get("status") or {}).get("used") for q in found]
-
-        before = counts()
-        waited = 0.0
-        while waited < self.usage_wait:
-            found = [quotas.get(n, QUOTA_NAME) for n in namespaces]
-            counted = all(q is None or (q.get("status") or {}).get("hard") for q in found)
-            await asyncio.sleep(self.usage_delay)
-            waited += self.usage_delay
-            now = counts()
-            if counted and now == before:
-                break
-            before = now
-        self.usage_pending.discard(tenant_name)
+    async def _write_usage(self, tenant_name: str) -> None:
+        """One status write with the usage of every quota of the tenant, unless it says
+        what the status says already (a count put right meanwhile, or the reconcile's
+        first_count)."""
+        quotas = self.informers["ResourceQuota"]
         tenant = self.tenants.get(tenant_name)
         if tenant is None:
             return
@@ -318,7 +340,7 @@ class Watches:
             if quota is not None:
                 entry["quota"] = [u.model_dump(by_alias=True) for u in service.quota_usage(quota)]
         if entries == written:
-            return  # the counts came back to what the status says
+            return
         with contextlib.suppress(KubeError):
             await _write_status(self.kube, tenant_name, {"namespaces": entries}, "usage")
 
