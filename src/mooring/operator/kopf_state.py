@@ -18,36 +18,29 @@ runs on resume at every start), and that write removes the annotation.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
 import kopf
 
 from mooring.api.names import KOPF_DIFF_BASE, KOPF_PREFIX, KOPF_STATUS
-
-FIELD = KOPF_STATUS  # status.kopf: {last-handled-configuration: "...", progress: {...}}
 
 
 class StatusDiffBase(kopf.StatusDiffBaseStorage):
     """status.kopf.last-handled-configuration; an earlier version's annotation is removed."""
 
     def __init__(self) -> None:
-        super().__init__(name=FIELD)
+        super().__init__(name=KOPF_STATUS)  # status.kopf
 
     def build(
         self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
     ) -> kopf.BodyEssence:
         essence = super().build(body=body, extra_fields=extra_fields)
         # kopf's own annotations (an earlier version's) are not part of what was asked for.
-        meta = cast(dict[str, Any], essence).get("metadata") or {}
-        annotations = meta.get("annotations") or {}
-        if any(k.startswith(f"{KOPF_PREFIX}/") for k in annotations):
-            kept = {k: v for k, v in annotations.items() if not k.startswith(f"{KOPF_PREFIX}/")}
-            if kept:
-                meta["annotations"] = kept
-            else:
-                del meta["annotations"]
-                if not meta:
-                    cast(dict[str, Any], essence).pop("metadata")
+        annotations = essence.get("metadata", {}).get("annotations", {})
+        self.remove_annotations(
+            essence, {k for k in annotations if k.startswith(f"{KOPF_PREFIX}/")}
+        )
+        self.remove_empty_stanzas(essence)
         return essence
 
     def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
@@ -62,4 +55,4 @@ def diffbase_storage() -> kopf.DiffBaseStorage:
 
 def progress_storage() -> kopf.ProgressStorage:
     """status.kopf.progress (and status.kopf.dummy, written to wake a delayed retry)."""
-    return kopf.StatusProgressStorage(name=FIELD)
+    return kopf.StatusProgressStorage(name=KOPF_STATUS)
