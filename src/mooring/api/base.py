@@ -53,6 +53,7 @@ class Model(BaseModel):
         populate_by_name=True,
         frozen=True,
         validate_default=True,
+        defer_build=True,
     )
 
     def to_json(self) -> dict[str, Any]:

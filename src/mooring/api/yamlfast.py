@@ -36,6 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -220,9 +221,25 @@ _LINE = re.compile(
 )
 # What the line reader leaves to libyaml: tabs, carriage returns and YAML 1.1's other line
 # breaks (\x85, \u2028, \u2029), a byte-order mark, and every character libyaml refuses.
-_NOT_LINES = re.compile(
+_NOT_LINES = (
     r"[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
 )
+# The same for ASCII text (most manifests): compiling the whole class costs about 5 ms, a
+# CI step's `mooring check` of one file pays it at start-up; other text compiles it once.
+_NOT_LINES_ASCII = re.compile(r"[^\n\x20-\x7e]")
+
+
+@lru_cache(maxsize=1)
+def _not_lines() -> re.Pattern[str]:
+    return re.compile(_NOT_LINES)
+
+
+def _leaves_to_libyaml(text: str) -> bool:
+    """The text has characters the line reader leaves to libyaml."""
+    pattern = _NOT_LINES_ASCII if text.isascii() else _not_lines()
+    return pattern.search(text) is not None
+
+
 # A value starting with one of these is not a plain scalar (or, for `-`, may not be).
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
 # Frames deeper than this go to libyaml, which refuses beyond MAX_DEPTH with the line.
@@ -278,7 +295,7 @@ def _indicated(value: str) -> Any:
 def _lines(text: str) -> list[Loaded]:
     """Block YAML a line at a time; Unsupported for anything it is not sure to read as
     libyaml does (libyaml then reads the text, or says what is wrong with it)."""
-    if _NOT_LINES.search(text):
+    if _leaves_to_libyaml(text):
         raise Unsupported("characters the line reader leaves to libyaml")
     documents: list[Loaded] = []
     started = False  # a document is open (`---` seen, or content)

@@ -35,10 +35,11 @@ from mooring.api.names import GROUP
 from mooring.core.policy.check import Finding, Judge, describe, expand_lists
 from mooring.core.policy.engine import Engine
 from mooring.core.policy.rules import select
+from mooring.services import cel_store
 from mooring.services.sources import STDIN, SourceError, Text, read_texts
 
 if TYPE_CHECKING:
-    # Imported when a Mooring document is among the inputs (mooring_kinds): plain manifests
+    # Imported when a Mooring document is among the inputs (mooring_model): plain manifests
     # are judged without the models, and without pydantic (a CI step's start-up time).
     from pydantic import BaseModel
 
@@ -48,21 +49,27 @@ if TYPE_CHECKING:
 
 # Parallel work pays off from about this many bytes of YAML.
 PARALLEL_FROM_BYTES = 2 * 1024 * 1024
-# Mooring's kinds that `check` reads as its setup (mooring_kinds gives their models).
+# Mooring's kinds that `check` reads as its setup (mooring_model gives their models).
 MOORING_KINDS = ("PlatformConfig", "Tenant", "PolicyException")
 
 
-def mooring_kinds() -> dict[str, type[BaseModel]]:
-    """The models of MOORING_KINDS (imported on first use)."""
-    from mooring.api.exceptions import PolicyException
-    from mooring.api.platform import PlatformConfig
-    from mooring.api.tenant import Tenant
+def mooring_model(kind: str) -> type[BaseModel] | None:
+    """The model of one of MOORING_KINDS, imported on first use (only the kinds the inputs
+    hold: PolicyException's module is not loaded for a PlatformConfig alone); None for
+    another kind."""
+    if kind == "PlatformConfig":
+        from mooring.api.platform import PlatformConfig
 
-    return {
-        "PlatformConfig": PlatformConfig,
-        "Tenant": Tenant,
-        "PolicyException": PolicyException,
-    }
+        return PlatformConfig
+    if kind == "Tenant":
+        from mooring.api.tenant import Tenant
+
+        return Tenant
+    if kind == "PolicyException":
+        from mooring.api.exceptions import PolicyException
+
+        return PolicyException
+    return None
 
 
 @dataclass(frozen=True)
@@ -159,7 +166,7 @@ def add_mooring_document(document: Document, setup: Setup, outcome: Outcome) -> 
     obj = document.obj
     if not isinstance(obj, dict) or str(obj.get("apiVersion", "")).rpartition("/")[0] != GROUP:
         return False
-    model = mooring_kinds().get(str(obj.get("kind")))
+    model = mooring_model(str(obj.get("kind")))
     if model is None:
         return True  # an unknown kind of Mooring's: validate says so
     instance, errors = model_errors(model, obj)
@@ -172,20 +179,27 @@ def add_mooring_document(document: Document, setup: Setup, outcome: Outcome) -> 
 
 
 def _add(instance: BaseModel | None, document: Document, setup: Setup, outcome: Outcome) -> None:
-    from mooring.api.exceptions import PolicyException
-    from mooring.api.platform import PlatformConfig
-    from mooring.api.tenant import Tenant
+    # Each model is imported only if an instance of it was read (mooring_model).
+    kind = type(instance).__name__ if instance is not None else None
+    if kind == "PlatformConfig":
+        from mooring.api.platform import PlatformConfig
 
-    if isinstance(instance, PlatformConfig):
+        assert isinstance(instance, PlatformConfig)
         if setup.platform is not None:
             outcome.invalid.append(
                 (document.position(), "a second PlatformConfig among the inputs; give one")
             )
         else:
             setup.platform = instance
-    elif isinstance(instance, Tenant):
+    elif kind == "Tenant":
+        from mooring.api.tenant import Tenant
+
+        assert isinstance(instance, Tenant)
         setup.tenants.append(instance)
-    elif isinstance(instance, PolicyException):
+    elif kind == "PolicyException":
+        from mooring.api.exceptions import PolicyException
+
+        assert isinstance(instance, PolicyException)
         if instance.metadata.namespace is None and setup.default_namespace is not None:
             instance = instance.model_copy(
                 update={
@@ -348,7 +362,7 @@ def _judge_for(setup: Setup) -> Judge:
         tenants=setup.tenants,
         exceptions=setup.exceptions,
         default_namespace=setup.default_namespace,
-        engine=Engine(select(setup.rules)),
+        engine=Engine(select(setup.rules), stored=cel_store.stored),
     )
 
 

@@ -21,8 +21,9 @@ policies against a real API server). Evaluation errors are values, never excepti
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -35,6 +36,10 @@ from re2 import _re2
 # The names a ValidatingAdmissionPolicy's expressions see, all dynamically typed here
 # (the API server, too, evaluates against unstructured objects).
 VARIABLES = ("object", "oldObject", "params", "request", "namespaceObject")
+
+
+# Serialized programs by key (Program.key), or None: services/cel_store.py reads them.
+Stored = Callable[[str], bytes | None]
 
 
 class CelError(ValueError):
@@ -201,18 +206,46 @@ class Outcome:
 
 
 class Program:
-    """A compiled expression; compile once, evaluate many times."""
+    """A compiled expression; compile once, evaluate many times.
+
+    `stored`, when given, looks up a checked expression that `serialize()` wrote for the
+    same text in the same environment, by `key`: loading one skips the parse and the type
+    check (about 5 ms against 40 for the pod rules' pack). Without one, or one that does
+    not load, the expression is compiled.
+    """
 
     def __init__(
-        self, expression: str, *, bindings: bool = False, cached_patterns: bool = True
+        self,
+        expression: str,
+        *,
+        bindings: bool = False,
+        cached_patterns: bool = True,
+        stored: Stored | None = None,
     ) -> None:
         self.expression = expression
         self.bindings = bindings
-        compiled = with_cached_patterns(expression) if cached_patterns else expression
+        self.source = with_cached_patterns(expression) if cached_patterns else expression
+        serialized = stored(self.key) if stored is not None else None
+        loaded = _load(serialized, bindings) if serialized is not None else None
+        self.loaded = loaded is not None  # from `stored`, not compiled here
+        self._compiled: Any = loaded if loaded is not None else self._compile()
+
+    def _compile(self) -> Any:
         try:
-            self._compiled = environment(bindings).compile(compiled)
+            return environment(self.bindings).compile(self.source)
         except RuntimeError as error:
             raise CelError(str(error)) from None
+
+    @property
+    def key(self) -> str:
+        """What a serialized form is stored under: the compiled text and environment."""
+        return program_key(self.source, self.bindings)
+
+    def serialize(self) -> bytes:
+        """The checked expression (CEL's CheckedExpr protobuf, as cel-expr-python writes it)."""
+        data = self._compiled.serialize()
+        assert isinstance(data, bytes)
+        return data
 
     def evaluate(self, data: Mapping[str, Any]) -> Outcome:
         return self.evaluate_in(activation(data))
@@ -223,6 +256,19 @@ class Program:
         if value.type() == cel.Type.ERROR:
             return Outcome(error=str(value.value()))
         return Outcome(value=value.plain_value())
+
+
+def program_key(source: str, bindings: bool) -> str:
+    """A serialized program's name: the SHA-256 of the text it was compiled from, and of
+    whether `cel.bind` was in its environment."""
+    return hashlib.sha256(f"{int(bindings)}\n{source}".encode()).hexdigest()
+
+
+def _load(serialized: bytes, bindings: bool) -> Any:
+    try:
+        return environment(bindings).deserialize(serialized)
+    except (RuntimeError, ValueError, TypeError):
+        return None  # damaged or from an incompatible version: compiled instead
 
 
 def activation(data: Mapping[str, Any], *, bindings: bool = False) -> Any:

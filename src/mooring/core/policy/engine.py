@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from mooring.api.yamlfast import PathItem
-from mooring.core.policy.cel import Outcome, Program, activation, quote
+from mooring.core.policy.cel import Outcome, Program, Stored, activation, quote
 from mooring.core.policy.rules import ALL, Rule, exceptions_expression
 from mooring.core.policy.targets import TARGETS, Target
 
@@ -91,8 +91,10 @@ def _violations(value: Any) -> tuple[Violation, ...]:
 class Engine:
     """The rules compiled for offline evaluation. Build once; `evaluate` many objects."""
 
-    def __init__(self, rules: Iterable[Rule] = ALL) -> None:
+    def __init__(self, rules: Iterable[Rule] = ALL, stored: Stored | None = None) -> None:
+        """`stored` gives the combined programs already compiled (Program), by key."""
         self.rules = tuple(rules)
+        self._stored = stored
         self._by_target: dict[str, tuple[Rule, ...]] = {
             target.name: tuple(rule for rule in self.rules if rule.target is target)
             for target in TARGETS
@@ -107,6 +109,16 @@ class Engine:
             for kind in target.kinds
         }
 
+    def packs(self) -> list[Program]:
+        """Every combined program these rules make: per target, without and with
+        exceptions (services/cel_store.py ships them compiled)."""
+        return [
+            self._pack(target, with_exceptions)
+            for target in TARGETS
+            if self._by_target[target.name]
+            for with_exceptions in (False, True)
+        ]
+
     def applies(self, obj: Mapping[str, Any]) -> bool:
         return (obj.get("apiVersion"), obj.get("kind")) in self._kinds
 
@@ -115,7 +127,7 @@ class Engine:
         program = self._packs.get(key)
         if program is None:
             program = self._packs[key] = _pack(
-                self._by_target[target.name], target, with_exceptions
+                self._by_target[target.name], target, with_exceptions, self._stored
             )
         return program
 
@@ -187,7 +199,9 @@ def _rule_programs(rule: Rule) -> tuple[Program, Program]:
 
 
 @lru_cache(maxsize=32)
-def _pack(rules: tuple[Rule, ...], target: Target, with_exceptions: bool) -> Program:
+def _pack(
+    rules: tuple[Rule, ...], target: Target, with_exceptions: bool, stored: Stored | None = None
+) -> Program:
     """One expression for all `rules`: a list with, per rule, its violations (and, with
     exceptions, `[violations, exceptions]`); the target's variables computed once, as a
     map bound to the name `variables`, so the rules' text is used unchanged."""
@@ -201,7 +215,11 @@ def _pack(rules: tuple[Rule, ...], target: Target, with_exceptions: bool) -> Pro
         if _VARIABLE.search(value):
             raise ValueError(f"variable {name} of {target.name} reads another variable")
     variables = ", ".join(f"{quote(name)}: {value}" for name, value in target.variables)
-    return Program(f"cel.bind(variables, {{{variables}}}, [{', '.join(entries)}])", bindings=True)
+    return Program(
+        f"cel.bind(variables, {{{variables}}}, [{', '.join(entries)}])",
+        bindings=True,
+        stored=stored,
+    )
 
 
 # -- field paths ------------------------------------------------------------------------------
