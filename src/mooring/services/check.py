@@ -54,9 +54,8 @@ MOORING_KINDS = ("PlatformConfig", "Tenant", "PolicyException")
 
 
 def mooring_model(kind: str) -> type[BaseModel] | None:
-    """The model of one of MOORING_KINDS, imported on first use (only the kinds the inputs
-    hold: PolicyException's module is not loaded for a PlatformConfig alone); None for
-    another kind."""
+    """The model of one of MOORING_KINDS, imported when a document of that kind is read
+    (each model module builds its classes at import); None for another kind."""
     if kind == "PlatformConfig":
         from mooring.api.platform import PlatformConfig
 
