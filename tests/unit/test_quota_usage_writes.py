@@ -5,11 +5,15 @@ write for all of them, and does not miss a usage counted before the tenant's fir
 from __future__ import annotations
 
 import asyncio
+import time
+from datetime import UTC, datetime
 from typing import Any, cast
 
+from mooring.core.plan import ref
 from mooring.core.render.quotas import QUOTA_NAME
 from mooring.kube.client import Kube
 from mooring.operator.tenants import Watches
+from mooring.services.tenants import short_of_first_count
 
 HARD = {"pods": "10", "requests.cpu": "2"}
 
@@ -178,3 +182,101 @@ async def test_a_count_that_changes_and_stays_is_written_once_at_its_last_value(
     assert len(recorder.patches) == 1
     usage = {e["name"]: e["quota"] for e in recorder.patches[0][1]["status"]["namespaces"]}
     assert {u["resource"]: u["used"] for u in usage["team-dev"]}["pods"] == "3"
+
+
+# -- a new namespace's quota, short of what is always there -----------------------------------
+
+COUNTING = {"pods": "10", "configmaps": "20"}
+
+
+def counting_quota(namespace: str, configmaps: str, age: float) -> dict[str, Any]:
+    """A quota that counts ConfigMaps, `age` seconds old, with `configmaps` counted."""
+    created = datetime.fromtimestamp(time.time() - age, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": QUOTA_NAME, "namespace": namespace, "creationTimestamp": created},
+        "spec": {"hard": COUNTING},
+        "status": {"hard": COUNTING, "used": {"pods": "0", "configmaps": configmaps}},
+    }
+
+
+def predicted_tenant() -> dict[str, Any]:
+    """The reconcile's status: each namespace's usage as first_count predicts it (the root
+    CA's ConfigMap counted)."""
+    body = tenant("team", with_status=True)
+    for entry in body["status"]["namespaces"]:
+        entry["quota"] = [
+            {"resource": "configmaps", "used": "1", "hard": "20"},
+            {"resource": "pods", "used": "0", "hard": "10"},
+        ]
+    return body
+
+
+def with_rendered_quotas(found: Watches) -> None:
+    rendered = {
+        ns: {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": QUOTA_NAME, "namespace": ns},
+            "spec": {"hard": COUNTING},
+        }
+        for ns in ("team-dev", "team-prod")
+    }
+    found.desired = lambda name: {ref(obj): obj for obj in rendered.values()}  # type: ignore[method-assign]
+
+
+async def test_a_young_quota_short_of_the_root_ca_configmap_writes_nothing() -> None:
+    """Under load the root CA's ConfigMap lands minutes after its namespace: the quota's
+    count without it is not written, nor the right one when it comes (the status
+    predicted it)."""
+    found, quotas, recorder = watches()
+    with_rendered_quotas(found)
+    found.tenants["team"] = predicted_tenant()
+    for ns in ("team-dev", "team-prod"):
+        quotas.objects[ns] = counting_quota(ns, "0", age=5)
+        found.on_child_event("MODIFIED", quotas.objects[ns])
+    await settle(found)
+    assert recorder.patches == []
+    for ns in ("team-dev", "team-prod"):
+        quotas.objects[ns] = counting_quota(ns, "1", age=65)
+        found.on_child_event("MODIFIED", quotas.objects[ns])
+    await settle(found)
+    assert recorder.patches == []
+
+
+async def test_a_short_count_in_an_old_quota_is_written() -> None:
+    """The twin: past usage_settle the count is what it is (a cluster that publishes no
+    root CA), and a young quota that counts a pod while short is written once settled."""
+    found, quotas, recorder = watches()
+    with_rendered_quotas(found)
+    found.tenants["team"] = predicted_tenant()
+    quotas.objects["team-prod"] = counting_quota("team-prod", "1", age=5)
+    quotas.objects["team-dev"] = counting_quota("team-dev", "0", age=found.usage_settle + 60)
+    found.on_child_event("MODIFIED", quotas.objects["team-dev"])
+    await settle(found)
+    assert len(recorder.patches) == 1
+    usage = {e["name"]: e["quota"] for e in recorder.patches[0][1]["status"]["namespaces"]}
+    assert {u["resource"]: u["used"] for u in usage["team-dev"]}["configmaps"] == "0"
+
+
+def test_short_of_first_count_compares_counts_with_what_is_always_there() -> None:
+    rendered = [
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {"name": QUOTA_NAME, "namespace": "team-dev"},
+            "spec": {"hard": COUNTING},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "d", "namespace": "team-dev"},
+        },
+    ]
+    # Mooring's ConfigMap and the root CA's: two always there.
+    assert short_of_first_count(counting_quota("team-dev", "1", 0), rendered)
+    assert not short_of_first_count(counting_quota("team-dev", "2", 0), rendered)
+    assert not short_of_first_count(counting_quota("team-dev", "5", 0), rendered)
+    # Another namespace's quota, or none rendered: nothing predicted, never short.
+    assert not short_of_first_count(counting_quota("other", "0", 0), rendered)
