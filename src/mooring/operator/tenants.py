@@ -160,10 +160,12 @@ class Watches:
     usage_wait: float = 120.0
     # A quota younger than this that counts less than is always in its namespace is still
     # settling (services.tenants.short_of_first_count): its count is not written, since
-    # the reconcile's status predicted the settled one (first_count). At 10,000 new
-    # tenants the root CA's ConfigMaps came up to 13 minutes after their namespaces, and
-    # each tenant's usage was written twice: short, then right.
-    usage_settle: float = 1200.0
+    # the reconcile's status predicted the settled one (first_count). While 10,000 new
+    # tenants arrived, kube-controller-manager's root CA publisher (one worker) fell more
+    # than 10,000 namespaces behind, over an hour; each tenant's usage was written twice,
+    # short, then right. Every working cluster has that ConfigMap in every namespace (pods
+    # mount it), so the bound only keeps a broken one from hiding usage for ever.
+    usage_settle: float = 7200.0
     # One reconcile of a tenant at a time: kopf's handler, the resync, a platform change.
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     # And RECONCILING tenants at most at once in all.
