@@ -5,13 +5,12 @@ write for all of them, and does not miss a usage counted before the tenant's fir
 from __future__ import annotations
 
 import asyncio
-import time
-from datetime import UTC, datetime
 from typing import Any, cast
 
 from mooring.core.plan import ref
 from mooring.core.render.quotas import QUOTA_NAME
 from mooring.kube.client import Kube
+from mooring.kube.informer import slim
 from mooring.operator.tenants import Watches
 from mooring.services.tenants import short_of_first_count
 
@@ -189,16 +188,22 @@ async def test_a_count_that_changes_and_stays_is_written_once_at_its_last_value(
 COUNTING = {"pods": "10", "configmaps": "20"}
 
 
-def counting_quota(namespace: str, configmaps: str, age: float) -> dict[str, Any]:
-    """A quota that counts ConfigMaps, `age` seconds old, with `configmaps` counted."""
-    created = datetime.fromtimestamp(time.time() - age, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "apiVersion": "v1",
-        "kind": "ResourceQuota",
-        "metadata": {"name": QUOTA_NAME, "namespace": namespace, "creationTimestamp": created},
-        "spec": {"hard": COUNTING},
-        "status": {"hard": COUNTING, "used": {"pods": "0", "configmaps": configmaps}},
-    }
+def counting_quota(namespace: str, configmaps: str) -> dict[str, Any]:
+    """A quota that counts ConfigMaps, with `configmaps` counted, as the informer keeps it
+    (slim: no creation time)."""
+    return slim(
+        {
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": {
+                "name": QUOTA_NAME,
+                "namespace": namespace,
+                "creationTimestamp": "2026-12-01T14:04:24Z",
+            },
+            "spec": {"hard": COUNTING},
+            "status": {"hard": COUNTING, "used": {"pods": "0", "configmaps": configmaps}},
+        }
+    )
 
 
 def predicted_tenant() -> dict[str, Any]:
@@ -234,30 +239,44 @@ async def test_a_young_quota_short_of_the_root_ca_configmap_writes_nothing() -> 
     with_rendered_quotas(found)
     found.tenants["team"] = predicted_tenant()
     for ns in ("team-dev", "team-prod"):
-        quotas.objects[ns] = counting_quota(ns, "0", age=5)
+        quotas.objects[ns] = counting_quota(ns, "0")
         found.on_child_event("MODIFIED", quotas.objects[ns])
     await settle(found)
     assert recorder.patches == []
     for ns in ("team-dev", "team-prod"):
-        quotas.objects[ns] = counting_quota(ns, "1", age=65)
+        quotas.objects[ns] = counting_quota(ns, "1")
         found.on_child_event("MODIFIED", quotas.objects[ns])
     await settle(found)
     assert recorder.patches == []
 
 
-async def test_a_short_count_in_an_old_quota_is_written() -> None:
-    """The twin: past usage_settle the count is what it is (a cluster that publishes no
-    root CA), and a young quota that counts a pod while short is written once settled."""
+async def test_a_count_short_for_longer_than_usage_settle_is_written() -> None:
+    """The twin: a count short for longer than usage_settle is what it is (a cluster that
+    never publishes the root CA's ConfigMap), and is written."""
     found, quotas, recorder = watches()
     with_rendered_quotas(found)
+    found.usage_settle = 0.2
     found.tenants["team"] = predicted_tenant()
-    quotas.objects["team-prod"] = counting_quota("team-prod", "1", age=5)
-    quotas.objects["team-dev"] = counting_quota("team-dev", "0", age=found.usage_settle + 60)
+    quotas.objects["team-prod"] = counting_quota("team-prod", "1")
+    quotas.objects["team-dev"] = counting_quota("team-dev", "0")
     found.on_child_event("MODIFIED", quotas.objects["team-dev"])
+    await settle(found)
+    assert recorder.patches == []  # settling: not due
+    await asyncio.sleep(0.25)
+    found.on_child_event("MODIFIED", quotas.objects["team-dev"])  # the quota's resync
     await settle(found)
     assert len(recorder.patches) == 1
     usage = {e["name"]: e["quota"] for e in recorder.patches[0][1]["status"]["namespaces"]}
     assert {u["resource"]: u["used"] for u in usage["team-dev"]}["configmaps"] == "0"
+    assert "team-dev" in found.short_since
+    # Counted as the status says at last, or deleted: forgotten.
+    quotas.objects["team-dev"] = counting_quota("team-dev", "0")
+    found.tenants["team"] = {**predicted_tenant(), "status": recorder.patches[0][1]["status"]}
+    found.on_child_event("MODIFIED", quotas.objects["team-dev"])
+    assert "team-dev" not in found.short_since
+    found.short_since["team-prod"] = 0.0
+    found.on_child_event("DELETED", quotas.objects["team-prod"])
+    assert found.short_since == {}
 
 
 def test_short_of_first_count_compares_counts_with_what_is_always_there() -> None:
@@ -275,8 +294,8 @@ def test_short_of_first_count_compares_counts_with_what_is_always_there() -> Non
         },
     ]
     # Mooring's ConfigMap and the root CA's: two always there.
-    assert short_of_first_count(counting_quota("team-dev", "1", 0), rendered)
-    assert not short_of_first_count(counting_quota("team-dev", "2", 0), rendered)
-    assert not short_of_first_count(counting_quota("team-dev", "5", 0), rendered)
+    assert short_of_first_count(counting_quota("team-dev", "1"), rendered)
+    assert not short_of_first_count(counting_quota("team-dev", "2"), rendered)
+    assert not short_of_first_count(counting_quota("team-dev", "5"), rendered)
     # Another namespace's quota, or none rendered: nothing predicted, never short.
-    assert not short_of_first_count(counting_quota("other", "0", 0), rendered)
+    assert not short_of_first_count(counting_quota("other", "0"), rendered)

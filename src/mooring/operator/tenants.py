@@ -20,7 +20,6 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, cast
 
 import kopf
@@ -166,6 +165,7 @@ class Watches:
     # short, then right. Every working cluster has that ConfigMap in every namespace (pods
     # mount it), so the bound only keeps a broken one from hiding usage for ever.
     usage_settle: float = 7200.0
+    short_since: dict[str, float] = field(default_factory=dict)  # namespace -> monotonic
     # One reconcile of a tenant at a time: kopf's handler, the resync, a platform change.
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     # And RECONCILING tenants at most at once in all.
@@ -240,8 +240,11 @@ class Watches:
         tenant_name = self.owner_of(obj)
         if tenant_name is None:
             return
-        if obj.get("kind") == "ResourceQuota" and event_type != "DELETED":
-            self._note_usage(tenant_name, obj)
+        if obj.get("kind") == "ResourceQuota":
+            if event_type == "DELETED":
+                self.short_since.pop(str(obj["metadata"].get("namespace")), None)
+            else:
+                self._note_usage(tenant_name, obj)
         desired = self.desired(tenant_name)
         if desired is None:
             return
@@ -277,7 +280,10 @@ class Watches:
         entries = (tenant.get("status") or {}).get("namespaces") or []
         entry = next((e for e in entries if e.get("name") == namespace), None)
         fresh = [u.model_dump(by_alias=True) for u in service.quota_usage(quota)]
-        if entry is None or entry.get("quota") == fresh or self._settling(tenant_name, quota):
+        if entry is not None and entry.get("quota") == fresh:
+            self.short_since.pop(str(namespace), None)  # counted as the status says
+            return
+        if entry is None or self._settling(tenant_name, quota):
             return
         self.usage_pending[tenant_name] = [now, now]
         if not self.usage_looping:
@@ -325,16 +331,16 @@ class Watches:
             self.usage_looping = False
 
     def _settling(self, tenant_name: str, quota: dict[str, Any]) -> bool:
-        """The quota is young and counts less than is always in its namespace."""
-        created = quota["metadata"].get("creationTimestamp")
-        try:
-            age = time.time() - datetime.fromisoformat(str(created)).timestamp()
-        except ValueError:
-            return False
-        if age >= self.usage_settle:
-            return False
+        """The quota counts less than is always in its namespace, since less than
+        usage_settle ago (the informers keep no creation times: the first time it was seen
+        short is remembered, while it is)."""
+        namespace = str(quota["metadata"].get("namespace"))
         desired = self.desired(tenant_name)
-        return desired is not None and service.short_of_first_count(quota, desired.values())
+        if desired is None or not service.short_of_first_count(quota, desired.values()):
+            self.short_since.pop(namespace, None)
+            return False
+        since = self.short_since.setdefault(namespace, time.monotonic())
+        return time.monotonic() - since < self.usage_settle
 
     def _counted(self, tenant_name: str) -> bool:
         """Every quota of the tenant's namespaces has been counted by the quota controller."""
