@@ -157,13 +157,14 @@ class Watches:
     # is put right 7 to 25 s later (300 new tenants at once on the local control plane).
     usage_delay: float = 30.0
     usage_wait: float = 120.0
-    # A quota younger than this that counts less than is always in its namespace is still
-    # settling (services.tenants.short_of_first_count): its count is not written, since
-    # the reconcile's status predicted the settled one (first_count). While 10,000 new
-    # tenants arrived, kube-controller-manager's root CA publisher (one worker) fell more
-    # than 10,000 namespaces behind, over an hour; each tenant's usage was written twice,
-    # short, then right. Every working cluster has that ConfigMap in every namespace (pods
-    # mount it), so the bound only keeps a broken one from hiding usage for ever.
+    # A quota that counts less than is always in its namespace is settling
+    # (services.tenants.short_of_first_count), for up to this long from the first time it
+    # is seen so: its count is not written, since the reconcile's status predicted the
+    # settled one (first_count). While 10,000 new tenants arrived, kube-controller-manager's
+    # root CA publisher (one worker) fell 11,600 namespaces behind and was half way when
+    # the last tenant was Ready; each tenant's usage was written twice, short, then right.
+    # Every working cluster has that ConfigMap in every namespace (pods mount it), so the
+    # bound only keeps a broken one from hiding usage for ever.
     usage_settle: float = 7200.0
     short_since: dict[str, float] = field(default_factory=dict)  # namespace -> monotonic
     # One reconcile of a tenant at a time: kopf's handler, the resync, a platform change.
