@@ -66,7 +66,7 @@ def test_o_name_spells_kind_and_group_as_kubectl_does() -> None:
     names = set(run("render", str(EXAMPLE), "-o", "name").stdout.splitlines())
     assert "namespace/payments-dev" in names
     assert "networkpolicy.networking.k8s.io/mooring-default-deny" in names
-    assert "clusterrole.rbac.authorization.k8s.io/mooring-tenant:payments" in names
+    assert "tenantview.mooring.dev/payments" in names
 
 
 def test_o_is_the_format_of_validate_and_check_and_format_still_works(tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ from mooring.api.platform import PlatformConfig
 from mooring.core.plan import ref
 from mooring.core.render import Context, Features, render_tenant
 from mooring.core.render.cilium import cilium_only
+from mooring.core.render.platform import tenant_cluster_roles
+from mooring.core.render.view import cost_due, view_status
 from tests.builders import platform, platform_body, tenant
 
 
@@ -304,10 +306,6 @@ def test_any_valid_tenant_renders_unique_labelled_objects_inside_its_own_namespa
         meta = obj["metadata"]
         assert meta["labels"]["mooring.dev/tenant"] == name
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "mooring"
-        if obj["kind"] in ("ClusterRole", "ClusterRoleBinding"):
-            # Cluster-wide: only the reader of this very Tenant.
-            assert meta["name"] == f"mooring-tenant:{name}"
-            continue
         where = meta["name"] if obj["kind"] == "Namespace" else meta["namespace"]
         assert where in own
 
@@ -336,31 +334,76 @@ def test_members_the_platform_allows_are_bound() -> None:
     assert [s["name"] for s in developers["subjects"]] == ["system:authenticated", "acme"]
 
 
-def test_every_member_may_read_their_own_tenant_and_only_that_one() -> None:
+def test_members_read_their_tenant_through_a_view_in_its_first_namespace() -> None:
     t = tenant(
         "acme",
+        envs=("dev", "prod"),
         owners=["alice"],
         developers={"groups": ["acme-devs"], "users": ["alice"]},
         viewers={"serviceAccounts": ["acme-dev/auditor"]},
+        tier="small",
+        costCenter="cc-1",
     )
-    by_kind = {o["kind"]: o for o in objects(t, uid="u") if o["kind"].startswith("Cluster")}
-    role, binding = by_kind["ClusterRole"], by_kind["ClusterRoleBinding"]
-    assert role["rules"] == [
-        {
-            "apiGroups": ["mooring.dev"],
-            "resources": ["tenants"],
-            "resourceNames": ["acme"],
-            "verbs": ["get", "list", "watch"],
-        }
-    ]
-    assert binding["roleRef"]["name"] == role["metadata"]["name"] == "mooring-tenant:acme"
-    assert [(s["kind"], s["name"]) for s in binding["subjects"]] == [
-        ("User", "alice"),
-        ("Group", "acme-devs"),
-        ("ServiceAccount", "auditor"),
-    ]
-    assert "namespace" not in role["metadata"]
-    assert role["metadata"]["ownerReferences"][0]["name"] == "acme"
+    objs = objects(t, uid="u")
+    # Nothing cluster-wide: each ClusterRoleBinding costs every request in the cluster.
+    assert not [o for o in objs if "namespace" not in o["metadata"] and o["kind"] != "Namespace"]
+    (view,) = [o for o in objs if o["kind"] == "TenantView"]
+    assert view["metadata"]["name"] == "acme"
+    assert view["metadata"]["namespace"] == "acme-dev"
+    assert view["metadata"]["ownerReferences"][0]["name"] == "acme"
+    assert view["spec"] == {
+        "owners": {"users": ["alice"]},
+        "developers": {"users": ["alice"], "groups": ["acme-devs"]},
+        "viewers": {"serviceAccounts": ["acme-dev/auditor"]},
+        "environments": [{"name": "dev"}, {"name": "prod"}],
+        "tier": "small",
+        "costCenter": "cc-1",
+    }
+    for namespace in ("acme-dev", "acme-prod"):
+        quota = find(objs, "ResourceQuota", "mooring-quota", namespace)
+        assert quota["metadata"]["annotations"] == {"mooring.dev/tenant-view": "acme-dev"}
+    # Every tenant role reads views, in the namespaces it is bound in (and nothing writes).
+    for role in tenant_cluster_roles():
+        reads = [r for r in role["rules"] if "tenantviews" in r["resources"]]
+        assert reads and all(r["verbs"] == ["get", "list", "watch"] for r in reads)
+
+
+def test_the_view_carries_the_status_but_not_quota_usage_nor_kopf_state() -> None:
+    status = {
+        "ready": "True",
+        "observedGeneration": 3,
+        "namespaces": [
+            {"name": "acme-dev", "environment": "dev", "phase": "Active", "quota": [{"x": 1}]}
+        ],
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "kopf": {"progress": {}},
+        "cost": {"month": "2026-12"},
+    }
+    copied = view_status(status)
+    assert copied == {
+        "ready": "True",
+        "observedGeneration": 3,
+        "namespaces": [{"name": "acme-dev", "environment": "dev", "phase": "Active"}],
+        "conditions": [{"type": "Ready", "status": "True"}],
+    }
+    assert view_status(status, {"month": "2026-12"})["cost"] == {"month": "2026-12"}
+    assert status["namespaces"][0]["quota"] == [{"x": 1}], "the Tenant's status is not changed"
+
+
+def test_a_view_gets_a_new_cost_when_members_would_see_it_or_the_hour_turns() -> None:
+    was = {
+        "month": "2026-12",
+        "currency": "EUR",
+        "monthToDate": "10.00",
+        "forecast": "300.00",
+        "budgetUsedPercent": 3,
+        "updatedAt": "2026-12-01T10:05:00Z",
+    }
+    assert cost_due(None, was)
+    assert not cost_due(was, {**was, "monthToDate": "10.20", "updatedAt": "2026-12-01T10:10:00Z"})
+    assert cost_due(was, {**was, "monthToDate": "10.20", "updatedAt": "2026-12-01T11:00:00Z"})
+    assert cost_due(was, {**was, "budgetUsedPercent": 4, "updatedAt": "2026-12-01T10:10:00Z"})
+    assert cost_due(was, {**was, "crossed": ["actual:80"], "updatedAt": "2026-12-01T10:10:00Z"})
 
 
 def test_allowances_only_cilium_enforces_are_named_with_their_field_paths() -> None:
@@ -382,6 +425,11 @@ def test_allowances_only_cilium_enforces_are_named_with_their_field_paths() -> N
 
 
 def test_a_refused_member_may_not_read_the_tenant_either() -> None:
+    """The view is read through the RoleBindings, which leave a refused member out."""
     t = tenant("acme", developers={"groups": ["system:authenticated", "acme-devs"]})
-    (binding,) = [o for o in objects(t, uid="u") if o["kind"] == "ClusterRoleBinding"]
-    assert [s["name"] for s in binding["subjects"]] == ["alice", "acme-devs"]
+    objs = objects(t, uid="u")
+    bindings = [o for o in objs if o["kind"] in ("RoleBinding", "ClusterRoleBinding")]
+    assert bindings and all(o["kind"] == "RoleBinding" for o in bindings)
+    assert all(
+        s["name"] != "system:authenticated" for o in bindings for s in o["subjects"]
+    ), "a refused member reaches no binding, hence no view"

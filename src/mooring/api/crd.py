@@ -57,6 +57,8 @@ class Kind:
     extra_schema: dict[str, Any] = field(default_factory=dict)
     # Handled by kopf, which keeps its own state in status.kopf (operator/kopf_state.py).
     kopf: bool = False
+    # False: status is written with the rest of the object, in one request (TenantView).
+    status_subresource: bool = True
 
     @property
     def singular(self) -> str:
@@ -205,7 +207,7 @@ def crd(kind: Kind) -> dict[str, Any]:
         ]
         + [{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}],
     }
-    if kind.status is not None:
+    if kind.status is not None and kind.status_subresource:
         version["subresources"] = {"status": {}}
     names: dict[str, Any] = {
         "kind": kind.kind,

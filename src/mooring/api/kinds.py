@@ -14,7 +14,13 @@ from mooring.api.exceptions import PolicyExceptionSpec, PolicyExceptionStatus
 from mooring.api.guardrails import GuardrailContextSpec, GuardrailContextStatus
 from mooring.api.platform import ALWAYS_RESERVED, PlatformConfigSpec
 from mooring.api.status import Condition
-from mooring.api.tenant import MAX_NAMESPACE, MAX_TENANT_NAME, TenantSpec, TenantStatus
+from mooring.api.tenant import (
+    MAX_NAMESPACE,
+    MAX_TENANT_NAME,
+    TenantSpec,
+    TenantStatus,
+    TenantViewSpec,
+)
 
 
 class ConditionsStatus(BaseModel):
@@ -204,10 +210,32 @@ GUARDRAIL_CONTEXT = Kind(
     ),
 )
 
+# Written by the operator in a tenant's first namespace: the copy of the Tenant its members
+# read (a cluster-scoped Tenant would need a ClusterRoleBinding per tenant; see
+# core/render/view.py).
+TENANT_VIEW = Kind(
+    kind="TenantView",
+    plural="tenantviews",
+    scope="Namespaced",
+    description="Written by the operator in a tenant's first namespace, named after the "
+    "tenant: what its members may read of their Tenant (people, environments, tier, budget; "
+    "Ready and the conditions, the namespaces, the cost).",
+    spec=TenantViewSpec,
+    status=TenantStatus,
+    status_subresource=False,
+    columns=(
+        Column("Tier", ".status.tier"),
+        Column("Namespaces", ".status.namespaceCount", type="integer"),
+        Column("Ready", READY),
+        Column("Cost/Budget", ".status.cost.summary"),
+    ),
+)
+
 KINDS: tuple[Kind, ...] = (
     TENANT,
     PLATFORM_CONFIG,
     DATABASE,
     POLICY_EXCEPTION,
     GUARDRAIL_CONTEXT,
+    TENANT_VIEW,
 )

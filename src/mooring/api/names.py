@@ -39,6 +39,9 @@ ANNOTATION_RETAINED: Final = f"{DOMAIN}/retained"
 # On a kept namespace that a Tenant adopted (spec.adopt): the UID of the deleted Tenant it
 # came from, for the record.
 ANNOTATION_ADOPTED_FROM: Final = f"{DOMAIN}/adopted-from"
+# On each tenant namespace's ResourceQuota: the namespace of the tenant's TenantView, the
+# copy of the Tenant its members may read (core/render/view.py).
+ANNOTATION_TENANT_VIEW: Final = f"{DOMAIN}/tenant-view"
 
 # kopf keeps its progress and diff base under our domain, not zalando.org; in a subdomain of
 # its own, because kopf ignores changes to annotations under its prefix, and people's

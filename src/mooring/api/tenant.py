@@ -544,3 +544,29 @@ class TenantStatus(BaseModel):
     cost: CostStatus | None = Field(
         None, description="This month's cost and the budget's use, kept current by the operator."
     )
+
+
+class ViewEnvironment(BaseModel):
+    """An environment's name, as the TenantView copies it."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    name: str = Field(description="The environment's name; its namespace is <tenant>-<name>.")
+
+
+class TenantViewSpec(BaseModel):
+    """What the tenant's members may know of its spec, copied from the Tenant by the operator."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    owners: Subjects = Field(default_factory=Subjects, description="The Tenant's owners.")
+    developers: Subjects = Field(default_factory=Subjects, description="The Tenant's developers.")
+    viewers: Subjects = Field(default_factory=Subjects, description="The Tenant's viewers.")
+    environments: list[ViewEnvironment] = Field(
+        default_factory=list,
+        json_schema_extra=_list_map("name"),
+        description="The Tenant's environments, one namespace each.",
+    )
+    tier: str | None = Field(None, description="The tier the Tenant asks for.")
+    cost_center: str | None = Field(None, description="The Tenant's cost centre.")
+    budget: Budget | None = Field(None, description="The Tenant's monthly budget.")

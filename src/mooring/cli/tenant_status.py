@@ -94,7 +94,8 @@ def text(card: Scorecard) -> str:
     "-n",
     "--namespace",
     default=None,
-    help="Without NAME: the tenant of this namespace (default: the context's namespace).",
+    help="The tenant of this namespace, without NAME; with NAME, where a member finds its "
+    "TenantView (default: the context's namespace).",
 )
 @output_option(("text", "json", "yaml"), "text")
 @kube_options
@@ -107,16 +108,16 @@ def status(
 ) -> None:
     """Show a tenant's scorecard: Ready and why not, quota, violations, Databases.
 
-    Works with a team member's own kubeconfig. Without NAME, the tenant is the one the
-    namespace (-n, or the kubeconfig context's) belongs to.
+    Works with a team member's own kubeconfig (members read the tenant's TenantView, found
+    from the namespace). Without NAME, the tenant is the one the namespace (-n, or the
+    kubeconfig context's) belongs to.
     """
 
     async def gather() -> Scorecard:
         async with connect(kubeconfig, context) as kube:
-            tenant = name or await tenant_of_namespace(
-                kube, context_namespace(kubeconfig, context, namespace)
-            )
-            return await scorecard(kube, tenant)
+            where = context_namespace(kubeconfig, context, namespace)
+            tenant = name or await tenant_of_namespace(kube, where)
+            return await scorecard(kube, tenant, where)
 
     try:
         card = asyncio.run(gather())
@@ -124,7 +125,10 @@ def status(
         error(str(problem))
         sys.exit(EXIT_USAGE)
     except Forbidden as problem:
-        error(f"{problem}\n(members read their own tenant only; ask an owner to add you)")
+        error(
+            f"{problem}\n(members read their own tenant only, through one of its namespaces: "
+            "-n NAMESPACE; ask an owner to add you)"
+        )
         sys.exit(EXIT_FAILED)
     except (KubeError, OSError) as problem:
         error(str(problem))

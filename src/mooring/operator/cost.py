@@ -106,6 +106,7 @@ async def refresh_once(
         log.warning("cost: %s", error)
     COST_REFRESHES.labels("error" if result.errors else "ok").inc()
     STATUS_WRITES.labels("Tenant", "cost").inc(result.written)
+    STATUS_WRITES.labels("TenantView", "cost").inc(result.views_written)
     log.debug("cost: %d tenants, %d status written", len(result.tenants), result.written)
     return float(platform.spec.cost.refresh_seconds), result
 

@@ -48,6 +48,7 @@ from mooring.operator.metrics import (
 )
 from mooring.operator.registry import REGISTRY
 from mooring.operator.resync import Key, KeyedLocks, Seen, Source, behind, resync_of
+from mooring.services import retire
 from mooring.services import tenants as service
 
 TENANTS_RESOURCE = (names.GROUP, names.VERSION, "tenants")
@@ -384,8 +385,9 @@ class Watches:
     ) -> None:
         QUEUE_LATENCY.labels("drift").observe(time.perf_counter() - seen)
         try:
-            if identity.kind == "Namespace" and deleted:
-                # A namespace went with everything in it: reconcile the whole tenant.
+            if (identity.kind == "Namespace" and deleted) or identity.kind == "TenantView":
+                # A namespace went with everything in it, or the TenantView (which carries
+                # the status, not in what is rendered) changed: reconcile the whole tenant.
                 current = await self.kube.get_or_none(names.API_VERSION, "Tenant", tenant_name)
                 if current is None or current["metadata"].get("deletionTimestamp"):
                     return
@@ -456,6 +458,7 @@ async def start_watches(memo: kopf.Memo, **_: Any) -> None:
     watches = Watches(kube, features=await service.discover_features(kube))
     memo["features"] = watches.features
     _start_informers(watches)
+    watches._spawn(_retire(kube))
     memo["watches"] = watches
     memo.setdefault("on_close", []).append(watches.stop)
     API_REFUSALS.labels("tenants").set_function(lambda: kube.pacer.refusals)
@@ -478,6 +481,21 @@ async def start_watches(memo: kopf.Memo, **_: Any) -> None:
     )
     if not all(getattr(watches.features, flag) for flag in service.OPTIONAL_KINDS.values()):
         watches._spawn(_watch_for_features(watches, memo["options"].feature_poll_seconds))
+
+
+async def _retire(kube: Kube) -> None:
+    """Delete what earlier versions made and this one does not (services/retire.py)."""
+    try:
+        removed = await retire.retire_tenant_readers(kube)
+    except KubeError as error:
+        log.warning("could not delete the tenant reader roles of an earlier version: %s", error)
+        return
+    if removed:
+        log.info(
+            "deleted %d tenant reader ClusterRole(s) and binding(s) of an earlier version "
+            "(members read their TenantView now)",
+            len(removed),
+        )
 
 
 def _start_informers(watches: Watches) -> list[Informer]:

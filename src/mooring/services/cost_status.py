@@ -2,7 +2,8 @@
 budget, thresholds), act (write status.cost where it changed).
 
 Side effects: reads the cluster and Prometheus (through services.cost) and patches
-Tenant status. Events and metrics are the operator's: this returns what to tell.
+Tenant status, and the TenantView's status.cost when members should see the change
+(core/render/view.cost_due). Events and metrics are the operator's: this returns what to tell.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mooring.api.cost import Budget, CostStatus, money_text
 from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import TenantSpec
 from mooring.core.cost.budget import Crossing, MonthFigures, cost_status
+from mooring.core.render.view import cost_due
 from mooring.kube.client import Kube, KubeError, NotFound
 from mooring.services.cost import MonthCache, month_figures, read_cluster
 
@@ -37,6 +39,8 @@ class TenantCost:
     # What an Event about the tenant names (kind, name, uid), not the whole Tenant: a
     # refresh holds one entry per tenant.
     body: Obj = field(default_factory=dict)
+    # Where the tenant's TenantView is, when the new status.cost is due there too.
+    view_namespace: str | None = None
 
 
 @dataclass
@@ -44,6 +48,7 @@ class Refresh:
     tenants: list[TenantCost]
     source: str
     written: int = 0
+    views_written: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -67,6 +72,10 @@ def _previous(body: Obj) -> CostStatus | None:
         return CostStatus.model_validate(raw)
     except ValidationError:
         return None
+
+
+def _dumped(status: CostStatus) -> Obj:
+    return status.model_dump(by_alias=True, exclude_none=True)
 
 
 def _same(a: CostStatus | None, b: CostStatus) -> bool:
@@ -107,24 +116,44 @@ async def refresh(
         result.tenants.append(entry)
         if not _same(previous, status):
             changed.append(entry)
+            environments = (body.get("spec") or {}).get("environments") or []
+            raw = (body.get("status") or {}).get("cost")
+            if environments and cost_due(raw, _dumped(status)):
+                entry.view_namespace = f"{name}-{environments[0].get('name')}"
     # act: WRITES writers taking the next change (not a task per tenant: thousands)
     pending = iter(changed)
 
     async def writer() -> None:
         for entry in pending:
+            cost = {"status": {"cost": _dumped(entry.status)}}
             try:
                 await kube.patch(
-                    names.API_VERSION,
-                    "Tenant",
-                    entry.name,
-                    {"status": {"cost": entry.status.model_dump(by_alias=True, exclude_none=True)}},
-                    subresource="status",
+                    names.API_VERSION, "Tenant", entry.name, cost, subresource="status"
                 )
                 result.written += 1
             except NotFound:
-                pass  # deleted meanwhile
+                continue  # deleted meanwhile
             except KubeError as error:
                 result.errors.append(f"Tenant {entry.name}: {error.message}")
+                continue
+            if entry.view_namespace is None:
+                continue
+            try:
+                await kube.patch(
+                    names.API_VERSION,
+                    "TenantView",
+                    entry.name,
+                    cost,
+                    namespace=entry.view_namespace,
+                    field_manager=f"{names.FIELD_MANAGER}-cost",
+                )
+                result.views_written += 1
+            except NotFound:
+                pass  # not made yet: the reconcile gives a new view the Tenant's cost
+            except KubeError as error:
+                result.errors.append(
+                    f"TenantView {entry.view_namespace}/{entry.name}: {error.message}"
+                )
 
     await asyncio.gather(*(writer() for _ in range(min(WRITES, len(changed)))))
     return result

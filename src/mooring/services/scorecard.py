@@ -2,7 +2,8 @@
 guardrails' PolicyReport and the Databases), decide (core.scorecard.build).
 
 Side effects: API reads only, with the caller's credentials: a team member's kubeconfig is
-enough (members may read their own Tenant, and these objects in their namespaces). What
+enough (members read their Tenant's copy, the TenantView, and these objects in their
+namespaces). What
 cannot be read is said in the scorecard's notes instead of failing the whole card.
 
 Extension point: other parts of the platform (cost, alerts) add a section by adding a
@@ -27,7 +28,8 @@ Gatherer = Callable[[Kube, KubeObject], Awaitable[Section | None]]
 
 
 async def _cost(kube: Kube, tenant: KubeObject) -> Section | None:
-    """This month's cost and the budget's use: status.cost, on the Tenant already read."""
+    """This month's cost and the budget's use: status.cost, on the Tenant (or its view)
+    already read."""
     return cost_section(tenant)
 
 
@@ -66,12 +68,45 @@ async def _read(what: str, notes: list[str], read: Awaitable[Any], missing: Any 
         return missing
 
 
-async def scorecard(kube: Kube, name: str) -> Scorecard:
-    """Raises NoTenant when there is no such Tenant, Forbidden when it is not the caller's."""
+async def read_view(kube: Kube, name: str, namespace: str) -> KubeObject:
+    """The tenant's TenantView (core/render/view.py), found from one of its namespaces: the
+    view is there, or that namespace's quota names where it is. Raises NoTenant when
+    `namespace` is not the tenant's, Forbidden when the caller may not read there."""
+    quota = await kube.get_or_none("v1", "ResourceQuota", QUOTA_NAME, namespace)
+    meta = (quota or {}).get("metadata") or {}
+    if (meta.get("labels") or {}).get(names.LABEL_TENANT) != name:
+        raise NoTenant(
+            f"namespace {namespace} is not one of tenant {name!r}'s; members read their "
+            f"tenant through one of its namespaces: mooring tenant status {name} -n NAMESPACE"
+        )
+    at = (meta.get("annotations") or {}).get(names.ANNOTATION_TENANT_VIEW) or namespace
     try:
-        tenant = await kube.get(names.API_VERSION, "Tenant", name)
+        return await kube.get(names.API_VERSION, "TenantView", name, at)
+    except NotFound:
+        raise NoTenant(
+            f"tenant {name!r} has no TenantView in namespace {at} yet (the operator writes it "
+            "with the tenant's status)"
+        ) from None
+
+
+async def read_tenant(kube: Kube, name: str, namespace: str | None = None) -> KubeObject:
+    """The Tenant, or for a member (who may not read Tenants) its TenantView, found from
+    `namespace`, one of the tenant's namespaces. Both have the same spec and status
+    fields that a scorecard reads. Raises NoTenant, or Forbidden (not the caller's)."""
+    try:
+        return await kube.get(names.API_VERSION, "Tenant", name)
     except NotFound:
         raise NoTenant(f"there is no tenant {name!r}") from None
+    except Forbidden:
+        if namespace is None:
+            raise
+        return await read_view(kube, name, namespace)
+
+
+async def scorecard(kube: Kube, name: str, namespace: str | None = None) -> Scorecard:
+    """Raises NoTenant when there is no such Tenant, Forbidden when it is not the caller's.
+    A member's credentials read the TenantView, found from `namespace`."""
+    tenant = await read_tenant(kube, name, namespace)
     status_names = [n.get("name") for n in (tenant.get("status") or {}).get("namespaces") or []]
     environments = (tenant.get("spec") or {}).get("environments") or []
     namespaces = [str(n) for n in status_names if n] or [

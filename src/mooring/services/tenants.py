@@ -24,6 +24,7 @@ from mooring.core.plan import Adopt, Plan, drifted, plan, ref
 from mooring.core.render import Context, Features, render_tenant
 from mooring.core.render.cilium import CiliumOnly, cilium_only
 from mooring.core.render.quotas import QUOTA_NAME
+from mooring.core.render.view import is_view, view_status, with_status
 from mooring.core.validate import check_tenant
 from mooring.kube.client import Kube, KubeError, NotFound
 
@@ -34,8 +35,6 @@ Clock = Callable[[], datetime.datetime]
 OWNED_KINDS: tuple[tuple[str, str, str], ...] = (
     ("v1", "Namespace", "NamespacesReady"),
     ("rbac.authorization.k8s.io/v1", "RoleBinding", "AccessReady"),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole", "AccessReady"),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "AccessReady"),
     ("v1", "ResourceQuota", "QuotaReady"),
     ("v1", "LimitRange", "LimitsReady"),
     ("networking.k8s.io/v1", "NetworkPolicy", "NetworkReady"),
@@ -44,6 +43,8 @@ OWNED_KINDS: tuple[tuple[str, str, str], ...] = (
     ("monitoring.coreos.com/v1", "PrometheusRule", "ObserveReady"),
     ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig", "ObserveReady"),
     ("grafana.integreatly.org/v1beta1", "GrafanaDashboard", "ObserveReady"),
+    # Sent after the status, which it carries (core/render/view.py).
+    (names.API_VERSION, "TenantView", "AccessReady"),
 )
 # Kinds owned only where their CRDs are installed: the Features flag that says so.
 OPTIONAL_KINDS: dict[str, str] = {
@@ -199,9 +200,8 @@ async def _existing_tenants(kube: Kube, tenant: Tenant) -> set[str]:
 
 
 async def _apply_all(kube: Kube, objects: Sequence[KubeObject]) -> list[StepError]:
-    """Apply namespaces first, then ClusterRoles (a binding to a role that does not exist
-    yet is refused), then everything else concurrently, and the ResourceQuotas last;
-    collect every error.
+    """Apply namespaces first, then everything else concurrently, and the ResourceQuotas
+    last; collect every error.
 
     Quotas last: the quota controller's first count of a new quota misses the namespace's
     ConfigMaps. Created beside them, a quota's count stayed so until the controller's
@@ -223,12 +223,10 @@ async def _apply_all(kube: Kube, objects: Sequence[KubeObject]) -> list[StepErro
     namespaces = [o for o in objects if o["kind"] == "Namespace"]
     await asyncio.gather(*(apply(o) for o in namespaces))
     failed = {e.what.split(" ", 1)[1] for e in errors}
-    await asyncio.gather(*(apply(o) for o in objects if o["kind"] == "ClusterRole"))
     rest = [
         o
         for o in objects
-        if o["kind"] not in ("Namespace", "ClusterRole")
-        and o["metadata"].get("namespace") not in failed
+        if o["kind"] != "Namespace" and o["metadata"].get("namespace") not in failed
     ]
     await asyncio.gather(*(apply(o) for o in rest if o["kind"] != "ResourceQuota"))
     await asyncio.gather(*(apply(o) for o in rest if o["kind"] == "ResourceQuota"))
@@ -305,32 +303,39 @@ async def reconcile(
     previous = TenantStatus.model_validate(body.get("status") or {})
     now = timestamp(clock)
 
-    def failed(reason: str, message: str) -> Outcome:
+    async def failed(reason: str, message: str) -> Outcome:
         conditions = set_condition(
             previous.conditions, "Ready", "False", reason, message, now, generation
         )
         status = previous.model_copy(
             update={"conditions": conditions, "observed_generation": generation, "ready": "False"}
         )
-        return Outcome(_dump(status), ready=False, events=[("Warning", reason, message)])
+        outcome = Outcome(_dump(status), ready=False, events=[("Warning", reason, message)])
+        try:
+            await write_view_status(kube, body, outcome.status)
+        except KubeError as error:  # not retried: the spec fails as it is, again and again
+            outcome.events.append(
+                ("Warning", "TenantViewFailed", f"could not write the TenantView: {error}")
+            )
+        return outcome
 
     # gather
     tenant_model, errors = model_errors(Tenant, body)
     if tenant_model is None:
         detail = "; ".join(f"{e.dotted}: {e.message}" for e in errors)
-        return failed("InvalidSpec", detail)
+        return await failed("InvalidSpec", detail)
     assert isinstance(tenant_model, Tenant)
     tenant = tenant_model
     try:
         platform = await load_platform(kube, view)
     except ValueError:  # pydantic's ValidationError: the PlatformConfig's status says why
-        return failed(
+        return await failed(
             "InvalidPlatformConfig",
             f"PlatformConfig {PLATFORM_CONFIG_NAME!r} is not valid; its status says why "
             f"(kubectl describe platformconfig {PLATFORM_CONFIG_NAME})",
         )
     if platform is None:
-        return failed(
+        return await failed(
             "NoPlatformConfig",
             f"PlatformConfig {PLATFORM_CONFIG_NAME!r} does not exist; apply the platform's "
             "platform.yaml",
@@ -339,7 +344,7 @@ async def reconcile(
     findings = check_tenant(tenant, platform.spec, known)
     problems = [f for f in findings if f.severity == "error"]
     if problems:
-        return failed("InvalidSpec", "; ".join(f"{f.field_path}: {f.message}" for f in problems))
+        return await failed("InvalidSpec", "; ".join(f"{f.field_path}: {f.message}" for f in problems))
     warnings = [f"{f.field_path}: {f.message}" for f in findings if f.severity == "warning"]
     # Members that would open the tenant to everyone are left out of the RoleBindings (the
     # renderer leaves them out too); reserved namespaces are refused as conflicts below.
@@ -386,12 +391,12 @@ async def reconcile(
     )
 
     # act
-    to_send = decision.apply
+    # The TenantView carries the status, so it is sent after the status is known.
+    views = [o for o in decision.apply if is_view(o)]
+    to_send = [o for o in decision.apply if not is_view(o)]
+    current = {ref(o): o for o in observed}
     if view is not None:
-        current = {ref(o): o for o in observed}
-        to_send = [
-            o for o in decision.apply if ref(o) not in current or drifted(o, current[ref(o)])
-        ]
+        to_send = [o for o in to_send if ref(o) not in current or drifted(o, current[ref(o)])]
     errors_ = await _apply_all(kube, to_send)
     for adopted in decision.adopted:
         try:
@@ -422,20 +427,30 @@ async def reconcile(
 
     # Allowances only Cilium enforces: without it they are not rendered, and status says so.
     unenforced = [] if features.cilium else cilium_only(tenant)
-    status = _status(
-        tenant,
-        previous,
-        decision,
-        observed,
-        errors_,
-        warnings,
-        generation,
-        now,
-        platform,
-        refusals,
-        unenforced,
-        [n for n in wanted_namespaces if n not in existing],
-    )
+
+    def status_of(errors: Sequence[StepError]) -> TenantStatus:
+        return _status(
+            tenant,
+            previous,
+            decision,
+            observed,
+            errors,
+            warnings,
+            generation,
+            now,
+            platform,
+            refusals,
+            unenforced,
+            [n for n in wanted_namespaces if n not in existing],
+        )
+
+    status = status_of(errors_)
+    cost = (body.get("status") or {}).get("cost")
+    views_sent, view_errors = await _write_views(kube, views, _dump(status), cost, current)
+    if view_errors:
+        errors_ += view_errors
+        status = status_of(errors_)
+    to_send += views_sent
     outcome = Outcome(
         _dump(status),
         ready=status.ready == "True",
@@ -448,6 +463,56 @@ async def reconcile(
     )
     outcome.events = _events(outcome, decision, previous)
     return outcome
+
+
+async def _write_views(
+    kube: Kube,
+    views: Sequence[KubeObject],
+    status: dict[str, Any],
+    cost: dict[str, Any] | None,
+    current: dict[Any, KubeObject],
+) -> tuple[list[KubeObject], list[StepError]]:
+    """Apply the TenantView with the status just computed, unless it already says so.
+
+    A view whose cost is behind the Tenant's is not sent for that alone (the cost loop
+    keeps it, services/cost_status.py); when sent, it carries the Tenant's cost, so that
+    a new view has one at once and the field always has this writer too."""
+    sent: list[KubeObject] = []
+    errors: list[StepError] = []
+    for desired in views:
+        live = current.get(ref(desired))
+        live_cost = ((live or {}).get("status") or {}).get("cost")
+        if live is not None and not drifted(with_status(desired, status), live):
+            if live_cost or not cost:
+                continue
+        full = with_status(desired, status, cost)
+        try:
+            await kube.apply(full)
+            sent.append(full)
+        except KubeError as error:
+            errors.append(StepError("AccessReady", str(ref(desired)), error.message))
+    return sent, errors
+
+
+async def write_view_status(kube: Kube, body: KubeObject, status: dict[str, Any]) -> None:
+    """Put a status the reconcile wrote without rendering (an invalid spec, no
+    PlatformConfig) on the tenant's TenantView too, if it has one, so that members see it."""
+    environments = (body.get("spec") or {}).get("environments") or []
+    if not environments or not isinstance(environments[0], dict):
+        return
+    name = body["metadata"]["name"]
+    namespace = f"{name}-{environments[0].get('name')}"
+    try:
+        await kube.patch(
+            names.API_VERSION,
+            "TenantView",
+            name,
+            {"status": view_status(status)},
+            namespace=namespace,
+            field_manager=f"{names.FIELD_MANAGER}-status",
+        )
+    except NotFound:
+        pass
 
 
 def _status(

@@ -15,6 +15,7 @@ from mooring.core.render import (
     observe,
     quotas,
     rbac,
+    view,
 )
 from mooring.core.render.context import Context, Features, KubeObject
 
@@ -28,6 +29,7 @@ RENDERERS: tuple[Renderer, ...] = (
     networkpolicies.render,  # default deny, DNS, same tenant, declared allowances
     cilium.render,  # L7 HTTP and FQDN rules, only where Cilium is installed
     observe.render,  # alert rules, routing, dashboard (rules and routes where the CRDs are)
+    view.render,  # TenantView: the copy of the Tenant its members read, in the first namespace
 )
 
 

@@ -66,7 +66,8 @@ VIEWER: tuple[Rule, ...] = (
     rule("policy", ["poddisruptionbudgets"], READ),
     rule("discovery.k8s.io", ["endpointslices"], READ),
     rule("events.k8s.io", ["events"], READ),
-    rule(names.GROUP, ["databases", "policyexceptions"], READ),
+    # tenantviews: the copy of their Tenant (core/render/view.py), in its first namespace.
+    rule(names.GROUP, ["databases", "policyexceptions", "tenantviews"], READ),
     rule("wgpolicyk8s.io", ["policyreports"], READ),
     # The baseline alerts, routing and dashboards Mooring renders (and the tenant's own).
     rule("monitoring.coreos.com", ["prometheusrules", "alertmanagerconfigs"], READ),
@@ -100,6 +101,7 @@ TENANT_ROLES: dict[str, tuple[Rule, ...]] = {
     "developer": DEVELOPER,
     "viewer": VIEWER,
 }
+TENANT_ROLE_NAMES = tuple(cluster_role_name(role) for role in TENANT_ROLES)
 
 # The operator: what it reads, what it owns, nothing more. Other issues extend this.
 OPERATOR_RULES: tuple[Rule, ...] = (
@@ -118,16 +120,17 @@ OPERATOR_RULES: tuple[Rule, ...] = (
     rule("networking.k8s.io", ["networkpolicies"], [*READ, *WRITE]),
     rule("cilium.io", ["ciliumnetworkpolicies"], [*READ, *WRITE]),
     rule("rbac.authorization.k8s.io", ["rolebindings"], [*READ, *WRITE]),
-    # Each tenant's members read their own Tenant: a ClusterRole naming it and a binding.
-    # An admission policy (operator_rbac_policy) holds these writes to those objects.
-    rule("rbac.authorization.k8s.io", ["clusterroles", "clusterrolebindings"], [*READ, *WRITE]),
-    # `bind` and `escalate`, so that the API server authorizes the operator's RBAC writes
-    # with one check instead of gathering every rule the operator holds from every binding
-    # in the cluster (its escalation check: 62 ms of API-server CPU per write at 10,000
-    # tenants, benchmarks/rbac_bindings.py). The same admission policy holds what they allow
-    # to the tenant roles: RoleBindings of the three tenant roles only, tenant reader
-    # ClusterRoles (one Tenant, read) and their bindings, no aggregation.
-    rule("rbac.authorization.k8s.io", ["clusterroles"], ["bind", "escalate"]),
+    # `bind` on the three tenant roles, by name: the API server then authorizes a
+    # RoleBinding with one check instead of gathering every rule the operator holds from
+    # every binding in the cluster (its escalation check: 62 ms of API-server CPU per write
+    # at 10,000 tenants, benchmarks/rbac_bindings.py). An admission policy holds the
+    # RoleBindings it writes to those roles.
+    rule("rbac.authorization.k8s.io", ["clusterroles"], ["bind"], list(TENANT_ROLE_NAMES)),
+    # Delete only: the per-tenant reader roles and bindings of versions before the
+    # TenantView (services/retire.py); the admission policy holds deletes to those.
+    rule("rbac.authorization.k8s.io", ["clusterroles", "clusterrolebindings"], ["list", "delete"]),
+    # The copies of the Tenants their members read (core/render/view.py).
+    rule(names.GROUP, ["tenantviews"], [*READ, *WRITE]),
     # Events: the same one again is counted on the existing one (get, then patch).
     rule("", ["events"], ["create", "get", "patch"]),
     rule("events.k8s.io", ["events"], ["create", "patch"]),
@@ -254,25 +257,16 @@ OPERATOR_RBAC_POLICY = "mooring-operator-cluster-rbac"
 
 
 def operator_rbac_policy(user: str | None = None) -> list[KubeObject]:
-    """The operator may write only the per-tenant reader ClusterRoles and their bindings,
-    and RoleBindings of the three tenant roles.
+    """The operator may write only RoleBindings of the three tenant roles, and delete only
+    the per-tenant reader ClusterRoles and ClusterRoleBindings of earlier versions.
 
-    RBAC cannot limit `create`, `bind` or `escalate` by a name's prefix, and the operator
-    holds many permissions it could otherwise put in a ClusterRole and bind to anyone; this
-    policy, enforced inside the API server, keeps its cluster-wide RBAC writes to
-    `mooring-tenant:<tenant>` objects whose rules read one Tenant (no aggregationRule, which
-    would gather other roles' rules), and its RoleBindings to the tenant roles.
+    RBAC cannot limit `create` or `delete` by a name's prefix, nor a RoleBinding's roleRef;
+    this policy, enforced inside the API server, does. The operator's ClusterRole grants no
+    other write on ClusterRoles or ClusterRoleBindings, and `bind` on the tenant roles only.
     """
     labels = {**PART_OF, names.LABEL_MANAGED_BY: names.MANAGED_BY}
     user = user or operator_user()[0]
-    target = "(request.operation == 'DELETE' ? oldObject : object)"
-    reader_rules = (
-        "!has(object.aggregationRule) && "
-        "object.rules.all(r, r.apiGroups == ['mooring.dev'] && r.resources == ['tenants'] "
-        "&& has(r.resourceNames) && size(r.resourceNames) == 1 && "
-        "r.verbs.all(v, v in ['get', 'list', 'watch']))"
-    )
-    tenant_roles = ", ".join(f"'{cluster_role_name(r)}'" for r in TENANT_ROLES)
+    tenant_roles = ", ".join(f"'{name}'" for name in TENANT_ROLE_NAMES)
     return [
         {
             "apiVersion": "admissionregistration.k8s.io/v1",
@@ -302,24 +296,11 @@ def operator_rbac_policy(user: str | None = None) -> list[KubeObject]:
                 "validations": [
                     {
                         "expression": "request.resource.resource == 'rolebindings' || "
-                        f"{target}.metadata.name.startsWith('{TENANT_RBAC_PREFIX}')",
-                        "message": "the Mooring operator writes only the ClusterRoles and "
-                        f"ClusterRoleBindings named {TENANT_RBAC_PREFIX}<tenant>",
-                        "reason": "Forbidden",
-                    },
-                    {
-                        "expression": "request.operation == 'DELETE' || "
-                        "request.resource.resource != 'clusterroles' || " + reader_rules,
-                        "message": "a tenant reader ClusterRole may only get, list and watch "
-                        "one Tenant, with no aggregationRule",
-                        "reason": "Forbidden",
-                    },
-                    {
-                        "expression": "request.operation == 'DELETE' || "
-                        "request.resource.resource != 'clusterrolebindings' || "
-                        f"object.roleRef.name.startsWith('{TENANT_RBAC_PREFIX}')",
-                        "message": "a tenant reader ClusterRoleBinding binds only a tenant "
-                        "reader ClusterRole",
+                        "(request.operation == 'DELETE' && "
+                        f"oldObject.metadata.name.startsWith('{TENANT_RBAC_PREFIX}'))",
+                        "message": "the Mooring operator writes no ClusterRole or "
+                        "ClusterRoleBinding; it deletes only the tenant reader ones of earlier "
+                        f"versions ({TENANT_RBAC_PREFIX}<tenant>)",
                         "reason": "Forbidden",
                     },
                     {

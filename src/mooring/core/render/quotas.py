@@ -7,9 +7,11 @@ FNS-1 and FNS-2); what the tier leaves unset has a default (api/platform.py Tier
 
 from __future__ import annotations
 
+from mooring.api import names
 from mooring.api.quantity import format_bytes, format_cpu, parse_quantity
 from mooring.api.tenant import Quota
 from mooring.core.render.context import Context, KubeObject
+from mooring.core.render.view import view_namespace
 
 QUOTA_NAME = "mooring-quota"
 
@@ -44,11 +46,17 @@ def hard(quota: Quota) -> dict[str, str]:
 
 
 def render(ctx: Context) -> list[KubeObject]:
+    """One quota per namespace; each names where the tenant's TenantView is (view.py), so
+    that a member who knows one namespace finds it."""
+    view_at = view_namespace(ctx.tenant)
     return [
         {
             "apiVersion": "v1",
             "kind": "ResourceQuota",
-            "metadata": ctx.metadata(QUOTA_NAME, environment),
+            "metadata": {
+                **ctx.metadata(QUOTA_NAME, environment),
+                "annotations": {names.ANNOTATION_TENANT_VIEW: view_at},
+            },
             "spec": {"hard": hard(ctx.quota(environment))},
         }
         for environment in ctx.tenant.spec.environments

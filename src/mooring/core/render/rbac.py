@@ -1,10 +1,9 @@
-"""Pure: RoleBindings giving owners, developers and viewers their ClusterRole per namespace,
-and a ClusterRole + ClusterRoleBinding letting all of them read their own Tenant.
+"""Pure: RoleBindings giving owners, developers and viewers their ClusterRole per namespace.
 
 The ClusterRoles bound per namespace (mooring-tenant-owner/-developer/-viewer) are
-platform-wide and rendered by core/render/platform.py. The Tenant is cluster-scoped, so
-reading it needs a cluster-wide binding; its role names the one Tenant (resourceNames),
-so a member of one team can never read another team's Tenant.
+platform-wide and rendered by core/render/platform.py. Nothing here is cluster-wide:
+members read their Tenant through its namespaced copy (view.py), not through a
+ClusterRoleBinding per tenant, which every request in the cluster would pay for.
 """
 
 from __future__ import annotations
@@ -20,18 +19,14 @@ RBAC = "rbac.authorization.k8s.io"
 ROLES = ("owner", "developer", "viewer")
 
 
-# Per-tenant cluster-wide RBAC objects are named under this prefix, and the operator may
-# write no other ClusterRole or ClusterRoleBinding (an admission policy holds it to that).
+# Versions before the TenantView gave each tenant a ClusterRole and a ClusterRoleBinding
+# named under this prefix; the operator deletes them (services/retire.py), and may delete
+# no other ClusterRole or ClusterRoleBinding (an admission policy holds it to that).
 TENANT_RBAC_PREFIX = "mooring-tenant:"
 
 
 def cluster_role_name(role: str) -> str:
     return f"mooring-tenant-{role}"
-
-
-def tenant_reader_name(tenant: str) -> str:
-    """The ClusterRole and ClusterRoleBinding letting a tenant's members read its Tenant."""
-    return f"{TENANT_RBAC_PREFIX}{tenant}"
 
 
 def subjects(people: Subjects, refused: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
@@ -91,41 +86,4 @@ def render(ctx: Context) -> list[KubeObject]:
                     "subjects": kept,
                 }
             )
-    return objects + tenant_reader(ctx)
-
-
-def tenant_reader(ctx: Context) -> list[KubeObject]:
-    """Owners, developers and viewers may get (and watch) their own Tenant, only that one."""
-    spec = ctx.tenant.spec
-    refused = refused_by_field(ctx)
-    everyone: list[dict[str, Any]] = []
-    for field, people in (
-        ("owners", spec.owners),
-        ("developers", spec.developers),
-        ("viewers", spec.viewers),
-    ):
-        kept = subjects(people, refused.get(field, frozenset()))
-        everyone += [s for s in kept if s not in everyone]
-    name = tenant_reader_name(ctx.tenant.name)
-    return [
-        {
-            "apiVersion": f"{RBAC}/v1",
-            "kind": "ClusterRole",
-            "metadata": ctx.metadata(name, None),
-            "rules": [
-                {
-                    "apiGroups": [names.GROUP],
-                    "resources": ["tenants"],
-                    "resourceNames": [ctx.tenant.name],
-                    "verbs": ["get", "list", "watch"],
-                }
-            ],
-        },
-        {
-            "apiVersion": f"{RBAC}/v1",
-            "kind": "ClusterRoleBinding",
-            "metadata": ctx.metadata(name, None),
-            "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": name},
-            "subjects": everyone,
-        },
-    ]
+    return objects
