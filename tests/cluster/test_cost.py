@@ -372,22 +372,27 @@ async def test_crossing_a_budget_posts_an_event_and_counts_in_the_metrics(
             check=False,
         )
         assert "COST/BUDGET" in table.stdout and "/25 USD" in table.stdout, table.stderr
-        # The team reads its month with its own credentials (`mooring tenant status`);
-        # someone who is not a member reads nothing of it.
+        # The team reads its month with its own credentials (`mooring tenant status`, from
+        # the TenantView); someone who is not a member reads nothing of it.
         owner = dev_cluster.dir / f"{name}-owner.kubeconfig"
         owner.write_text(dev_cluster.mint_kubeconfig(f"{name}-owner"))
         stranger = dev_cluster.dir / f"{name}-stranger.kubeconfig"
         stranger.write_text(dev_cluster.mint_kubeconfig(f"{name}-stranger"))
         runner = CliRunner()
         mine = await asyncio.to_thread(
-            runner.invoke, cli, ["tenant", "status", name, "--kubeconfig", str(owner), "-o", "json"]
+            runner.invoke,
+            cli,
+            ["tenant", "status", name, "-n", f"{name}-dev", "--kubeconfig", str(owner)]
+            + ["-o", "json"],
         )
         assert mine.exit_code == 0, mine.stderr
         section = json.loads(mine.stdout)["sections"]["cost"]
         assert section["currency"] == "USD" and "actual:50" in section["crossed"]
         assert section["thresholdsPercent"] == [50, 100]
         theirs = await asyncio.to_thread(
-            runner.invoke, cli, ["tenant", "status", name, "--kubeconfig", str(stranger)]
+            runner.invoke,
+            cli,
+            ["tenant", "status", name, "-n", f"{name}-dev", "--kubeconfig", str(stranger)],
         )
         assert theirs.exit_code == 3 and "forbidden" in theirs.stderr.lower()
         assert "USD" not in theirs.stdout

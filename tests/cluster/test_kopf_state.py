@@ -85,7 +85,7 @@ async def test_the_reconcile_status_holds_the_quota_usage_and_follows_the_contro
             for resource, (used, hard) in counts.items():
                 least = said[namespace].get(resource, ("0", hard))[0]
                 if used.isdigit() and least.isdigit() and int(used) < int(least):
-                    used = least  # counted late (the root CA's ConfigMap): not written
+                    used = least  # counted late (the root CA's ConfigMap): raised
                 raised[namespace][resource] = (used, hard)
         return raised
 
@@ -96,8 +96,8 @@ async def test_the_reconcile_status_holds_the_quota_usage_and_follows_the_contro
 
     # Whatever the quota controller counts, the status comes to say the same, except a
     # count short of what is always in the namespace: its first count can miss the root
-    # CA's ConfigMap until its periodic resync, and that is not written (the operator's
-    # Watches._settling). (The status trails the quotas by the operator's usage_delay.)
+    # CA's ConfigMap until its periodic resync, and is shown raised to what is there (the
+    # operator's Watches._usage). (The status trails the quotas by the operator's usage_delay.)
     await eventually(status_follows_the_controller, timeout=120, what="status = the quotas")
 
 

@@ -1,5 +1,6 @@
-"""Members see their own tenant, and only theirs: the Tenant object (per-tenant RBAC that
-names it) and `mooring tenant status`, run with a member's own kubeconfig.
+"""Members see their own tenant, and only theirs: its TenantView (the namespaced copy of the
+Tenant, read through the tenant roles) and `mooring tenant status`, run with a member's own
+kubeconfig.
 
 Attack and twin side by side: a member of team A reads A, and is refused B.
 """
@@ -18,7 +19,8 @@ import pytest
 
 from mooring.core.render.platform import operator_user
 from mooring.devcluster.cluster import DevCluster
-from mooring.kube.client import Forbidden, Kube
+from mooring.kube.client import Forbidden, Kube, NotFound
+from mooring.services.retire import retire_tenant_readers
 from tests.cluster.conftest import OperatorProcess, eventually, tenant, wait_ready
 
 pytestmark = pytest.mark.cluster
@@ -56,7 +58,7 @@ async def two_teams(kube: Kube, name: str, cleanup: list[str]) -> tuple[str, str
     return name, other
 
 
-async def test_each_member_reads_their_own_tenant_and_is_refused_another(
+async def test_each_member_reads_their_own_tenant_view_and_is_refused_another(
     kube: Kube,
     operator: OperatorProcess,
     dev_cluster: DevCluster,
@@ -73,23 +75,38 @@ async def test_each_member_reads_their_own_tenant_and_is_refused_another(
     for role, (user, groups) in members.items():
         async with as_user(member_kubeconfig(dev_cluster, tmp_path, user, groups)) as member:
 
-            async def reads_own(client: Kube = member) -> bool:
+            async def reads_own(client: Kube = member) -> dict[str, Any] | None:
                 try:
-                    return bool(await client.get(API, "Tenant", mine))
-                except Forbidden:
-                    return False  # the binding may still be on its way
+                    view = await client.get(API, "TenantView", mine, f"{mine}-dev")
+                except (Forbidden, NotFound):
+                    return None  # the binding or the view may still be on their way
+                return view if (view.get("status") or {}).get("ready") == "True" else None
 
-            # The compliant twin: the member reads their own Tenant, status included.
-            await eventually(reads_own, timeout=15, what=f"the {role} reading {mine}")
-            own = await member.get(API, "Tenant", mine)
-            assert own["status"]["ready"] == "True"
-            # The attack: another team's Tenant, and the list of every tenant.
+            # The compliant twin: the member reads their own tenant's view, status included.
+            own = await eventually(reads_own, timeout=15, what=f"the {role} reading {mine}")
+            assert own["spec"]["owners"] == {"users": [f"{mine}-alice"]}
+            assert [n["name"] for n in own["status"]["namespaces"]] == [f"{mine}-dev"]
+            assert own["status"]["conditions"]
+            # The attacks: another team's view, every view, the Tenants themselves, and
+            # writing the view (to show the team something the platform did not say).
             with pytest.raises(Forbidden):
-                await member.get(API, "Tenant", theirs)
+                await member.get(API, "TenantView", theirs, f"{theirs}-dev")
+            with pytest.raises(Forbidden):
+                await member.list(API, "TenantView")
+            with pytest.raises(Forbidden):
+                await member.get(API, "Tenant", mine)
             with pytest.raises(Forbidden):
                 await member.list(API, "Tenant")
             with pytest.raises(Forbidden):
-                await member.patch(API, "Tenant", mine, {"spec": {"tier": "large"}})
+                await member.patch(
+                    API, "TenantView", mine, {"status": {"ready": "False"}}, namespace=f"{mine}-dev"
+                )
+            with pytest.raises(Forbidden):
+                await member.delete(API, "TenantView", mine, f"{mine}-dev")
+            with pytest.raises(Forbidden):
+                await member.apply(
+                    {**own, "metadata": {"name": theirs, "namespace": f"{mine}-dev"}}
+                )
 
 
 def status(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -150,7 +167,7 @@ async def test_tenant_status_shows_a_member_their_scorecard_and_refuses_another_
     viewer = member_kubeconfig(dev_cluster, tmp_path, f"{mine}-victor")
 
     async def card_with_violation() -> dict[str, Any] | None:
-        done = status(viewer, mine, "-o", "json")
+        done = status(viewer, mine, "-n", namespace, "-o", "json")
         if done.returncode != 0:
             return None
         card: dict[str, Any] = json.loads(done.stdout)
@@ -171,109 +188,99 @@ async def test_tenant_status_shows_a_member_their_scorecard_and_refuses_another_
     assert f"Tenant {mine}" in done.stdout
     assert "Guardrails:" in done.stdout
 
-    # The attack: another team's scorecard is refused, and says why.
-    refused = status(viewer, theirs)
+    # A name alone: a member cannot read Tenants, and is told to name a namespace.
+    unnamed = status(viewer, mine)
+    assert unnamed.returncode == 3
+    assert "-n NAMESPACE" in unnamed.stderr
+
+    # The attacks: another team's scorecard, through its namespace or through one's own.
+    refused = status(viewer, theirs, "-n", f"{theirs}-dev")
     assert refused.returncode == 3
     assert "members read their own tenant only" in refused.stderr
     assert refused.stdout == ""
+    elsewhere = status(viewer, theirs, "-n", namespace)
+    assert elsewhere.returncode == 2
+    assert f"namespace {namespace} does not belong to tenant '{theirs}'" in elsewhere.stderr
+    assert elsewhere.stdout == ""
 
 
-async def test_the_operator_writes_only_tenant_reader_cluster_roles(
+async def test_the_operator_writes_no_cluster_roles_and_binds_only_tenant_roles(
     kube: Kube, dev_cluster: DevCluster, tmp_path: Path, platform: dict[str, Any]
 ) -> None:
-    """The operator may create ClusterRoles (to let members read their Tenant); an admission
-    policy holds it to tenant readers, whatever else its own permissions would allow."""
+    """The operator writes no ClusterRole or ClusterRoleBinding, binds only the three tenant
+    roles, and deletes only the tenant reader roles of earlier versions (RBAC and an
+    admission policy, each enough)."""
     user, groups = operator_user()
     path = member_kubeconfig(dev_cluster, tmp_path, user, groups)
+    rbac = "rbac.authorization.k8s.io/v1"
 
-    def role(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+    def role(name: str) -> dict[str, Any]:
         return {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "apiVersion": rbac,
             "kind": "ClusterRole",
-            "metadata": {"name": name},
-            "rules": rules,
+            "metadata": {"name": name, "labels": {"mooring.dev/tenant": "probe"}},
+            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
         }
 
-    reader = [
-        {
-            "apiGroups": ["mooring.dev"],
-            "resources": ["tenants"],
-            "resourceNames": ["probe"],
-            "verbs": ["get"],
+    def binding(kind: str, name: str, role_name: str) -> dict[str, Any]:
+        namespaced = {"namespace": "default"} if kind == "RoleBinding" else {}
+        return {
+            "apiVersion": rbac,
+            "kind": kind,
+            "metadata": {"name": name, "labels": {"mooring.dev/tenant": "probe"}, **namespaced},
+            "roleRef": {"apiGroup": rbac.split("/")[0], "kind": "ClusterRole", "name": role_name},
+            "subjects": [{"apiGroup": rbac.split("/")[0], "kind": "User", "name": "probe"}],
         }
-    ]
-    secrets = [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]
+
     async with as_user(path) as operator_client:
-        # The compliant twin.
-        await operator_client.apply(role("mooring-tenant:probe", reader))
-        await operator_client.delete(
-            "rbac.authorization.k8s.io/v1", "ClusterRole", "mooring-tenant:probe"
-        )
-        # Another name, or a tenant reader that reads Secrets (which the operator can): the
-        # policy refuses them (not RBAC: the messages are the policy's).
-        with pytest.raises(Forbidden, match="writes only the ClusterRoles"):
-            await operator_client.apply(role("probe-reader", reader))
-        with pytest.raises(Forbidden, match="may only get, list and watch one Tenant"):
-            await operator_client.apply(role("mooring-tenant:probe", secrets))
-        # The operator may bind and escalate ClusterRoles (one authorization check instead
-        # of its every rule gathered per write): the policy holds those to the tenant roles.
-        aggregating = role("mooring-tenant:probe", reader)
-        aggregating["aggregationRule"] = {
-            "clusterRoleSelectors": [
-                {"matchLabels": {"rbac.authorization.k8s.io/aggregate-to-admin": "true"}}
-            ]
-        }
-        with pytest.raises(Forbidden, match="with no aggregationRule"):
-            await operator_client.apply(aggregating)
-
-        def binding(kind: str, name: str, role_name: str) -> dict[str, Any]:
-            namespaced = {"namespace": "default"} if kind == "RoleBinding" else {}
-            return {
-                "apiVersion": "rbac.authorization.k8s.io/v1",
-                "kind": kind,
-                "metadata": {"name": name, **namespaced},
-                "roleRef": {
-                    "apiGroup": "rbac.authorization.k8s.io",
-                    "kind": "ClusterRole",
-                    "name": role_name,
-                },
-                "subjects": [
-                    {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "probe"}
-                ],
-            }
-
-        rbac = "rbac.authorization.k8s.io/v1"
-        # The compliant twins: a tenant reader's binding, a RoleBinding of a tenant role.
-        await operator_client.apply(role("mooring-tenant:probe", reader))
-        await operator_client.apply(
-            binding("ClusterRoleBinding", "mooring-tenant:probe", "mooring-tenant:probe")
-        )
+        # The compliant twin: a RoleBinding of a tenant role.
         await operator_client.apply(binding("RoleBinding", "probe", "mooring-tenant-developer"))
         await operator_client.delete(rbac, "RoleBinding", "probe", "default")
-        await operator_client.delete(rbac, "ClusterRoleBinding", "mooring-tenant:probe")
-        await operator_client.delete(rbac, "ClusterRole", "mooring-tenant:probe")
-        # The attacks: cluster-admin bound cluster-wide or in a namespace.
-        with pytest.raises(Forbidden, match="binds only a tenant reader ClusterRole"):
+        # The attacks: a ClusterRole, a ClusterRoleBinding, cluster-admin in a namespace.
+        with pytest.raises(Forbidden):
+            await operator_client.apply(role("mooring-tenant:probe"))
+        with pytest.raises(Forbidden):
             await operator_client.apply(
-                binding("ClusterRoleBinding", "mooring-tenant:probe", "cluster-admin")
+                binding("ClusterRoleBinding", "mooring-tenant:probe", "view")
             )
-        with pytest.raises(Forbidden, match="RoleBindings bind only the tenant roles"):
+        with pytest.raises(Forbidden):
             await operator_client.apply(binding("RoleBinding", "probe", "cluster-admin"))
         assert await kube.get_or_none(rbac, "RoleBinding", "probe", "default") is None
 
+        # Deleting: an earlier version's tenant reader goes (the twin); another role stays,
+        # even labelled as a tenant's (the policy's message, not RBAC's).
+        for name_ in ("mooring-tenant:probe", "probe-other"):
+            await kube.apply(role(name_))
+            await kube.apply(binding("ClusterRoleBinding", name_, name_))
+        try:
+            removed = await retire_tenant_readers(operator_client)
+            assert removed == [
+                "ClusterRoleBinding mooring-tenant:probe",
+                "ClusterRole mooring-tenant:probe",
+            ]
+            assert await kube.get_or_none(rbac, "ClusterRole", "mooring-tenant:probe") is None
+            with pytest.raises(Forbidden, match="deletes only the tenant reader ones"):
+                await operator_client.delete(rbac, "ClusterRoleBinding", "probe-other")
+            assert await kube.get_or_none(rbac, "ClusterRole", "probe-other") is not None
+        finally:
+            for kind in ("ClusterRoleBinding", "ClusterRole"):
+                for name_ in ("mooring-tenant:probe", "probe-other"):
+                    with contextlib.suppress(NotFound):
+                        await kube.delete(rbac, kind, name_)
 
-async def test_a_deleted_tenant_reader_binding_is_restored(
+
+async def test_a_deleted_tenant_view_is_restored_with_its_status(
     kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str]
 ) -> None:
     cleanup.append(name)
     await kube.apply(tenant(name))
     await wait_ready(kube, name)
-    rbac = "rbac.authorization.k8s.io/v1"
-    reader = f"mooring-tenant:{name}"
-    await kube.delete(rbac, "ClusterRoleBinding", reader)
+    namespace = f"{name}-dev"
 
-    async def restored() -> bool:
-        binding = await kube.get_or_none(rbac, "ClusterRoleBinding", reader)
-        return binding is not None and binding["subjects"][0]["name"] == f"{name}-owner"
+    async def has_status() -> bool:
+        view = await kube.get_or_none(API, "TenantView", name, namespace)
+        return view is not None and (view.get("status") or {}).get("ready") == "True"
 
-    await eventually(restored, timeout=15, what="the reader binding restored")
+    await eventually(has_status, timeout=15, what="the view with the tenant's status")
+    await kube.delete(API, "TenantView", name, namespace)
+    await eventually(has_status, timeout=15, what="the view restored, status included")

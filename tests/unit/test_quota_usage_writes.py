@@ -12,7 +12,7 @@ from mooring.core.render.quotas import QUOTA_NAME
 from mooring.kube.client import Kube
 from mooring.kube.informer import slim
 from mooring.operator.tenants import Watches
-from mooring.services.tenants import short_of_first_count
+from mooring.services.tenants import at_least_first_count
 
 HARD = {"pods": "10", "requests.cpu": "2"}
 
@@ -188,7 +188,7 @@ async def test_a_count_that_changes_and_stays_is_written_once_at_its_last_value(
 COUNTING = {"pods": "10", "configmaps": "20"}
 
 
-def counting_quota(namespace: str, configmaps: str) -> dict[str, Any]:
+def counting_quota(namespace: str, configmaps: str, pods: str = "0") -> dict[str, Any]:
     """A quota that counts ConfigMaps, with `configmaps` counted, as the informer keeps it
     (slim: no creation time)."""
     return slim(
@@ -201,7 +201,7 @@ def counting_quota(namespace: str, configmaps: str) -> dict[str, Any]:
                 "creationTimestamp": "2026-12-01T14:04:24Z",
             },
             "spec": {"hard": COUNTING},
-            "status": {"hard": COUNTING, "used": {"pods": "0", "configmaps": configmaps}},
+            "status": {"hard": COUNTING, "used": {"pods": pods, "configmaps": configmaps}},
         }
     )
 
@@ -250,36 +250,25 @@ async def test_a_young_quota_short_of_the_root_ca_configmap_writes_nothing() -> 
     assert recorder.patches == []
 
 
-async def test_a_count_short_for_longer_than_usage_settle_is_written() -> None:
-    """The twin: a count short for longer than usage_settle is what it is (a cluster that
-    never publishes the root CA's ConfigMap), and is written."""
+async def test_a_pod_in_a_namespace_whose_quota_is_still_short_shows_at_once() -> None:
+    """The twin: while the quota still misses the root CA's ConfigMap, a pod created in
+    the namespace is written at once, with the short count raised to what is there."""
     found, quotas, recorder = watches()
     with_rendered_quotas(found)
-    found.usage_settle = 0.2
     found.tenants["team"] = predicted_tenant()
     quotas.objects["team-prod"] = counting_quota("team-prod", "1")
-    quotas.objects["team-dev"] = counting_quota("team-dev", "0")
+    quotas.objects["team-dev"] = counting_quota("team-dev", "0", pods="1")
     found.on_child_event("MODIFIED", quotas.objects["team-dev"])
-    await settle(found)
-    assert recorder.patches == []  # settling: not due
-    await asyncio.sleep(0.25)
-    found.on_child_event("MODIFIED", quotas.objects["team-dev"])  # the quota's resync
     await settle(found)
     assert len(recorder.patches) == 1
     usage = {e["name"]: e["quota"] for e in recorder.patches[0][1]["status"]["namespaces"]}
-    assert {u["resource"]: u["used"] for u in usage["team-dev"]}["configmaps"] == "0"
-    assert "team-dev" in found.short_since
-    # Counted as the status says at last, or deleted: forgotten.
-    quotas.objects["team-dev"] = counting_quota("team-dev", "0")
-    found.tenants["team"] = {**predicted_tenant(), "status": recorder.patches[0][1]["status"]}
-    found.on_child_event("MODIFIED", quotas.objects["team-dev"])
-    assert "team-dev" not in found.short_since
-    found.short_since["team-prod"] = 0.0
-    found.on_child_event("DELETED", quotas.objects["team-prod"])
-    assert found.short_since == {}
+    assert {u["resource"]: u["used"] for u in usage["team-dev"]} == {
+        "configmaps": "1",
+        "pods": "1",
+    }
 
 
-def test_short_of_first_count_compares_counts_with_what_is_always_there() -> None:
+def test_counts_are_raised_to_what_is_always_there() -> None:
     rendered = [
         {
             "apiVersion": "v1",
@@ -293,9 +282,13 @@ def test_short_of_first_count_compares_counts_with_what_is_always_there() -> Non
             "metadata": {"name": "d", "namespace": "team-dev"},
         },
     ]
-    # Mooring's ConfigMap and the root CA's: two always there.
-    assert short_of_first_count(counting_quota("team-dev", "1"), rendered)
-    assert not short_of_first_count(counting_quota("team-dev", "2"), rendered)
-    assert not short_of_first_count(counting_quota("team-dev", "5"), rendered)
-    # Another namespace's quota, or none rendered: nothing predicted, never short.
-    assert not short_of_first_count(counting_quota("other", "0"), rendered)
+
+    def used(quota: dict[str, Any]) -> dict[str, str]:
+        return dict(at_least_first_count(quota, rendered)["status"]["used"])
+
+    # Mooring's ConfigMap and the root CA's: two always there; more is as counted.
+    assert used(counting_quota("team-dev", "1")) == {"pods": "0", "configmaps": "2"}
+    assert used(counting_quota("team-dev", "2")) == {"pods": "0", "configmaps": "2"}
+    assert used(counting_quota("team-dev", "5", pods="3")) == {"pods": "3", "configmaps": "5"}
+    # Another namespace's quota: nothing predicted, as counted.
+    assert used(counting_quota("other", "0")) == {"pods": "0", "configmaps": "0"}

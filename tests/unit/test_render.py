@@ -430,6 +430,6 @@ def test_a_refused_member_may_not_read_the_tenant_either() -> None:
     objs = objects(t, uid="u")
     bindings = [o for o in objs if o["kind"] in ("RoleBinding", "ClusterRoleBinding")]
     assert bindings and all(o["kind"] == "RoleBinding" for o in bindings)
-    assert all(
-        s["name"] != "system:authenticated" for o in bindings for s in o["subjects"]
-    ), "a refused member reaches no binding, hence no view"
+    assert all(s["name"] != "system:authenticated" for o in bindings for s in o["subjects"]), (
+        "a refused member reaches no binding, hence no view"
+    )

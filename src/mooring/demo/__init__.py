@@ -140,7 +140,16 @@ class Demo:
             api = _documents(self.examples.parent / "workloads" / "payments-api.yaml")[0]
             await dora.apply(api)
             self.say("  deployed payments-dev/api (examples/workloads/payments-api.yaml): allowed")
+            view = await dora.get(API, "TenantView", "payments", "payments-dev")
+            self.say(
+                "  read her tenant (kubectl get tenantview payments -n payments-dev): Ready "
+                f"{(view.get('status') or {}).get('ready')}: allowed"
+            )
             for what, attempt in (
+                (
+                    "read tenant checkout",
+                    dora.get(API, "TenantView", "checkout", "checkout-dev"),
+                ),
                 (
                     "deploy into checkout-dev",
                     dora.apply({**api, "metadata": {"name": "api", "namespace": "checkout-dev"}}),

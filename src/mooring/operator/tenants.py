@@ -158,16 +158,6 @@ class Watches:
     # is put right 7 to 25 s later (300 new tenants at once on the local control plane).
     usage_delay: float = 30.0
     usage_wait: float = 120.0
-    # A quota that counts less than is always in its namespace is settling
-    # (services.tenants.short_of_first_count), for up to this long from the first time it
-    # is seen so: its count is not written, since the reconcile's status predicted the
-    # settled one (first_count). While 10,000 new tenants arrived, kube-controller-manager's
-    # root CA publisher (one worker) fell 11,600 namespaces behind and was half way when
-    # the last tenant was Ready; each tenant's usage was written twice, short, then right.
-    # Every working cluster has that ConfigMap in every namespace (pods mount it), so the
-    # bound only keeps a broken one from hiding usage for ever.
-    usage_settle: float = 7200.0
-    short_since: dict[str, float] = field(default_factory=dict)  # namespace -> monotonic
     # One reconcile of a tenant at a time: kopf's handler, the resync, a platform change.
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     # And RECONCILING tenants at most at once in all.
@@ -242,11 +232,8 @@ class Watches:
         tenant_name = self.owner_of(obj)
         if tenant_name is None:
             return
-        if obj.get("kind") == "ResourceQuota":
-            if event_type == "DELETED":
-                self.short_since.pop(str(obj["metadata"].get("namespace")), None)
-            else:
-                self._note_usage(tenant_name, obj)
+        if obj.get("kind") == "ResourceQuota" and event_type != "DELETED":
+            self._note_usage(tenant_name, obj)
         desired = self.desired(tenant_name)
         if desired is None:
             return
@@ -281,11 +268,7 @@ class Watches:
         namespace = quota["metadata"].get("namespace")
         entries = (tenant.get("status") or {}).get("namespaces") or []
         entry = next((e for e in entries if e.get("name") == namespace), None)
-        fresh = [u.model_dump(by_alias=True) for u in service.quota_usage(quota)]
-        if entry is not None and entry.get("quota") == fresh:
-            self.short_since.pop(str(namespace), None)  # counted as the status says
-            return
-        if entry is None or self._settling(tenant_name, quota):
+        if entry is None or entry.get("quota") == self._usage(tenant_name, quota):
             return
         self.usage_pending[tenant_name] = [now, now]
         if not self.usage_looping:
@@ -332,17 +315,13 @@ class Watches:
         finally:
             self.usage_looping = False
 
-    def _settling(self, tenant_name: str, quota: dict[str, Any]) -> bool:
-        """The quota counts less than is always in its namespace, since less than
-        usage_settle ago (the informers keep no creation times: the first time it was seen
-        short is remembered, while it is)."""
-        namespace = str(quota["metadata"].get("namespace"))
+    def _usage(self, tenant_name: str, quota: dict[str, Any]) -> list[dict[str, Any]]:
+        """The quota's usage as the status shows it: each count at least what is always in
+        its namespace (services.tenants.at_least_first_count)."""
         desired = self.desired(tenant_name)
-        if desired is None or not service.short_of_first_count(quota, desired.values()):
-            self.short_since.pop(namespace, None)
-            return False
-        since = self.short_since.setdefault(namespace, time.monotonic())
-        return time.monotonic() - since < self.usage_settle
+        if desired is not None:
+            quota = service.at_least_first_count(quota, desired.values())
+        return [u.model_dump(by_alias=True) for u in service.quota_usage(quota)]
 
     def _counted(self, tenant_name: str) -> bool:
         """Every quota of the tenant's namespaces has been counted by the quota controller."""
@@ -366,8 +345,8 @@ class Watches:
         entries = [dict(e) for e in written]
         for entry in entries:
             quota = quotas.get(entry.get("name"), QUOTA_NAME)
-            if quota is not None and not self._settling(tenant_name, quota):
-                entry["quota"] = [u.model_dump(by_alias=True) for u in service.quota_usage(quota)]
+            if quota is not None:
+                entry["quota"] = self._usage(tenant_name, quota)
         if entries == written:
             return
         with contextlib.suppress(KubeError):

@@ -76,7 +76,7 @@ async def read_view(kube: Kube, name: str, namespace: str) -> KubeObject:
     meta = (quota or {}).get("metadata") or {}
     if (meta.get("labels") or {}).get(names.LABEL_TENANT) != name:
         raise NoTenant(
-            f"namespace {namespace} is not one of tenant {name!r}'s; members read their "
+            f"namespace {namespace} does not belong to tenant {name!r}; members read their "
             f"tenant through one of its namespaces: mooring tenant status {name} -n NAMESPACE"
         )
     at = (meta.get("annotations") or {}).get(names.ANNOTATION_TENANT_VIEW) or namespace

@@ -8,6 +8,7 @@ NetworkPolicy never stops the quota from being applied.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -344,7 +345,8 @@ async def reconcile(
     findings = check_tenant(tenant, platform.spec, known)
     problems = [f for f in findings if f.severity == "error"]
     if problems:
-        return await failed("InvalidSpec", "; ".join(f"{f.field_path}: {f.message}" for f in problems))
+        detail = "; ".join(f"{f.field_path}: {f.message}" for f in problems)
+        return await failed("InvalidSpec", detail)
     warnings = [f"{f.field_path}: {f.message}" for f in findings if f.severity == "warning"]
     # Members that would open the tenant to everyone are left out of the RoleBindings (the
     # renderer leaves them out too); reserved namespaces are refused as conflicts below.
@@ -482,9 +484,12 @@ async def _write_views(
     for desired in views:
         live = current.get(ref(desired))
         live_cost = ((live or {}).get("status") or {}).get("cost")
-        if live is not None and not drifted(with_status(desired, status), live):
-            if live_cost or not cost:
-                continue
+        if (
+            live is not None
+            and not drifted(with_status(desired, status), live)
+            and (live_cost or not cost)
+        ):
+            continue
         full = with_status(desired, status, cost)
         try:
             await kube.apply(full)
@@ -502,7 +507,7 @@ async def write_view_status(kube: Kube, body: KubeObject, status: dict[str, Any]
         return
     name = body["metadata"]["name"]
     namespace = f"{name}-{environments[0].get('name')}"
-    try:
+    with contextlib.suppress(NotFound):  # no view yet: it is made with the next render
         await kube.patch(
             names.API_VERSION,
             "TenantView",
@@ -511,8 +516,6 @@ async def write_view_status(kube: Kube, body: KubeObject, status: dict[str, Any]
             namespace=namespace,
             field_manager=f"{names.FIELD_MANAGER}-status",
         )
-    except NotFound:
-        pass
 
 
 def _status(
@@ -694,24 +697,30 @@ def first_count(namespace: str, applied: Iterable[KubeObject]) -> KubeObject | N
     return {**quota, "status": {"hard": hard, "used": used}}
 
 
-def short_of_first_count(quota: KubeObject, applied: Iterable[KubeObject]) -> bool:
-    """Pure: the quota counts fewer objects of some kind than are always in its namespace
-    (what Mooring applied there, and the root CA's ConfigMap): the quota controller has not
-    counted them yet, or they are not there yet. Under load kube-controller-manager
-    publishes the root CA's ConfigMap minutes after the namespace (one worker; measured at
-    10,000 tenants, docs/benchmarks.md), and the quota's count comes right by itself."""
+def at_least_first_count(quota: KubeObject, applied: Iterable[KubeObject]) -> KubeObject:
+    """Pure: the quota with each count raised to what is always in its namespace (what
+    Mooring applied there, and the root CA's ConfigMap). A lower count is the quota
+    controller's, made before those objects were there or counted: under load
+    kube-controller-manager publishes the root CA's ConfigMap minutes after the namespace
+    (one worker; measured at 10,000 tenants, docs/benchmarks.md), and the quota's first
+    count can miss it until the controller's periodic resync (5 minutes). Shown as
+    counted, it would be written to the status twice (short, then right) for most tenants;
+    raised, it equals what the reconcile's status said (first_count), and a pod created
+    meanwhile still shows at once."""
     predicted = first_count(str(quota["metadata"].get("namespace")), applied)
     if predicted is None:
-        return False
-    used = (quota.get("status") or {}).get("used") or {}
+        return quota
+    status = quota.get("status") or {}
+    used = dict(status.get("used") or {})
     for resource, least in predicted["status"]["used"].items():
-        if resource in COUNTED and resource in used:
-            try:
-                if int(used[resource]) < int(least):
-                    return True
-            except ValueError:
-                continue  # not a plain count: nothing to compare
-    return False
+        if resource not in COUNTED or resource not in used:
+            continue
+        try:
+            if int(used[resource]) < int(least):
+                used[resource] = least
+        except ValueError:
+            continue  # not a plain count: nothing to compare
+    return {**quota, "status": {**status, "used": used}}
 
 
 def quota_usage(quota: KubeObject | None) -> list[QuotaUsage]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from mooring.api import names
 from mooring.api.tenant import Subjects
 from mooring.core.isolation import refused_subjects
 from mooring.core.render.context import Context, KubeObject
