@@ -222,8 +222,9 @@ async def census(kube: Kube) -> Census:
 
 class HoldingRelay:
     """A TCP relay to the API server (TLS passes through untouched) that, once armed, holds
-    back the answers on the next connection that sends a request: the server has done the
-    work, the client waits in vain, times out and sends the request again. This is how an
+    back the answers on the next connection that sends encrypted data (a request, or the
+    end of a new connection's handshake just before one): the server has done the work,
+    the client waits in vain, times out and sends the request again. This is how an
     answer gets lost in a stalled or overloaded cluster, made to happen on purpose."""
 
     def __init__(self, target_port: int) -> None:
@@ -269,7 +270,11 @@ class HoldingRelay:
 
         async def upstream() -> None:
             while data := await client_r.read(65536):
-                if self._hold is not None and held_until[0] == 0.0:
+                # Encrypted records only (TLS content type 23): on a new connection the
+                # hold starts once the handshake is through, so the request itself reaches
+                # the server. (Held from the ClientHello on, the request was never sent, the
+                # retry was a plain first try, and the lost answer was not exercised.)
+                if self._hold is not None and held_until[0] == 0.0 and data[:1] == b"\x17":
                     held_until[0] = time.monotonic() + self._hold
                     self._hold = None
                     self.held += 1
