@@ -22,7 +22,7 @@ from mooring.api.cost import Budget, CostStatus, money_text
 from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import TenantSpec
 from mooring.core.cost.budget import Crossing, MonthFigures, cost_status
-from mooring.core.render.view import cost_due
+from mooring.core.render.view import cost_due, view_namespace_of
 from mooring.kube.client import Kube, KubeError, NotFound
 from mooring.services.cost import MonthCache, month_figures, read_cluster
 
@@ -116,10 +116,9 @@ async def refresh(
         result.tenants.append(entry)
         if not _same(previous, status):
             changed.append(entry)
-            environments = (body.get("spec") or {}).get("environments") or []
             raw = (body.get("status") or {}).get("cost")
-            if environments and cost_due(raw, _dumped(status)):
-                entry.view_namespace = f"{name}-{environments[0].get('name')}"
+            if cost_due(raw, _dumped(status)):
+                entry.view_namespace = view_namespace_of(body)
     # act: WRITES writers taking the next change (not a task per tenant: thousands)
     pending = iter(changed)
 

@@ -25,7 +25,7 @@ from mooring.core.plan import Adopt, Plan, drifted, plan, ref
 from mooring.core.render import Context, Features, render_tenant
 from mooring.core.render.cilium import CiliumOnly, cilium_only
 from mooring.core.render.quotas import QUOTA_NAME
-from mooring.core.render.view import is_view, view_status, with_status
+from mooring.core.render.view import is_view, view_namespace_of, view_status, with_status
 from mooring.core.validate import check_tenant
 from mooring.kube.client import Kube, KubeError, NotFound
 
@@ -502,16 +502,14 @@ async def _write_views(
 async def write_view_status(kube: Kube, body: KubeObject, status: dict[str, Any]) -> None:
     """Put a status the reconcile wrote without rendering (an invalid spec, no
     PlatformConfig) on the tenant's TenantView too, if it has one, so that members see it."""
-    environments = (body.get("spec") or {}).get("environments") or []
-    if not environments or not isinstance(environments[0], dict):
+    namespace = view_namespace_of(body)
+    if namespace is None:
         return
-    name = body["metadata"]["name"]
-    namespace = f"{name}-{environments[0].get('name')}"
     with contextlib.suppress(NotFound):  # no view yet: it is made with the next render
         await kube.patch(
             names.API_VERSION,
             "TenantView",
-            name,
+            body["metadata"]["name"],
             {"status": view_status(status)},
             namespace=namespace,
             field_manager=f"{names.FIELD_MANAGER}-status",

@@ -32,6 +32,15 @@ def view_namespace(tenant: Tenant) -> str:
     return tenant.namespace(tenant.spec.environments[0])
 
 
+def view_namespace_of(body: Mapping[str, Any]) -> str | None:
+    """The same, from a Tenant as read (its spec may not be valid): None without an
+    environment."""
+    environments = (body.get("spec") or {}).get("environments") or []
+    if not environments or not isinstance(environments[0], Mapping):
+        return None
+    return f"{body['metadata']['name']}-{environments[0].get('name')}"
+
+
 def view_spec(tenant: Tenant) -> dict[str, Any]:
     spec = tenant.spec
     copied: dict[str, Any] = {}
