@@ -85,5 +85,14 @@ async def test_a_tenant_moved_to_a_missing_tier_makes_the_platform_not_ready_unt
         what="PlatformConfig Ready=False naming the tenant on the missing tier",
     )
     assert missing["reason"] == "TierMissing"
+
+    async def view_says(ready: str) -> bool:
+        # The tenant's members see it in their TenantView (a status written without
+        # rendering is put there too).
+        view = await kube.get_or_none(API, "TenantView", name, f"{name}-dev")
+        return ((view or {}).get("status") or {}).get("ready") == ready
+
+    await eventually(lambda: view_says("False"), what="the TenantView saying Ready=False")
     await kube.patch(API, "Tenant", name, {"spec": {"tier": "small"}})
     await eventually(lambda: ready("True", "small ("), what="PlatformConfig Ready=True again")
+    await eventually(lambda: view_says("True"), what="the TenantView saying Ready=True again")
