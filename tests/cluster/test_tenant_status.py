@@ -7,16 +7,19 @@ Attack and twin side by side: a member of team A reads A, and is refused B.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import subprocess
 import sys
+import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mooring.api import names
 from mooring.core.render.platform import operator_user
 from mooring.devcluster.cluster import DevCluster
 from mooring.kube.client import Forbidden, Kube, NotFound
@@ -284,3 +287,52 @@ async def test_a_deleted_tenant_view_is_restored_with_its_status(
     await eventually(has_status, timeout=15, what="the view with the tenant's status")
     await kube.delete(API, "TenantView", name, namespace)
     await eventually(has_status, timeout=15, what="the view restored, status included")
+
+
+def cost_writers(obj: dict[str, Any]) -> set[str]:
+    """The field managers that wrote status.cost of an object."""
+    return {
+        entry["manager"]
+        for entry in obj["metadata"].get("managedFields") or []
+        if "f:cost" in ((entry.get("fieldsV1") or {}).get("f:status") or {})
+    }
+
+
+async def test_a_new_tenant_has_its_cost_in_its_first_status_and_the_cost_loop_writes_none(
+    kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str]
+) -> None:
+    # The test operator refreshes cost every 3 s: one has run before this tenant exists.
+    def metrics() -> str:
+        url = f"http://127.0.0.1:{operator.metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return str(response.read().decode())
+
+    async def refreshed() -> bool:
+        try:
+            text = await asyncio.to_thread(metrics)
+        except OSError:  # its metrics are not served yet
+            return False
+        return 'mooring_cost_refreshes_total{result="ok"}' in text
+
+    await eventually(refreshed, timeout=60, what="the operator's first cost refresh")
+    cleanup.append(name)
+    await kube.apply(tenant(name, budget={"amountPerMonth": 100}))
+    await wait_ready(kube, name)
+    namespace = f"{name}-dev"
+
+    async def view_costed() -> dict[str, Any] | None:
+        view = await kube.get_or_none(API, "TenantView", name, namespace)
+        return view if view and (view.get("status") or {}).get("cost") else None
+
+    view = await eventually(view_costed, timeout=15, what="the view with its cost")
+    # Three refreshes later, the cost a tenant with nothing running got with its first
+    # status is still the reconcile's: the cost loop found nothing to change.
+    await asyncio.sleep(10)
+    obj = await kube.get(API, "Tenant", name)
+    cost = obj["status"]["cost"]
+    assert cost["monthToDate"] == "0.00" and cost["summary"].endswith("/100 USD"), cost
+    assert cost["updatedAt"] <= obj["metadata"]["creationTimestamp"], cost  # the refresh's
+    assert names.FIELD_MANAGER not in cost_writers(obj), obj["metadata"]["managedFields"]
+    view = await kube.get(API, "TenantView", name, namespace)
+    assert view["status"]["cost"] == cost
+    assert cost_writers(view) == {names.FIELD_MANAGER}  # in the reconcile's one apply

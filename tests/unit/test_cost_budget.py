@@ -6,7 +6,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from mooring.api.cost import Budget
-from mooring.core.cost.budget import MonthFigures, cost_status, forecast
+from mooring.core.cost.budget import (
+    NOTHING,
+    CostBasis,
+    MonthFigures,
+    cost_status,
+    first_cost,
+    forecast,
+)
 
 # The 11th of a 30-day month at noon: 10.5 days done, 19.5 days (468 hours) left.
 NOW = datetime(2026, 11, 11, 12, tzinfo=UTC)
@@ -80,3 +87,34 @@ def test_a_month_is_measured_in_whole_days_once_then_only_the_last_day() -> None
     on_the_first = plan_month(datetime(2026, 12, 1, 5, 30, tzinfo=UTC), hour, set())
     assert on_the_first.days == ()
     assert [(b.start.hour, b.end.hour) for b in on_the_first.recent] == [(0, 5)]
+
+
+BASIS = CostBasis("EUR", "requests", NOW, frozenset({"payments"}))
+
+
+def test_a_new_tenant_first_cost_is_what_the_last_refresh_would_have_written() -> None:
+    first = first_cost(BASIS, "checkout", BUDGET)
+    assert first is not None
+    written, crossed = cost_status(NOTHING, BUDGET, "EUR", "requests", NOW, None)
+    assert (first, crossed) == (written, [])
+    assert first.dumped()["summary"] == "0.00/500 EUR"
+    assert first.dumped()["updatedAt"] == "2026-11-11T12:00:00Z"  # the refresh's time
+    # The next refresh finds it the same (no write): only updatedAt would move.
+    later, _ = cost_status(NOTHING, BUDGET, "EUR", "requests", NOW.replace(hour=13), first)
+    assert later.model_copy(update={"updated_at": ""}) == first.model_copy(
+        update={"updated_at": ""}
+    )
+
+
+def test_no_first_cost_for_a_name_the_refresh_had_a_cost_for_or_one_that_would_announce() -> None:
+    assert first_cost(BASIS, "payments", BUDGET) is None  # re-created: the refresh writes it
+    # Were a threshold reached at zero, the refresh announces it with an Event (valid
+    # thresholds are 1 % or more: built unchecked here).
+    nothing = Budget.model_construct(
+        amount_per_month=Decimal(10), currency=None, thresholds_percent=[0], alert_on_forecast=True
+    )
+    assert first_cost(BASIS, "checkout", nothing) is None
+    # A budget in another currency is not compared (the reconcile reports it).
+    dollars = Budget(amount_per_month=Decimal(10), currency="USD")
+    first = first_cost(BASIS, "checkout", dollars)
+    assert first is not None and first.budget is None and first.summary == "0.00 EUR"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -305,6 +305,10 @@ class CostStatus(BaseModel):
         default_factory=list,
         description="Thresholds already announced this month: actual:80, forecast:100.",
     )
+
+    def dumped(self) -> dict[str, Any]:
+        """As written to status.cost."""
+        return self.model_dump(by_alias=True, exclude_none=True)
 
 
 def money_text(amount: Decimal) -> str:

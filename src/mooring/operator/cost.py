@@ -140,7 +140,9 @@ async def run(kube: Kube, memo: kopf.Memo, wait_for_watches: float = 120.0) -> N
             # list otherwise.
             watches = memo.get("watches")
             bodies = watches.tenants.values() if watches is not None else None
-            configured, _ = await refresh_once(kube, bodies, cache)
+            configured, result = await refresh_once(kube, bodies, cache)
+            if watches is not None and result is not None:
+                watches.cost_basis = result.basis
             interval = override or configured or interval
         except asyncio.CancelledError:
             raise

@@ -27,6 +27,7 @@ import kopf
 from mooring.api import names
 from mooring.api.platform import PLATFORM_CONFIG_NAME
 from mooring.api.tenant import Tenant
+from mooring.core.cost.budget import CostBasis
 from mooring.core.plan import Ref, drifted, ref
 from mooring.core.render import Context, Features, render_tenant
 from mooring.core.render.quotas import QUOTA_NAME
@@ -162,6 +163,9 @@ class Watches:
     locks: KeyedLocks = field(default_factory=KeyedLocks)
     # And RECONCILING tenants at most at once in all.
     reconciling: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(RECONCILING))
+    # The last cost refresh's (operator/cost.py): a new tenant's first status carries the
+    # cost that refresh would give it, rather than the refresh writing it after.
+    cost_basis: CostBasis | None = None
 
     # -- the View the reconcile service reads -------------------------------------------------
 
@@ -582,7 +586,12 @@ async def reconcile_and_report(
     async with watches.reconciling if watches is not None else contextlib.nullcontext():
         started = time.perf_counter()
         try:
-            outcome = await service.reconcile(kube, dict(body), view=view)
+            outcome = await service.reconcile(
+                kube,
+                dict(body),
+                view=view,
+                cost_basis=watches.cost_basis if watches is not None else None,
+            )
         except Exception:
             RECONCILES.labels("Tenant", "error").inc()
             raise

@@ -12,7 +12,6 @@ import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,7 +20,7 @@ from mooring.api import names
 from mooring.api.cost import Budget, CostStatus, money_text
 from mooring.api.platform import PlatformConfig
 from mooring.api.tenant import TenantSpec
-from mooring.core.cost.budget import Crossing, MonthFigures, cost_status
+from mooring.core.cost.budget import NOTHING, CostBasis, Crossing, budget_in, cost_status
 from mooring.core.render.view import cost_due, view_namespace_of
 from mooring.kube.client import Kube, KubeError, NotFound
 from mooring.services.cost import MonthCache, month_figures, read_cluster
@@ -50,6 +49,8 @@ class Refresh:
     written: int = 0
     views_written: int = 0
     errors: list[str] = field(default_factory=list)
+    # For the reconcile of a tenant created before the next refresh (core.cost.budget).
+    basis: CostBasis | None = None
 
 
 def _budget(body: Obj, currency: str) -> Budget | None:
@@ -58,10 +59,7 @@ def _budget(body: Obj, currency: str) -> Budget | None:
         spec = TenantSpec.model_validate(body.get("spec") or {})
     except ValidationError:
         return None  # the tenant's reconcile reports an invalid spec
-    budget = spec.budget
-    if budget is None or (budget.currency is not None and budget.currency != currency):
-        return None  # a currency the prices are not in: reported by the reconcile
-    return budget
+    return budget_in(spec.budget, currency)
 
 
 def _previous(body: Obj) -> CostStatus | None:
@@ -72,10 +70,6 @@ def _previous(body: Obj) -> CostStatus | None:
         return CostStatus.model_validate(raw)
     except ValidationError:
         return None
-
-
-def _dumped(status: CostStatus) -> Obj:
-    return status.model_dump(by_alias=True, exclude_none=True)
 
 
 def _same(a: CostStatus | None, b: CostStatus) -> bool:
@@ -99,10 +93,8 @@ async def refresh(
     figures, source = await month_figures(await read_cluster(kube), platform, now, cache)
     currency = platform.spec.prices.currency
     # decide
-    result = Refresh([], source)
+    result = Refresh([], source, basis=CostBasis(currency, source, now, frozenset(figures)))
     changed: list[TenantCost] = []
-    # A tenant with nothing running this month costs nothing (and forecasts nothing).
-    zero = MonthFigures(Decimal(0), Decimal(0), Decimal(24))
     for body in tenants:
         if body.get("metadata", {}).get("deletionTimestamp"):
             continue
@@ -110,21 +102,21 @@ async def refresh(
         budget = _budget(body, currency)
         previous = _previous(body)
         status, crossings = cost_status(
-            figures.get(name, zero), budget, currency, source, now, previous
+            figures.get(name, NOTHING), budget, currency, source, now, previous
         )
         entry = TenantCost(name, status, budget, crossings, _reference(body))
         result.tenants.append(entry)
         if not _same(previous, status):
             changed.append(entry)
             raw = (body.get("status") or {}).get("cost")
-            if cost_due(raw, _dumped(status)):
+            if cost_due(raw, status.dumped()):
                 entry.view_namespace = view_namespace_of(body)
     # act: WRITES writers taking the next change (not a task per tenant: thousands)
     pending = iter(changed)
 
     async def writer() -> None:
         for entry in pending:
-            cost = {"status": {"cost": _dumped(entry.status)}}
+            cost = {"status": {"cost": entry.status.dumped()}}
             try:
                 await kube.patch(
                     names.API_VERSION, "Tenant", entry.name, cost, subresource="status"

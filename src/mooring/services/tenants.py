@@ -20,6 +20,7 @@ from mooring.api.documents import model_errors
 from mooring.api.platform import PLATFORM_CONFIG_NAME, PlatformConfig
 from mooring.api.status import Condition, set_condition
 from mooring.api.tenant import NamespaceStatus, QuotaUsage, Tenant, TenantStatus
+from mooring.core.cost.budget import CostBasis, first_cost
 from mooring.core.isolation import Refusal, refused_subjects, reserved_message, squatted
 from mooring.core.plan import Adopt, Plan, drifted, plan, ref
 from mooring.core.render import Context, Features, render_tenant
@@ -293,11 +294,17 @@ def conflicted_names(decision: Plan) -> set[str]:
 
 
 async def reconcile(
-    kube: Kube, body: KubeObject, clock: Clock = utc_now, view: View | None = None
+    kube: Kube,
+    body: KubeObject,
+    clock: Clock = utc_now,
+    view: View | None = None,
+    cost_basis: CostBasis | None = None,
 ) -> Outcome:
     """Bring the cluster to what the Tenant says; return the status to write.
 
-    With a `view`, objects that already match what is desired are not sent again.
+    With a `view`, objects that already match what is desired are not sent again. With
+    the last cost refresh's `cost_basis`, a Tenant that has no status.cost yet gets the one
+    that refresh would have written (nothing so far), in the same write as the rest.
     """
     meta = body["metadata"]
     generation = meta.get("generation")
@@ -448,13 +455,17 @@ async def reconcile(
 
     status = status_of(errors_)
     cost = (body.get("status") or {}).get("cost")
+    first = None
+    if not cost and cost_basis is not None:
+        found = first_cost(cost_basis, tenant.name, tenant.spec.budget)
+        cost = first = None if found is None else found.dumped()
     views_sent, view_errors = await _write_views(kube, views, _dump(status), cost, current)
     if view_errors:
         errors_ += view_errors
         status = status_of(errors_)
     to_send += views_sent
     outcome = Outcome(
-        _dump(status),
+        _dump(status) if first is None else {**_dump(status), "cost": first},
         ready=status.ready == "True",
         applied=len(to_send),
         sent=[str(ref(o)) for o in to_send] if view is not None else [],
@@ -736,7 +747,8 @@ def _ordered(conditions: list[Condition]) -> list[Condition]:
 
 
 def _dump(status: TenantStatus) -> dict[str, Any]:
-    # status.cost is the cost loop's (services.cost_status): a reconcile never writes it.
+    # status.cost is the cost loop's (services.cost_status): a reconcile writes it only
+    # when there is none yet (reconcile's cost_basis).
     return status.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"cost"})
 
 

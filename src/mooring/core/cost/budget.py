@@ -89,6 +89,41 @@ class MonthFigures:
     idle_share: Decimal | None = None
 
 
+# A tenant with nothing running this month costs nothing (and forecasts nothing).
+NOTHING = MonthFigures(Decimal(0), Decimal(0), Decimal(24))
+
+
+def budget_in(budget: Budget | None, currency: str) -> Budget | None:
+    """The budget, when it is in the platform's currency (another is reported by the
+    tenant's reconcile, and no cost is compared with it)."""
+    if budget is None or (budget.currency is not None and budget.currency != currency):
+        return None
+    return budget
+
+
+@dataclass(frozen=True)
+class CostBasis:
+    """What the last cost refresh knew, for a tenant it did not see: its currency, its
+    source, when it ran, and the tenants it found a cost for."""
+
+    currency: str
+    source: str
+    at: datetime
+    costed: frozenset[str]
+
+
+def first_cost(basis: CostBasis, tenant: str, budget: Budget | None) -> CostStatus | None:
+    """A new tenant's status.cost as of the last refresh, which found nothing for it: what
+    the next refresh would write, unless it has something to announce (a crossing, for
+    the refresh's Events) or the refresh had a cost for that name (a tenant re-created)."""
+    if tenant in basis.costed:
+        return None
+    status, new = cost_status(
+        NOTHING, budget_in(budget, basis.currency), basis.currency, basis.source, basis.at, None
+    )
+    return None if new else status
+
+
 def cost_status(
     figures: MonthFigures,
     budget: Budget | None,
