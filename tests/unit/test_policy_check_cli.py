@@ -3,7 +3,9 @@ bad input answered with a clear error (file and line), never a traceback."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -338,17 +340,26 @@ main()
 """
 
 
-def loaded_by(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """Run `mooring ARGS` in a fresh interpreter; the top-level packages loaded by its end."""
+def modules_loaded_by(
+    *args: str, env: dict[str, str] | None = None
+) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run `mooring ARGS` in a fresh interpreter; the modules loaded by its end."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+        env=env,
     )
     (line,) = [line for line in done.stderr.splitlines() if line.startswith("MODULES ")]
-    return done, {name.split(".")[0] for name in line.split()[1:]}
+    return done, set(line.split()[1:])
+
+
+def loaded_by(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
+    """Run `mooring ARGS` in a fresh interpreter; the top-level packages loaded by its end."""
+    done, modules = modules_loaded_by(*args)
+    return done, {name.split(".")[0] for name in modules}
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "junit", "sarif", "github"])
@@ -388,3 +399,27 @@ def test_a_platform_file_or_a_terminal_loads_what_they_need(tmp_path: Path) -> N
     assert "invalid" not in done.stderr and "image-tag" in done.stdout
     assert "pydantic" in loaded
     assert "rich" not in loaded  # not a terminal
+
+
+def test_a_platform_file_loads_no_pydantic_plugin_search(tmp_path: Path) -> None:
+    """pydantic's plugin search imports importlib.metadata (about 20 ms of one small file's
+    start-up); `mooring check` finds no plugins without it, unless plugins are named."""
+    platform = ROOT / "examples" / "platform" / "platform.yaml"
+    path = write(tmp_path / "app.yaml", good(), latest())
+    done, modules = modules_loaded_by("check", "--platform", str(platform), str(path))
+    assert done.returncode == 1 and "image-tag" in done.stdout, done.stderr
+    assert "pydantic.main" in modules and "importlib.metadata" not in modules
+    # The twin: a user who names the plugins to leave out gets pydantic's own search.
+    env = {**os.environ, "PYDANTIC_DISABLE_PLUGINS": "logfire"}
+    done, modules = modules_loaded_by("check", "--platform", str(platform), str(path), env=env)
+    assert done.returncode == 1 and "image-tag" in done.stdout, done.stderr
+    assert "importlib.metadata" in modules
+
+
+def test_the_pydantic_plugin_loader_mooring_check_replaces_is_still_pydantics() -> None:
+    # What the stand-in provides is what pydantic asks of its loader: a pydantic upgrade
+    # that changes that fails here (cli/check.py _no_pydantic_plugins).
+    from pydantic.plugin import _loader, _schema_validator
+
+    assert not inspect.signature(_loader.get_plugins).parameters
+    assert "from ._loader import get_plugins" in inspect.getsource(_schema_validator)
