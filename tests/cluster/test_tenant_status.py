@@ -12,7 +12,6 @@ import contextlib
 import json
 import subprocess
 import sys
-import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -302,17 +301,14 @@ async def test_a_new_tenant_has_its_cost_in_its_first_status_and_the_cost_loop_w
     kube: Kube, operator: OperatorProcess, name: str, cleanup: list[str]
 ) -> None:
     # The test operator refreshes cost every 3 s: one has run before this tenant exists.
-    def metrics() -> str:
-        url = f"http://127.0.0.1:{operator.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return str(response.read().decode())
-
     async def refreshed() -> bool:
         try:
-            text = await asyncio.to_thread(metrics)
+            done = await asyncio.to_thread(
+                operator.metric, 'mooring_cost_refreshes_total{result="ok"}'
+            )
         except OSError:  # its metrics are not served yet
             return False
-        return 'mooring_cost_refreshes_total{result="ok"}' in text
+        return done > 0
 
     await eventually(refreshed, timeout=60, what="the operator's first cost refresh")
     cleanup.append(name)

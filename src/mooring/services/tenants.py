@@ -458,8 +458,8 @@ async def reconcile(
     first = None
     if not cost and cost_basis is not None:
         found = first_cost(cost_basis, tenant.name, tenant.spec.budget)
-        cost = first = None if found is None else found.dumped()
-    views_sent, view_errors = await _write_views(kube, views, _dump(status), cost, current)
+        first = None if found is None else found.dumped()
+    views_sent, view_errors = await _write_views(kube, views, _dump(status), cost or first, current)
     if view_errors:
         errors_ += view_errors
         status = status_of(errors_)
