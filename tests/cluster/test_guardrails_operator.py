@@ -23,8 +23,15 @@ from mooring.api.exceptions import format_time
 from mooring.core.policy.admission import MANAGED_SELECTOR, mode_label
 from mooring.core.policy.rules import RULE_IDS
 from mooring.devcluster.cluster import DevCluster
-from mooring.kube.client import Forbidden, Invalid, Kube
-from tests.cluster.conftest import PLATFORM, OperatorProcess, eventually, tenant, wait_ready
+from mooring.kube.client import Forbidden, Invalid, Kube, KubeError
+from tests.cluster.conftest import (
+    PLATFORM,
+    OperatorProcess,
+    condition,
+    eventually,
+    tenant,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.cluster
 ADMISSION = "admissionregistration.k8s.io/v1"
@@ -209,6 +216,85 @@ async def test_admission_follows_the_tenant_modes(
     web["spec"]["template"]["spec"]["containers"][0]["image"] = "registry.example.com/app:latest"
     with pytest.raises(Forbidden, match=r"\[guardrail image-tag\]"):
         await kube.apply(web)
+
+
+async def test_a_tenant_is_ready_only_once_its_namespaces_have_their_guardrails(
+    kube: Kube,
+    operator: OperatorProcess,
+    dev_cluster: DevCluster,
+    tmp_path: Path,
+    name: str,
+    cleanup: list[str],
+) -> None:
+    """The enforcing policy refuses whatever it judges in a tenant namespace that has no
+    GuardrailContext (it fails closed: "no params found"). So a tenant says Ready only once
+    each of its namespaces has its context: in the API server's order of writes (one etcd
+    revision counter), every context comes before the status that first says Ready. A
+    team's first Deployment, sent the moment its tenant is Ready, is then judged by the
+    rules: the compliant one admitted, its twin refused by the rule it breaks."""
+    await onboard(kube, name, cleanup)  # the enforcing policy is in force in every tenant namespace
+    teams = [f"{name}n{i}" for i in range(4)]
+    cleanup += teams
+    _, since = await kube.list_with_version(names.API_VERSION, "Tenant")
+    ready_at: dict[str, int] = {}
+    context_at: dict[str, int] = {}
+    admitted: dict[str, str] = {}
+
+    async def first_workload(team: str) -> None:
+        path = tmp_path / f"{team}.kubeconfig"
+        path.write_text(dev_cluster.mint_kubeconfig(f"{team}-owner"))
+        web = deployment("web", f"{team}-dev", "registry.example.com/app:1.0")
+        async with Kube.from_kubeconfig(path) as member:
+            try:
+                await member.create(web, dry_run=True)
+            except KubeError as error:  # "no params found" is a 422
+                admitted[team] = error.message
+            else:
+                admitted[team] = "admitted"
+
+    async def follow_tenants() -> None:
+        sent: list[asyncio.Task[None]] = []
+        async for kind, obj in kube.watch(
+            names.API_VERSION, "Tenant", resource_version=since, timeout_seconds=120
+        ):
+            team = obj["metadata"].get("name")
+            if kind == "BOOKMARK" or team not in teams or team in ready_at:
+                continue
+            if condition(obj).get("status") == "True":
+                ready_at[team] = int(obj["metadata"]["resourceVersion"])
+                sent.append(asyncio.create_task(first_workload(team)))
+                if len(ready_at) == len(teams):
+                    break
+        await asyncio.gather(*sent)
+
+    async def follow_contexts() -> None:
+        async for kind, obj in kube.watch(
+            names.API_VERSION, "GuardrailContext", resource_version=since, timeout_seconds=120
+        ):
+            if kind == "ADDED":
+                namespace = obj["metadata"]["namespace"]
+                context_at.setdefault(namespace, int(obj["metadata"]["resourceVersion"]))
+
+    contexts = asyncio.create_task(follow_contexts())
+    for team in teams:
+        await kube.apply(tenant(team, guardrails=MODES))
+    await asyncio.wait_for(follow_tenants(), timeout=90)
+
+    async def all_seen() -> bool:
+        return all(f"{team}-dev" in context_at for team in teams)
+
+    await eventually(all_seen, 30, "every new namespace's GuardrailContext created")
+    contexts.cancel()
+    for team in teams:
+        assert context_at[f"{team}-dev"] < ready_at[team], (team, context_at, ready_at)
+        assert admitted[team] == "admitted", (team, admitted[team])
+    # Not vacuous: the rules judge there (image-tag is enforced for these teams).
+    twin = deployment("web", f"{teams[0]}-dev", "registry.example.com/app:latest")
+
+    async def twin_refused() -> bool:
+        return await denied(kube, twin, "image-tag")
+
+    await eventually(twin_refused, 30, "the twin with a :latest image refused by image-tag")
 
 
 WARN_POLICY = "pods-warn.guardrails.mooring.dev"

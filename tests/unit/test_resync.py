@@ -199,3 +199,38 @@ def test_the_guardrails_look_marks_only_the_contexts_gone_or_changed_since_found
     assert guardrails.contexts_for == {"b-dev", "c-dev"}  # changed by someone; gone
     assert guardrails.policies_dirty
     assert guardrails.wake.is_set()
+
+
+def guardrail_context(namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": names.API_VERSION,
+        "kind": "GuardrailContext",
+        "metadata": {"name": CONTEXT_NAME, "namespace": namespace, "resourceVersion": "1"},
+    }
+
+
+async def test_a_reconcile_waits_for_its_namespaces_guardrail_contexts_and_names_those_late() -> (
+    None
+):
+    """Guardrails.in_force: a namespace whose GuardrailContext is watched counts at once; a
+    reconcile waiting for another is woken by that context's event; one that never comes is
+    named when the wait is over (the tenant then says NamespacesReady False and retries)."""
+    guardrails = Guardrails(None)  # type: ignore[arg-type]  # no I/O: the informer is fed here
+    contexts = Informer(None, names.API_VERSION, "GuardrailContext")  # type: ignore[arg-type]
+    guardrails.informers["GuardrailContext"] = contexts
+    contexts._store(("a-dev", CONTEXT_NAME), guardrail_context("a-dev"))
+
+    assert await guardrails.in_force(["a-dev"], wait=0) == []
+    assert await guardrails.in_force(["a-dev", "a-prod"], wait=0.05) == ["a-prod"]
+
+    waiting = asyncio.create_task(guardrails.in_force(["a-dev", "a-prod"], wait=30))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    written = guardrail_context("a-prod")
+    contexts._store(("a-prod", CONTEXT_NAME), written)
+    guardrails._on_guardrailcontext("ADDED", written)
+    assert await asyncio.wait_for(waiting, timeout=5) == []
+
+
+async def test_without_a_guardrail_context_informer_nothing_is_waited_for() -> None:
+    assert await Guardrails(None).in_force(["a-dev"]) == []  # type: ignore[arg-type]

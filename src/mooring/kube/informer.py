@@ -122,6 +122,9 @@ class Informer:
         raw = self._cache.get((namespace or "", name))
         return None if raw is None else self._codec.load(raw)
 
+    def has(self, namespace: str | None, name: str) -> bool:
+        return (namespace or "", name) in self._cache
+
     def indexed(self, group: str) -> list[Obj]:
         return [
             self._codec.load(self._cache[k])

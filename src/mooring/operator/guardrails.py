@@ -25,6 +25,7 @@ import json
 import logging
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -73,6 +74,9 @@ CONFIG_KINDS = (
 # Past an exception's expiry, a margin so that `now` is surely after it.
 EXPIRY_MARGIN = 0.05
 DEBOUNCE = 0.1
+# How long a tenant's reconcile waits for its new namespaces' GuardrailContexts before it
+# says NamespacesReady False and tries again (a step of the loop takes well under a second).
+IN_FORCE_WAIT = 10.0
 
 
 def _namespace(obj: Obj) -> str | None:
@@ -125,6 +129,8 @@ class Guardrails:
     reported: dict[str, int] = field(default_factory=dict)
     # namespace -> resourceVersion of its GuardrailContext when last found as desired.
     verified: dict[str, str] = field(default_factory=dict)
+    # Set (and replaced) at every GuardrailContext event: wakes the reconciles in `in_force`.
+    contexts_seen: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
     # -- events: keep the World current, mark work, wake the loop -----------------------------
@@ -212,6 +218,8 @@ class Guardrails:
         self.wake.set()
 
     def _on_guardrailcontext(self, event_type: str, obj: Obj) -> None:
+        self.contexts_seen.set()
+        self.contexts_seen = asyncio.Event()
         namespace = _namespace(obj)
         if namespace is None or obj["metadata"]["name"] != CONTEXT_NAME:
             return
@@ -247,6 +255,24 @@ class Guardrails:
             if current is None or self.verified.get(namespace) != _version(current):
                 self.contexts_for.add(namespace)
         self.wake.set()
+
+    async def in_force(self, namespaces: Sequence[str], wait: float = IN_FORCE_WAIT) -> list[str]:
+        """Those of `namespaces` with no GuardrailContext (as watched) after waiting up to
+        `wait` seconds for the loop to write them. A tenant's reconcile asks before it says
+        Ready: the enforcing policy refuses every request it judges in a namespace without
+        one (it fails closed), and a new namespace gets its context a step after its event."""
+        contexts = self.informers.get("GuardrailContext")
+        if contexts is None:
+            return []
+        deadline = time.monotonic() + wait
+        while True:
+            seen = self.contexts_seen  # before looking: an event from here on wakes us
+            missing = [n for n in namespaces if not contexts.has(n, CONTEXT_NAME)]
+            left = deadline - time.monotonic()
+            if not missing or left <= 0:
+                return missing
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(seen.wait(), timeout=left)
 
     def on_workload(self, event_type: str, obj: Obj) -> None:
         namespace = _namespace(obj)
@@ -595,6 +621,9 @@ async def start_guardrails(memo: kopf.Memo, **_: Any) -> None:
     guardrails.task = asyncio.create_task(guardrails.run(), name="guardrails")
     guardrails.wake.set()
     memo["guardrails"] = guardrails
+    watches = memo.get("watches")  # the tenants' (operator/tenants.py), if started first
+    if watches is not None:
+        watches.guarded = guardrails.in_force
     API_REFUSALS.labels("guardrails").set_function(lambda: kube.pacer.refusals)
     API_IN_FLIGHT_LIMIT.labels("guardrails").set_function(lambda: kube.pacer.limit.limit)
     resync = resync_of(memo)

@@ -166,6 +166,9 @@ class Watches:
     # The last cost refresh's (operator/cost.py): a new tenant's first status carries the
     # cost that refresh would give it, rather than the refresh writing it after.
     cost_basis: CostBasis | None = None
+    # The guardrails' (operator/guardrails.py `Guardrails.in_force`), once they run: a
+    # tenant is Ready once its namespaces have their GuardrailContexts.
+    guarded: service.Guarded | None = None
 
     # -- the View the reconcile service reads -------------------------------------------------
 
@@ -443,6 +446,9 @@ async def start_watches(memo: kopf.Memo, **_: Any) -> None:
     _start_informers(watches)
     watches._spawn(_retire(kube))
     memo["watches"] = watches
+    guardrails = memo.get("guardrails")  # if started first (operator/guardrails.py)
+    if guardrails is not None:
+        watches.guarded = guardrails.in_force
     memo.setdefault("on_close", []).append(watches.stop)
     API_REFUSALS.labels("tenants").set_function(lambda: kube.pacer.refusals)
     API_IN_FLIGHT_LIMIT.labels("tenants").set_function(lambda: kube.pacer.limit.limit)
@@ -591,6 +597,7 @@ async def reconcile_and_report(
                 dict(body),
                 view=view,
                 cost_basis=watches.cost_basis if watches is not None else None,
+                guarded=watches.guarded if watches is not None else None,
             )
         except Exception:
             RECONCILES.labels("Tenant", "error").inc()

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import datetime
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -290,6 +290,15 @@ def conflicted_names(decision: Plan) -> set[str]:
     return {c.namespace for c in decision.conflicts}
 
 
+# The namespaces of these whose guardrails are not in force yet (no GuardrailContext), after
+# a bounded wait: the operator's guardrails write them (operator/guardrails.py).
+Guarded = Callable[[Sequence[str]], Awaitable[list[str]]]
+GUARDRAILS_PENDING = (
+    "its guardrails are not in force yet (no GuardrailContext), and admission refuses its "
+    "workloads until the operator's guardrails write it; trying again"
+)
+
+
 # -- reconcile -------------------------------------------------------------------------------
 
 
@@ -299,12 +308,16 @@ async def reconcile(
     clock: Clock = utc_now,
     view: View | None = None,
     cost_basis: CostBasis | None = None,
+    guarded: Guarded | None = None,
 ) -> Outcome:
     """Bring the cluster to what the Tenant says; return the status to write.
 
     With a `view`, objects that already match what is desired are not sent again. With
     the last cost refresh's `cost_basis`, a Tenant that has no status.cost yet gets the one
-    that refresh would have written (nothing so far), in the same write as the rest.
+    that refresh would have written (nothing so far), in the same write as the rest. With
+    `guarded`, the tenant is Ready only once each of its namespaces has its GuardrailContext:
+    the enforcing admission policy fails closed without one, so a team applying its first
+    Deployment the moment its tenant is Ready would be refused.
     """
     meta = body["metadata"]
     generation = meta.get("generation")
@@ -433,6 +446,14 @@ async def reconcile(
                 errors_.append(
                     StepError("NamespacesReady", f"Namespace {namespace}", error.message)
                 )
+
+    if guarded is not None and not errors_:
+        conflicted = conflicted_names(decision)
+        pending = await guarded([n for n in wanted_namespaces if n not in conflicted])
+        for namespace in pending:
+            errors_.append(
+                StepError("NamespacesReady", f"Namespace {namespace}", GUARDRAILS_PENDING)
+            )
 
     # Allowances only Cilium enforces: without it they are not rendered, and status says so.
     unenforced = [] if features.cilium else cilium_only(tenant)
