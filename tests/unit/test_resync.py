@@ -233,4 +233,4 @@ async def test_a_reconcile_waits_for_its_namespaces_guardrail_contexts_and_names
 
 
 async def test_without_a_guardrail_context_informer_nothing_is_waited_for() -> None:
-    assert await Guardrails(None).in_force(["a-dev"]) == []  # type: ignore[arg-type]
+    assert await Guardrails(None).in_force(["a-dev"], 30) == []  # type: ignore[arg-type]

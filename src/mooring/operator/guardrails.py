@@ -74,9 +74,6 @@ CONFIG_KINDS = (
 # Past an exception's expiry, a margin so that `now` is surely after it.
 EXPIRY_MARGIN = 0.05
 DEBOUNCE = 0.1
-# How long a tenant's reconcile waits for its new namespaces' GuardrailContexts before it
-# says NamespacesReady False and tries again (a step of the loop takes well under a second).
-IN_FORCE_WAIT = 10.0
 
 
 def _namespace(obj: Obj) -> str | None:
@@ -256,7 +253,7 @@ class Guardrails:
                 self.contexts_for.add(namespace)
         self.wake.set()
 
-    async def in_force(self, namespaces: Sequence[str], wait: float = IN_FORCE_WAIT) -> list[str]:
+    async def in_force(self, namespaces: Sequence[str], wait: float) -> list[str]:
         """Those of `namespaces` with no GuardrailContext (as watched) after waiting up to
         `wait` seconds for the loop to write them. A tenant's reconcile asks before it says
         Ready: the enforcing policy refuses every request it judges in a namespace without

@@ -18,7 +18,7 @@ import logging
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -58,6 +58,10 @@ PLATFORM_RESOURCE = (names.GROUP, names.VERSION, "platformconfigs")
 BY_LABEL = {"ConfigMap": f"{names.LABEL_MANAGED_BY}={names.MANAGED_BY}"}
 RENDER_CACHE = 128
 RECONCILING = 16
+# How long a tenant's reconcile waits for its new namespaces' GuardrailContexts before it
+# says NamespacesReady False and tries again (the guardrails' loop writes them in its next
+# step: well under a second on a quiet operator, seconds with thousands of tenants arriving).
+IN_FORCE_WAIT = 10.0
 RECONCILE_ALL_WORKERS = 8
 USAGE_WRITES = 8  # quota-usage status writes at once
 log = logging.getLogger(__name__)
@@ -166,9 +170,9 @@ class Watches:
     # The last cost refresh's (operator/cost.py): a new tenant's first status carries the
     # cost that refresh would give it, rather than the refresh writing it after.
     cost_basis: CostBasis | None = None
-    # The guardrails' (operator/guardrails.py `Guardrails.in_force`), once they run: a
-    # tenant is Ready once its namespaces have their GuardrailContexts.
-    guarded: service.Guarded | None = None
+    # The guardrails' (operator/guardrails.py `Guardrails.in_force`: namespaces, seconds to
+    # wait), once they run: a tenant is Ready once its namespaces have their contexts.
+    guarded: Callable[[Sequence[str], float], Awaitable[list[str]]] | None = None
 
     # -- the View the reconcile service reads -------------------------------------------------
 
@@ -597,7 +601,7 @@ async def reconcile_and_report(
                 dict(body),
                 view=view,
                 cost_basis=watches.cost_basis if watches is not None else None,
-                guarded=watches.guarded if watches is not None else None,
+                guarded=_outside_slot(watches) if watches is not None else None,
             )
         except Exception:
             RECONCILES.labels("Tenant", "error").inc()
@@ -610,6 +614,31 @@ async def reconcile_and_report(
         await post_event(kube, body, type_, reason, message)
     _READY[body["metadata"]["name"]] = "True" if outcome.ready else "False"
     return outcome
+
+
+def _outside_slot(watches: Watches) -> service.Guarded | None:
+    """The guardrails' wait for a tenant's GuardrailContexts, without holding one of the
+    RECONCILING slots: the guardrails' loop writes the contexts of every namespace that
+    appeared during its last step in its next one, so the tenants waiting for them (all
+    those created meanwhile) must not keep the others from reaching their namespaces."""
+    in_force = watches.guarded
+    if in_force is None:
+        return None
+
+    async def guarded(namespaces: Sequence[str]) -> list[str]:
+        assert in_force is not None
+        missing = await in_force(namespaces, 0)
+        if not missing:
+            return []
+        watches.reconciling.release()
+        try:
+            return await in_force(missing, IN_FORCE_WAIT)
+        finally:
+            # Taken back even when cancelled meanwhile (the caller's `async with` gives it
+            # back in any case): shielded, the acquire finishes on its own.
+            await asyncio.shield(asyncio.ensure_future(watches.reconciling.acquire()))
+
+    return guarded
 
 
 @kopf.on.resume(*TENANTS_RESOURCE, registry=REGISTRY, backoff=10)
