@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import kopf
@@ -16,6 +17,7 @@ from mooring.kube.informer import Informer
 from mooring.operator.guardrails import Guardrails
 from mooring.operator.kopf_fixes import noop_leftover
 from mooring.operator.resync import KeyedLocks, Seen, behind, key_of, left_behind
+from mooring.operator.tenants import Watches, _outside_slot
 
 
 def tenant(
@@ -234,3 +236,44 @@ async def test_a_reconcile_waits_for_its_namespaces_guardrail_contexts_and_names
 
 async def test_without_a_guardrail_context_informer_nothing_is_waited_for() -> None:
     assert await Guardrails(None).in_force(["a-dev"], 30) == []  # type: ignore[arg-type]
+
+
+async def test_a_reconcile_waiting_for_guardrail_contexts_gives_up_its_slot_meanwhile() -> None:
+    """The operator's wait (operator/tenants.py `_outside_slot`): with one reconcile slot, a
+    tenant waiting for its contexts lets another reconcile run, and takes its slot back
+    before it goes on; one whose contexts are there keeps its slot throughout."""
+    watches = Watches(None)  # type: ignore[arg-type]  # no I/O here
+    watches.reconciling = asyncio.Semaphore(1)
+    written = asyncio.Event()
+
+    async def in_force(namespaces: Sequence[str], wait: float) -> list[str]:
+        if wait == 0 or written.is_set():
+            return [] if written.is_set() or "ready-dev" in namespaces else list(namespaces)
+        await written.wait()
+        return []
+
+    watches.guarded = in_force
+    guarded = _outside_slot(watches)
+    assert guarded is not None
+    async with watches.reconciling:
+        assert await guarded(["ready-dev"]) == []
+        assert watches.reconciling.locked()  # kept: nothing to wait for
+    order: list[str] = []
+
+    async def waiting() -> None:
+        async with watches.reconciling:
+            order.append("waiting: in")
+            assert await guarded(["new-dev"]) == []
+            assert watches.reconciling.locked()  # taken back
+            order.append("waiting: done")
+
+    async def other() -> None:
+        async with watches.reconciling:
+            order.append("other")
+            written.set()
+
+    first = asyncio.create_task(waiting())
+    await asyncio.sleep(0.01)
+    await asyncio.wait_for(asyncio.gather(first, other()), timeout=5)
+    assert order == ["waiting: in", "other", "waiting: done"]
+    assert not watches.reconciling.locked()  # every slot given back
