@@ -224,6 +224,7 @@ async def test_a_reconcile_waits_for_its_namespaces_guardrail_contexts_and_names
 
     assert await guardrails.in_force(["a-dev"], wait=0) == []
     assert await guardrails.in_force(["a-dev", "a-prod"], wait=0.05) == ["a-prod"]
+    assert guardrails.awaited == {}  # nobody waits any more
 
     waiting = asyncio.create_task(guardrails.in_force(["a-dev", "a-prod"], wait=30))
     await asyncio.sleep(0.05)
@@ -232,6 +233,7 @@ async def test_a_reconcile_waits_for_its_namespaces_guardrail_contexts_and_names
     contexts._store(("a-prod", CONTEXT_NAME), written)
     guardrails._on_guardrailcontext("ADDED", written)
     assert await asyncio.wait_for(waiting, timeout=5) == []
+    assert guardrails.awaited == {}
 
 
 async def test_without_a_guardrail_context_informer_nothing_is_waited_for() -> None:

@@ -126,8 +126,8 @@ class Guardrails:
     reported: dict[str, int] = field(default_factory=dict)
     # namespace -> resourceVersion of its GuardrailContext when last found as desired.
     verified: dict[str, str] = field(default_factory=dict)
-    # Set (and replaced) at every GuardrailContext event: wakes the reconciles in `in_force`.
-    contexts_seen: asyncio.Event = field(default_factory=asyncio.Event)
+    # namespace -> the reconciles waiting for its GuardrailContext (`in_force`).
+    awaited: dict[str, list[asyncio.Future[None]]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
 
     # -- events: keep the World current, mark work, wake the loop -----------------------------
@@ -215,9 +215,10 @@ class Guardrails:
         self.wake.set()
 
     def _on_guardrailcontext(self, event_type: str, obj: Obj) -> None:
-        self.contexts_seen.set()
-        self.contexts_seen = asyncio.Event()
         namespace = _namespace(obj)
+        for waiting in self.awaited.pop(namespace or "", ()):
+            if not waiting.done():
+                waiting.set_result(None)
         if namespace is None or obj["metadata"]["name"] != CONTEXT_NAME:
             return
         if event_type != "DELETED" and self.verified.get(namespace) == _version(obj):
@@ -263,13 +264,26 @@ class Guardrails:
             return []
         deadline = time.monotonic() + wait
         while True:
-            seen = self.contexts_seen  # before looking: an event from here on wakes us
             missing = [n for n in namespaces if not contexts.has(n, CONTEXT_NAME)]
             left = deadline - time.monotonic()
             if not missing or left <= 0:
                 return missing
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(seen.wait(), timeout=left)
+            # Woken by an event of one of these namespaces' contexts only: thousands of
+            # tenants may be waiting at once.
+            loop = asyncio.get_running_loop()
+            futures = [loop.create_future() for _ in missing]
+            for namespace, future in zip(missing, futures, strict=True):
+                self.awaited.setdefault(namespace, []).append(future)
+            try:
+                await asyncio.wait(futures, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for namespace, future in zip(missing, futures, strict=True):
+                    future.cancel()
+                    still = [f for f in self.awaited.get(namespace, ()) if not f.done()]
+                    if still:
+                        self.awaited[namespace] = still
+                    else:
+                        self.awaited.pop(namespace, None)
 
     def on_workload(self, event_type: str, obj: Obj) -> None:
         namespace = _namespace(obj)
