@@ -38,6 +38,8 @@ from mooring.kube.client import Kube, KubeError, describe
 from mooring.kube.events import post_event
 
 Obj = dict[str, Any]
+# GuardrailContexts written at once (the client paces itself to the API server besides).
+CONTEXT_WRITERS = 8
 POLICY_KINDS = ("ValidatingAdmissionPolicyBinding", "ValidatingAdmissionPolicy")
 
 
@@ -234,9 +236,8 @@ async def sync_contexts(
     changed: list[str] = []
     errors: list[str] = []
     lookup = current.get if isinstance(current, Mapping) else current
-    for index, (namespace, obj) in enumerate(desired_contexts(world, now, only)):
-        if index % 200 == 199:
-            await asyncio.sleep(0)  # thousands of namespaces: let the rest of the loop run
+
+    async def one(namespace: str, obj: Obj) -> None:
         existing = (
             lookup(namespace)
             if lookup is not None
@@ -268,7 +269,21 @@ async def sync_contexts(
             errors.append(str(error))
             if failed is not None:
                 failed.add(namespace)
-    return changed, errors
+
+    # A few at a time: a tenant is Ready only once its namespaces have their contexts, and
+    # one write after another (tens of ms each on a busy API server) fell behind a thousand
+    # new tenants. Each worker takes the next one when it is done: one context at a time
+    # each, not all of them built at once.
+    pending = desired_contexts(world, now, only)
+
+    async def worker() -> None:
+        for index, (namespace, obj) in enumerate(pending):
+            if index % 200 == 199:
+                await asyncio.sleep(0)  # thousands of namespaces: let the rest of the loop run
+            await one(namespace, obj)
+
+    await asyncio.gather(*(worker() for _ in range(CONTEXT_WRITERS)))
+    return sorted(changed), errors
 
 
 async def _label(kube: Kube, namespace: str, labels: Mapping[str, str | None]) -> None:
