@@ -307,45 +307,6 @@ def test_the_line_reader_reads_generated_manifests_as_libyaml_does() -> None:
     assert refused == 0
 
 
-def paths_of(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every path to a node of the object, and one that is not there below each."""
-    found = [path, (*path, "absent")]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += paths_of(value, (*path, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += paths_of(value, (*path, index))
-        found.append((*path, len(node)))
-    return found
-
-
-def test_the_line_reader_finds_every_position_where_libyaml_s_events_do() -> None:
-    """`locate` reads positions with the line reader when it reads the text: every node's
-    (and a missing one's), in every document or in some, as libyaml's events place them."""
-    rng = random.Random(17)
-    compared = 0
-    for _ in range(3_000):
-        text = manifest_text(rng)
-        try:
-            documents = yamlfast._lines(text)
-        except yamlfast.Unsupported:
-            continue
-        everything = {i: set(paths_of(d.obj)) for i, d in enumerate(documents)}
-        some = {i: paths for i, paths in everything.items() if i % 2 == 0 and rng.random() < 0.7}
-        for targets in (everything, some):
-            theirs = yamlfast._locate_events(text, targets)
-            mine: dict[tuple[int, tuple[Any, ...]], tuple[int, int]] = {}
-            try:
-                yamlfast._lines(text, targets, mine)
-            except yamlfast.Unsupported:
-                assert any(d.obj is None for d in documents), text  # an empty document
-                continue
-            assert mine == theirs, text
-            compared += len(theirs)
-    assert compared > 5_000, compared  # not vacuous: positions of many nodes compared
-
-
 @given(
     st.lists(
         st.recursive(

@@ -27,10 +27,8 @@ MAX_DEPTH levels, and aliases may not expand beyond MAX_EXPANDED_NODES nodes or
 MAX_DEPTH levels (a "billion laughs" is small text and huge data). Each is `Refused` with
 the line, before anything else sees the objects.
 
-`locate` reads the text again and returns where given field paths start, so the source
-positions of findings cost a second pass only over files that have findings: by the line
-reader, keeping the paths of the collections it is in, when it reads the text (fuzzed
-against libyaml's marks in tests/unit/test_yaml_lines.py), else by libyaml's events.
+`locate` reads the events again and returns where given field paths start, so the
+source positions of findings cost a second pass only over files that have findings.
 """
 
 from __future__ import annotations
@@ -61,7 +59,6 @@ except AttributeError:  # pragma: no cover - PyYAML without libyaml
     _Loader = yaml.SafeLoader
 
 PathItem = str | int
-Path = tuple[PathItem, ...]
 STR = "tag:yaml.org,2002:str"
 # Nesting deeper than this is refused. The deepest manifests in the wild are CRDs' schemas
 # (Argo CD's ApplicationSet: 35 levels); Python readers of the objects recurse per level.
@@ -220,7 +217,7 @@ def _node(get: Callable[[], Any], event: Any, anchors: dict[str, Any], depth: in
 # is letters, digits and `_./-` (what manifests' keys are: `app.kubernetes.io/name`), 251
 # characters at most (libyaml refuses an implicit key over 1,024).
 _LINE = re.compile(
-    r"^( *+)(-(?: ++|$))?(?:([A-Za-z_][A-Za-z0-9_./-]{0,250}+):( ++|$))?(.*)", re.MULTILINE
+    r"^( *+)(-(?: ++|$))?(?:([A-Za-z_][A-Za-z0-9_./-]{0,250}+):(?: ++|$))?(.*)", re.MULTILINE
 )
 # What the line reader leaves to libyaml: tabs, carriage returns and YAML 1.1's other line
 # breaks (\x85, \u2028, \u2029), a byte-order mark, and every character libyaml refuses.
@@ -295,16 +292,9 @@ def _indicated(value: str) -> Any:
     raise Unsupported(f"a value starting with {first!r}")
 
 
-def _lines(
-    text: str,
-    targets: Mapping[int, Collection[Path]] | None = None,
-    marks: dict[tuple[int, Path], Mark] | None = None,
-) -> list[Loaded]:
+def _lines(text: str) -> list[Loaded]:
     """Block YAML a line at a time; Unsupported for anything it is not sure to read as
-    libyaml does (libyaml then reads the text, or says what is wrong with it).
-
-    With `targets` (field paths by document index), `marks` gets where each of those that
-    exists starts, as `locate` says it."""
+    libyaml does (libyaml then reads the text, or says what is wrong with it)."""
     if _leaves_to_libyaml(text):
         raise Unsupported("characters the line reader leaves to libyaml")
     documents: list[Loaded] = []
@@ -312,21 +302,14 @@ def _lines(
     root: Any = None
     mark: Mark | None = None
     # Open collections, outermost first: (indent, container, is a sequence, is a sequence
-    # at its key's own indentation, which a key at that indentation closes, its path when
-    # positions are wanted).
-    frames: list[tuple[int, Any, bool, bool, Path]] = []
-    # A key whose value is below it: (its mapping, the key, its indentation, its path).
-    pending: tuple[dict[Any, Any], Any, int, Path] | None = None
+    # at its key's own indentation, which a key at that indentation closes).
+    frames: list[tuple[int, Any, bool, bool]] = []
+    pending: tuple[dict[Any, Any], Any, int] | None = None  # a key whose value is below it
     mapping: dict[Any, Any] = {}  # the mapping a key at `indent` goes to
-    mapping_path: Path = ()  # its path, when positions are wanted
     indent = -2  # -2: no such mapping (the next line is not a sibling key)
     plain = _PLAIN
     line = 0
-    # The paths to find in the current document (none: nothing to track).
-    wanted: Collection[Path] = targets.get(0, ()) if targets else ()
-    found: dict[tuple[int, Path], Mark] = marks if marks is not None else {}
-    pending_mark: Mark = (0, 0)  # where the pending key's block value would start
-    for spaces, dash, key_text, gap, value in _LINE.findall(text):
+    for spaces, dash, key_text, value in _LINE.findall(text):
         line += 1
         width = len(spaces)
         if not key_text or dash or pending is not None or width != indent:
@@ -338,31 +321,24 @@ def _lines(
                     if value[3:].strip(" ") and value[3:].lstrip(" ")[0] != "#":
                         raise Unsupported("a node on the line of ---")
                     if started:
-                        if wanted and root is None:
-                            raise Unsupported("a position in an empty document")
                         documents.append(Loaded(root, *(mark or (line, 1))))
-                        wanted = targets.get(len(documents), ()) if targets else ()
                     started, root, mark, frames, pending, indent = True, None, None, [], None, -2
                     continue
                 raise Unsupported("a line that is neither a key nor an item")
             if pending is not None:
-                parent, parent_key, parent_indent, parent_path = pending
+                parent, parent_key, parent_indent = pending
                 pending = None
                 if width > parent_indent or (width == parent_indent and dash):
                     block: Any = [] if dash else {}
-                    frames.append((width, block, bool(dash), width == parent_indent, parent_path))
+                    frames.append((width, block, bool(dash), width == parent_indent))
                     parent[parent_key] = block
-                    if parent_path in wanted:  # a block value starts at its key
-                        found[(len(documents), parent_path)] = pending_mark
             elif not frames:
                 if root is not None:
                     raise Unsupported("a line after the document's root")
                 started = True
                 mark = (line, width + 1)
                 root = [] if dash else {}
-                frames.append((width, root, bool(dash), False, ()))
-                if () in wanted:
-                    found[(len(documents), ())] = mark
+                frames.append((width, root, bool(dash), False))
             while frames:
                 top = frames[-1]
                 if top[0] > width or (top[0] == width and top[3] and not dash):
@@ -374,22 +350,17 @@ def _lines(
             if not top[2]:
                 if dash:
                     raise Unsupported("an item among a mapping's keys")
-                mapping, indent, mapping_path = top[1], width, top[4]
+                mapping, indent = top[1], width
             elif not dash:
                 raise Unsupported("a key among a sequence's items")
             elif key_text:
                 mapping = {}
                 indent = width + len(dash)
-                mapping_path = (*top[4], len(top[1])) if wanted else ()
                 top[1].append(mapping)
-                frames.append((indent, mapping, False, False, mapping_path))
-                if mapping_path in wanted:  # a mapping item starts at its first key
-                    found[(len(documents), mapping_path)] = (line, indent + 1)
+                frames.append((indent, mapping, False, False))
             else:
                 if not value or value[0] == "#" or (value[0] == "-" and value[1:2] in ("", " ")):
                     raise Unsupported("an empty or nested item")
-                if wanted and (*top[4], len(top[1])) in wanted:
-                    found[(len(documents), (*top[4], len(top[1])))] = (line, width + len(dash) + 1)
                 top[1].append(_indicated(value) if value[0] in _INDICATORS else _plain_value(value))
                 indent = -2
                 continue
@@ -399,17 +370,9 @@ def _lines(
             key = _plain(key_text)
         if key in mapping:
             raise Unsupported("a repeated key")  # libyaml's path says where
-        if wanted and (*mapping_path, key_text) in wanted:
-            # A scalar starts where it is written; an empty one right after the colon (as
-            # libyaml marks it); `[]` and `{}` at their key, as a block value does.
-            column = indent + len(key_text) + 2
-            if value and value[0] != "#":
-                column = indent + 1 if value[0] in "[{" else column + len(gap)
-            found[(len(documents), (*mapping_path, key_text))] = (line, column)
         if not value or value[0] == "#":
             mapping[key] = None
-            pending = (mapping, key, indent, (*mapping_path, key_text) if wanted else ())
-            pending_mark = (line, indent + 1)  # where a block below it would start
+            pending = (mapping, key, indent)
         elif value[0] in _INDICATORS:
             mapping[key] = _indicated(value)
         else:
@@ -421,8 +384,6 @@ def _lines(
             known = plain.get(value, plain)
             mapping[key] = _plain(value) if known is plain else known
     if started:
-        if wanted and root is None:
-            raise Unsupported("a position in an empty document")
         # An empty document starts where the stream ends: after the last line break.
         end = (text.count("\n") + (1 if text.endswith("\n") else 2), 1)
         documents.append(Loaded(root, *(mark or end)))
@@ -637,16 +598,6 @@ def locate(
         for path in paths:
             found.update(path[:n] for n in range(len(path) + 1))
     marks: dict[tuple[int, tuple[PathItem, ...]], Mark] = {}
-    try:
-        _lines(text, prefixes, marks)  # most texts: a fraction of libyaml's events' cost
-        return marks
-    except Unsupported:
-        return _locate_events(text, prefixes)
-
-
-def _locate_events(text: str, prefixes: Mapping[int, set[Path]]) -> dict[tuple[int, Path], Mark]:
-    """`locate` by libyaml's events, for every text (`prefixes`: the paths and theirs)."""
-    marks: dict[tuple[int, Path], Mark] = {}
     loader = _Loader(text)
     try:
         get: Callable[[], Any] = loader.get_event
