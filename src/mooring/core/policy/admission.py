@@ -54,7 +54,14 @@ from mooring.api.guardrails import MODES, GuardrailSettings, Mode
 from mooring.api.tenant import Tenant
 from mooring.core.policy.cel import quote
 from mooring.core.policy.context import CONTEXT_API_VERSION, CONTEXT_KIND, CONTEXT_NAME
-from mooring.core.policy.rules import ALL, BY_ID, Rule, exceptions_expression, let
+from mooring.core.policy.rules import (
+    ALL,
+    BY_ID,
+    Rule,
+    exceptions_expression,
+    let,
+    quick_check,
+)
 from mooring.core.policy.targets import TARGETS, Target
 
 KubeObject = dict[str, Any]
@@ -99,36 +106,6 @@ def concat(lists: Sequence[str]) -> str:
         return lists[0] if lists else "[]"
     half = len(lists) // 2
     return f"({concat(lists[:half])} + {concat(lists[half:])})"
-
-
-def trigger(rule: Rule) -> str:
-    """CEL: may the rule find something? (false only when its violations are empty)"""
-    return rule.trigger or f"size({rule.violations}) > 0"
-
-
-def quick_check(rules: Sequence[Rule]) -> str:
-    """CEL: true when no rule of `rules` finds anything, so that every `violations` is empty.
-
-    The container rules' `bad` predicates are tested together in one pass over each
-    container list, the other rules' triggers beside them. A trigger that fires does not
-    mean a violation: the rule may have another mode here, or an exception; the rules are
-    then evaluated one by one (`variables.denied`).
-    """
-    per_list: dict[str, list[str]] = {}
-    others: list[str] = []
-    for rule in rules:
-        if rule.containers is not None:
-            bad, lists = rule.containers
-            for name in lists:
-                per_list.setdefault(name, []).append(f"({bad})")
-        else:
-            others.append(f"({trigger(rule)})")
-    passes = [
-        f"variables.spec.?{name}.orValue([]).exists(c, {' || '.join(bads)})"
-        for name, bads in per_list.items()
-    ]
-    found = [*others, *passes]
-    return f"!({' || '.join(found)})" if found else "true"
 
 
 # The API server drops a message longer than 5 KiB; this many characters stay below it.

@@ -8,8 +8,10 @@ is that validation's outcome, errors included).
 Offline, the same expression texts are evaluated two ways:
 - Fast: all rules of a target in one expression, the shared variables computed once
   (`cel.bind(variables, {...}, ...)`), so an object is converted to CEL once and
-  evaluated once. (Exceptions are evaluated only when the namespace has some: with none
-  in force, every `exceptions` expression is the empty list.)
+  evaluated once; the rules' own expressions only when the quick check that admission
+  runs first (rules.quick_check) finds something. (Exceptions are evaluated only when
+  the namespace has some: with none in force, every `exceptions` expression is the
+  empty list.)
 - Exact, when the fast way meets an error: each rule on its own with every
   `variables.x` replaced by `(its expression)`. CEL has no side effects, so this is the
   API server's computation, lazily evaluated variables included; one bad field errs only
@@ -26,7 +28,7 @@ from typing import Any, Literal
 
 from mooring.api.yamlfast import PathItem
 from mooring.core.policy.cel import Outcome, Program, Stored, activation, quote
-from mooring.core.policy.rules import ALL, Rule, exceptions_expression
+from mooring.core.policy.rules import ALL, Rule, exceptions_expression, quick_check
 from mooring.core.policy.targets import TARGETS, Target
 
 Verdict = Literal["pass", "fail", "excepted", "error"]
@@ -204,19 +206,30 @@ def _pack(
 ) -> Program:
     """One expression for all `rules`: a list with, per rule, its violations (and, with
     exceptions, `[violations, exceptions]`); the target's variables computed once, as a
-    map bound to the name `variables`, so the rules' text is used unchanged."""
+    map bound to the name `variables`, so the rules' text is used unchanged.
+
+    The rules' own expressions run only when the quick check (admission's, rules.py)
+    finds something: an object no rule finds anything in (most) gets every violations
+    list empty from one pass over its containers, as at admission. The quick check is
+    false whenever some violations list would not be empty; if it errs, so does the pack,
+    and `evaluate` takes the exact way.
+    """
     entries = []
+    quiet = []  # the same list when the quick check finds nothing
     for rule in rules:
         if with_exceptions:
             entries.append(f"[{rule.violations}, {exceptions_expression(rule.id)}]")
+            quiet.append(f"[[], {exceptions_expression(rule.id)}]")
         else:
             entries.append(rule.violations)
+            quiet.append("[]")
     for name, value in target.variables:
         if _VARIABLE.search(value):
             raise ValueError(f"variable {name} of {target.name} reads another variable")
     variables = ", ".join(f"{quote(name)}: {value}" for name, value in target.variables)
     return Program(
-        f"cel.bind(variables, {{{variables}}}, [{', '.join(entries)}])",
+        f"cel.bind(variables, {{{variables}}}, {quick_check(rules)} ? "
+        f"[{', '.join(quiet)}] : [{', '.join(entries)}])",
         bindings=True,
         stored=stored,
     )

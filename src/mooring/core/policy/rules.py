@@ -12,6 +12,7 @@ Field paths name list items by a key, `containers[name=app]` or `volumes[name=da
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -45,7 +46,7 @@ class Rule:
     violations: str  # CEL -> list of "<field path>: <message>"
     # CEL -> bool: false (without an error) only when `violations` is empty. Admission
     # tests every rule's trigger first, and evaluates the rules only when one fires
-    # (admission.py: quick_check). "" means `size(violations) > 0`.
+    # (quick_check below; the offline pack too, engine.py). "" means `size(violations) > 0`.
     trigger: str = ""
     # A container rule: its `bad` predicate over `c` and the container lists it reads. The
     # quick check tests every container rule in one pass over each list.
@@ -206,6 +207,36 @@ def exceptions_expression(rule_id: str) -> str:
         f"params.spec.?exceptions.orValue([]).filter(e, {quote(rule_id)} in e.rules && "
         f"({by_name} || {by_labels})).map(e, e.name)"
     )
+
+
+def trigger(rule: Rule) -> str:
+    """CEL: may the rule find something? (false only when its violations are empty)"""
+    return rule.trigger or f"size({rule.violations}) > 0"
+
+
+def quick_check(rules: Sequence[Rule]) -> str:
+    """CEL: true when no rule of `rules` finds anything, so that every `violations` is empty.
+
+    The container rules' `bad` predicates are tested together in one pass over each
+    container list, the other rules' triggers beside them. A trigger that fires does not
+    mean a violation: the rule may have another mode here, or an exception; the rules are
+    then evaluated one by one (`variables.denied`).
+    """
+    per_list: dict[str, list[str]] = {}
+    others: list[str] = []
+    for rule in rules:
+        if rule.containers is not None:
+            bad, lists = rule.containers
+            for name in lists:
+                per_list.setdefault(name, []).append(f"({bad})")
+        else:
+            others.append(f"({trigger(rule)})")
+    passes = [
+        f"variables.spec.?{name}.orValue([]).exists(c, {' || '.join(bads)})"
+        for name, bads in per_list.items()
+    ]
+    found = [*others, *passes]
+    return f"!({' || '.join(found)})" if found else "true"
 
 
 # -- the rules --------------------------------------------------------------------------------
