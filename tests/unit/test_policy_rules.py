@@ -7,7 +7,7 @@ import pytest
 from mooring.core.policy.admission import policy
 from mooring.core.policy.cel import Program, quote
 from mooring.core.policy.context import context_object
-from mooring.core.policy.engine import _VARIABLE, Engine
+from mooring.core.policy.engine import _VARIABLE, Engine, params_read
 from mooring.core.policy.rules import ALL, BY_ID
 from mooring.core.policy.targets import TARGETS
 from tests.policy_cases import CASES, CONTEXTS, Case
@@ -113,3 +113,33 @@ def test_the_admission_policy_gives_the_rules_verdict_and_names_each_rule_broken
         text = message.evaluate(data)
         assert text.error is None, text.error
         assert {f"[guardrail {rule}]" in text.value for rule in denied} == {True}, text.value
+
+
+def test_params_read_names_only_what_the_expressions_read() -> None:
+    assert params_read("params.spec.?a.orValue([]) + params.spec.b") == {"a", "b"}
+    assert params_read("object.spec.x") == frozenset()
+    # Read otherwise: the whole of params is given.
+    assert params_read("params.spec.?a.orValue(0) == size(params.spec)") is None
+    assert params_read("params.metadata.name") is None
+    assert params_read("params.spec.all(k, k == 'a')") is None
+    assert params_read("params.spec.?['a']") is None
+    assert params_read("has(params.spec.a) && params") is None
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_the_rules_give_the_same_results_from_the_params_they_read_as_from_all(
+    case: Case,
+) -> None:
+    """The engine gives CEL only the keys of the context's spec its expressions read; the
+    same packs, given the whole context, give the same results."""
+    engine = Engine()
+    target = engine._kinds.get((case.obj.get("apiVersion"), case.obj.get("kind")))
+    assert target is not None
+    params = context_object("ns", CONTEXTS[case.context])
+    slim = engine._read(target, params)
+    assert set(slim["spec"]) < set(params["spec"])  # something was left out
+    for with_exceptions in (False, True):
+        program = engine._pack(target, with_exceptions)
+        whole = program.evaluate({"object": case.obj, "params": params})
+        read = program.evaluate({"object": case.obj, "params": slim})
+        assert whole == read
