@@ -189,7 +189,6 @@ class Engine:
                 results.append(result)
         return results
 
-
     def _read(self, target: Target, params: Mapping[str, Any]) -> Mapping[str, Any]:
         """`params` with only the keys of its spec the target's expressions read: CEL
         converts all of what it is given (a context's 20 modes and platform namespaces
