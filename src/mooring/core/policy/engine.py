@@ -104,17 +104,8 @@ class Engine:
         # The combined programs by (target, with exceptions): looked up per object without
         # hashing the rules (the lru_cache of _pack does, 13 dataclasses a call).
         self._packs: dict[tuple[str, bool], Program] = {}
-        # Per target, the keys of params.spec its expressions read (None: all of params).
-        self._reads: dict[str, frozenset[str] | None] = {
-            target.name: params_read(
-                " ".join(
-                    [value for _, value in target.variables]
-                    + [text for rule in rules for text in offline_expressions(rule)]
-                )
-            )
-            for target in TARGETS
-            if (rules := self._by_target[target.name])
-        }
+        # Per target met, the keys of params.spec its expressions read (None: all of params).
+        self._reads: dict[str, frozenset[str] | None] = {}
         self._kinds: dict[tuple[Any, Any], Target] = {
             kind: target
             for target in TARGETS
@@ -193,6 +184,11 @@ class Engine:
         """`params` with only the keys of its spec the target's expressions read: CEL
         converts all of what it is given (a context's 20 modes and platform namespaces
         cost about 10 us per object, and the offline rules read neither)."""
+        if target.name not in self._reads:
+            texts = [value for _, value in target.variables]
+            for rule in self._by_target[target.name]:
+                texts += offline_expressions(rule)
+            self._reads[target.name] = params_read(" ".join(texts))
         reads = self._reads[target.name]
         spec = params.get("spec")
         if reads is None or not isinstance(spec, Mapping):

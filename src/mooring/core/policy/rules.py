@@ -220,7 +220,7 @@ def quick_check(rules: Sequence[Rule]) -> str:
     The container rules' `bad` predicates are tested together in one pass over each
     container list, the other rules' triggers beside them. A trigger that fires does not
     mean a violation: the rule may have another mode here, or an exception; the rules are
-    then evaluated one by one (`variables.denied`).
+    then evaluated one by one (admission's `variables.denied`, the offline pack's list).
     """
     per_list: dict[str, list[str]] = {}
     others: list[str] = []
