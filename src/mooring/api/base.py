@@ -61,10 +61,20 @@ class Model(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-class ObjectMeta(BaseModel):
-    """The part of metadata Mooring reads; the rest of what the server sends is ignored."""
+class Lenient(BaseModel):
+    """camelCase, and unknown fields ignored: what Mooring reads back from the API server
+    (metadata, status), which carries more than is modelled here.
 
-    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+    Like Model, its schema is built at first use, not at import: a command that reads one
+    kind (`mooring check --platform`) does not pay for building the others."""
+
+    model_config = ConfigDict(
+        extra="ignore", alias_generator=to_camel, populate_by_name=True, defer_build=True
+    )
+
+
+class ObjectMeta(Lenient):
+    """The part of metadata Mooring reads; the rest of what the server sends is ignored."""
 
     name: str
     namespace: str | None = None

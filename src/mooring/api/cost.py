@@ -14,17 +14,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     PlainSerializer,
     WithJsonSchema,
     field_validator,
 )
-from pydantic.alias_generators import to_camel
 
-from mooring.api.base import DnsLabel, LabelValue, Model, unique
+from mooring.api.base import DnsLabel, LabelValue, Lenient, Model, unique
 from mooring.api.guardrails import check_label_keys
 
 # OpenCost's month (and the clouds'): 365 days x 24 hours / 12 months.
@@ -279,10 +276,8 @@ class Budget(Model):
         return sorted(values)
 
 
-class CostStatus(BaseModel):
+class CostStatus(Lenient):
     """Written by the operator: the tenant's cost this month and its budget's use."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     month: str = Field(description="The calendar month (UTC) the figures are for, YYYY-MM.")
     currency: str = Field(description="The currency of every amount here.")

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, model_validator
 
-from mooring.api.base import DnsLabel, Model, Resource, check_name
+from mooring.api.base import DnsLabel, Lenient, Model, Resource, check_name
 from mooring.api.quantity import Quantity
 from mooring.api.status import Condition
 
@@ -126,18 +125,14 @@ class Database(Resource):
         return self.metadata.namespace
 
 
-class Binding(BaseModel):
+class Binding(Lenient):
     """Service Binding spec's Provisioned Service: the Secret an application binds to."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     name: str = Field(description="The Secret's name, in the Database's namespace.")
 
 
-class DatabaseStatus(BaseModel):
+class DatabaseStatus(Lenient):
     """Written by the operator only. Never holds a password."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     observed_generation: int | None = Field(
         None, description="The spec generation this status describes."

@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator, model_validator
 
-from mooring.api.base import LabelValue, Model, Resource, unique
+from mooring.api.base import LabelValue, Lenient, Model, Resource, unique
 from mooring.api.guardrails import ExceptionInForce, RuleId, check_label_keys
 from mooring.api.status import Condition
 
@@ -87,10 +86,8 @@ class PolicyExceptionSpec(Model):
         return rules
 
 
-class PolicyExceptionStatus(BaseModel):
+class PolicyExceptionStatus(Lenient):
     """Written by the operator only."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     phase: Literal["Active", "Expired", "Invalid"] | None = Field(
         None,

@@ -12,10 +12,9 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator
 
-from mooring.api.base import LABEL_KEY_PATTERN, LabelValue, Model, unique
+from mooring.api.base import LABEL_KEY_PATTERN, LabelValue, Lenient, Model, unique
 from mooring.api.guardrail_defaults import (
     DEFAULT_ALLOWED_CAPABILITIES,
     DEFAULT_CLUSTER_DOMAIN,
@@ -198,10 +197,8 @@ class GuardrailContextSpec(Model):
     )
 
 
-class GuardrailContextStatus(BaseModel):
+class GuardrailContextStatus(Lenient):
     """Written by the operator only."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     next_expiry: str | None = Field(
         None, description="When the next exception in force expires (RFC 3339)."

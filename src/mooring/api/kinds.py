@@ -5,9 +5,9 @@ Pure. One entry per kind; deploy/crds/ is regenerated from this list.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
+from mooring.api.base import Lenient
 from mooring.api.crd import Column, Kind
 from mooring.api.database import MAX_DATABASE_NAME, DatabaseSpec, DatabaseStatus
 from mooring.api.exceptions import PolicyExceptionSpec, PolicyExceptionStatus
@@ -23,10 +23,8 @@ from mooring.api.tenant import (
 )
 
 
-class ConditionsStatus(BaseModel):
+class ConditionsStatus(Lenient):
     """Written by the operator only."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     observed_generation: int | None = Field(
         None, description="The spec generation this status describes."

@@ -473,4 +473,3 @@ class PlatformConfig(Resource):
         return self
 
 
-DatabaseServer.model_rebuild()

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
+
+from mooring.api.base import Lenient
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
 
-class Condition(BaseModel):
+class Condition(Lenient):
     """metav1.Condition."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     type: str = Field(max_length=316, description="What the condition is about, such as Ready.")
     status: ConditionStatus = Field(description="True, False or Unknown.")

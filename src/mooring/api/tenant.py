@@ -9,12 +9,12 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from mooring.api.base import (
     DnsLabel,
     LabelValue,
+    Lenient,
     Model,
     Resource,
     check_name,
@@ -493,20 +493,16 @@ class Tenant(Resource):
         return f"{self.metadata.name}-{env}"
 
 
-class QuotaUsage(BaseModel):
+class QuotaUsage(Lenient):
     """One resource of a namespace's quota."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     resource: str = Field(description="The quota's resource name, such as requests.cpu.")
     used: str = Field(description="In use now (a quantity).")
     hard: str = Field(description="The limit (a quantity).")
 
 
-class NamespaceStatus(BaseModel):
+class NamespaceStatus(Lenient):
     """One of the tenant's namespaces."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     name: str = Field(description="The namespace's name.")
     environment: str = Field(description="The environment it belongs to ('' if retained).")
@@ -519,10 +515,8 @@ class NamespaceStatus(BaseModel):
     quota: list[QuotaUsage] = Field(default_factory=list, description="Quota used and hard.")
 
 
-class TenantStatus(BaseModel):
+class TenantStatus(Lenient):
     """Written by the operator only."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     observed_generation: int | None = Field(
         None, description="The spec generation this status describes."
@@ -546,18 +540,14 @@ class TenantStatus(BaseModel):
     )
 
 
-class ViewEnvironment(BaseModel):
+class ViewEnvironment(Lenient):
     """An environment's name, as the TenantView copies it."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     name: str = Field(description="The environment's name; its namespace is <tenant>-<name>.")
 
 
-class TenantViewSpec(BaseModel):
+class TenantViewSpec(Lenient):
     """What the tenant's members may know of its spec, copied from the Tenant by the operator."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     owners: Subjects = Field(default_factory=Subjects, description="The Tenant's owners.")
     developers: Subjects = Field(default_factory=Subjects, description="The Tenant's developers.")
