@@ -471,5 +471,3 @@ class PlatformConfig(Resource):
                 f"not {self.metadata.name!r}"
             )
         return self
-
-
