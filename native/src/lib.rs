@@ -1,0 +1,506 @@
+//! Pure: the line reader of `mooring.api.yamlfast` (`_lines`) in Rust.
+//!
+//! A line-for-line port: the same regular expression's groups per line, the same frames,
+//! the same give-ups (the `unsupported` class passed in), the same objects and document
+//! positions. Plain scalars are resolved here when YAML 1.1 (PyYAML's resolver) picks the
+//! tag by their first character cheaply (str, bool, null, small decimal ints); the rest go
+//! to the `resolve` callable (`yamlfast._plain`). No side effects.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyList, PyString, PyType};
+
+/// Frames deeper than this are left to libyaml (yamlfast._LINES_DEPTH).
+const LINES_DEPTH: usize = 100;
+/// Longest plain key the line's expression takes: a first character and 250 more.
+const KEY_MORE: usize = 250;
+
+/// rustc's FxHash: a few cycles per word, for the per-call cache of scalar texts.
+#[derive(Default)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().unwrap()));
+        }
+        for &byte in chunks.remainder() {
+            self.add(u64::from(byte));
+        }
+    }
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl Fx {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+/// A character the line reader leaves to libyaml (yamlfast._NOT_LINES): tabs, carriage
+/// returns, YAML 1.1's other line breaks, a byte-order mark, what libyaml refuses.
+fn leaves_to_libyaml(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    // Branch-free per chunk so that the common (ASCII) case vectorises.
+    let ascii_ok = bytes.chunks(64).all(|chunk| {
+        chunk
+            .iter()
+            .fold(true, |ok, &b| ok & ((0x20..0x7f).contains(&b) | (b == b'\n')))
+    });
+    if ascii_ok {
+        return false;
+    }
+    text.chars().any(|c| {
+        !matches!(c as u32,
+            0x0a | 0x20..=0x7e | 0xa0..=0x2027 | 0x202a..=0xd7ff | 0xe000..=0xfefe
+            | 0xff00..=0xfffd | 0x1_0000..=0x10_ffff)
+    })
+}
+
+/// One line as yamlfast._LINE's groups: `^( *+)(-(?: ++|$))?(?:(KEY):(?: ++|$))?(.*)`.
+struct Line<'a> {
+    width: usize,
+    /// The dash and the blanks after it; 0 when there is none.
+    dash: usize,
+    key: Option<&'a str>,
+    value: &'a str,
+}
+
+fn is_key_start(b: u8) -> bool {
+    b.is_ascii_alphabetic() || b == b'_'
+}
+
+fn is_key_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'/' | b'-')
+}
+
+fn blanks(bytes: &[u8]) -> usize {
+    bytes.iter().take_while(|&&b| b == b' ').count()
+}
+
+fn split_line(line: &str) -> Line<'_> {
+    let bytes = line.as_bytes();
+    let width = blanks(bytes);
+    let mut at = width;
+    let mut dash = 0;
+    if bytes.get(at) == Some(&b'-') {
+        match bytes.get(at + 1) {
+            None => dash = 1,
+            Some(b' ') => dash = 1 + blanks(&bytes[at + 1..]),
+            Some(_) => {}
+        }
+    }
+    at += dash;
+    let mut key = None;
+    if bytes.get(at).is_some_and(|&b| is_key_start(b)) {
+        let more = bytes[at + 1..]
+            .iter()
+            .take(KEY_MORE)
+            .take_while(|&&b| is_key_char(b))
+            .count();
+        let colon = at + 1 + more;
+        if bytes.get(colon) == Some(&b':') {
+            match bytes.get(colon + 1) {
+                None => {
+                    key = Some(&line[at..colon]);
+                    at = colon + 1;
+                }
+                Some(b' ') => {
+                    key = Some(&line[at..colon]);
+                    at = colon + 1 + blanks(&bytes[colon + 1..]);
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Line {
+        width,
+        dash,
+        key,
+        value: &line[at..],
+    }
+}
+
+/// A value starting with one of these is not a plain scalar (yamlfast._INDICATORS).
+fn is_indicator(b: u8) -> bool {
+    matches!(
+        b,
+        b'-' | b'?'
+            | b':'
+            | b','
+            | b'['
+            | b']'
+            | b'{'
+            | b'}'
+            | b'#'
+            | b'&'
+            | b'*'
+            | b'!'
+            | b'|'
+            | b'>'
+            | b'\''
+            | b'"'
+            | b'%'
+            | b'@'
+            | b'`'
+    )
+}
+
+enum Block<'py> {
+    Map(Bound<'py, PyDict>),
+    Seq(Bound<'py, PyList>),
+}
+
+struct Frame<'py> {
+    indent: isize,
+    block: Block<'py>,
+    /// A sequence at its key's own indentation, which a key at that indentation closes.
+    indentless: bool,
+}
+
+struct Reader<'py, 'a> {
+    py: Python<'py>,
+    resolve: &'a Bound<'py, PyAny>,
+    unsupported: &'a Bound<'py, PyType>,
+    /// Plain scalars read so far in this text, by their text.
+    plain: HashMap<&'a str, Bound<'py, PyAny>, BuildHasherDefault<Fx>>,
+}
+
+impl<'py, 'a> Reader<'py, 'a> {
+    fn give_up(&self, why: &'static str) -> PyErr {
+        PyErr::from_type(self.unsupported.clone(), why)
+    }
+
+    /// A plain scalar as YAML 1.1 (PyYAML's resolver) reads it: `yamlfast._plain`.
+    fn plain(&mut self, text: &'a str) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(known) = self.plain.get(text) {
+            return Ok(known.clone());
+        }
+        let value = self.resolve_plain(text)?;
+        self.plain.insert(text, value.clone());
+        Ok(value)
+    }
+
+    fn resolve_plain(&self, text: &str) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        let bytes = text.as_bytes();
+        // PyYAML picks the implicit resolvers to try by the first character: bool by
+        // yYnNtTfFoO, null by ~nN and '', float by -+0-9., int by -+0-9, merge by <,
+        // timestamp by 0-9, value by =. Other texts are str.
+        match bytes.first() {
+            Some(b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O') => {
+                Ok(match text {
+                    "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+                        PyBool::new(py, true).to_owned().into_any()
+                    }
+                    "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+                        PyBool::new(py, false).to_owned().into_any()
+                    }
+                    "null" | "Null" | "NULL" => py.None().into_bound(py),
+                    _ => PyString::new(py, text).into_any(),
+                })
+            }
+            // After a sign, every float and int form has a digit or a dot.
+            Some(b'-' | b'+') if !matches!(bytes.get(1), Some(b'0'..=b'9' | b'.')) => {
+                Ok(PyString::new(py, text).into_any())
+            }
+            // `0` or a decimal without a leading zero, `_` or `:`: an int (not a float, not
+            // a timestamp), small enough for an i64.
+            Some(b'1'..=b'9') if bytes.len() <= 18 && bytes.iter().all(u8::is_ascii_digit) => {
+                Ok(text.parse::<i64>().unwrap().into_pyobject(py)?.into_any())
+            }
+            Some(b'0') if bytes.len() == 1 => Ok(0i64.into_pyobject(py)?.into_any()),
+            // Every float, int and timestamp form is made of these (`256Mi`, `200m` are not).
+            Some(b'0'..=b'9')
+                if !bytes.iter().all(|&b| {
+                    b.is_ascii_hexdigit()
+                        || matches!(b, b'_' | b'.' | b':' | b'+' | b'-' | b'x')
+                        || matches!(b, b't' | b'T' | b'Z' | b' ' | b'\t')
+                }) =>
+            {
+                Ok(PyString::new(py, text).into_any())
+            }
+            Some(b'-' | b'+' | b'0'..=b'9' | b'.' | b'<' | b'~' | b'=') | None => {
+                self.resolve.call1((text,))
+            }
+            Some(_) => Ok(PyString::new(py, text).into_any()),
+        }
+    }
+
+    /// Only blanks, or a comment after a blank, may follow a quoted scalar or `[]`/`{}`.
+    fn after_scalar(&self, rest: &str) -> PyResult<()> {
+        let stripped = rest.trim_start_matches(' ');
+        if !stripped.is_empty() && (!rest.starts_with(' ') || !stripped.starts_with('#')) {
+            return Err(self.give_up("text after a scalar"));
+        }
+        Ok(())
+    }
+
+    /// A plain scalar that ends its line (a comment after a blank is not part of it).
+    fn plain_value(&mut self, value: &'a str) -> PyResult<Bound<'py, PyAny>> {
+        let mut value = value;
+        if let Some(at) = value.find(" #") {
+            value = &value[..at];
+        }
+        value = value.trim_end_matches(' ');
+        if value.contains(':') && (value.contains(": ") || value.ends_with(':')) {
+            return Err(self.give_up("': ' in a plain scalar"));
+        }
+        self.plain(value)
+    }
+
+    /// A value that starts with an indicator: one-line quoted scalars, `[]`, `{}`, `-x`.
+    fn indicated(&mut self, value: &'a str) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        let bytes = value.as_bytes();
+        match bytes[0] {
+            b'\'' => {
+                let mut start = 1;
+                let end = loop {
+                    let Some(found) = value[start..].find('\'') else {
+                        return Err(self.give_up("a quoted scalar over several lines"));
+                    };
+                    let end = start + found;
+                    if bytes.get(end + 1) != Some(&b'\'') {
+                        break end;
+                    }
+                    start = end + 2;
+                };
+                self.after_scalar(&value[end + 1..])?;
+                let inner = &value[1..end];
+                Ok(if inner.contains("''") {
+                    PyString::new(py, &inner.replace("''", "'")).into_any()
+                } else {
+                    PyString::new(py, inner).into_any()
+                })
+            }
+            b'"' => {
+                let end = match value[1..].find('"') {
+                    Some(found) if !value[1..1 + found].contains('\\') => 1 + found,
+                    _ => {
+                        return Err(self.give_up(
+                            "a double-quoted scalar with escapes or over several lines",
+                        ))
+                    }
+                };
+                self.after_scalar(&value[end + 1..])?;
+                Ok(PyString::new(py, &value[1..end]).into_any())
+            }
+            b'[' if value.starts_with("[]") => {
+                self.after_scalar(&value[2..])?;
+                Ok(PyList::empty(py).into_any())
+            }
+            b'{' if value.starts_with("{}") => {
+                self.after_scalar(&value[2..])?;
+                Ok(PyDict::new(py).into_any())
+            }
+            b'-' if bytes.len() > 1 && bytes[1] != b' ' => self.plain_value(value),
+            _ => Err(self.give_up("a value starting with an indicator")),
+        }
+    }
+
+    fn value(&mut self, value: &'a str) -> PyResult<Bound<'py, PyAny>> {
+        if is_indicator(value.as_bytes()[0]) {
+            self.indicated(value)
+        } else {
+            self.plain_value(value)
+        }
+    }
+}
+
+/// Every document of `text` as (object, line, column), exactly as `yamlfast._lines` reads
+/// it, or `unsupported` raised where it (or this port, for a few more texts) gives up.
+#[pyfunction]
+fn read<'py>(
+    py: Python<'py>,
+    text: &Bound<'py, PyString>,
+    resolve: &Bound<'py, PyAny>,
+    unsupported: &Bound<'py, PyType>,
+) -> PyResult<Bound<'py, PyList>> {
+    let give_up = |why: &'static str| PyErr::from_type(unsupported.clone(), why);
+    // A str with lone surrogates has no UTF-8 form; libyaml refuses those characters.
+    let Ok(text) = text.to_str() else {
+        return Err(give_up("characters the line reader leaves to libyaml"));
+    };
+    if leaves_to_libyaml(text) {
+        return Err(give_up("characters the line reader leaves to libyaml"));
+    }
+    let mut reader = Reader {
+        py,
+        resolve,
+        unsupported,
+        plain: HashMap::with_capacity_and_hasher(256, BuildHasherDefault::default()),
+    };
+    let documents = PyList::empty(py);
+    let mut started = false; // a document is open (`---` seen, or content)
+    let mut root: Option<Bound<'py, PyAny>> = None;
+    let mut mark: Option<(usize, usize)> = None;
+    // Open collections, outermost first.
+    let mut frames: Vec<Frame<'py>> = Vec::new();
+    // A key whose value is below it: its mapping, the key, the mapping's indentation.
+    let mut pending: Option<(Bound<'py, PyDict>, Bound<'py, PyAny>, isize)> = None;
+    let mut mapping: Option<Bound<'py, PyDict>> = None; // the mapping a key at `indent` goes to
+    let mut indent: isize = -2; // -2: no such mapping (the next line is not a sibling key)
+    let mut line = 0usize;
+    for raw in text.split('\n') {
+        line += 1;
+        let Line {
+            width,
+            dash,
+            key,
+            value,
+        } = split_line(raw);
+        let width = width as isize;
+        if key.is_none() || dash > 0 || pending.is_some() || width != indent {
+            // Anything but a sibling key: comments, `---`, structure.
+            if key.is_none() && dash == 0 {
+                if value.is_empty() || value.starts_with('#') {
+                    continue;
+                }
+                if width == 0 && value.starts_with("---") && matches!(value.as_bytes().get(3), None | Some(b' ')) {
+                    let rest = value[3..].trim_start_matches(' ');
+                    if !rest.is_empty() && !rest.starts_with('#') {
+                        return Err(give_up("a node on the line of ---"));
+                    }
+                    if started {
+                        let (at_line, at_column) = mark.unwrap_or((line, 1));
+                        let obj = root.take().unwrap_or_else(|| py.None().into_bound(py));
+                        documents.append((obj, at_line, at_column))?;
+                    }
+                    started = true;
+                    root = None;
+                    mark = None;
+                    frames.clear();
+                    pending = None;
+                    indent = -2;
+                    continue;
+                }
+                return Err(give_up("a line that is neither a key nor an item"));
+            }
+            if let Some((parent, parent_key, parent_indent)) = pending.take() {
+                if width > parent_indent || (width == parent_indent && dash > 0) {
+                    let block = if dash > 0 {
+                        let list = PyList::empty(py);
+                        parent.set_item(parent_key, &list)?;
+                        Block::Seq(list)
+                    } else {
+                        let dict = PyDict::new(py);
+                        parent.set_item(parent_key, &dict)?;
+                        Block::Map(dict)
+                    };
+                    frames.push(Frame {
+                        indent: width,
+                        block,
+                        indentless: width == parent_indent,
+                    });
+                }
+            } else if frames.is_empty() {
+                if root.is_some() {
+                    return Err(give_up("a line after the document's root"));
+                }
+                started = true;
+                mark = Some((line, width as usize + 1));
+                let block = if dash > 0 {
+                    let list = PyList::empty(py);
+                    root = Some(list.clone().into_any());
+                    Block::Seq(list)
+                } else {
+                    let dict = PyDict::new(py);
+                    root = Some(dict.clone().into_any());
+                    Block::Map(dict)
+                };
+                frames.push(Frame {
+                    indent: width,
+                    block,
+                    indentless: false,
+                });
+            }
+            while let Some(top) = frames.last() {
+                if top.indent > width || (top.indent == width && top.indentless && dash == 0) {
+                    frames.pop();
+                } else {
+                    break;
+                }
+            }
+            let top = match frames.last() {
+                Some(top) if top.indent == width && frames.len() <= LINES_DEPTH => top,
+                _ => return Err(give_up("indentation the line reader does not follow")),
+            };
+            match &top.block {
+                Block::Map(dict) => {
+                    if dash > 0 {
+                        return Err(give_up("an item among a mapping's keys"));
+                    }
+                    mapping = Some(dict.clone());
+                    indent = width;
+                }
+                Block::Seq(list) => {
+                    if dash == 0 {
+                        return Err(give_up("a key among a sequence's items"));
+                    }
+                    if key.is_some() {
+                        let dict = PyDict::new(py);
+                        list.append(&dict)?;
+                        indent = width + dash as isize;
+                        frames.push(Frame {
+                            indent,
+                            block: Block::Map(dict.clone()),
+                            indentless: false,
+                        });
+                        mapping = Some(dict);
+                    } else {
+                        let bytes = value.as_bytes();
+                        if bytes.is_empty()
+                            || bytes[0] == b'#'
+                            || (bytes[0] == b'-' && matches!(bytes.get(1), None | Some(b' ')))
+                        {
+                            return Err(give_up("an empty or nested item"));
+                        }
+                        let list = list.clone();
+                        list.append(reader.value(value)?)?;
+                        indent = -2;
+                        continue;
+                    }
+                }
+            }
+        }
+        // A key of `mapping`, and its value if it is on the same line.
+        let (Some(key_text), Some(target)) = (key, mapping.as_ref()) else {
+            return Err(give_up("a key without its mapping")); // not reached
+        };
+        let key = reader.plain(key_text)?;
+        if target.contains(&key)? {
+            return Err(give_up("a repeated key")); // libyaml's path says where
+        }
+        if value.is_empty() || value.starts_with('#') {
+            target.set_item(&key, py.None())?;
+            pending = Some((target.clone(), key, indent));
+        } else {
+            target.set_item(&key, reader.value(value)?)?;
+        }
+    }
+    if started {
+        // An empty document starts where the stream ends: after the last line break.
+        let breaks = text.bytes().filter(|&b| b == b'\n').count();
+        let end = (breaks + if text.ends_with('\n') { 1 } else { 2 }, 1);
+        let (at_line, at_column) = mark.unwrap_or(end);
+        let obj = root.unwrap_or_else(|| py.None().into_bound(py));
+        documents.append((obj, at_line, at_column))?;
+    }
+    Ok(documents)
+}
+
+#[pymodule]
+fn mooring_yamllines(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_function(wrap_pyfunction!(read, module)?)?;
+    Ok(())
+}
