@@ -12,6 +12,9 @@ there are three speeds, each taking over what the one before does not read:
   scalars, multi-line or escaped scalars, anchors, tags, tabs, control characters, odd
   indentation, a repeated key. Fuzzed against libyaml's reading (tests/unit/
   test_yaml_lines.py): same objects, same root positions, never a text libyaml refuses.
+  Its port to Rust (`mooring_yamllines`, built from native/ by scripts/bootstrap) reads
+  the same texts to the same objects several times faster, and is used when installed
+  (tests/unit/test_yaml_native.py holds it to `_lines`).
 - `_events`: objects built straight from libyaml's events; plain scalars are resolved once
   per distinct text (manifests repeat the same keys and values), nothing is kept for
   positions.
@@ -52,6 +55,12 @@ from yaml.events import (
     StreamEndEvent,
 )
 from yaml.nodes import ScalarNode
+
+_read: Callable[[str, Callable[[str], Any], type[Exception]], list[tuple[Any, int, int]]] | None
+try:
+    from mooring_yamllines import read as _read
+except ImportError:  # pragma: no cover - scripts/bootstrap builds it; else _lines reads
+    _read = None
 
 try:
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -390,6 +399,16 @@ def _lines(text: str) -> list[Loaded]:
     return documents
 
 
+def _native_lines(text: str) -> list[Loaded]:
+    """`_lines`, read by its port to Rust: the same documents, or Unsupported."""
+    assert _read is not None
+    return [Loaded(obj, line, column) for obj, line, column in _read(text, _plain, Unsupported)]
+
+
+# The line reader on the hot path: the native port when it is installed.
+_read_lines: Callable[[str], list[Loaded]] = _lines if _read is None else _native_lines
+
+
 def load_all(text: str) -> list[Any]:
     """Every document of the text (None for an empty one), by the fast path only.
 
@@ -420,7 +439,7 @@ def load_documents(text: str) -> list[Loaded]:
 def _fast(text: str) -> list[Loaded]:
     """The line reader, or libyaml's events for what it does not read."""
     try:
-        return _lines(text)
+        return _read_lines(text)
     except Unsupported:
         return _events(text)
 
