@@ -307,36 +307,41 @@ def test_the_line_reader_reads_generated_manifests_as_libyaml_does() -> None:
     assert refused == 0
 
 
-@given(
-    st.lists(
-        st.recursive(
-            st.one_of(
-                st.integers(-(10**12), 10**12),
-                st.booleans(),
-                st.none(),
-                st.floats(allow_nan=False),
-                st.text(max_size=20),
-                st.dates(),
-            ),
-            lambda children: (
-                st.lists(children, max_size=4)
-                | st.dictionaries(st.text(min_size=1, max_size=10), children, max_size=4)
-            ),
-            max_leaves=30,
+# Documents for PyYAML's dumper to write (block style), and how: indentation, `---`.
+DOCUMENTS = st.lists(
+    st.recursive(
+        st.one_of(
+            st.integers(-(10**12), 10**12),
+            st.booleans(),
+            st.none(),
+            st.floats(allow_nan=False),
+            st.text(max_size=20),
+            st.dates(),
         ),
-        min_size=1,
-        max_size=3,
+        lambda children: (
+            st.lists(children, max_size=4)
+            | st.dictionaries(st.text(min_size=1, max_size=10), children, max_size=4)
+        ),
+        max_leaves=30,
     ),
-    st.integers(2, 4),
-    st.booleans(),
+    min_size=1,
+    max_size=3,
 )
+INDENTS = st.integers(2, 4)
+
+
+def dumped(documents: list[Any], indent: int, explicit_start: bool) -> str:
+    return yaml.safe_dump_all(
+        documents, default_flow_style=False, indent=indent, explicit_start=explicit_start
+    )
+
+
+@given(DOCUMENTS, INDENTS, st.booleans())
 @settings(max_examples=400, deadline=None)
 def test_what_pyyaml_dumps_reads_back_the_same(
     documents: list[Any], indent: int, explicit_start: bool
 ) -> None:
-    text = yaml.safe_dump_all(
-        documents, default_flow_style=False, indent=indent, explicit_start=explicit_start
-    )
+    text = dumped(documents, indent, explicit_start)
     try:
         mine = yamlfast._lines(text)
     except yamlfast.Unsupported:
