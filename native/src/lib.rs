@@ -27,8 +27,11 @@ impl Hasher for Fx {
         for chunk in &mut chunks {
             self.add(u64::from_le_bytes(chunk.try_into().unwrap()));
         }
-        for &byte in chunks.remainder() {
-            self.add(u64::from(byte));
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
         }
     }
     fn write_u8(&mut self, byte: u8) {
@@ -52,9 +55,9 @@ fn leaves_to_libyaml(text: &str) -> bool {
     let bytes = text.as_bytes();
     // Branch-free per chunk so that the common (ASCII) case vectorises.
     let ascii_ok = bytes.chunks(64).all(|chunk| {
-        chunk
-            .iter()
-            .fold(true, |ok, &b| ok & ((0x20..0x7f).contains(&b) | (b == b'\n')))
+        chunk.iter().fold(true, |ok, &b| {
+            ok & ((0x20..0x7f).contains(&b) | (b == b'\n'))
+        })
     });
     if ascii_ok {
         return false;
@@ -64,6 +67,27 @@ fn leaves_to_libyaml(text: &str) -> bool {
             0x0a | 0x20..=0x7e | 0xa0..=0x2027 | 0x202a..=0xd7ff | 0xe000..=0xfefe
             | 0xff00..=0xfffd | 0x1_0000..=0x10_ffff)
     })
+}
+
+/// Where the first line break is: eight bytes at a time (a zero byte of `word ^ breaks`).
+fn find_newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let breaks = ONES * u64::from(b'\n');
+    let mut at = 0;
+    while at + 8 <= bytes.len() {
+        let word = u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) ^ breaks;
+        // The lowest byte flagged is the first zero byte (higher flags may be false).
+        let zero = word.wrapping_sub(ONES) & !word & HIGH;
+        if zero != 0 {
+            return Some(at + (zero.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    bytes[at..]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|found| at + found)
 }
 
 /// One line as yamlfast._LINE's groups: `^( *+)(-(?: ++|$))?(?:(KEY):(?: ++|$))?(.*)`.
@@ -247,14 +271,25 @@ impl<'py, 'a> Reader<'py, 'a> {
 
     /// A plain scalar that ends its line (a comment after a blank is not part of it).
     fn plain_value(&mut self, value: &'a str) -> PyResult<Bound<'py, PyAny>> {
-        let mut value = value;
-        if let Some(at) = value.find(" #") {
-            value = &value[..at];
+        // One pass for `value.index(" #")` and `": " in value or value[-1] == ":"` once
+        // the comment and the blanks before it are cut off (a colon before blanks only).
+        let bytes = value.as_bytes();
+        let mut end = bytes.len();
+        let mut colon = false;
+        for (at, &b) in bytes.iter().enumerate() {
+            if b == b'#' && at > 0 && bytes[at - 1] == b' ' {
+                end = at - 1;
+                break;
+            }
+            if b == b':' && matches!(bytes.get(at + 1), None | Some(b' ')) {
+                colon = true;
+            }
         }
-        value = value.trim_end_matches(' ');
-        if value.contains(':') && (value.contains(": ") || value.ends_with(':')) {
+        // A colon before ` #`: the colon ends the text once its blanks are cut.
+        if colon {
             return Err(self.give_up("': ' in a plain scalar"));
         }
+        let value = value[..end].trim_end_matches(' ');
         self.plain(value)
     }
 
@@ -287,9 +322,8 @@ impl<'py, 'a> Reader<'py, 'a> {
                 let end = match value[1..].find('"') {
                     Some(found) if !value[1..1 + found].contains('\\') => 1 + found,
                     _ => {
-                        return Err(self.give_up(
-                            "a double-quoted scalar with escapes or over several lines",
-                        ))
+                        return Err(self
+                            .give_up("a double-quoted scalar with escapes or over several lines"))
                     }
                 };
                 self.after_scalar(&value[end + 1..])?;
@@ -351,7 +385,21 @@ fn read<'py>(
     let mut mapping: Option<Bound<'py, PyDict>> = None; // the mapping a key at `indent` goes to
     let mut indent: isize = -2; // -2: no such mapping (the next line is not a sibling key)
     let mut line = 0usize;
-    for raw in text.split('\n') {
+    let mut rest = text;
+    let mut last = false;
+    while !last {
+        // The lines as `text.split('\n')` gives them (the last may be empty).
+        let raw = match find_newline(rest.as_bytes()) {
+            Some(at) => {
+                let raw = &rest[..at];
+                rest = &rest[at + 1..];
+                raw
+            }
+            None => {
+                last = true;
+                rest
+            }
+        };
         line += 1;
         let Line {
             width,
@@ -366,7 +414,10 @@ fn read<'py>(
                 if value.is_empty() || value.starts_with('#') {
                     continue;
                 }
-                if width == 0 && value.starts_with("---") && matches!(value.as_bytes().get(3), None | Some(b' ')) {
+                if width == 0
+                    && value.starts_with("---")
+                    && matches!(value.as_bytes().get(3), None | Some(b' '))
+                {
                     let rest = value[3..].trim_start_matches(' ');
                     if !rest.is_empty() && !rest.starts_with('#') {
                         return Err(give_up("a node on the line of ---"));
@@ -490,7 +541,7 @@ fn read<'py>(
     }
     if started {
         // An empty document starts where the stream ends: after the last line break.
-        let breaks = text.bytes().filter(|&b| b == b'\n').count();
+        let breaks = line - 1;
         let end = (breaks + if text.ends_with('\n') { 1 } else { 2 }, 1);
         let (at_line, at_column) = mark.unwrap_or(end);
         let obj = root.unwrap_or_else(|| py.None().into_bound(py));
