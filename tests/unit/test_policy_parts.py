@@ -4,6 +4,8 @@ errors, contexts and expiry, admission objects and modes, reports, validate, ren
 from __future__ import annotations
 
 import copy
+import itertools
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -144,6 +146,29 @@ def test_documents_are_split_at_their_markers_with_their_line_offsets() -> None:
         {"d": 4},
     ]
     assert split_documents("%YAML 1.1\n---\na: 1\n") == [(0, "%YAML 1.1\n---\na: 1\n")]
+
+
+# The splitting as regular expressions say it (what split_documents did before it used
+# str.find): the reference the faster search is held to.
+_MARKER = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
+_AWKWARD = re.compile(r"^(\.\.\.|%)", re.MULTILINE)
+_PIECES = ["---", "----", "--- x", "-- -", "...", "%", "a: 1", "#", " ", "\t", "\r", "\n", "\n"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=14))
+def test_documents_are_split_where_the_markers_expression_finds_lines(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    if _AWKWARD.search(text):
+        expected = [(0, text)]
+    else:
+        starts = [m.start() for m in _MARKER.finditer(text)]
+        bounds = [0, *starts, len(text)] if starts and starts[0] else [*starts, len(text)]
+        expected = [
+            (text.count("\n", 0, begin), text[begin:finish])
+            for begin, finish in itertools.pairwise(bounds)
+        ] or [(0, text)]
+    assert split_documents(text) == expected
 
 
 def test_a_keyed_field_path_resolves_to_list_indexes() -> None:

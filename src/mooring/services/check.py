@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -222,8 +221,27 @@ class _Share:
     objects: list[tuple[str, str]] = field(default_factory=list)
 
 
-_MARKER = re.compile(r"^---(?=[ \t\r\n]|$)", re.MULTILINE)
-_AWKWARD = re.compile(r"^(\.\.\.|%)", re.MULTILINE)  # document ends, directives
+# What may follow `---` on a marker line: a blank, a line break, or the end of the text.
+_AFTER_MARKER = ("", " ", "\t", "\r", "\n")
+
+
+def _markers(text: str) -> list[int]:
+    """Where each line that is a document marker (`---` then a blank, a line break or the
+    end) starts. str.find, not a MULTILINE `^---` expression: Python's re tries `^` at
+    every character (about 40 us a manifest, more than reading it natively)."""
+    found = []
+    line = 0
+    while True:
+        if text.startswith("---", line) and text[line + 3 : line + 4] in _AFTER_MARKER:
+            found.append(line)
+        line = text.find("\n---", line) + 1
+        if not line:
+            return found
+
+
+def _awkward(text: str) -> bool:
+    """A line starts with `...` (a document end) or `%` (a directive)."""
+    return text.startswith(("...", "%")) or "\n..." in text or "\n%" in text
 
 
 def split_documents(text: str) -> list[tuple[int, str]]:
@@ -233,9 +251,9 @@ def split_documents(text: str) -> list[tuple[int, str]]:
     so each part parses alone, and only the part with a finding is read again to find its
     lines. Texts with `...` or directives stay whole.
     """
-    if _AWKWARD.search(text):
+    if _awkward(text):
         return [(0, text)]
-    starts = [m.start() for m in _MARKER.finditer(text)]
+    starts = _markers(text)
     if not starts:
         return [(0, text)]
     bounds = [0, *starts, len(text)] if starts[0] else [*starts, len(text)]
