@@ -152,6 +152,25 @@ def test_a_device_that_never_ends_stops_at_the_limit(device: str) -> None:
     assert "1 MiB limit" in error.message and "does not end" in error.message
 
 
+def test_a_file_whose_size_says_zero_is_read_to_its_end() -> None:
+    """/proc files say 0 bytes and hold more: the size is a hint for the first read only."""
+    status = Path("/proc/self/status")
+    assert status.stat().st_size == 0
+    texts, errors = read_texts([str(status)])
+    assert errors == [] and texts[0].text.startswith("Name:") and "\nPid:" in texts[0].text
+    texts, errors = read_texts([str(status)], max_bytes=64)
+    assert texts == [] and "does not end" in errors[0].message
+
+
+def test_a_file_read_whole_at_exactly_the_limit(tmp_path: Path) -> None:
+    path = tmp_path / "exact.yaml"
+    path.write_text("a: " + "x" * 1021)
+    texts, errors = read_texts([str(path)], max_bytes=1024)
+    assert errors == [] and len(texts[0].text) == 1024
+    texts, errors = read_texts([str(path)], max_bytes=1023)
+    assert texts == [] and "over the" in errors[0].message
+
+
 def test_a_named_file_over_the_limit_says_its_size(tmp_path: Path) -> None:
     path = tmp_path / "big.yaml"
     path.write_text("a: " + "x" * (3 * 1024 * 1024) + "\n")
