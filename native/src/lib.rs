@@ -184,11 +184,13 @@ enum Block<'py> {
     Seq(Bound<'py, PyList>),
 }
 
-struct Frame<'py> {
+struct Frame<'py, N> {
     indent: isize,
     block: Block<'py>,
     /// A sequence at its key's own indentation, which a key at that indentation closes.
     indentless: bool,
+    /// What `Marks` knows of this collection (nothing, for `read`).
+    node: N,
 }
 
 struct Reader<'py, 'a> {
@@ -351,6 +353,48 @@ impl<'py, 'a> Reader<'py, 'a> {
     }
 }
 
+/// Where the walk's nodes start, recorded as it reads (for a locate to come). `read` records nothing
+/// (`Unmarked`, whose calls compile away).
+///
+/// The marks are libyaml's (yamlfast._mark), from 1; every line the reader reads is ASCII
+/// up to its one node's start (indentation, a dash, a plain key, a colon, blanks), so byte
+/// offsets there are libyaml's column, which counts characters.
+trait Marks {
+    /// A node of the walk: whether (and as what) its path is wanted.
+    type Node: Copy;
+    /// A node whose path is not wanted, nor any path below it.
+    fn unwanted(&self) -> Self::Node;
+    /// The root of the `document`th document (from 0).
+    fn root(&mut self, document: usize) -> Self::Node;
+    /// The value of `key` in the mapping `parent`; the key starts at line, column.
+    fn key(&self, parent: Self::Node, key: &str, line: usize, column: usize) -> Self::Node;
+    /// The item of the sequence `parent` at the index `index` says (asked only if wanted).
+    fn item(&self, parent: Self::Node, index: impl FnOnce() -> usize) -> Self::Node;
+    /// The node starts at line, column.
+    fn mark(&mut self, node: Self::Node, line: usize, column: usize);
+    /// The node is a block value of a mapping's entry, which starts at its key instead.
+    fn at_key(&mut self, node: Self::Node);
+}
+
+/// No marks: `read`.
+struct Unmarked;
+
+impl Marks for Unmarked {
+    type Node = ();
+    #[inline(always)]
+    fn unwanted(&self) {}
+    #[inline(always)]
+    fn root(&mut self, _: usize) {}
+    #[inline(always)]
+    fn key(&self, _: (), _: &str, _: usize, _: usize) {}
+    #[inline(always)]
+    fn item(&self, _: (), _: impl FnOnce() -> usize) {}
+    #[inline(always)]
+    fn mark(&mut self, _: (), _: usize, _: usize) {}
+    #[inline(always)]
+    fn at_key(&mut self, _: ()) {}
+}
+
 /// Every document of `text` as (object, line, column), exactly as `yamlfast._lines` reads
 /// it, or `unsupported` raised where it (or this port, for a few more texts) gives up.
 #[pyfunction]
@@ -359,6 +403,21 @@ fn read<'py>(
     text: &Bound<'py, PyString>,
     resolve: &Bound<'py, PyAny>,
     unsupported: &Bound<'py, PyType>,
+) -> PyResult<Bound<'py, PyList>> {
+    walk(py, text, resolve, unsupported, &mut Unmarked)
+}
+
+/// A key whose value is below it: its mapping, the key, the mapping's indentation, the
+/// value's node.
+type Pending<'py, N> = (Bound<'py, PyDict>, Bound<'py, PyAny>, isize, N);
+
+/// The line reader (yamlfast._lines), telling `marks` where each node starts.
+fn walk<'py, M: Marks>(
+    py: Python<'py>,
+    text: &Bound<'py, PyString>,
+    resolve: &Bound<'py, PyAny>,
+    unsupported: &Bound<'py, PyType>,
+    marks: &mut M,
 ) -> PyResult<Bound<'py, PyList>> {
     let give_up = |why: &'static str| PyErr::from_type(unsupported.clone(), why);
     // A str with lone surrogates has no UTF-8 form; libyaml refuses those characters.
@@ -375,14 +434,15 @@ fn read<'py>(
         plain: HashMap::with_capacity_and_hasher(256, BuildHasherDefault::default()),
     };
     let documents = PyList::empty(py);
+    let mut document = 0usize; // documents so far
     let mut started = false; // a document is open (`---` seen, or content)
     let mut root: Option<Bound<'py, PyAny>> = None;
     let mut mark: Option<(usize, usize)> = None;
     // Open collections, outermost first.
-    let mut frames: Vec<Frame<'py>> = Vec::new();
-    // A key whose value is below it: its mapping, the key, the mapping's indentation.
-    let mut pending: Option<(Bound<'py, PyDict>, Bound<'py, PyAny>, isize)> = None;
+    let mut frames: Vec<Frame<'py, M::Node>> = Vec::new();
+    let mut pending: Option<Pending<'py, M::Node>> = None;
     let mut mapping: Option<Bound<'py, PyDict>> = None; // the mapping a key at `indent` goes to
+    let mut mapping_node = marks.unwanted();
     let mut indent: isize = -2; // -2: no such mapping (the next line is not a sibling key)
     let mut line = 0usize;
     let mut rest = text;
@@ -407,6 +467,8 @@ fn read<'py>(
             key,
             value,
         } = split_line(raw);
+        // Where the value starts (column from 1); the key starts at width + dash + 1.
+        let value_column = raw.len() - value.len() + 1;
         let width = width as isize;
         if key.is_none() || dash > 0 || pending.is_some() || width != indent {
             // Anything but a sibling key: comments, `---`, structure.
@@ -424,8 +486,16 @@ fn read<'py>(
                     }
                     if started {
                         let (at_line, at_column) = mark.unwrap_or((line, 1));
-                        let obj = root.take().unwrap_or_else(|| py.None().into_bound(py));
+                        let obj = match root.take() {
+                            Some(obj) => obj,
+                            None => {
+                                let node = marks.root(document);
+                                marks.mark(node, at_line, at_column);
+                                py.None().into_bound(py)
+                            }
+                        };
                         documents.append((obj, at_line, at_column))?;
+                        document += 1;
                     }
                     started = true;
                     root = None;
@@ -437,7 +507,7 @@ fn read<'py>(
                 }
                 return Err(give_up("a line that is neither a key nor an item"));
             }
-            if let Some((parent, parent_key, parent_indent)) = pending.take() {
+            if let Some((parent, parent_key, parent_indent, node)) = pending.take() {
                 if width > parent_indent || (width == parent_indent && dash > 0) {
                     let block = if dash > 0 {
                         let list = PyList::empty(py);
@@ -448,10 +518,12 @@ fn read<'py>(
                         parent.set_item(parent_key, &dict)?;
                         Block::Map(dict)
                     };
+                    marks.at_key(node);
                     frames.push(Frame {
                         indent: width,
                         block,
                         indentless: width == parent_indent,
+                        node,
                     });
                 }
             } else if frames.is_empty() {
@@ -469,10 +541,13 @@ fn read<'py>(
                     root = Some(dict.clone().into_any());
                     Block::Map(dict)
                 };
+                let node = marks.root(document);
+                marks.mark(node, line, width as usize + 1);
                 frames.push(Frame {
                     indent: width,
                     block,
                     indentless: false,
+                    node,
                 });
             }
             while let Some(top) = frames.last() {
@@ -492,22 +567,29 @@ fn read<'py>(
                         return Err(give_up("an item among a mapping's keys"));
                     }
                     mapping = Some(dict.clone());
+                    mapping_node = top.node;
                     indent = width;
                 }
                 Block::Seq(list) => {
                     if dash == 0 {
                         return Err(give_up("a key among a sequence's items"));
                     }
+                    // A sequence's item has no key: it starts where libyaml's event does
+                    // (a mapping on the dash's line at its first key).
+                    let node = marks.item(top.node, || list.len());
                     if key.is_some() {
                         let dict = PyDict::new(py);
                         list.append(&dict)?;
                         indent = width + dash as isize;
+                        marks.mark(node, line, indent as usize + 1);
                         frames.push(Frame {
                             indent,
                             block: Block::Map(dict.clone()),
                             indentless: false,
+                            node,
                         });
                         mapping = Some(dict);
+                        mapping_node = node;
                     } else {
                         let bytes = value.as_bytes();
                         if bytes.is_empty()
@@ -518,6 +600,7 @@ fn read<'py>(
                         }
                         let list = list.clone();
                         list.append(reader.value(value)?)?;
+                        marks.mark(node, line, value_column);
                         indent = -2;
                         continue;
                     }
@@ -532,11 +615,22 @@ fn read<'py>(
         if target.contains(&key)? {
             return Err(give_up("a repeated key")); // libyaml's path says where
         }
+        // Paths hold a key as written (yamlfast._walk: `key.value`), not as resolved.
+        let key_column = width as usize + dash + 1;
+        let node = marks.key(mapping_node, key_text, line, key_column);
         if value.is_empty() || value.starts_with('#') {
             target.set_item(&key, py.None())?;
-            pending = Some((target.clone(), key, indent));
+            // Unless a block follows: libyaml's empty scalar, just after the colon.
+            marks.mark(node, line, key_column + key_text.len() + 1);
+            pending = Some((target.clone(), key, indent, node));
         } else {
             target.set_item(&key, reader.value(value)?)?;
+            // `[]` and `{}` are collections: at the key, as blocks are.
+            if value.starts_with("[]") || value.starts_with("{}") {
+                marks.mark(node, line, key_column);
+            } else {
+                marks.mark(node, line, value_column);
+            }
         }
     }
     if started {
@@ -544,7 +638,14 @@ fn read<'py>(
         let breaks = line - 1;
         let end = (breaks + if text.ends_with('\n') { 1 } else { 2 }, 1);
         let (at_line, at_column) = mark.unwrap_or(end);
-        let obj = root.unwrap_or_else(|| py.None().into_bound(py));
+        let obj = match root {
+            Some(obj) => obj,
+            None => {
+                let node = marks.root(document);
+                marks.mark(node, at_line, at_column);
+                py.None().into_bound(py)
+            }
+        };
         documents.append((obj, at_line, at_column))?;
     }
     Ok(documents)
