@@ -5,12 +5,16 @@
 //! positions. Plain scalars are resolved here when YAML 1.1 (PyYAML's resolver) picks the
 //! tag by their first character cheaply (str, bool, null, small decimal ints); the rest go
 //! to the `resolve` callable (`yamlfast._plain`). No side effects.
+//!
+//! `locate` is the same walk (objects built and dropped, so it gives up where `read` does),
+//! recording where wanted paths start as libyaml's events would (`yamlfast._locate_events`);
+//! `read` records nothing (`Unmarked`, compiled away).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyList, PyString, PyType};
+use pyo3::types::{PyBool, PyDict, PyInt, PyList, PyString, PyTuple, PyType};
 
 /// Frames deeper than this are left to libyaml (yamlfast._LINES_DEPTH).
 const LINES_DEPTH: usize = 100;
@@ -353,7 +357,7 @@ impl<'py, 'a> Reader<'py, 'a> {
     }
 }
 
-/// Where the walk's nodes start, recorded as it reads (for a locate to come). `read` records nothing
+/// Where the walk's nodes start, recorded as it reads: for `locate`. `read` records nothing
 /// (`Unmarked`, whose calls compile away).
 ///
 /// The marks are libyaml's (yamlfast._mark), from 1; every line the reader reads is ASCII
@@ -395,6 +399,183 @@ impl Marks for Unmarked {
     fn at_key(&mut self, _: ()) {}
 }
 
+type FxMap<K, V> = HashMap<K, V, BuildHasherDefault<Fx>>;
+
+/// One wanted path (every prefix of a path given is one): what is below it, and its mark.
+struct Wanted {
+    keys: FxMap<Box<str>, u32>,
+    items: FxMap<usize, u32>,
+    document: usize,
+    /// The path as the first tuple of `Locator::paths` that holds it, and its length.
+    path: (usize, usize),
+    mark: Option<(usize, usize)>,
+}
+
+/// A wanted node: its index in `Locator::wanted`, and where its key starts (line 0: none).
+type Found = Option<(u32, usize, usize)>;
+
+/// The wanted paths as a tree, per document, and the marks of those the walk meets
+/// (yamlfast._walk).
+struct Locator<'py> {
+    wanted: Vec<Wanted>,
+    roots: FxMap<usize, u32>,
+    paths: Vec<Bound<'py, PyTuple>>,
+    /// Wanted nodes in the order they were first marked (the walk's: documents in turn,
+    /// each node before what it holds), as yamlfast._walk fills its dict.
+    marked: Vec<u32>,
+}
+
+impl<'py> Locator<'py> {
+    /// The wanted paths of `wanted` (document index -> paths); None for what this does not
+    /// take as `yamlfast.locate` would: only int indexes, tuple paths, str and int items.
+    fn new(wanted: &Bound<'py, PyAny>) -> PyResult<Option<Self>> {
+        let mut locator = Locator {
+            wanted: Vec::new(),
+            roots: FxMap::default(),
+            paths: Vec::new(),
+            marked: Vec::new(),
+        };
+        for entry in wanted.call_method0("items")?.try_iter()? {
+            let (index, paths): (Bound<'py, PyAny>, Bound<'py, PyAny>) = entry?.extract()?;
+            if !index.is_exact_instance_of::<PyInt>() {
+                return Ok(None); // True is document 1 to a dict; leave that to Python
+            }
+            // A negative or huge index is no document's: its paths are checked, not kept.
+            let document = index.extract::<usize>().ok();
+            for path in paths.try_iter()? {
+                let path = path?;
+                let Ok(tuple) = path.cast_exact::<PyTuple>() else {
+                    return Ok(None);
+                };
+                if !locator.add(document, tuple)? {
+                    return Ok(None);
+                }
+            }
+        }
+        Ok(Some(locator))
+    }
+
+    /// The path and its prefixes; false for an item that is not an exact str or int.
+    fn add(&mut self, document: Option<usize>, tuple: &Bound<'py, PyTuple>) -> PyResult<bool> {
+        let path = self.paths.len();
+        let mut node = match document {
+            Some(document) => Some(match self.roots.get(&document) {
+                Some(&root) => root,
+                None => {
+                    let root = self.node(document, (path, 0));
+                    self.roots.insert(document, root);
+                    root
+                }
+            }),
+            None => None,
+        };
+        for (at, item) in tuple.iter().enumerate() {
+            let prefix = (path, at + 1);
+            if let Ok(key) = item.cast_exact::<PyString>() {
+                let Ok(key) = key.to_str() else {
+                    return Ok(false);
+                };
+                node = node.map(|parent| match self.wanted[parent as usize].keys.get(key) {
+                    Some(&child) => child,
+                    None => {
+                        let document = self.wanted[parent as usize].document;
+                        let child = self.node(document, prefix);
+                        self.wanted[parent as usize].keys.insert(key.into(), child);
+                        child
+                    }
+                });
+            } else if item.is_exact_instance_of::<PyInt>() {
+                // A negative or huge index is no item's: nothing below it is found either.
+                let index = item.extract::<usize>().ok();
+                node = match (node, index) {
+                    (Some(parent), Some(index)) => {
+                        Some(match self.wanted[parent as usize].items.get(&index) {
+                            Some(&child) => child,
+                            None => {
+                                let document = self.wanted[parent as usize].document;
+                                let child = self.node(document, prefix);
+                                self.wanted[parent as usize].items.insert(index, child);
+                                child
+                            }
+                        })
+                    }
+                    _ => None,
+                };
+            } else {
+                return Ok(false); // True is index 1 to a tuple's ==; leave that to Python
+            }
+        }
+        self.paths.push(tuple.clone());
+        Ok(true)
+    }
+
+    fn node(&mut self, document: usize, path: (usize, usize)) -> u32 {
+        self.wanted.push(Wanted {
+            keys: FxMap::default(),
+            items: FxMap::default(),
+            document,
+            path,
+            mark: None,
+        });
+        (self.wanted.len() - 1) as u32
+    }
+
+    /// {(document, path): (line, column)} for each wanted path met, as yamlfast._walk.
+    fn marks(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let marks = PyDict::new(py);
+        for &id in &self.marked {
+            let wanted = &self.wanted[id as usize];
+            let Some(mark) = wanted.mark else { continue };
+            let (path, length) = wanted.path;
+            let path = self.paths[path].get_slice(0, length);
+            marks.set_item((wanted.document, path), mark)?;
+        }
+        Ok(marks)
+    }
+}
+
+impl Marks for Locator<'_> {
+    type Node = Found;
+
+    fn unwanted(&self) -> Found {
+        None
+    }
+
+    fn root(&mut self, document: usize) -> Found {
+        self.roots.get(&document).map(|&root| (root, 0, 0))
+    }
+
+    fn key(&self, parent: Found, key: &str, line: usize, column: usize) -> Found {
+        let (parent, _, _) = parent?;
+        let child = *self.wanted[parent as usize].keys.get(key)?;
+        Some((child, line, column))
+    }
+
+    fn item(&self, parent: Found, index: impl FnOnce() -> usize) -> Found {
+        let (parent, _, _) = parent?;
+        let child = *self.wanted[parent as usize].items.get(&index())?;
+        Some((child, 0, 0))
+    }
+
+    fn mark(&mut self, node: Found, line: usize, column: usize) {
+        if let Some((id, _, _)) = node {
+            let wanted = &mut self.wanted[id as usize];
+            if wanted.mark.is_none() {
+                self.marked.push(id);
+            }
+            wanted.mark = Some((line, column));
+        }
+    }
+
+    fn at_key(&mut self, node: Found) {
+        if let Some((_, line, column)) = node {
+            if line > 0 {
+                self.mark(node, line, column);
+            }
+        }
+    }
+}
+
 /// Every document of `text` as (object, line, column), exactly as `yamlfast._lines` reads
 /// it, or `unsupported` raised where it (or this port, for a few more texts) gives up.
 #[pyfunction]
@@ -405,6 +586,27 @@ fn read<'py>(
     unsupported: &Bound<'py, PyType>,
 ) -> PyResult<Bound<'py, PyList>> {
     walk(py, text, resolve, unsupported, &mut Unmarked)
+}
+
+/// Where each wanted path (and every prefix of it) starts, as `yamlfast.locate` finds it
+/// with libyaml's events: {(document, path): (line, column)}, a mapping entry whose value
+/// is a collection at its key. Only for texts `read` reads (the same walk, the objects
+/// built and dropped, scalars resolved by `resolve`) and wanted paths of str and int;
+/// `unsupported` raised for anything else.
+#[pyfunction]
+fn locate<'py>(
+    py: Python<'py>,
+    text: &Bound<'py, PyString>,
+    wanted: &Bound<'py, PyAny>,
+    resolve: &Bound<'py, PyAny>,
+    unsupported: &Bound<'py, PyType>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let give_up = || PyErr::from_type(unsupported.clone(), "wanted paths left to libyaml's");
+    let Some(mut locator) = Locator::new(wanted).map_err(|_| give_up())? else {
+        return Err(give_up());
+    };
+    walk(py, text, resolve, unsupported, &mut locator)?;
+    locator.marks(py)
 }
 
 /// A key whose value is below it: its mapping, the key, the mapping's indentation, the
@@ -654,5 +856,6 @@ fn walk<'py, M: Marks>(
 #[pymodule]
 fn mooring_yamllines(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(read, module)?)?;
+    module.add_function(wrap_pyfunction!(locate, module)?)?;
     Ok(())
 }
