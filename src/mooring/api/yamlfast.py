@@ -30,12 +30,16 @@ MAX_DEPTH levels, and aliases may not expand beyond MAX_EXPANDED_NODES nodes or
 MAX_DEPTH levels (a "billion laughs" is small text and huge data). Each is `Refused` with
 the line, before anything else sees the objects.
 
-`locate` reads the events again and returns where given field paths start, so the
-source positions of findings cost a second pass only over files that have findings.
+`locate` reads the text again and returns where given field paths start, so the
+source positions of findings cost a second pass only over files that have findings: the
+native module's walk of the line reader when installed and it reads the text (the marks
+libyaml's events would give, tests/unit/test_yaml_native.py holds it to them), else
+libyaml's events (`_locate_events`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
@@ -61,6 +65,22 @@ try:
     from mooring_yamllines import read as _read
 except ImportError:  # pragma: no cover - scripts/bootstrap builds it; else _lines reads
     _read = None
+_native_locate: (
+    Callable[
+        [
+            str,
+            Mapping[int, Collection[tuple[PathItem, ...]]],
+            Callable[[str], Any],
+            type[Exception],
+        ],
+        dict[tuple[int, tuple[PathItem, ...]], Mark],
+    ]
+    | None
+)
+try:
+    from mooring_yamllines import locate as _native_locate
+except ImportError:  # pragma: no cover - scripts/bootstrap builds it; else libyaml locates
+    _native_locate = None
 
 try:
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -610,7 +630,29 @@ def locate(
     """Where each wanted path (and every prefix of it) starts, by document index.
 
     A mapping entry whose value is a block starts at its key, as `Document.position` does.
+    Keys in paths are as written (`yes`, not True). The native walk answers the texts the
+    line reader reads, libyaml's events (`_locate_events`) the rest: the same marks.
     """
+    if _native_locate is not None:
+        with contextlib.suppress(Unsupported):
+            return _native_locate(text, wanted, _resolved_or_given_up, Unsupported)
+    return _locate_events(text, wanted)
+
+
+def _resolved_or_given_up(text: str) -> Any:
+    """`_plain` for the native locate, which builds the objects and drops them: where the
+    constructor fails (a date such as 2001-02-30), it gives up, and libyaml's events say
+    where the nodes are, as they would without the native module."""
+    try:
+        return _plain(text)
+    except Exception as error:  # Unsupported, or whatever a constructor raises
+        raise Unsupported(f"scalar {text!r}: {error}") from error
+
+
+def _locate_events(
+    text: str, wanted: Mapping[int, Collection[tuple[PathItem, ...]]]
+) -> dict[tuple[int, tuple[PathItem, ...]], Mark]:
+    """`locate` by libyaml's events: the reference, and the path for any text."""
     prefixes: dict[int, set[tuple[PathItem, ...]]] = {}
     for index, paths in wanted.items():
         found = prefixes.setdefault(index, set())
