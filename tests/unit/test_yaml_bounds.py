@@ -6,6 +6,7 @@ that must read cleanly, so no refusal is vacuous.
 
 from __future__ import annotations
 
+import signal
 import textwrap
 from pathlib import Path
 
@@ -142,6 +143,25 @@ def test_positions_are_found_lazily_in_the_right_document() -> None:
     assert (first.index, first.line, second.index, second.line) == (0, 2, 2, 5)
     assert str(second.position(("b", "c", 1, "d"))) == "x.yaml:6"
     assert str(first.position(("a",))) == "x.yaml:2"
+
+
+def test_positions_after_a_complex_key_are_found() -> None:
+    """A key that is a collection (`? [a, b]`) has events of its own before its value's;
+    the walk skips them instead of reading them as the value and the next key."""
+    text = "? [a, b]\n: {x: 1}\nc:\n  d: 2\n? {e: 3}\n: - 4\nf: 5\n"
+
+    def too_long(signum: int, frame: object) -> None:
+        raise TimeoutError("locate went on past the stream's end (it used to loop)")
+
+    previous = signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(10)
+    try:
+        marks = yamlfast._locate_events(text, {0: [("c", "d"), ("f",)]})
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert marks[(0, ("c", "d"))] == (4, 6)
+    assert marks[(0, ("f",))] == (7, 4)
 
 
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])

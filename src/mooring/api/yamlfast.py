@@ -702,7 +702,11 @@ def _walk(
             key = get()
             if type(key) is MappingEndEvent:
                 return
-            child = (*path, key.value) if type(key) is ScalarEvent else (*path, "?")
+            if type(key) is ScalarEvent:
+                child = (*path, key.value)
+            else:  # a complex key (`? [a]`): its own events come before the value's
+                _skip(get, key)
+                child = (*path, "?")
             value = get()
             if child in targets:
                 _walk(get, value, child, targets, index, marks, _mark(key))
