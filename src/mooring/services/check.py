@@ -12,6 +12,7 @@ in this process, since they decide modes, parameters and exceptions for the rest
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 from collections.abc import Iterator, Sequence
@@ -403,6 +404,19 @@ def _chunks(texts: Sequence[Text], count: int) -> list[list[int]]:
 
 
 def _shares(
+    texts: list[Text], setup: Setup, jobs: int, parallel_from: int
+) -> Iterator[tuple[int, _Share]]:
+    # What is alive now (modules, the setup, the texts) lives to the end: frozen, the
+    # collector does not walk it again at each full collection, and forked workers do
+    # not write to its pages (copy on write) when they collect.
+    gc.freeze()
+    try:
+        yield from _judged(texts, setup, jobs, parallel_from)
+    finally:
+        gc.unfreeze()
+
+
+def _judged(
     texts: list[Text], setup: Setup, jobs: int, parallel_from: int
 ) -> Iterator[tuple[int, _Share]]:
     global _WORK
