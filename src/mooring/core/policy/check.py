@@ -138,9 +138,12 @@ class Judge:
 
     def findings(self, obj: dict[str, Any]) -> list[Finding]:
         """What `mooring check` reports about one object: everything but the passes."""
-        found = []
+        found: list[Finding] = []
+        judged = self.judge(obj, failing_only=True)
+        if not judged:
+            return found  # most objects: nothing to describe
         what = describe(obj)
-        for item in self.judge(obj, failing_only=True):
+        for item in judged:
             level = item.level
             if level is None:
                 continue
