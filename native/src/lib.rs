@@ -614,6 +614,27 @@ fn locate<'py>(
 type Pending<'py, N> = (Bound<'py, PyDict>, Bound<'py, PyAny>, isize, N);
 
 /// The line reader (yamlfast._lines), telling `marks` where each node starts.
+/// A document ends: its root object (None for an empty one, which is marked where it
+/// starts, as libyaml marks its empty scalar) and where it starts go to `documents`.
+fn end_document<'py, M: Marks>(
+    py: Python<'py>,
+    documents: &Bound<'py, PyList>,
+    marks: &mut M,
+    document: usize,
+    root: Option<Bound<'py, PyAny>>,
+    (line, column): (usize, usize),
+) -> PyResult<()> {
+    let obj = match root {
+        Some(obj) => obj,
+        None => {
+            let node = marks.root(document);
+            marks.mark(node, line, column);
+            py.None().into_bound(py)
+        }
+    };
+    documents.append((obj, line, column))
+}
+
 fn walk<'py, M: Marks>(
     py: Python<'py>,
     text: &Bound<'py, PyString>,
@@ -687,16 +708,8 @@ fn walk<'py, M: Marks>(
                         return Err(give_up("a node on the line of ---"));
                     }
                     if started {
-                        let (at_line, at_column) = mark.unwrap_or((line, 1));
-                        let obj = match root.take() {
-                            Some(obj) => obj,
-                            None => {
-                                let node = marks.root(document);
-                                marks.mark(node, at_line, at_column);
-                                py.None().into_bound(py)
-                            }
-                        };
-                        documents.append((obj, at_line, at_column))?;
+                        let at = mark.unwrap_or((line, 1));
+                        end_document(py, &documents, marks, document, root.take(), at)?;
                         document += 1;
                     }
                     started = true;
@@ -839,16 +852,7 @@ fn walk<'py, M: Marks>(
         // An empty document starts where the stream ends: after the last line break.
         let breaks = line - 1;
         let end = (breaks + if text.ends_with('\n') { 1 } else { 2 }, 1);
-        let (at_line, at_column) = mark.unwrap_or(end);
-        let obj = match root {
-            Some(obj) => obj,
-            None => {
-                let node = marks.root(document);
-                marks.mark(node, at_line, at_column);
-                py.None().into_bound(py)
-            }
-        };
-        documents.append((obj, at_line, at_column))?;
+        end_document(py, &documents, marks, document, root, mark.unwrap_or(end))?;
     }
     Ok(documents)
 }

@@ -53,17 +53,22 @@ def test_the_native_reader_is_on_the_hot_path() -> None:
     assert yamlfast.load_documents("a: 1\n") == [yamlfast.Loaded({"a": 1}, 1, 1)]
 
 
-def test_without_the_native_reader_the_python_one_reads() -> None:
+def test_without_the_native_module_python_reads_and_libyaml_locates() -> None:
     code = (
         "import sys; sys.modules['mooring_yamllines'] = None\n"
         "from mooring.api import yamlfast\n"
         "assert yamlfast._read_lines is yamlfast._lines\n"
+        "assert yamlfast._native_locate is None\n"
         "print(yamlfast.load_documents('a: [1]\\nb: x\\n'))\n"
+        "print(yamlfast.locate('a:\\n- x\\n', {0: [('a', 0)]}))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
     )
-    assert done.stdout == "[Loaded(obj={'a': [1], 'b': 'x'}, line=1, column=1)]\n"
+    assert done.stdout == (
+        "[Loaded(obj={'a': [1], 'b': 'x'}, line=1, column=1)]\n"
+        "{(0, ()): (1, 1), (0, ('a',)): (1, 1), (0, ('a', 0)): (2, 3)}\n"
+    )
 
 
 @pytest.mark.parametrize("seed", [13, 31])

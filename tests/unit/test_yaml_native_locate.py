@@ -9,10 +9,7 @@ grammar and the dumper of test_yaml_lines, soups of test_yaml_native, and named 
 
 from __future__ import annotations
 
-import os
 import random
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -153,19 +150,6 @@ def test_the_native_locate_is_on_the_path() -> None:
         (0, ("a",)): (1, 1),
         (0, ("a", "b")): (2, 6),
     }
-
-
-def test_without_the_native_module_libyaml_locates() -> None:
-    code = (
-        "import sys; sys.modules['mooring_yamllines'] = None\n"
-        "from mooring.api import yamlfast\n"
-        "assert yamlfast._native_locate is None\n"
-        "print(yamlfast.locate('a:\\n- x\\n', {0: [('a', 0)]}))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
-    )
-    assert done.stdout == "{(0, ()): (1, 1), (0, ('a',)): (1, 1), (0, ('a', 0)): (2, 3)}\n"
 
 
 @pytest.mark.parametrize("seed", [13, 31])
