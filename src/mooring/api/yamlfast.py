@@ -33,7 +33,7 @@ the line, before anything else sees the objects.
 `locate` reads the text again and returns where given field paths start, so the
 source positions of findings cost a second pass only over files that have findings: the
 native module's walk of the line reader when installed and it reads the text (the marks
-libyaml's events would give, tests/unit/test_yaml_native.py holds it to them), else
+libyaml's events would give; tests/unit/test_yaml_native_locate.py holds it to them), else
 libyaml's events (`_locate_events`).
 """
 
