@@ -577,7 +577,7 @@ impl Marks for Locator<'_> {
 }
 
 /// Every document of `text` as (object, line, column), exactly as `yamlfast._lines` reads
-/// it, or `unsupported` raised where it (or this port, for a few more texts) gives up.
+/// it, or `unsupported` raised where it gives up.
 #[pyfunction]
 fn read<'py>(
     py: Python<'py>,
@@ -613,7 +613,6 @@ fn locate<'py>(
 /// value's node.
 type Pending<'py, N> = (Bound<'py, PyDict>, Bound<'py, PyAny>, isize, N);
 
-/// The line reader (yamlfast._lines), telling `marks` where each node starts.
 /// A document ends: its root object (None for an empty one, which is marked where it
 /// starts, as libyaml marks its empty scalar) and where it starts go to `documents`.
 fn end_document<'py, M: Marks>(
@@ -635,6 +634,7 @@ fn end_document<'py, M: Marks>(
     documents.append((obj, line, column))
 }
 
+/// The line reader (yamlfast._lines), telling `marks` where each node starts.
 fn walk<'py, M: Marks>(
     py: Python<'py>,
     text: &Bound<'py, PyString>,
@@ -713,7 +713,6 @@ fn walk<'py, M: Marks>(
                         document += 1;
                     }
                     started = true;
-                    root = None;
                     mark = None;
                     frames.clear();
                     pending = None;
