@@ -1,4 +1,4 @@
-"""The native line reader (mooring_yamllines, built from native/) reads as yamlfast._lines.
+"""The native line reader (mooring_native, built from native/) reads as yamlfast._lines.
 
 `_lines` is the reference: on every text the native reader returns, it must return the
 same documents (objects, types, key order, positions); where `_lines` gives up
@@ -26,10 +26,10 @@ from mooring.api import yamlfast
 from tests.unit.test_yaml_lines import DOCUMENTS, INDENTS, dumped, libyaml, manifest_text
 
 try:
-    import mooring_yamllines
+    import mooring_native
 except ImportError:
     pytest.fail(
-        "mooring_yamllines is not installed: run scripts/bootstrap (it builds native/ with "
+        "mooring_native is not installed: run scripts/bootstrap (it builds native/ with "
         "cargo and installs it into .venv)",
         pytrace=False,
     )
@@ -55,7 +55,7 @@ def test_the_native_reader_is_on_the_hot_path() -> None:
 
 def test_without_the_native_module_python_reads_and_libyaml_locates() -> None:
     code = (
-        "import sys; sys.modules['mooring_yamllines'] = None\n"
+        "import sys; sys.modules['mooring_native'] = None\n"
         "from mooring.api import yamlfast\n"
         "assert yamlfast._read_lines is yamlfast._lines\n"
         "assert yamlfast._native_locate is None\n"
@@ -260,8 +260,8 @@ def test_the_resolver_s_errors_pass_through() -> None:
         raise ValueError(text)
 
     with pytest.raises(ValueError, match=r"1\.5"):
-        mooring_yamllines.read("a: 1.5\n", refuse, yamlfast.Unsupported)
+        mooring_native.read("a: 1.5\n", refuse, yamlfast.Unsupported)
     # Words and plain decimals are resolved natively, without the callable.
-    assert mooring_yamllines.read("a: 15\nb: on\nc: x\n", refuse, yamlfast.Unsupported) == [
+    assert mooring_native.read("a: 15\nb: on\nc: x\n", refuse, yamlfast.Unsupported) == [
         ({"a": 15, "b": True, "c": "x"}, 1, 1)
     ]

@@ -1,4 +1,4 @@
-"""The native locate (mooring_yamllines.locate) finds what libyaml's events find.
+"""The native locate (mooring_native.locate) finds what libyaml's events find.
 
 `yamlfast._locate_events` is the reference: on every text the native line reader reads,
 the native locate must return the same marks (same keys, same order) for every path that
@@ -22,10 +22,10 @@ from tests.unit.test_yaml_lines import DOCUMENTS, INDENTS, dumped, manifest_text
 from tests.unit.test_yaml_native import SOUP
 
 try:
-    import mooring_yamllines
+    import mooring_native
 except ImportError:
     pytest.fail(
-        "mooring_yamllines is not installed: run scripts/bootstrap (it builds native/ with "
+        "mooring_native is not installed: run scripts/bootstrap (it builds native/ with "
         "cargo and installs it into .venv)",
         pytrace=False,
     )
@@ -36,7 +36,7 @@ Wanted = dict[int, list[tuple[Any, ...]]]
 def native(text: str, wanted: Wanted) -> list[Any] | None:
     """The native locate's marks in their order; None when it gives up."""
     try:
-        marks = mooring_yamllines.locate(
+        marks = mooring_native.locate(
             text, wanted, yamlfast._resolved_or_given_up, yamlfast.Unsupported
         )
     except yamlfast.Unsupported:
@@ -144,7 +144,7 @@ def check(text: str, rng: random.Random) -> bool | None:
 
 
 def test_the_native_locate_is_on_the_path() -> None:
-    assert yamlfast._native_locate is mooring_yamllines.locate
+    assert yamlfast._native_locate is mooring_native.locate
     assert yamlfast.locate("a:\n  b: 1\n", {0: [("a", "b")]}) == {
         (0, ()): (1, 1),
         (0, ("a",)): (1, 1),

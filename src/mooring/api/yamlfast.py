@@ -12,7 +12,7 @@ there are three speeds, each taking over what the one before does not read:
   scalars, multi-line or escaped scalars, anchors, tags, tabs, control characters, odd
   indentation, a repeated key. Fuzzed against libyaml's reading (tests/unit/
   test_yaml_lines.py): same objects, same root positions, never a text libyaml refuses.
-  Its port to Rust (`mooring_yamllines`, built from native/ by scripts/bootstrap) reads
+  Its port to Rust (`mooring_native`, built from native/ by scripts/bootstrap) reads
   the same texts to the same objects several times faster, and is used when installed
   (tests/unit/test_yaml_native.py holds it to `_lines`).
 - `_events`: objects built straight from libyaml's events; plain scalars are resolved once
@@ -62,7 +62,7 @@ from yaml.nodes import ScalarNode
 
 _read: Callable[[str, Callable[[str], Any], type[Exception]], list[tuple[Any, int, int]]] | None
 try:
-    from mooring_yamllines import read as _read
+    from mooring_native import read as _read
 except ImportError:  # pragma: no cover - scripts/bootstrap builds it; else _lines reads
     _read = None
 _native_locate: (
@@ -78,7 +78,7 @@ _native_locate: (
     | None
 )
 try:
-    from mooring_yamllines import locate as _native_locate
+    from mooring_native import locate as _native_locate
 except ImportError:  # pragma: no cover - scripts/bootstrap builds it; else libyaml locates
     _native_locate = None
 

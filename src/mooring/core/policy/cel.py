@@ -17,13 +17,19 @@ built-in `matches`.
 
 Only functions the API server also has may appear in a rule (tests check the generated
 policies against a real API server). Evaluation errors are values, never exceptions.
+
+`native_check` compiles a boolean expression for Mooring's own evaluator in Rust
+(`mooring_native.Expression`, native/src/celeval.rs), which reads the Python objects in place
+instead of converting them. It is strict (what it does not model, or might answer otherwise,
+is an error) and only its `true` is trusted: the engine uses it for the quick check, and
+evaluates here whatever it does not find true.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -32,6 +38,11 @@ import re2
 from cel_expr_python import cel
 from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 from re2 import _re2
+
+try:
+    from mooring_native import Expression as _NativeExpression
+except ImportError:  # pragma: no cover - scripts/bootstrap builds it; else CEL here decides
+    _NativeExpression = None
 
 # The names a ValidatingAdmissionPolicy's expressions see, all dynamically typed here
 # (the API server, too, evaluates against unstructured objects).
@@ -275,6 +286,38 @@ def activation(data: Mapping[str, Any], *, bindings: bool = False) -> Any:
     """The variables converted to CEL values once, for several evaluations (of programs
     compiled with the same `bindings`)."""
     return environment(bindings).Activation(dict(data))
+
+
+class NativeCheck:
+    """A boolean expression compiled for the native evaluator, over `object` and `params`
+    and the target's variables (`variables.<name>`, evaluated first, as `cel.bind` binds
+    them)."""
+
+    def __init__(self, compiled: Any) -> None:
+        self._compiled = compiled
+
+    def holds(self, obj: Any, params: Any) -> bool:
+        """True only when the expression evaluates to true; False for false, an error, or
+        anything the native evaluator leaves to the reference."""
+        return bool(self._compiled.holds((obj, params)))
+
+    def evaluate(self, obj: Any, params: Any) -> Outcome:
+        """The value, or the native evaluator's error (for tests)."""
+        ok, value = self._compiled.evaluate((obj, params))
+        return Outcome(value=value) if ok else Outcome(error=str(value))
+
+
+def native_check(
+    expression: str, variables: Sequence[tuple[str, str]] = ()
+) -> NativeCheck | None:
+    """`expression` compiled natively; None when mooring_native is not installed or the
+    expression calls something it does not evaluate."""
+    if _NativeExpression is None:
+        return None
+    try:
+        return NativeCheck(_NativeExpression(expression, ["object", "params"], list(variables)))
+    except ValueError:
+        return None
 
 
 def quote(text: str) -> str:

@@ -12,6 +12,10 @@ Offline, the same expression texts are evaluated two ways:
   runs first (rules.quick_check) finds something. (Exceptions are evaluated only when
   the namespace has some: with none in force, every `exceptions` expression is the
   empty list.)
+- Natively first, when mooring_native is installed and the namespace has no exceptions:
+  the quick check alone, by Mooring's evaluator in Rust over the object as read (cel.py's
+  native_check). Its true means every violations list is empty, as the pack would find;
+  anything else (false, an error, a value it does not model) goes the fast way.
 - Exact, when the fast way meets an error: each rule on its own with every
   `variables.x` replaced by `(its expression)`. CEL has no side effects, so this is the
   API server's computation, lazily evaluated variables included; one bad field errs only
@@ -27,7 +31,15 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from mooring.api.yamlfast import PathItem
-from mooring.core.policy.cel import Outcome, Program, Stored, activation, quote
+from mooring.core.policy.cel import (
+    NativeCheck,
+    Outcome,
+    Program,
+    Stored,
+    activation,
+    native_check,
+    quote,
+)
 from mooring.core.policy.rules import ALL, Rule, exceptions_expression, quick_check
 from mooring.core.policy.targets import TARGETS, Target
 
@@ -93,10 +105,16 @@ def _violations(value: Any) -> tuple[Violation, ...]:
 class Engine:
     """The rules compiled for offline evaluation. Build once; `evaluate` many objects."""
 
-    def __init__(self, rules: Iterable[Rule] = ALL, stored: Stored | None = None) -> None:
-        """`stored` gives the combined programs already compiled (Program), by key."""
+    def __init__(
+        self, rules: Iterable[Rule] = ALL, stored: Stored | None = None, *, native: bool = True
+    ) -> None:
+        """`stored` gives the combined programs already compiled (Program), by key;
+        `native` lets the native evaluator answer the quick check first (tests compare)."""
         self.rules = tuple(rules)
         self._stored = stored
+        self._native = native
+        # Per target met, its quick check compiled natively (None: not available).
+        self._quick: dict[str, NativeCheck | None] = {}
         self._by_target: dict[str, tuple[Rule, ...]] = {
             target.name: tuple(rule for rule in self.rules if rule.target is target)
             for target in TARGETS
@@ -154,7 +172,12 @@ class Engine:
         rules = self._by_target[target.name]
         spec = params.get("spec")
         with_exceptions = bool(isinstance(spec, Mapping) and spec.get("exceptions"))
-        bound = activation({"object": obj, "params": self._read(target, params)}, bindings=True)
+        read = self._read(target, params)
+        if not exact and not with_exceptions:
+            quick = self._quick_check(target)
+            if quick is not None and quick.holds(obj, read):
+                return [] if failing_only else [RuleResult(rule) for rule in rules]
+        bound = activation({"object": obj, "params": read}, bindings=True)
         outcome = (
             Outcome(error="exact")
             if exact
@@ -179,6 +202,14 @@ class Engine:
             if result.verdict != "pass" or not failing_only:
                 results.append(result)
         return results
+
+    def _quick_check(self, target: Target) -> NativeCheck | None:
+        if target.name not in self._quick:
+            rules = self._by_target[target.name]
+            self._quick[target.name] = (
+                native_check(quick_check(rules), target.variables) if self._native else None
+            )
+        return self._quick[target.name]
 
     def _read(self, target: Target, params: Mapping[str, Any]) -> Mapping[str, Any]:
         """`params` with only the keys of its spec the target's expressions read: CEL
