@@ -160,8 +160,12 @@ enum V<'py> {
 /// bool, None), exactly; anything else is an error.
 fn from_python<'py>(value: &Bound<'py, PyAny>) -> R<V<'py>> {
     if let Ok(text) = value.cast_exact::<PyString>() {
-        // Text that is not UTF-8 (a lone surrogate) is the reference's to judge.
-        text.to_str().map_err(|_| "a string that is not UTF-8")?;
+        // Text that is not UTF-8 (a lone surrogate) is the reference's to judge, and so
+        // is text with NUL (cel-expr-python's lowerAscii, for one, ends the string there).
+        let content = text.to_str().map_err(|_| "a string that is not UTF-8")?;
+        if content.contains('\0') {
+            return Err("a string with NUL");
+        }
         return Ok(V::PyStr(text.clone()));
     }
     if let Ok(dict) = value.cast_exact::<PyDict>() {
@@ -177,12 +181,50 @@ fn from_python<'py>(value: &Bound<'py, PyAny>) -> R<V<'py>> {
         return Ok(V::Bool(flag.is_true()));
     }
     if value.is_exact_instance_of::<PyInt>() {
-        return value.extract::<i64>().map(V::Int).map_err(|_| "int beyond int64");
+        return value
+            .extract::<i64>()
+            .map(V::Int)
+            .map_err(|_| "int beyond int64");
     }
     if let Ok(number) = value.cast_exact::<PyFloat>() {
         return Ok(V::Double(number.value()));
     }
     Err("a Python value of another type")
+}
+
+/// Whether the reference converts the whole value (cel-expr-python converts all of an
+/// input, what the expression reads or not, and errs on the rest: ints beyond int64 and
+/// uint64, map keys that are not strings, ints or bools, tuples, sets, dates and the like).
+/// Narrower here: bytes are left to the reference, and ints beyond int64.
+fn convertible(value: &Bound<'_, PyAny>, depth: usize) -> bool {
+    if depth > DEPTH {
+        return false;
+    }
+    if let Ok(dict) = value.cast_exact::<PyDict>() {
+        return dict.iter().all(|(key, item)| {
+            (convertible_text(&key)
+                || key.is_exact_instance_of::<PyBool>()
+                || (key.is_exact_instance_of::<PyInt>() && key.extract::<i64>().is_ok()))
+                && convertible(&item, depth + 1)
+        });
+    }
+    if let Ok(list) = value.cast_exact::<PyList>() {
+        return list.iter().all(|item| convertible(&item, depth + 1));
+    }
+    if value.is_exact_instance_of::<PyInt>() {
+        return value.extract::<i64>().is_ok();
+    }
+    convertible_text(value)
+        || value.is_none()
+        || value.is_exact_instance_of::<PyBool>()
+        || value.is_exact_instance_of::<PyFloat>()
+}
+
+/// A string the reference converts as it is: cel-expr-python ends one at NUL.
+fn convertible_text(value: &Bound<'_, PyAny>) -> bool {
+    value
+        .cast_exact::<PyString>()
+        .is_ok_and(|text| text.to_str().is_ok_and(|content| !content.contains('\0')))
 }
 
 fn to_python<'py>(py: Python<'py>, value: &V<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -211,7 +253,9 @@ fn to_python<'py>(py: Python<'py>, value: &V<'py>) -> PyResult<Bound<'py, PyAny>
             dict.into_any()
         }
         V::Optional(_) => {
-            return Err(PyValueError::new_err("an optional value has no Python form here"))
+            return Err(PyValueError::new_err(
+                "an optional value has no Python form here",
+            ))
         }
     })
 }
@@ -249,8 +293,16 @@ fn compare_numbers(left: &V<'_>, right: &V<'_>) -> Option<Ordering> {
     match (left, right) {
         (Int(a), Int(b)) => Some(a.cmp(b)),
         (UInt(a), UInt(b)) => Some(a.cmp(b)),
-        (Int(a), UInt(b)) => Some(if *a < 0 { Ordering::Less } else { (*a as u64).cmp(b) }),
-        (UInt(a), Int(b)) => Some(if *b < 0 { Ordering::Greater } else { a.cmp(&(*b as u64)) }),
+        (Int(a), UInt(b)) => Some(if *a < 0 {
+            Ordering::Less
+        } else {
+            (*a as u64).cmp(b)
+        }),
+        (UInt(a), Int(b)) => Some(if *b < 0 {
+            Ordering::Greater
+        } else {
+            a.cmp(&(*b as u64))
+        }),
         (Double(a), Double(b)) => a.partial_cmp(b),
         (Double(a), Int(b)) => compare_double_int(*a, *b),
         (Int(a), Double(b)) => compare_double_int(*b, *a).map(Ordering::reverse),
@@ -592,7 +644,10 @@ impl<'py> Env<'_, 'py> {
                 let mut values: Vec<(V<'py>, V<'py>)> = Vec::with_capacity(pairs.len());
                 for (key, value) in pairs {
                     let key = self.eval(key)?;
-                    if !matches!(key, V::Str(_) | V::PyStr(_) | V::Int(_) | V::UInt(_) | V::Bool(_)) {
+                    if !matches!(
+                        key,
+                        V::Str(_) | V::PyStr(_) | V::Int(_) | V::UInt(_) | V::Bool(_)
+                    ) {
                         return Err("a map key of another type");
                     }
                     for (other, _) in &values {
@@ -611,12 +666,17 @@ impl<'py> Env<'_, 'py> {
 
     fn comprehension(&mut self, c: &Comprehension) -> R<V<'py>> {
         let range = self.eval(&c.range)?;
+        let accu = self.eval(&c.init)?;
         let elements = match &range {
             V::List(_) | V::PyList(_) => items(&range)?,
-            V::Map(_) | V::PyDict(_) => entries(&range)?.into_iter().map(|(key, _)| key).collect(),
+            // The reference's maps have their own order: only a loop whose answer does not
+            // depend on it (exists, all, exists_one: a bool or a count) is evaluated here.
+            V::Map(_) | V::PyDict(_) if matches!(accu, V::Bool(_) | V::Int(_)) => {
+                entries(&range)?.into_iter().map(|(key, _)| key).collect()
+            }
+            V::Map(_) | V::PyDict(_) => return Err("a list made from a map's keys"),
             _ => return Err("a comprehension over another type"),
         };
-        let accu = self.eval(&c.init)?;
         let saved = (self.locals[c.var].take(), self.locals[c.accu].take());
         self.locals[c.accu] = Some(accu);
         let outcome = self.iterate(c, elements);
@@ -669,14 +729,22 @@ impl<'py> Env<'_, 'py> {
                 if needle.is_empty() {
                     return Err("indexOf('')");
                 }
-                Ok(V::Int(haystack.find(needle).map_or(-1, |at| code_points(haystack, at))))
+                Ok(V::Int(
+                    haystack
+                        .find(needle)
+                        .map_or(-1, |at| code_points(haystack, at)),
+                ))
             }
             (Func::LastIndexOf, [a, b]) => {
                 let (haystack, needle) = (string(a)?, string(b)?);
                 if needle.is_empty() {
                     return Err("lastIndexOf('')");
                 }
-                Ok(V::Int(haystack.rfind(needle).map_or(-1, |at| code_points(haystack, at))))
+                Ok(V::Int(
+                    haystack
+                        .rfind(needle)
+                        .map_or(-1, |at| code_points(haystack, at)),
+                ))
             }
             (Func::Substring, [a, start]) => {
                 let text = string(a)?;
@@ -689,6 +757,11 @@ impl<'py> Env<'_, 'py> {
                 if end < start {
                     return Err("end before start");
                 }
+                // cel-expr-python errs for an end at the string's end (unless the range is
+                // empty there), where cel-go gives the rest: left to the reference.
+                if end != start && end >= size(a)? {
+                    return Err("a substring to the end, by its end");
+                }
                 let begin = byte_offset(text, start).ok_or("index out of range")?;
                 let finish = byte_offset(text, end).ok_or("index out of range")?;
                 Ok(V::Str(text[begin..finish].into()))
@@ -699,24 +772,32 @@ impl<'py> Env<'_, 'py> {
                 if !text.is_ascii() {
                     return Err("trim of non-ASCII text");
                 }
-                Ok(V::Str(text.trim_matches(|c: char| " \t\n\x0b\x0c\r".contains(c)).into()))
+                Ok(V::Str(
+                    text.trim_matches(|c: char| " \t\n\x0b\x0c\r".contains(c))
+                        .into(),
+                ))
             }
             (Func::Split, [a, b]) => {
                 let (text, separator) = (string(a)?, string(b)?);
                 if separator.is_empty() {
                     return Err("split('')");
                 }
-                Ok(V::List(Rc::new(text.split(separator).map(|part| V::Str(part.into())).collect())))
+                Ok(V::List(Rc::new(
+                    text.split(separator)
+                        .map(|part| V::Str(part.into()))
+                        .collect(),
+                )))
             }
             (Func::Join, [list]) => join(list, ""),
             (Func::Join, [list, separator]) => join(list, string(separator)?),
-            (Func::OrValue, [V::Optional(found), default]) => {
-                Ok(found.as_ref().map_or_else(|| default.clone(), |v| v.as_ref().clone()))
-            }
+            (Func::OrValue, [V::Optional(found), default]) => Ok(found
+                .as_ref()
+                .map_or_else(|| default.clone(), |v| v.as_ref().clone())),
             (Func::HasValue, [V::Optional(found)]) => Ok(V::Bool(found.is_some())),
-            (Func::Value, [V::Optional(found)]) => {
-                found.as_ref().map(|v| v.as_ref().clone()).ok_or("optional.none() dereference")
-            }
+            (Func::Value, [V::Optional(found)]) => found
+                .as_ref()
+                .map(|v| v.as_ref().clone())
+                .ok_or("optional.none() dereference"),
             _ => Err("no such overload"),
         }
     }
@@ -801,7 +882,9 @@ fn index<'py>(container: &V<'py>, key: &V<'py>) -> R<Option<V<'py>>> {
         V::List(_) | V::PyList(_) => {
             let position = int(key)?;
             let values = items(container)?;
-            Ok(usize::try_from(position).ok().and_then(|at| values.get(at).cloned()))
+            Ok(usize::try_from(position)
+                .ok()
+                .and_then(|at| values.get(at).cloned()))
         }
         _ => Err("index of another type"),
     }
@@ -862,7 +945,12 @@ impl Compiler<'_> {
                 if !list.optional_indices.is_empty() {
                     return Err("optional list items are not supported".into());
                 }
-                Node::List(list.elements.iter().map(|e| self.node(e)).collect::<Result<_, _>>()?)
+                Node::List(
+                    list.elements
+                        .iter()
+                        .map(|e| self.node(e))
+                        .collect::<Result<_, _>>()?,
+                )
             }
             Expr::Map(map) => {
                 let mut pairs = Vec::new();
@@ -1029,7 +1117,9 @@ pub struct Expression {
 }
 
 fn parse(source: &str) -> Result<IdedExpr, String> {
-    let program = cel::Env::stdlib().compile(source).map_err(|e| e.to_string())?;
+    let program = cel::Env::stdlib()
+        .compile(source)
+        .map_err(|e| e.to_string())?;
     Ok(IdedExpr::clone(program.expression()))
 }
 
@@ -1126,6 +1216,12 @@ impl Expression {
             locals: vec![None; self.slots],
             patterns: &self.patterns,
         };
-        Ok(env.eval(&self.body))
+        let result = env.eval(&self.body);
+        // The reference converts every input whole before evaluating: a value it cannot
+        // convert anywhere is its error, even where the expression does not read.
+        if result.is_ok() && !values.iter().all(|value| convertible(&value, 0)) {
+            return Ok(Err("an input the reference does not convert"));
+        }
+        Ok(result)
     }
 }

@@ -39,6 +39,7 @@ from cel_expr_python import cel
 from cel_expr_python.ext import ext_bindings, ext_optional, ext_strings
 from re2 import _re2
 
+_NativeExpression: Callable[[str, list[str], list[tuple[str, str]]], Any] | None
 try:
     from mooring_native import Expression as _NativeExpression
 except ImportError:  # pragma: no cover - scripts/bootstrap builds it; else CEL here decides
@@ -307,9 +308,7 @@ class NativeCheck:
         return Outcome(value=value) if ok else Outcome(error=str(value))
 
 
-def native_check(
-    expression: str, variables: Sequence[tuple[str, str]] = ()
-) -> NativeCheck | None:
+def native_check(expression: str, variables: Sequence[tuple[str, str]] = ()) -> NativeCheck | None:
     """`expression` compiled natively; None when mooring_native is not installed or the
     expression calls something it does not evaluate."""
     if _NativeExpression is None:
