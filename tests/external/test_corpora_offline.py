@@ -36,3 +36,12 @@ def test_offline(case: ExternalCase) -> None:
     assert denied is case.denied
     if case.count is not None:
         assert count == case.count
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_the_native_quick_check_changes_no_result(case: ExternalCase) -> None:
+    """Every rule on the corpus's object (skipped cases too: the objects are real ones; in
+    the plain context when the case has none), with the native quick check and without."""
+    params = context_object("corpus", CONTEXTS[case.context or "corpus"])
+    with_native = Engine().evaluate(case.obj, params)
+    assert with_native == Engine(native=False).evaluate(case.obj, params)
