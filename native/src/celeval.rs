@@ -102,6 +102,8 @@ enum Node {
     Select(Box<Node>, Py<PyString>),
     Has(Box<Node>, Py<PyString>),
     OptSelect(Box<Node>, Py<PyString>),
+    /// `base.?a.?b.orValue(default)` in one step: the fields in order, no optional values.
+    OrValuePath(Box<Node>, Vec<Py<PyString>>, Box<Node>),
     Not(Box<Node>),
     Negate(Box<Node>),
     NotStrictlyFalse(Box<Node>),
@@ -575,6 +577,20 @@ impl<'py> Env<'_, 'py> {
                 }
                 operand => Ok(V::Optional(field(&operand, name, self.py)?.map(Rc::new))),
             },
+            Node::OrValuePath(base, fields, default) => {
+                let mut value = match self.eval(base)? {
+                    V::Optional(None) => return self.eval(default),
+                    V::Optional(Some(inner)) => inner.as_ref().clone(),
+                    value => value,
+                };
+                for name in fields {
+                    match field(&value, name, self.py)? {
+                        Some(inner) => value = inner,
+                        None => return self.eval(default),
+                    }
+                }
+                Ok(value)
+            }
             Node::Not(operand) => Ok(V::Bool(!boolean(&self.eval(operand)?)?)),
             Node::Negate(operand) => match self.eval(operand)? {
                 V::Int(number) => number.checked_neg().map(V::Int).ok_or("overflow"),
@@ -622,13 +638,21 @@ impl<'py> Env<'_, 'py> {
                 let right = self.eval(right)?;
                 binary(*op, &left, &right)
             }
-            Node::Call(func, args) => {
-                let mut values = Vec::with_capacity(args.len());
-                for arg in args {
-                    values.push(self.eval(arg)?);
+            Node::Call(func, args) => match args.as_slice() {
+                [a] => {
+                    let a = self.eval(a)?;
+                    self.call(func, &[a])
                 }
-                self.call(func, &values)
-            }
+                [a, b] => {
+                    let (a, b) = (self.eval(a)?, self.eval(b)?);
+                    self.call(func, &[a, b])
+                }
+                [a, b, c] => {
+                    let (a, b, c) = (self.eval(a)?, self.eval(b)?, self.eval(c)?);
+                    self.call(func, &[a, b, c])
+                }
+                _ => Err("no such overload"),
+            },
             Node::MatchesLiteral(operand, pattern) => {
                 let operand = self.eval(operand)?;
                 Ok(V::Bool(pattern.is_match(string(&operand)?)))
@@ -667,8 +691,13 @@ impl<'py> Env<'_, 'py> {
     fn comprehension(&mut self, c: &Comprehension) -> R<V<'py>> {
         let range = self.eval(&c.range)?;
         let accu = self.eval(&c.init)?;
-        let elements = match &range {
-            V::List(_) | V::PyList(_) => items(&range)?,
+        let elements: Vec<V<'py>> = match &range {
+            V::PyList(list) => {
+                return self.over(c, accu, list.len(), |at| {
+                    from_python(&list.get_item(at).map_err(|_| "a list that changed")?)
+                })
+            }
+            V::List(items) => return self.over(c, accu, items.len(), |at| Ok(items[at].clone())),
             // The reference's maps have their own order: only a loop whose answer does not
             // depend on it (exists, all, exists_one: a bool or a count) is evaluated here.
             V::Map(_) | V::PyDict(_) if matches!(accu, V::Bool(_) | V::Int(_)) => {
@@ -677,21 +706,37 @@ impl<'py> Env<'_, 'py> {
             V::Map(_) | V::PyDict(_) => return Err("a list made from a map's keys"),
             _ => return Err("a comprehension over another type"),
         };
+        self.over(c, accu, elements.len(), |at| Ok(elements[at].clone()))
+    }
+
+    /// The loop over `count` elements, `element(i)` the i-th, from the accumulator `accu`.
+    fn over(
+        &mut self,
+        c: &Comprehension,
+        accu: V<'py>,
+        count: usize,
+        element: impl Fn(usize) -> R<V<'py>>,
+    ) -> R<V<'py>> {
         let saved = (self.locals[c.var].take(), self.locals[c.accu].take());
         self.locals[c.accu] = Some(accu);
-        let outcome = self.iterate(c, elements);
+        let outcome = self.iterate(c, count, element);
         let result = outcome.and_then(|()| self.eval(&c.result));
         self.locals[c.var] = saved.0;
         self.locals[c.accu] = saved.1;
         result
     }
 
-    fn iterate(&mut self, c: &Comprehension, elements: Vec<V<'py>>) -> R<()> {
-        for element in elements {
+    fn iterate(
+        &mut self,
+        c: &Comprehension,
+        count: usize,
+        element: impl Fn(usize) -> R<V<'py>>,
+    ) -> R<()> {
+        for at in 0..count {
             if !boolean(&self.eval(&c.condition)?)? {
                 break;
             }
-            self.locals[c.var] = Some(element);
+            self.locals[c.var] = Some(element(at)?);
             // CEL's `exists` and `all` carry an error in the accumulator, and a later
             // element may still decide; rather than model error values, the loop ends with
             // the error, and the caller evaluates the reference way.
@@ -1063,6 +1108,17 @@ impl Compiler<'_> {
                 };
                 let name = PyString::intern(self.py, &text).unbind();
                 Node::OptSelect(Box::new(operand), name)
+            }
+            ("orValue", 2) if !operator && matches!(nodes[0], Node::OptSelect(..)) => {
+                let default = nodes.pop().unwrap();
+                let mut node = nodes.pop().unwrap();
+                let mut fields = Vec::new();
+                while let Node::OptSelect(operand, name) = node {
+                    fields.push(name);
+                    node = *operand;
+                }
+                fields.reverse();
+                Node::OrValuePath(Box::new(node), fields, Box::new(default))
             }
             ("matches", 2) if !operator => {
                 let pattern = nodes.pop().unwrap();
