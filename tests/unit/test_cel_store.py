@@ -4,13 +4,15 @@ and judging every own case as the programs compiled from the rules' text do."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mooring.core.policy.cel import Program
 from mooring.core.policy.context import context_object
-from mooring.core.policy.engine import Engine
+from mooring.core.policy.engine import Engine, _pack
+from mooring.core.policy.rules import select
 from mooring.services import cel_store
 from tests.policy_cases import CASES, CONTEXTS, Case
 
@@ -62,3 +64,53 @@ def test_refresh_writes_the_missing_and_removes_the_stale(tmp_path: Path) -> Non
         return zlib.decompress((tmp_path / f"{key}{cel_store.SUFFIX}").read_bytes())
 
     assert all(program.loaded for program in Engine(stored=stored).packs())
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("MOORING_CACHE", str(tmp_path / "cache"))
+    cel_store.cache_folder.cache_clear()
+    yield cel_store.cache_folder()
+    cel_store.cache_folder.cache_clear()
+
+
+def _selected() -> Engine:
+    return Engine(
+        select(("privileged", "image-tag", "node-port-services")),
+        stored=cel_store.stored,
+        keep=cel_store.keep,
+    )
+
+
+def test_a_selection_compiled_once_is_loaded_from_the_cache_next_time(cache: Path) -> None:
+    _pack.cache_clear()
+    first = _selected().packs()
+    assert not any(program.loaded for program in first)  # no shipped program covers it
+    assert len(list(cache.glob(f"*{cel_store.SUFFIX}"))) == len(first)
+    _pack.cache_clear()  # as a new process: the programs are not in memory any more
+    again = _selected().packs()
+    assert all(program.loaded for program in again)
+    assert [p.key for p in again] == [p.key for p in first]
+    for case in CASES[:40]:
+        params = context_object("ns", CONTEXTS[case.context])
+        assert _selected().evaluate(case.obj, params, failing_only=True) == Engine(
+            select(("privileged", "image-tag", "node-port-services")), native=False
+        ).evaluate(case.obj, params, failing_only=True)
+    # The default rules' programs are shipped: nothing of theirs is cached.
+    Engine(stored=cel_store.stored, keep=cel_store.keep).packs()
+    assert len(list(cache.glob(f"*{cel_store.SUFFIX}"))) == len(first)
+
+
+def test_a_cache_that_cannot_be_written_costs_the_compile_only(cache: Path) -> None:
+    cache.parent.mkdir(parents=True)
+    cache.write_text("a file where the folder should be")
+    _pack.cache_clear()
+    programs = _selected().packs()
+    assert programs and not any(program.loaded for program in programs)
+    assert all(program.evaluate({"object": {}, "params": {}}) for program in programs)
+
+
+def test_the_cache_folder_is_named_after_the_cel_library_and_environment(cache: Path) -> None:
+    assert cache.parent.name == "cel"
+    library, environment = cache.name.split("-")
+    assert library != environment and all(int(part, 16) for part in (library, environment))

@@ -380,7 +380,7 @@ def _judge_for(setup: Setup) -> Judge:
         tenants=setup.tenants,
         exceptions=setup.exceptions,
         default_namespace=setup.default_namespace,
-        engine=Engine(select(setup.rules), stored=cel_store.stored),
+        engine=Engine(select(setup.rules), stored=cel_store.stored, keep=cel_store.keep),
     )
 
 

@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from mooring.api.yamlfast import PathItem
 from mooring.core.policy.cel import (
+    Keep,
     NativeCheck,
     Outcome,
     Program,
@@ -106,12 +107,19 @@ class Engine:
     """The rules compiled for offline evaluation. Build once; `evaluate` many objects."""
 
     def __init__(
-        self, rules: Iterable[Rule] = ALL, stored: Stored | None = None, *, native: bool = True
+        self,
+        rules: Iterable[Rule] = ALL,
+        stored: Stored | None = None,
+        *,
+        keep: Keep | None = None,
+        native: bool = True,
     ) -> None:
-        """`stored` gives the combined programs already compiled (Program), by key;
-        `native` lets the native evaluator answer the quick check first (tests compare)."""
+        """`stored` gives the combined programs already compiled (Program), by key, and
+        `keep` is told those compiled here; `native` lets the native evaluator answer the
+        quick check first (tests compare)."""
         self.rules = tuple(rules)
         self._stored = stored
+        self._keep = keep
         self._native = native
         # Per target met, its quick check compiled natively (None: not available).
         self._quick: dict[str, NativeCheck | None] = {}
@@ -149,7 +157,7 @@ class Engine:
         program = self._packs.get(key)
         if program is None:
             program = self._packs[key] = _pack(
-                self._by_target[target.name], target, with_exceptions, self._stored
+                self._by_target[target.name], target, with_exceptions, self._stored, self._keep
             )
         return program
 
@@ -266,7 +274,11 @@ def _rule_programs(rule: Rule) -> tuple[Program, Program]:
 
 @lru_cache(maxsize=32)
 def _pack(
-    rules: tuple[Rule, ...], target: Target, with_exceptions: bool, stored: Stored | None = None
+    rules: tuple[Rule, ...],
+    target: Target,
+    with_exceptions: bool,
+    stored: Stored | None = None,
+    keep: Keep | None = None,
 ) -> Program:
     """One expression for all `rules`: a list with, per rule, its violations (and, with
     exceptions, `[violations, exceptions]`); the target's variables computed once, as a
@@ -296,6 +308,7 @@ def _pack(
         f"[{', '.join(quiet)}] : [{', '.join(entries)}])",
         bindings=True,
         stored=stored,
+        keep=keep,
     )
 
 
