@@ -480,3 +480,24 @@ def test_the_native_evaluator_leaves_what_might_differ_to_the_reference(
 ) -> None:
     got = _native(expression, None).evaluate(left, right)
     assert got.error is not None, got
+
+
+def test_the_engine_compiles_the_native_check_from_the_nth_object_of_a_target(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mooring.core.policy import engine as engine_module
+
+    compiled: list[str] = []
+
+    def counting(expression: str, variables: Sequence[tuple[str, str]] = ()) -> Any:
+        compiled.append(expression)
+        return native_check(expression, variables)
+
+    monkeypatch.setattr(engine_module, "native_check", counting)
+    engine = Engine(native_from=3)
+    pods = [case for case in CASES if case.obj["kind"] == "Deployment"][:5]
+    params = _PARAMS["standard"]
+    for number, case in enumerate(pods):
+        results = engine.evaluate(case.obj, params)
+        assert results == Engine(native=False).evaluate(case.obj, params)
+        assert len(compiled) == (0 if number < 3 else 1)

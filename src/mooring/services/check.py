@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 
 # Parallel work pays off from about this many bytes of YAML.
 PARALLEL_FROM_BYTES = 2 * 1024 * 1024
+# The native quick check (engine.py) pays off from about this many objects of a kind.
+NATIVE_FROM = 200
 # Mooring's kinds that `check` reads as its setup (mooring_model gives their models).
 MOORING_KINDS = ("PlatformConfig", "Tenant", "PolicyException")
 
@@ -380,7 +382,12 @@ def _judge_for(setup: Setup) -> Judge:
         tenants=setup.tenants,
         exceptions=setup.exceptions,
         default_namespace=setup.default_namespace,
-        engine=Engine(select(setup.rules), stored=cel_store.stored, keep=cel_store.keep),
+        engine=Engine(
+            select(setup.rules),
+            stored=cel_store.stored,
+            keep=cel_store.keep,
+            native_from=NATIVE_FROM,
+        ),
     )
 
 
