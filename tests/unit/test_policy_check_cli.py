@@ -425,3 +425,32 @@ def test_the_pydantic_plugin_loader_mooring_check_replaces_is_still_pydantics() 
 
     assert not inspect.signature(_loader.get_plugins).parameters
     assert "from ._loader import get_plugins" in inspect.getsource(_schema_validator)
+
+
+def test_the_native_quick_check_changes_no_finding_of_a_large_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large input uses the native quick check from its first object (a small one from
+    each kind's NATIVE_FROMth): the same findings as without it, in the same order."""
+    from datetime import UTC, datetime
+
+    from mooring.core.policy import engine
+    from mooring.services import check
+
+    documents = [latest(f"app-{n}") if n % 5 == 0 else good() for n in range(800)]
+    for n in range(0, 800, 20):
+        write(tmp_path / "many" / f"f{n:04d}.yaml", *documents[n : n + 20])
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    large = check.check([str(tmp_path / "many")], now=now)
+    assert sum(p.stat().st_size for p in (tmp_path / "many").iterdir()) >= (
+        check.NATIVE_ALL_FROM_BYTES
+    )
+    assert large.setup.native_from == 0
+    small = check.check([str(tmp_path / "many" / "f0000.yaml")], now=now)
+    assert small.setup.native_from == check.NATIVE_FROM
+    monkeypatch.setattr(engine, "native_check", lambda *_args: None)
+    without = check.check([str(tmp_path / "many")], now=now)
+    assert [(f.finding, f.position) for f in large.findings] == [
+        (f.finding, f.position) for f in without.findings
+    ]
+    assert len({f.finding.object for f in large.findings}) == 160

@@ -49,8 +49,10 @@ if TYPE_CHECKING:
 
 # Parallel work pays off from about this many bytes of YAML.
 PARALLEL_FROM_BYTES = 2 * 1024 * 1024
-# The native quick check (engine.py) pays off from about this many objects of a kind.
+# The native quick check (engine.py) pays off from about this many objects of a kind; in
+# inputs of NATIVE_ALL_FROM_BYTES or more, from the first.
 NATIVE_FROM = 200
+NATIVE_ALL_FROM_BYTES = 512 * 1024
 # Mooring's kinds that `check` reads as its setup (mooring_model gives their models).
 MOORING_KINDS = ("PlatformConfig", "Tenant", "PolicyException")
 
@@ -93,6 +95,7 @@ class Setup:
     rules: tuple[str, ...] = ()
     now: datetime | None = None
     list_objects: bool = False  # keep (file, object) of every judged object
+    native_from: int = NATIVE_FROM  # engine.py: the native quick check from this object on
 
 
 @dataclass
@@ -386,7 +389,7 @@ def _judge_for(setup: Setup) -> Judge:
             select(setup.rules),
             stored=cel_store.stored,
             keep=cel_store.keep,
-            native_from=NATIVE_FROM,
+            native_from=setup.native_from,
         ),
     )
 
@@ -478,6 +481,8 @@ def check(
     texts, errors = read_texts(paths, stdin_name=stdin_name)
     outcome.errors += extra_errors + errors
     outcome.files = len(texts)
+    if sum(len(t.text) for t in texts) >= NATIVE_ALL_FROM_BYTES:
+        setup.native_from = 0
     read_setup([*extra, *texts], setup, outcome)
     outcome.setup = setup
     results = sorted(_shares(texts, setup, jobs, parallel_from), key=lambda pair: pair[0])
