@@ -373,7 +373,9 @@ def _yaml_error(source: Text) -> SourceError:
 
 # -- parallel work ----------------------------------------------------------------------------
 
-_WORK: tuple[list[Text], Setup] | None = None  # inherited by forked workers
+# Inherited by forked workers: the texts, whether to list objects, and one judge, made
+# in the parent (its native checks compiled once) and kept by each worker for its chunks.
+_WORK: tuple[list[Text], bool, Judge] | None = None
 
 
 def _judge_for(setup: Setup) -> Judge:
@@ -396,9 +398,8 @@ def _judge_for(setup: Setup) -> Judge:
 
 def _work(indexes: list[int]) -> list[tuple[int, _Share]]:
     assert _WORK is not None
-    texts, setup = _WORK
-    judge = _judge_for(setup)
-    return [(i, judge_text(texts[i], judge, setup.list_objects)) for i in indexes]
+    texts, list_objects, judge = _WORK
+    return [(i, judge_text(texts[i], judge, list_objects)) for i in indexes]
 
 
 def _chunks(texts: Sequence[Text], count: int) -> list[list[int]]:
@@ -438,7 +439,9 @@ def _judged(
         return
     import multiprocessing  # only for large inputs
 
-    _WORK = (texts, setup)
+    judge = _judge_for(setup)
+    judge.engine.prepare()
+    _WORK = (texts, setup.list_objects, judge)
     try:
         context = multiprocessing.get_context("fork")
         # A few chunks per worker keeps the cores busy when the files' costs differ.

@@ -216,6 +216,14 @@ class Engine:
                 results.append(result)
         return results
 
+    def prepare(self) -> None:
+        """Compile now what the first objects would: the native quick checks, when they
+        are used from the first object (worker processes forked after share them)."""
+        if self._native_from == 0:
+            for target in TARGETS:
+                if self._by_target[target.name]:
+                    self._quick_check(target)
+
     def _quick_check(self, target: Target) -> NativeCheck | None:
         if target.name not in self._quick:
             seen = self._seen.get(target.name, 0)
