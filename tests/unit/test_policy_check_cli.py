@@ -330,7 +330,17 @@ def test_ingress_hosts_are_judged_against_the_names_the_tenants_hold(tmp_path: P
 # Each of these costs tens of milliseconds of a CI step's start-up (issue 13: one small file
 # in under 300 ms): the API models (pydantic), rich, the cluster client, the operator
 # framework, worker processes. Plain manifests need none of them. Structural, not timed.
-HEAVY = ("pydantic", "rich", "httpx", "lightkube", "kopf", "asyncio", "multiprocessing")
+# tempfile (with shutil and random, about 5 ms) only when a compiled program is cached.
+HEAVY = (
+    "pydantic",
+    "rich",
+    "httpx",
+    "lightkube",
+    "kopf",
+    "asyncio",
+    "multiprocessing",
+    "tempfile",
+)
 PROBE = """
 import atexit, sys
 atexit.register(lambda: sys.__stderr__.write("MODULES " + " ".join(sorted(sys.modules)) + "\\n"))

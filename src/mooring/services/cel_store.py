@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -58,6 +57,8 @@ def keep(key: str, serialized: bytes) -> None:
     folder = cache_folder()
     if (FOLDER / f"{key}{SUFFIX}").exists() or (folder / f"{key}{SUFFIX}").exists():
         return
+    import tempfile  # only when a program was compiled (with shutil, random: 5 ms)
+
     part: Path | None = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
