@@ -600,32 +600,8 @@ impl<'py> Env<'_, 'py> {
             Node::NotStrictlyFalse(operand) => {
                 Ok(V::Bool(!matches!(self.eval(operand), Ok(V::Bool(false)))))
             }
-            Node::And(left, right) => {
-                let left = self.eval(left).and_then(|v| boolean(&v));
-                if left == Ok(false) {
-                    return Ok(V::Bool(false));
-                }
-                let right = self.eval(right).and_then(|v| boolean(&v));
-                if right == Ok(false) {
-                    return Ok(V::Bool(false));
-                }
-                left?;
-                right?;
-                Ok(V::Bool(true))
-            }
-            Node::Or(left, right) => {
-                let left = self.eval(left).and_then(|v| boolean(&v));
-                if left == Ok(true) {
-                    return Ok(V::Bool(true));
-                }
-                let right = self.eval(right).and_then(|v| boolean(&v));
-                if right == Ok(true) {
-                    return Ok(V::Bool(true));
-                }
-                left?;
-                right?;
-                Ok(V::Bool(false))
-            }
+            Node::And(left, right) => self.logic(left, right, false),
+            Node::Or(left, right) => self.logic(left, right, true),
             Node::Cond(condition, then, otherwise) => {
                 if boolean(&self.eval(condition)?)? {
                     self.eval(then)
@@ -686,6 +662,22 @@ impl<'py> Env<'_, 'py> {
             }
             Node::Loop(comprehension) => self.comprehension(comprehension),
         }
+    }
+
+    /// `&&` (`decisive` false) and `||` (`decisive` true) as CEL has them: a side with
+    /// the deciding value wins over an error on the other side.
+    fn logic(&mut self, left: &Node, right: &Node, decisive: bool) -> R<V<'py>> {
+        let left = self.eval(left).and_then(|v| boolean(&v));
+        if left == Ok(decisive) {
+            return Ok(V::Bool(decisive));
+        }
+        let right = self.eval(right).and_then(|v| boolean(&v));
+        if right == Ok(decisive) {
+            return Ok(V::Bool(decisive));
+        }
+        left?;
+        right?;
+        Ok(V::Bool(!decisive))
     }
 
     fn comprehension(&mut self, c: &Comprehension) -> R<V<'py>> {
