@@ -289,7 +289,8 @@ fn boolean(value: &V<'_>) -> R<bool> {
     }
 }
 
-/// A number as an exact comparison key: (is it a double, its value) for ordering.
+/// Two numbers compared by value across int, uint and double (CEL compares them so);
+/// None for NaN and for values that are not numbers.
 fn compare_numbers(left: &V<'_>, right: &V<'_>) -> Option<Ordering> {
     use V::{Double, Int, UInt};
     match (left, right) {
@@ -492,7 +493,7 @@ fn size(value: &V<'_>) -> R<i64> {
     i64::try_from(count).map_err(|_| "size beyond int64")
 }
 
-/// Code point index of `needle` in `haystack` at byte `at`.
+/// The code point index of the byte offset `at` in `haystack`.
 fn code_points(haystack: &str, at: usize) -> i64 {
     haystack[..at].chars().count() as i64
 }
@@ -514,9 +515,19 @@ fn byte_offset(text: &str, index: i64) -> Option<usize> {
 }
 
 /// Patterns whose meaning RE2 and the `regex` crate share: ASCII, no flags, no escapes
-/// but of punctuation, no Perl or Unicode classes (RE2's are ASCII, the crate's Unicode).
+/// but of punctuation, no Perl or Unicode classes (RE2's are ASCII, the crate's Unicode),
+/// no counted repetition beyond RE2's limit of 1000 (the crate takes more).
 fn plain_pattern(pattern: &str) -> bool {
     if !pattern.is_ascii() || pattern.contains("(?") {
+        return false;
+    }
+    let counts = pattern.split('{').skip(1).flat_map(|after| {
+        let inside = after.split('}').next().unwrap_or("");
+        inside
+            .split(',')
+            .map(|n| n.trim().parse::<u64>().unwrap_or(0))
+    });
+    if counts.into_iter().any(|n| n > 1000) {
         return false;
     }
     let mut escaped = false;

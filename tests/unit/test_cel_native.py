@@ -463,6 +463,7 @@ def test_every_operation_has_operands_it_is_answered_natively_for() -> None:
         ("string(object)", 1.5, None),  # doubles print differently from one CEL to another
         ("object.matches('^\\\\d+$')", "\u0661", None),  # \d is ASCII in RE2, not in Rust
         ("object.matches(params)", "A", "(?i)a"),  # flags
+        ("object.matches(params)", "a", "a{0,1001}"),  # beyond RE2's repetition limit
         ("object.trim()", "\u00a0x", None),  # Unicode spaces
         ("object.indexOf('')", "abc", None),
         ("object.split('')", "abc", None),
