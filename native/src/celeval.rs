@@ -521,13 +521,13 @@ fn plain_pattern(pattern: &str) -> bool {
     if !pattern.is_ascii() || pattern.contains("(?") {
         return false;
     }
-    let counts = pattern.split('{').skip(1).flat_map(|after| {
+    let mut counts = pattern.split('{').skip(1).flat_map(|after| {
         let inside = after.split('}').next().unwrap_or("");
         inside
             .split(',')
             .map(|n| n.trim().parse::<u64>().unwrap_or(0))
     });
-    if counts.into_iter().any(|n| n > 1000) {
+    if counts.any(|n| n > 1000) {
         return false;
     }
     let mut escaped = false;
