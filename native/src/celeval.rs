@@ -516,9 +516,23 @@ fn byte_offset(text: &str, index: i64) -> Option<usize> {
 
 /// Patterns whose meaning RE2 and the `regex` crate share: ASCII, no flags, no escapes
 /// but of punctuation, no Perl or Unicode classes (RE2's are ASCII, the crate's Unicode),
-/// no counted repetition beyond RE2's limit of 1000 (the crate takes more).
+/// no counted repetition beyond RE2's limit of 1000 (the crate takes more), no repetition
+/// of a repetition (`a**`, `a{2}{3}`, `a???`: RE2 refuses them) and no class set operations
+/// (`&&`, `--`, `~~`: the crate's, literal characters to RE2).
 fn plain_pattern(pattern: &str) -> bool {
-    if !pattern.is_ascii() || pattern.contains("(?") {
+    if !pattern.is_ascii() || ["(?", "&&", "--", "~~"].iter().any(|s| pattern.contains(s)) {
+        return false;
+    }
+    // A repetition may be followed by one `?` (lazy), by nothing else that repeats.
+    let bytes = pattern.as_bytes();
+    let repeats = |b: u8| b"*+?}".contains(&b);
+    if bytes
+        .windows(2)
+        .any(|w| repeats(w[0]) && b"*+{".contains(&w[1]))
+        || bytes
+            .windows(3)
+            .any(|w| repeats(w[0]) && w[1] == b'?' && b"*+?{".contains(&w[2]))
+    {
         return false;
     }
     let mut counts = pattern.split('{').skip(1).flat_map(|after| {
