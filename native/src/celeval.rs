@@ -162,12 +162,9 @@ enum V<'py> {
 /// bool, None), exactly; anything else is an error.
 fn from_python<'py>(value: &Bound<'py, PyAny>) -> R<V<'py>> {
     if let Ok(text) = value.cast_exact::<PyString>() {
-        // Text that is not UTF-8 (a lone surrogate) is the reference's to judge, and so
-        // is text with NUL (cel-expr-python's lowerAscii, for one, ends the string there).
-        let content = text.to_str().map_err(|_| "a string that is not UTF-8")?;
-        if content.contains('\0') {
-            return Err("a string with NUL");
-        }
+        // Text that is not UTF-8 (a lone surrogate) is the reference's to judge (NUL too:
+        // `convertible` refuses such inputs whole, once evaluated).
+        text.to_str().map_err(|_| "a string that is not UTF-8")?;
         return Ok(V::PyStr(text.clone()));
     }
     if let Ok(dict) = value.cast_exact::<PyDict>() {
@@ -568,7 +565,7 @@ fn compile_pattern(pattern: &str) -> Option<Regex> {
 struct Env<'a, 'py> {
     py: Python<'py>,
     inputs: &'a [V<'py>],
-    variables: &'a [V<'py>],
+    variables: Vec<V<'py>>,
     locals: Vec<Option<V<'py>>>,
     patterns: &'a Mutex<HashMap<String, Option<Regex>>>,
 }
@@ -586,7 +583,7 @@ impl<'py> Env<'_, 'py> {
             }),
             Node::Local(slot) => self.locals[*slot].clone().ok_or("unbound"),
             Node::Input(index) => Ok(self.inputs[*index].clone()),
-            Node::Variable(index) => Ok(self.variables[*index].clone()),
+            Node::Variable(index) => self.variables.get(*index).cloned().ok_or("unbound"),
             Node::Select(operand, name) => {
                 let operand = self.eval(operand)?;
                 field(&operand, name, self.py)?.ok_or("no such key")
@@ -786,28 +783,8 @@ impl<'py> Env<'_, 'py> {
                 V::Bool(flag) => Ok(V::Str(if *flag { "true" } else { "false" }.into())),
                 _ => Err("string() of another type"),
             },
-            (Func::IndexOf, [a, b]) => {
-                let (haystack, needle) = (string(a)?, string(b)?);
-                if needle.is_empty() {
-                    return Err("indexOf('')");
-                }
-                Ok(V::Int(
-                    haystack
-                        .find(needle)
-                        .map_or(-1, |at| code_points(haystack, at)),
-                ))
-            }
-            (Func::LastIndexOf, [a, b]) => {
-                let (haystack, needle) = (string(a)?, string(b)?);
-                if needle.is_empty() {
-                    return Err("lastIndexOf('')");
-                }
-                Ok(V::Int(
-                    haystack
-                        .rfind(needle)
-                        .map_or(-1, |at| code_points(haystack, at)),
-                ))
-            }
+            (Func::IndexOf, [a, b]) => index_of(a, b, false),
+            (Func::LastIndexOf, [a, b]) => index_of(a, b, true),
             (Func::Substring, [a, start]) => {
                 let text = string(a)?;
                 let begin = byte_offset(text, int(start)?).ok_or("index out of range")?;
@@ -863,6 +840,21 @@ impl<'py> Env<'_, 'py> {
             _ => Err("no such overload"),
         }
     }
+}
+
+/// `indexOf` (the first) or `lastIndexOf` (the last): the code point index, -1 if absent.
+/// An empty needle is left to the reference (the libraries answer it differently).
+fn index_of<'py>(a: &V<'py>, b: &V<'py>, last: bool) -> R<V<'py>> {
+    let (haystack, needle) = (string(a)?, string(b)?);
+    if needle.is_empty() {
+        return Err("indexOf('') or lastIndexOf('')");
+    }
+    let found = if last {
+        haystack.rfind(needle)
+    } else {
+        haystack.find(needle)
+    };
+    Ok(V::Int(found.map_or(-1, |at| code_points(haystack, at))))
 }
 
 fn join<'py>(list: &V<'py>, separator: &str) -> R<V<'py>> {
@@ -1268,27 +1260,20 @@ impl Expression {
                 Err(fail) => return Ok(Err(fail)),
             }
         }
-        let mut variables: Vec<V<'py>> = Vec::with_capacity(self.variables.len());
         let mut env = Env {
             py,
             inputs: &inputs,
-            variables: &[],
+            variables: Vec::with_capacity(self.variables.len()),
             locals: vec![None; self.slots],
             patterns: &self.patterns,
         };
+        // In order; none reads another, so each sees only those before it, never itself.
         for node in &self.variables {
             match env.eval(node) {
-                Ok(value) => variables.push(value),
+                Ok(value) => env.variables.push(value),
                 Err(fail) => return Ok(Err(fail)),
             }
         }
-        let mut env = Env {
-            py,
-            inputs: &inputs,
-            variables: &variables,
-            locals: vec![None; self.slots],
-            patterns: &self.patterns,
-        };
         let result = env.eval(&self.body);
         // The reference converts every input whole before evaluating: a value it cannot
         // convert anywhere is its error, even where the expression does not read.

@@ -53,10 +53,9 @@ def stored(key: str) -> bytes | None:
 
 
 def keep(key: str, serialized: bytes) -> None:
-    """Cache a program compiled for a selection no shipped program covers."""
+    """Cache a program compiled for a selection no shipped program covers (told only of
+    programs `stored` did not find)."""
     folder = cache_folder()
-    if (FOLDER / f"{key}{SUFFIX}").exists() or (folder / f"{key}{SUFFIX}").exists():
-        return
     import tempfile  # only when a program was compiled (with shutil, random: 5 ms)
 
     part: Path | None = None

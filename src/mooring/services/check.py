@@ -432,6 +432,8 @@ def _judged(
 ) -> Iterator[tuple[int, _Share]]:
     global _WORK
     total = sum(len(t.text) for t in texts)
+    if total >= NATIVE_ALL_FROM_BYTES:
+        setup.native_from = 0
     if jobs <= 1 or total < parallel_from or len(texts) < 2:
         judge = _judge_for(setup)
         for i, text in enumerate(texts):
@@ -484,8 +486,6 @@ def check(
     texts, errors = read_texts(paths, stdin_name=stdin_name)
     outcome.errors += extra_errors + errors
     outcome.files = len(texts)
-    if sum(len(t.text) for t in texts) >= NATIVE_ALL_FROM_BYTES:
-        setup.native_from = 0
     read_setup([*extra, *texts], setup, outcome)
     outcome.setup = setup
     results = sorted(_shares(texts, setup, jobs, parallel_from), key=lambda pair: pair[0])
