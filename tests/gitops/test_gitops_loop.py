@@ -189,9 +189,11 @@ def usage_only(before: dict[str, Any] | None, after: dict[str, Any]) -> bool:
             {k: v for k, v in entry.items() if k != "quota"}
             for entry in status.get("namespaces") or []
         ]
-        return {**obj, "metadata": meta, "status": status}
+        kept = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+        return {**kept, "metadata": meta, "status": status}
 
-    return before is not None and before.get("kind") == "Tenant" and rest(before) == rest(after)
+    # A List's items may come without their kind; a watch event's object has it.
+    return before is not None and after.get("kind") == "Tenant" and rest(before) == rest(after)
 
 
 @dataclass
@@ -255,6 +257,8 @@ def test_a_usage_write_is_told_from_other_changes() -> None:
         },
     }
     assert usage_only(tenant, counted)
+    listed = {k: v for k, v in tenant.items() if k != "kind"}  # as a List's item may come
+    assert usage_only(listed, counted)
     assert not usage_only(None, counted)
     assert not usage_only(tenant, {**counted, "spec": {"environments": []}})
     assert not usage_only(tenant, {**counted, "status": {**counted["status"], "ready": "False"}})
