@@ -434,14 +434,13 @@ def _judged(
     total = sum(len(t.text) for t in texts)
     if total >= NATIVE_ALL_FROM_BYTES:
         setup.native_from = 0
+    judge = _judge_for(setup)
     if jobs <= 1 or total < parallel_from or len(texts) < 2:
-        judge = _judge_for(setup)
         for i, text in enumerate(texts):
             yield i, judge_text(text, judge, setup.list_objects)
         return
     import multiprocessing  # only for large inputs
 
-    judge = _judge_for(setup)
     judge.engine.prepare()
     _WORK = (texts, setup.list_objects, judge)
     try:
