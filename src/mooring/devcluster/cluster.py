@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -44,12 +45,20 @@ METRICS_READER = "mooring-dev-prometheus"
 SERVICE_CIDR = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
 ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+# Starts of one component, each on a newly chosen port, before its taken port is an error.
+PORT_ATTEMPTS = 3
+# Local ports are chosen from here up to the kernel's ephemeral range (free_port).
+PORTS_FROM = 20000
 
 Say = Callable[[str], None]
 
 
 class DevClusterError(RuntimeError):
     """The local control plane could not be started, stopped or reached; says which part."""
+
+
+class PortTaken(DevClusterError):
+    """A component exited at start because its port was taken after it was chosen."""
 
 
 @dataclass
@@ -203,59 +212,79 @@ class DevCluster:
 
     def _start_all(self, state: State, binaries: dict[str, Path], timeout: float, say: Say) -> None:
         deadline = time.monotonic() + timeout
-        etcd_port, peer_port = free_port(), free_port()
+        etcd = {"client": free_port(), "peer": free_port()}
         data = self.dir / "etcd"
-        components: dict[str, tuple[list[str], int, Callable[[int], bool]]] = {
-            "etcd": (
-                [
-                    str(binaries["etcd"]),
-                    "--name=mooring",
-                    f"--data-dir={data}",
-                    f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
-                    f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
-                    f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
-                    f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
-                    f"--initial-cluster=mooring=http://127.0.0.1:{peer_port}",
-                    # A throwaway local cluster: durability is not worth an fsync per write.
-                    "--unsafe-no-fsync",
-                    "--quota-backend-bytes=8589934592",
-                    "--log-level=warn",
-                ],
-                etcd_port,
-                lambda port: http_ok(f"http://127.0.0.1:{port}/health"),
-            ),
+
+        def etcd_args(port: int) -> list[str]:
+            etcd["client"] = port
+            peer = etcd["peer"]
+            return [
+                str(binaries["etcd"]),
+                "--name=mooring",
+                f"--data-dir={data}",
+                f"--listen-client-urls=http://127.0.0.1:{port}",
+                f"--advertise-client-urls=http://127.0.0.1:{port}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster=mooring=http://127.0.0.1:{peer}",
+                # A throwaway local cluster: durability is not worth an fsync per write.
+                "--unsafe-no-fsync",
+                "--quota-backend-bytes=8589934592",
+                "--log-level=warn",
+            ]
+
+        def apiserver_args(port: int) -> list[str]:
+            state.api_port = port
+            self._write_kubeconfigs(state.server)
+            return self._apiserver_args(binaries["kube-apiserver"], port, etcd["client"])
+
+        components: dict[str, tuple[Callable[[int], list[str]], Callable[[int], bool]]] = {
+            "etcd": (etcd_args, lambda port: http_ok(f"http://127.0.0.1:{port}/health")),
             "kube-apiserver": (
-                self._apiserver_args(binaries["kube-apiserver"], state.api_port, etcd_port),
-                state.api_port,
+                apiserver_args,
                 lambda port: http_ok(f"https://127.0.0.1:{port}/readyz", self._admin_tls()),
             ),
             "kube-controller-manager": (
-                self._controller_manager_args(binaries["kube-controller-manager"]),
-                free_port(),
+                lambda port: [
+                    *self._controller_manager_args(binaries["kube-controller-manager"]),
+                    f"--secure-port={port}",
+                ],
                 lambda port: http_ok(f"https://127.0.0.1:{port}/healthz", _insecure_tls()),
             ),
             "kube-scheduler": (
-                self._scheduler_args(binaries["kube-scheduler"]),
-                free_port(),
+                lambda port: [
+                    *self._scheduler_args(binaries["kube-scheduler"]),
+                    f"--secure-port={port}",
+                ],
                 lambda port: http_ok(f"https://127.0.0.1:{port}/healthz", _insecure_tls()),
             ),
             "kwok": (
-                self._kwok_args(binaries["kwok"]),
-                free_port(),
+                lambda port: [
+                    *self._kwok_args(binaries["kwok"]),
+                    f"--server-address=127.0.0.1:{port}",
+                ],
                 lambda port: http_ok(f"http://127.0.0.1:{port}/healthz"),
             ),
         }
-        self._write_kubeconfigs(state.server)
         for name in ORDER:
-            argv, port, healthy = components[name]
-            if name in ("kube-controller-manager", "kube-scheduler"):
-                argv = [*argv, f"--secure-port={port}"]
-            elif name == "kwok":
-                argv = [*argv, f"--server-address=127.0.0.1:{port}"]
-            component = self._spawn(name, argv, port)
-            state.components[name] = component
-            state.save(self.state_file)
-            self._wait_healthy(component, healthy, deadline)
+            argv_of, healthy = components[name]
+            port = state.api_port if name == "kube-apiserver" else free_port()
+            for attempt in range(1, PORT_ATTEMPTS + 1):
+                component = self._spawn(name, argv_of(port), port)
+                state.components[name] = component
+                state.save(self.state_file)
+                try:
+                    self._wait_healthy(component, healthy, deadline)
+                    break
+                except PortTaken:
+                    # Another process bound the port between its choice and this start
+                    # (a port is only free until someone takes it): choose again.
+                    if attempt == PORT_ATTEMPTS:
+                        raise
+                    say(f"  {name}: port {port} was taken meanwhile; choosing another")
+                    port = free_port()
+                    if name == "etcd":
+                        etcd["peer"] = free_port()
             say(f"  {name} up (pid {component.pid}, port {port})")
 
     def _apiserver_args(self, binary: Path, port: int, etcd_port: int) -> list[str]:
@@ -382,9 +411,10 @@ class DevCluster:
             code = process.poll()
             if code is not None:
                 how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
-                raise DevClusterError(
-                    f"{component.name} {how} during start; its log is {component.log}:\n"
-                    + _tail(Path(component.log))
+                tail = _tail(Path(component.log))
+                error = PortTaken if _port_taken(tail) else DevClusterError
+                raise error(
+                    f"{component.name} {how} during start; its log is {component.log}:\n" + tail
                 )
             if healthy(component.port):
                 return
@@ -645,11 +675,39 @@ def _condition(obj: dict[str, Any], kind: str) -> str | None:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now.
+
+    Chosen below the kernel's ephemeral range, which outgoing connections draw their local
+    ports from: a port from that range can be taken by any client between its choice and
+    the server's bind (CI saw kube-controller-manager fail so). Random, so that clusters
+    started side by side rarely try the same one; checked by binding it.
+    """
+    low = _ephemeral_low()
+    candidates = random.sample(range(PORTS_FROM, low), min(64, max(0, low - PORTS_FROM)))
+    for port in candidates:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        sock.bind(("127.0.0.1", 0))  # nothing free below the range: the kernel's choice
+        chosen: int = sock.getsockname()[1]
+        return chosen
+
+
+def _ephemeral_low(path: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> int:
+    """The first port of the kernel's ephemeral range (Linux's default when unreadable)."""
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _port_taken(log_tail: str) -> bool:
+    """Did the component's log end with a failed bind (Go's and etcd's words)?"""
+    return "address already in use" in log_tail
 
 
 def _port_free(port: int) -> bool:
