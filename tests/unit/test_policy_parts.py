@@ -506,6 +506,33 @@ def test_the_modes_in_use_decide_which_policies_exist() -> None:
     assert admission_objects(GuardrailSettings(default_mode="off")) == []
 
 
+def test_an_installed_warn_or_audit_policy_stays_when_unused_and_an_enforce_one_goes() -> None:
+    # No tenant warns any more; pods-warn and services-audit are installed, as is an
+    # enforce policy of a target nothing enforces now.
+    settings_ = GuardrailSettings(default_mode="audit")
+    kept = {
+        "pods-warn.guardrails.mooring.dev",
+        "services-audit.guardrails.mooring.dev",
+        "services-enforce.guardrails.mooring.dev",
+    }
+    objects = admission_objects(settings_, [tenant("b")], kept=kept)
+    policies = _names(objects, "ValidatingAdmissionPolicy")
+    assert policies == [
+        "pods-warn.guardrails.mooring.dev",
+        "pods-audit.guardrails.mooring.dev",
+        "services-audit.guardrails.mooring.dev",
+        "ingresses-audit.guardrails.mooring.dev",
+    ]
+    assert _names(objects, "ValidatingAdmissionPolicyBinding") == policies
+    # Without what is installed (`mooring policy render`): the modes in use only.
+    assert "pods-warn.guardrails.mooring.dev" not in _names(
+        admission_objects(settings_, [tenant("b")]), "ValidatingAdmissionPolicy"
+    )
+    # Kept, the policy is the same as one made for a mode in use.
+    in_use = admission_objects(settings_, [tenant("a", {"image-tag": "warn"})])
+    assert objects[0] == in_use[0]
+
+
 def test_warn_and_audit_policies_are_bound_only_where_a_namespace_uses_their_mode() -> None:
     settings_ = GuardrailSettings(rules=[RuleMode(rule="external-ips", mode="audit")])
     objects = admission_objects(settings_, [tenant("a", {"image-tag": "warn"}), tenant("b")])

@@ -11,7 +11,7 @@ Each step keeps going past a failure and reports it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -154,25 +154,29 @@ async def gather(kube: Kube) -> World:
 # -- policies and bindings ----------------------------------------------------------------------
 
 
-def desired_policies(world: World) -> list[Obj]:
+def desired_policies(world: World, kept: Collection[str] = ()) -> list[Obj]:
+    """Pure: the policies and bindings wanted (`kept`: policies installed now; see
+    admission_objects)."""
     settings = world.platform.guardrails if world.platform is not None else GuardrailSettings()
-    return admission_objects(settings, world.tenants)
+    return admission_objects(settings, world.tenants, kept=kept)
 
 
 async def sync_policies(
     kube: Kube, world: World, current: Sequence[Obj] | None = None
 ) -> tuple[list[str], list[str]]:
-    """Apply the policies and bindings that differ; delete managed ones no longer wanted.
+    """Apply the policies and bindings that differ; delete managed ones no longer wanted
+    (a warn or audit policy merely unused is kept: admission_objects).
 
     `current` is what exists (an informer's view); listed when not given. Returns what
     changed and the errors met (each naming the object).
     """
-    desired = desired_policies(world)
     if current is None:
         current = []
         for kind in POLICY_KINDS:
             current += await kube.list(API_VERSION, kind, labels=MANAGED_SELECTOR)
     existing = {(o.get("kind"), o["metadata"]["name"]): o for o in current}
+    installed = {name for kind, name in existing if kind == "ValidatingAdmissionPolicy"}
+    desired = desired_policies(world, kept=installed)
     wanted = {(o["kind"], o["metadata"]["name"]) for o in desired}
     changed: list[str] = []
     errors: list[str] = []

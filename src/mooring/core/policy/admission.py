@@ -46,7 +46,7 @@ group cannot see the validation's result): see docs/benchmarks.md for what it co
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from mooring.api import names
@@ -228,14 +228,26 @@ def modes_in_use(
 
 
 def admission_objects(
-    settings: GuardrailSettings, tenants: Sequence[Tenant] = (), rules: Sequence[Rule] = ALL
+    settings: GuardrailSettings,
+    tenants: Sequence[Tenant] = (),
+    rules: Sequence[Rule] = ALL,
+    kept: Collection[str] = (),
 ) -> list[KubeObject]:
-    """Pure: every policy, then every binding (what the operator keeps installed)."""
+    """Pure: every policy, then every binding (what the operator keeps installed).
+
+    `kept`: names of policies installed now. A warn or audit policy among them stays
+    (kept current) when no namespace uses its mode any more: its binding selects no
+    namespace then, so it costs requests nothing, while creating it again costs the API
+    server seconds of compiling when a tenant next uses the mode. An unused enforce
+    policy goes: it is bound to every tenant namespace and would be evaluated for nothing.
+    """
     policies: list[KubeObject] = []
     bindings: list[KubeObject] = []
     for target in TARGETS:
         mine = [rule for rule in rules if rule.target is target]
         used = modes_in_use(settings, tenants, mine)
+        if mine:
+            used |= {m for m in LABELLED_MODES if policy_name(target, m) in kept}
         for mode in (m for m in MODES if m in used):
             policies.append(policy(target, mode, mine))
             bindings.append(binding(target, mode))
