@@ -4,8 +4,8 @@ Builds, in this process, the guardrails' state for N tenants (2 environments eac
 operator's own class (operator/guardrails.py) fed the objects the API server would send,
 then runs its steps as the operator does:
 
-- the first step (policies, every GuardrailContext compared, every namespace audited and
-  its PolicyReport written);
+- the first step (policies, in their own loop's step, then every GuardrailContext
+  compared, every namespace audited and its PolicyReport written);
 - a periodic full audit (what `--audit-interval`, 300 s by default, triggers): every
   namespace judged again, nothing changed;
 - a full contexts pass (what a PlatformConfig change triggers).
@@ -101,6 +101,7 @@ async def phase(state: Guardrails, what: str, trace: bool, prepare: Any) -> None
         tracemalloc.reset_peak()
         base, _ = tracemalloc.get_traced_memory()
     started = time.perf_counter()
+    await state.policy_step()  # nothing unless the policies have work (the first phase)
     await state.step()
     seconds = time.perf_counter() - started
     line = f"  {what:<44} {seconds:6.1f} s"

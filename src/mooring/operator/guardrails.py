@@ -2,11 +2,12 @@
 
 At startup, informers watch what the guardrails depend on (PlatformConfig, Tenants,
 PolicyExceptions, tenant Namespaces, the GuardrailContexts and the admission objects
-themselves, and every workload kind). Their events only mark work and wake one loop, which
-then calls the services:
+themselves, and every workload kind). Their events only mark work and wake two loops,
+which then call the services:
 
-- policies: services.admission.sync_policies, when the platform or a tenant changes, or
-  someone edits a managed policy or binding;
+- policies (a loop of their own: creating one costs the API server seconds, which a new
+  tenant's context must not wait behind): services.admission.sync_policies, when the
+  platform or a tenant changes, or someone edits a managed policy or binding;
 - contexts: services.admission.sync_contexts, when an input changes and at the moment the
   next PolicyException expires, so that an expired exception stops applying at admission
   when it stops applying in `mooring check` and in the audit (with each namespace's labels
@@ -25,7 +26,7 @@ import json
 import logging
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -96,6 +97,9 @@ class Guardrails:
     engine: Engine = field(default_factory=Engine)
     informers: dict[str, Informer] = field(default_factory=dict)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # The policies' own loop (policy_step): creating a policy costs the API server seconds,
+    # which the GuardrailContexts (what a new tenant waits for) must not wait behind.
+    policies_wake: asyncio.Event = field(default_factory=asyncio.Event)
     # The World's parts, by identity: checked once per change. Tenants are kept as their
     # spec's compact JSON and parsed again when needed (a few at a time; all of them only
     # when the platform changes): ten thousand parsed Tenants would cost 70 MiB.
@@ -155,6 +159,7 @@ class Guardrails:
         self.policies_dirty = self.contexts_dirty = True
         self.next_full_audit = 0.0  # modes may have changed everywhere
         self.wake.set()
+        self.policies_wake.set()
 
     def _on_tenant(self, event_type: str, obj: Obj) -> None:
         meta = obj["metadata"]
@@ -182,8 +187,9 @@ class Guardrails:
             self.claims_dirty = True
         self.contexts_for |= touched
         self.namespaces_dirty |= touched
-        self.policies_dirty = True
         self.wake.set()
+        self.policies_dirty = True
+        self.policies_wake.set()
 
     def _on_policyexception(self, event_type: str, obj: Obj) -> None:
         meta = obj["metadata"]
@@ -237,7 +243,7 @@ class Guardrails:
     def _on_validatingadmissionpolicy(self, event_type: str, obj: Obj) -> None:
         if _managed(obj) or event_type == "DELETED":
             self.policies_dirty = True
-            self.wake.set()
+            self.policies_wake.set()
 
     _on_validatingadmissionpolicybinding = _on_validatingadmissionpolicy
 
@@ -255,6 +261,7 @@ class Guardrails:
         or changed by someone) is recomputed. Cheap at thousands of namespaces: versions
         are compared, nothing is parsed."""
         self.policies_dirty = True
+        self.policies_wake.set()
         contexts = self.informers.get("GuardrailContext")
         for namespace in self.namespaces:
             current = contexts.get(namespace, CONTEXT_NAME) if contexts is not None else None
@@ -325,48 +332,71 @@ class Guardrails:
         return min(waits)
 
     async def run(self) -> None:
+        """The two loops: GuardrailContexts, labels, exceptions and audits (`step`), and the
+        policies and bindings (`policy_step`), each woken by its own work."""
+        await asyncio.gather(
+            self._loop(self.wake, self.step, self._timeout),
+            self._loop(self.policies_wake, self.policy_step, lambda: None),
+        )
+
+    async def _loop(
+        self,
+        wake: asyncio.Event,
+        step: Callable[[], Awaitable[None]],
+        timeout: Callable[[], float | None],
+    ) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=self._timeout())
-            self.wake.clear()
+                await asyncio.wait_for(wake.wait(), timeout=timeout())
+            wake.clear()
             await asyncio.sleep(DEBOUNCE)  # let a burst of events arrive
             try:
-                await self.step()
+                await step()
             except asyncio.CancelledError:
                 raise
             except KubeError as error:  # the API server is away; the work stays marked
                 log.warning("guardrails: %s; trying again", error)
                 await asyncio.sleep(1)
-                self.wake.set()
+                wake.set()
             except Exception:  # the loop must outlive any one step
                 log.exception("guardrails step failed; retrying")
                 await asyncio.sleep(1)
-                self.wake.set()
+                wake.set()
+
+    async def policy_step(self) -> None:
+        """Apply the policies and bindings that differ from the wanted ones, delete those
+        no longer wanted. The order against the contexts does not matter: a context
+        written first only makes its namespace admit what its modes allow sooner (without
+        one, an enforcing policy refuses everything there), and a warn or audit policy
+        created later starts judging where its label already is."""
+        if not self.policies_dirty:
+            return
+        self.policies_dirty = False
+        current = self._cache("ValidatingAdmissionPolicy") + self._cache(
+            "ValidatingAdmissionPolicyBinding"
+        )
+        changed, errors = await admission.sync_policies(
+            self.kube, self.world(), [o for o in current if _managed(o)]
+        )
+        self._report("admission objects", changed, errors)
+        if errors:
+            self.policies_dirty = True
+            self.policies_wake.set()
 
     async def step(self) -> None:
         # Take the work first, then read the state: an event arriving from here on marks
         # work for the next step, which will see what it announced.
-        policies, everything = self.policies_dirty, self.contexts_dirty
+        everything = self.contexts_dirty
         some, self.contexts_for = self.contexts_for, set()
         if self.claims_dirty:
             self.claims_dirty = False
             for claimant in self.tenants.claiming():
                 some |= self.tenants.namespaces_of(claimant)
         namespaces, self.namespaces_dirty = self.namespaces_dirty, set()
-        self.policies_dirty = self.contexts_dirty = False
+        self.contexts_dirty = False
         exceptions_changed, self.exceptions_dirty = self.exceptions_dirty, False
         now = datetime.now(UTC)
         world = self.world()
-        if policies:
-            current = self._cache("ValidatingAdmissionPolicy") + self._cache(
-                "ValidatingAdmissionPolicyBinding"
-            )
-            changed, errors = await admission.sync_policies(
-                self.kube, world, [o for o in current if _managed(o)]
-            )
-            self._report("admission objects", changed, errors)
-            if errors:
-                self.policies_dirty = True
         expired = self.next_expiry is not None and now >= self.next_expiry
         if everything or expired:
             some = set(world.namespaces)
@@ -639,6 +669,7 @@ async def start_guardrails(memo: kopf.Memo, **_: Any) -> None:
     )
     guardrails.task = asyncio.create_task(guardrails.run(), name="guardrails")
     guardrails.wake.set()
+    guardrails.policies_wake.set()
     memo["guardrails"] = guardrails
     watches = memo.get("watches")  # the tenants' (operator/tenants.py), if started first
     if watches is not None:
