@@ -26,7 +26,7 @@ CHART = ROOT / "deploy" / "helm" / "mooring"
 SERVICE_MONITOR_CRD = (
     ROOT / "tests/fixtures/prometheus-operator/monitoring.coreos.com_servicemonitors.yaml"
 )
-KUBE_VERSION = "1.36.0"
+KUBE_VERSION = "1.37.0"
 
 # Values a platform team may well write: each case renders the same through both doors.
 CASES: dict[str, dict[str, Any]] = {

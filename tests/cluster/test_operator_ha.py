@@ -340,5 +340,5 @@ async def test_mooring_version_shows_the_server_and_the_supported_range(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "supported Kubernetes: 1.30 to 1.36" in done.stdout
-    assert "server: Kubernetes 1.36 (" in done.stdout
+    assert "supported Kubernetes: 1.30 to 1.37" in done.stdout
+    assert "server: Kubernetes 1.37 (" in done.stdout

@@ -273,7 +273,7 @@ def test_the_chart_needs_kubernetes_1_30() -> None:
     [
         ({"major": "1", "minor": "29", "gitVersion": "v1.29.4"}, False, "too old"),
         ({"major": "1", "minor": "30+", "gitVersion": "v1.30.2-eks-1"}, True, ""),
-        ({"major": "1", "minor": "36", "gitVersion": "v1.36.3"}, True, ""),
+        ({"major": "1", "minor": "37", "gitVersion": "v1.37.2"}, True, ""),
         ({"major": "1", "minor": "40", "gitVersion": "v1.40.0"}, True, "newer than"),
         ({"gitVersion": "v1.28.0"}, False, "1.30 or newer"),
         ({}, True, "cannot read"),
@@ -281,7 +281,7 @@ def test_the_chart_needs_kubernetes_1_30() -> None:
     ids=[
         "refuses 1.29",
         "accepts a managed 1.30+",
-        "accepts 1.36",
+        "accepts 1.37",
         "warns about 1.40",
         "reads gitVersion",
         "goes on when unreadable",

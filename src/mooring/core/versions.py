@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 MINIMUM = (1, 30)
-TESTED = (1, 36)
+TESTED = (1, 37)
 
 
 @dataclass(frozen=True)
