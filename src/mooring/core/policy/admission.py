@@ -14,14 +14,16 @@ platform and the tenant: context.effective_mode).
 The policy is laid out for the API server's cost (k8s.io/apiserver
 admission/plugin/policy/validating/validator.go and admission/plugin/cel). For every request
 a policy matches, the validator evaluates three groups of expressions: the validations, the
-message expressions and the audit annotations, each in a fresh activation: the object, the
-old object, the request and the namespace converted to unstructured values by reflection
-(the Pod's conversion is the biggest single cost), and a fresh lazy map with an entry per
-variable, so the variables are evaluated again in each group. The three groups run
-whether they have expressions or not (a fourth, match conditions, only when there are
-some). So:
+message expressions and the audit annotations, each in a fresh activation with a fresh
+lazy map with an entry per variable, so the variables are evaluated again in each group.
+Up to Kubernetes 1.36 each activation also converted the object, the old object, the
+request and the namespace to unstructured values by reflection (the Pod's conversion was
+the biggest single cost); from 1.37 the object is converted once per request. The three
+groups run whether they have expressions or not (a fourth, match conditions, only when
+there are some). So:
 
-- one policy per target and mode (not per rule): the conversions are per policy;
+- one policy per target and mode (not per rule): the groups (and, up to 1.36, the
+  conversions) are per policy;
 - one validation, `<not judged> || <quick check> || size(variables.denied) == 0`, and one
   message expression that is '' unless the quick check finds something;
 - the quick check (quick_check) tests every rule's trigger in one expression, every
