@@ -21,7 +21,10 @@ round, median of the rounds:
 - baseline (with `--baseline PACK`): the pods-enforce policy of another version of Mooring
   (`mooring policy render > PACK` run there).
 
-Also printed: one conversion of the Pod to unstructured, which each group made up to 1.36
+Also printed: each variant's compile, as the admission plugin compiles a policy when it
+loads it (cel-go's checker costs more than linearly in one expression's size; the API
+server compiles a created policy more than once: guardrails_policy_create.py times
+that); and one conversion of the Pod to unstructured, which each group made up to 1.36
 and a request makes once from 1.37. Each Validate gets a fresh `admission.LazyObject`, as
 each request does, so no conversion is kept from one Validate to the next.
 """
@@ -113,7 +116,9 @@ def variants(folder: Path, baseline: Path | None) -> dict[str, Path]:
     return files
 
 
-def run(binary: Path, bench: str, policy: Path, seconds: float) -> dict[str, float]:
+def run(binary: Path, bench: str, policy: Path, seconds: float | str) -> dict[str, float]:
+    """One Go benchmark's figures; `seconds` is a time, or "Nx" for N iterations."""
+    benchtime = seconds if isinstance(seconds, str) else f"{seconds}s"
     done = subprocess.run(
         [
             str(binary),
@@ -122,7 +127,7 @@ def run(binary: Path, bench: str, policy: Path, seconds: float) -> dict[str, flo
             "-test.bench",
             f"^Benchmark{bench}$",
             "-test.benchtime",
-            f"{seconds}s",
+            benchtime,
             "-test.benchmem",
         ],
         env={**os.environ, "POLICY": str(policy)},
@@ -154,9 +159,11 @@ def main() -> None:
         files = variants(Path(folder), Path(args.baseline) if args.baseline else None)
         rounds: dict[str, list[dict[str, float]]] = {name: [] for name in files}
         rounds["Pod to unstructured"] = []
+        compiled: dict[str, list[float]] = {name: [] for name in files}
         for number in range(args.rounds):
             for name, path in files.items():
                 rounds[name].append(run(binary, "Policy", path, args.seconds))
+                compiled[name].append(run(binary, "Compile", path, "2x")["us"] / 1000)
             rounds["Pod to unstructured"].append(
                 run(binary, "ToUnstructuredPod", files["floor"], args.seconds)
             )
@@ -167,12 +174,13 @@ def main() -> None:
     }
     floor = summary["floor"]["us"]
     print(f"one Validate of a compliant Pod create, median of {args.rounds} round(s):")
-    print(f"  {'variant':<22} {'µs':>8} {'over floor':>11} {'KiB':>7} {'allocs':>7}")
+    print(f"  {'variant':<22} {'µs':>8} {'over floor':>11} {'KiB':>7} {'allocs':>7} {'compile':>9}")
     for name, figures in summary.items():
         over = "" if name in ("floor", "Pod to unstructured") else f"+{figures['us'] - floor:.1f}"
+        once = f"{statistics.median(compiled[name]):.0f} ms" if name in compiled else ""
         print(
             f"  {name:<22} {figures['us']:8.1f} {over:>11} {figures['kib']:7.1f} "
-            f"{figures['allocs']:7.0f}"
+            f"{figures['allocs']:7.0f} {once:>9}"
         )
     print(f"load average after: {admission.load()}")
 

@@ -173,3 +173,13 @@ func BenchmarkToUnstructuredPod(b *testing.B) {
 		runtime.DefaultUnstructuredConverter.ToUnstructured(va.VersionedObject.Object())
 	}
 }
+
+// BenchmarkCompile: compiling the policy in $POLICY as the admission plugin does when it
+// loads it (the API server's registry compiles the expressions once more on create).
+func BenchmarkCompile(b *testing.B) {
+	in := load(b, os.Getenv("POLICY"))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		compile(&in.Policy)
+	}
+}

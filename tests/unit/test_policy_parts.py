@@ -29,6 +29,7 @@ from mooring.core.policy.admission import (
     mode_labels,
     mode_labels_of,
     policy,
+    rule_variable,
 )
 from mooring.core.policy.cel import Program, quote, with_cached_patterns
 from mooring.core.policy.check import Judge
@@ -469,19 +470,20 @@ def test_one_policy_per_target_and_mode_in_use_with_every_rules_own_expressions(
     pods, services, ingresses = objects[:3]
     for obj, target in ((pods, "pods"), (services, "services"), (ingresses, "ingresses")):
         variables = {v["name"]: v["expression"] for v in obj["spec"]["variables"]}
-        # The target's variables and `denied`, which holds every rule's own expressions.
-        assert len(variables) == len(TARGETS_BY_NAME[target].variables) + 1
-        for rule in ALL:
-            if rule.target.name == target:
-                assert rule.violations in variables["denied"]
+        mine = [rule for rule in ALL if rule.target.name == target]
+        # The target's variables, `clear` (the quick check), a variable per rule holding
+        # the rule's own expressions, and `denied`, which joins them.
+        assert len(variables) == len(TARGETS_BY_NAME[target].variables) + 2 + len(mine)
+        for rule in mine:
+            assert rule.violations in variables[rule_variable(rule)]
+            assert f"variables.{rule_variable(rule)}" in variables["denied"]
+        assert "[guardrail " not in variables["denied"]
         assert obj["spec"]["failurePolicy"] == "Fail"
         assert obj["spec"]["paramKind"]["kind"] == "GuardrailContext"
         # One validation (a quick check, then the rules one by one) and its message.
         assert len(obj["spec"]["validations"]) == 1
         assert "matchConditions" not in obj["spec"]  # no group of their own: see admission.py
-        assert variables["denied"].count("[guardrail ") == len(
-            [rule for rule in ALL if rule.target.name == target]
-        )
+        assert sum(e.count("[guardrail ") for e in variables.values()) == len(mine)
     (binding_,) = [b for b in objects if b["metadata"]["name"].startswith("pods-enforce")][1:]
     assert binding_["spec"]["validationActions"] == ["Deny"]
     assert binding_["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"] == [

@@ -24,26 +24,37 @@ there are some). So:
 
 - one policy per target and mode (not per rule): the groups (and, up to 1.36, the
   conversions) are per policy;
-- one validation, `<not judged> || <quick check> || size(variables.denied) == 0`, and one
-  message expression that is '' unless the quick check finds something;
-- the quick check (quick_check) tests every rule's trigger in one expression, every
-  container rule in one pass over each container list: the cost of a compliant object;
-- few variables (the target's, and `denied`): each costs an entry in each group's map.
-  `variables.denied`, evaluated only when the quick check finds something, lists each rule
-  in this mode the namespace's context applies, with the rule's `violations` and
-  `exceptions` expressions inlined (evaluated then):
+- one validation, `variables.clear || size(variables.denied) == 0`, and one message
+  expression that is '' when `variables.clear`;
+- `clear` is `<not judged> || <quick check>`: the quick check (quick_check) tests every
+  rule's trigger in one expression, every container rule in one pass over each container
+  list: the cost of a compliant object;
+- a variable per rule (`denied_<rule>`, rule_variable), and `denied`, which joins them:
+  evaluated only when the quick check finds something, each is [the rule's message] when
+  the namespace's context gives the rule this mode, it finds something and no exception
+  lifts it, else [], with the rule's `violations` and `exceptions` expressions inlined:
 
       params.spec.?modes[?'<rule>'].orValue('enforce') != '<mode>' ? [] :
         [<violations>].map(found, size(found) == 0 || size(<exceptions>) > 0
           ? [] : [found.join('; ') + ' [guardrail <rule>]'])[0]
 
+  Variables cost a request an entry each in each group's lazy map (measured: no time
+  beside the same policy with them inlined, 87 allocations more). They are there for the
+  API server's compiler: cel-go's type checker copies its substitution map, which grows
+  with the expression, for each list literal it checks, so one expression costs more than
+  linearly in its size. The pods policy with every rule inlined in one `denied`
+  expression took the plugin 7.7 s to compile and the API server 9.3 s to create (under
+  load); split like this, 1.1 s and 1.7 s (docs/benchmarks.md, "What a policy's creation
+  costs"). The quick check is a variable too, so it is compiled once, not again in the
+  message expression;
 - no match conditions (a group of their own): an UPDATE that changes nothing the rules
   read (the target's `match_condition`) is passed by the validation itself.
 
 The verdict is the one the rules give one by one (the quick check is sound: false only when
 every rule's violations are empty); the message names every rule broken, with its field
 paths. That message costs the quick check a second time on every request (the message
-group cannot see the validation's result): see docs/benchmarks.md for what it costs.
+group has a lazy map of its own and cannot see the validation's result): see
+docs/benchmarks.md for what it costs.
 """
 
 from __future__ import annotations
@@ -114,14 +125,18 @@ def concat(lists: Sequence[str]) -> str:
 MESSAGE_LIMIT = 1250
 
 
+def rule_variable(rule: Rule) -> str:
+    """The name of the variable holding one rule's entry of `denied` (a CEL identifier)."""
+    return "denied_" + rule.id.replace("-", "_")
+
+
 def validation(target: Target, mode: Mode, rules: Sequence[Rule]) -> dict[str, Any]:
     """The policy's one validation: passes unless a rule in `mode` here finds something."""
-    skip = f"!({target.match_condition}) || {quick_check(rules)}"
     message = "object.kind + ' ' + variables.name + ': ' + variables.denied.join('; ')"
     return {
-        "expression": f"{skip} || size(variables.denied) == 0",
+        "expression": "variables.clear || size(variables.denied) == 0",
         "messageExpression": (
-            f"({skip}) ? '' : [{message}].map(m, size(m) > {MESSAGE_LIMIT} ? "
+            f"variables.clear ? '' : [{message}].map(m, size(m) > {MESSAGE_LIMIT} ? "
             f"m.substring(0, {MESSAGE_LIMIT - 4}) + ' ...' : m)[0]"
         ),
         "message": (
@@ -136,7 +151,14 @@ def policy(target: Target, mode: Mode, rules: Sequence[Rule]) -> KubeObject:
     """The ValidatingAdmissionPolicy of one target and mode, over `rules` (of that target)."""
     variables = [{"name": name, "expression": expr} for name, expr in target.variables]
     variables.append(
-        {"name": "denied", "expression": concat([denied_entry(r, mode) for r in rules])}
+        {"name": "clear", "expression": f"!({target.match_condition}) || {quick_check(rules)}"}
+    )
+    variables += [{"name": rule_variable(r), "expression": denied_entry(r, mode)} for r in rules]
+    variables.append(
+        {
+            "name": "denied",
+            "expression": concat([f"variables.{rule_variable(r)}" for r in rules]),
+        }
     )
     return {
         "apiVersion": API_VERSION,
