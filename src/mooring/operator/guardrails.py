@@ -75,6 +75,7 @@ CONFIG_KINDS = (
 # Past an exception's expiry, a margin so that `now` is surely after it.
 EXPIRY_MARGIN = 0.05
 DEBOUNCE = 0.1
+POLICY_RETRY = 5.0  # seconds before policies the API server refused are written again
 
 
 def _namespace(obj: Obj) -> str | None:
@@ -379,7 +380,8 @@ class Guardrails:
             self.kube, self.world(), [o for o in current if _managed(o)]
         )
         self._report("admission objects", changed, errors)
-        if errors:
+        if errors:  # refused (each error names the object): again after a pause
+            await asyncio.sleep(POLICY_RETRY)
             self.policies_dirty = True
             self.policies_wake.set()
 
