@@ -98,6 +98,10 @@ async def refresh(
     for body in tenants:
         if body.get("metadata", {}).get("deletionTimestamp"):
             continue
+        if not body.get("status"):
+            # Not reconciled yet: its reconcile's first status carries its cost (written
+            # here first, the tenant got two status writes where one does).
+            continue
         name = str(body["metadata"]["name"])
         budget = _budget(body, currency)
         previous = _previous(body)
