@@ -32,10 +32,10 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from guardrails_admission import load
+from kyverno_peer import process_cpu
 
 from mooring.api.guardrails import GuardrailSettings
 from mooring.core.policy.admission import admission_objects
-from mooring.core.policy.rules import ALL
 from mooring.devcluster.cluster import DevCluster
 from mooring.kube.client import Kube
 
@@ -58,13 +58,8 @@ def pods_policy(documents: list[dict[str, Any]], name: str) -> dict[str, Any]:
     return policy
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / 100  # utime + stime, in clock ticks
-
-
 async def one(kube: Kube, policy: dict[str, Any], pid: int) -> tuple[float, float]:
-    cpu = cpu_seconds(pid)
+    cpu = process_cpu(pid)
     started = time.perf_counter()
     await kube.create(policy)
     wall = time.perf_counter() - started
@@ -72,11 +67,11 @@ async def one(kube: Kube, policy: dict[str, Any], pid: int) -> tuple[float, floa
     # policy on its informer's event, after the answer.
     deadline = time.monotonic() + SETTLE_LIMIT
     while time.monotonic() < deadline:
-        before = cpu_seconds(pid)
+        before = process_cpu(pid)
         await asyncio.sleep(1)
-        if cpu_seconds(pid) - before < QUIET:
+        if process_cpu(pid) - before < QUIET:
             break
-    used = cpu_seconds(pid) - cpu
+    used = process_cpu(pid) - cpu
     await kube.delete(ADMISSION, "ValidatingAdmissionPolicy", policy["metadata"]["name"])
     await asyncio.sleep(1)
     return wall, used
@@ -87,9 +82,9 @@ async def measure(cluster: DevCluster, policies: dict[str, dict[str, Any]], roun
     assert state is not None
     pid = state.components["kube-apiserver"].pid
     figures: dict[str, list[tuple[float, float]]] = {name: [] for name in policies}
-    idle = cpu_seconds(pid)
+    idle = process_cpu(pid)
     await asyncio.sleep(5)
-    idle = (cpu_seconds(pid) - idle) / 5
+    idle = (process_cpu(pid) - idle) / 5
     async with Kube.from_kubeconfig(cluster.kubeconfig_path) as kube:
         for number in range(rounds):
             for name, policy in policies.items():
@@ -114,7 +109,7 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="PACK", help="another version's rendered pack")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    policies = {"mooring": pods_policy(admission_objects(GuardrailSettings(), rules=ALL), "now")}
+    policies = {"mooring": pods_policy(admission_objects(GuardrailSettings()), "now")}
     if args.baseline:
         documents = [d for d in yaml.safe_load_all(Path(args.baseline).read_text()) if d]
         policies["baseline"] = pods_policy(documents, "baseline")
