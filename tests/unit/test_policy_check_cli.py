@@ -155,9 +155,11 @@ def test_an_alias_bomb_is_refused(tmp_path: Path) -> None:
     assert done.returncode == 2 and "aliases expand" in done.stdout
 
 
+@pytest.mark.parametrize("jobs", ["1", "2"])
 def test_modes_and_exceptions_come_from_the_platform_tenants_and_exceptions(
-    tmp_path: Path,
+    tmp_path: Path, jobs: str
 ) -> None:
+    """With 2 jobs, the workers judge with the contexts and modes the parent settled."""
     platform = {
         "apiVersion": "mooring.dev/v1alpha1",
         "kind": "PlatformConfig",
@@ -187,7 +189,7 @@ def test_modes_and_exceptions_come_from_the_platform_tenants_and_exceptions(
     write(tmp_path / "platform.yaml", platform)
     write(tmp_path / "tenants" / "acme.yaml", tenant)
     write(tmp_path / "apps.yaml", app, other)
-    rows = json.loads(run(str(tmp_path), "--format", "json").stdout)["findings"]
+    rows = json.loads(run(str(tmp_path), "--format", "json", "-j", jobs).stdout)["findings"]
     modes = {(r["object"], r["mode"], r["level"]) for r in rows if r["rule"] == "image-tag"}
     assert modes == {
         ("Deployment acme-dev/web", "audit", "note"),
@@ -206,11 +208,11 @@ def test_modes_and_exceptions_come_from_the_platform_tenants_and_exceptions(
         },
     }
     write(tmp_path / "exceptions.yaml", exception)
-    before = run(str(tmp_path), "--format", "json", "--at", "2029-12-31T23:59:59Z")
+    before = run(str(tmp_path), "--format", "json", "-j", jobs, "--at", "2029-12-31T23:59:59Z")
     assert before.returncode == 0, before.stdout
     excepted = [r for r in json.loads(before.stdout)["findings"] if r["verdict"] == "excepted"]
     assert [r["exceptions"] for r in excepted] == [["pinned-soon"]]
-    after = run(str(tmp_path), "--format", "json", "--at", "2030-01-01T00:00:00Z")
+    after = run(str(tmp_path), "--format", "json", "-j", jobs, "--at", "2030-01-01T00:00:00Z")
     assert after.returncode == 1
     assert "PolicyException elsewhere/pinned-soon expired" in json.loads(after.stdout)["notes"][0]
 

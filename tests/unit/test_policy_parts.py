@@ -32,7 +32,7 @@ from mooring.core.policy.admission import (
     rule_variable,
 )
 from mooring.core.policy.cel import Program, quote, with_cached_patterns
-from mooring.core.policy.check import Judge
+from mooring.core.policy.check import Judge, Unsettled
 from mooring.core.policy.context import (
     build_context,
     context_object,
@@ -448,6 +448,31 @@ def test_judging_with_an_expired_exception_finds_the_violation_again() -> None:
     }
     assert judge(NOW - timedelta(seconds=1))["image-tag"] == "excepted"
     assert judge(NOW)["image-tag"] == "fail"
+
+
+def test_a_settled_judge_judges_as_its_source_and_refuses_a_namespace_it_was_not_given() -> None:
+    """`mooring check`'s workers judge with plain data that the parent settled (no models)."""
+    bad = workload("Deployment", pod_spec(container(image="nginx:latest")), name="web")
+    owned, elsewhere = copy.deepcopy(bad), copy.deepcopy(bad)
+    owned["metadata"]["namespace"] = "acme-dev"
+    elsewhere["metadata"]["namespace"] = "elsewhere"
+    overrides = {"image-tag": "audit", "privileged": "off"}
+    source = Judge(PLATFORM, now=NOW, tenants=[tenant(overrides=overrides)])
+    settled = source.settle(["acme-dev", "elsewhere"])
+    copied = Judge.settled(settled, now=NOW, engine=source.engine)
+
+    def seen(judge: Judge, obj: dict[str, Any]) -> list[tuple[str, str, str]]:
+        return [(f.rule_id, f.mode, f.message) for f in judge.findings(obj)]
+
+    assert seen(copied, owned) == seen(source, owned)
+    assert seen(copied, elsewhere) == seen(source, elsewhere)
+    assert ("image-tag", "audit") in [r[:2] for r in seen(copied, owned)]
+    assert ("image-tag", "enforce") in [r[:2] for r in seen(copied, elsewhere)]
+    stranger = copy.deepcopy(bad)
+    stranger["metadata"]["namespace"] = "stranger"
+    assert seen(source, stranger)
+    with pytest.raises(Unsettled, match="'stranger'"):
+        copied.findings(stranger)
 
 
 TARGETS_BY_NAME = {target.name: target for target in TARGETS}

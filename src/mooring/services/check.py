@@ -32,13 +32,15 @@ from mooring.api.documents import (
     model_errors,
 )
 from mooring.api.names import GROUP
-from mooring.core.policy.check import Finding, Judge, describe, expand_lists
+from mooring.core.policy.check import Finding, Judge, describe, expand_lists, namespace_of
 from mooring.core.policy.engine import Engine
 from mooring.core.policy.rules import select
 from mooring.services import cel_store
 from mooring.services.sources import STDIN, SourceError, Text, read_texts
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
     # Imported when a Mooring document is among the inputs (mooring_model): plain manifests
     # are judged without the models, and without pydantic (a CI step's start-up time).
     from pydantic import BaseModel
@@ -273,41 +275,84 @@ def split_documents(text: str) -> list[tuple[int, str]]:
     return parts
 
 
-def judge_text(source: Text, judge: Judge, list_objects: bool = False) -> _Share:
-    """Parse one file fast, judge its objects, then locate the findings in a second pass."""
-    share = _Share()
-    parts = []
+@dataclass
+class _Parsed:
+    """One file read fast: each `---` part with its line offset and its objects, or the
+    error that stopped its reading (in `share`)."""
+
+    name: str
+    parts: list[tuple[int, str, list[Any]]] = field(default_factory=list)
+    share: _Share = field(default_factory=_Share)
+
+
+def parse_text(source: Text) -> _Parsed:
+    """Parse one file fast (no positions); a part that does not parse stops the file."""
+    parsed = _Parsed(source.name)
     for offset, part in split_documents(source.text):
         try:
-            parts.append((offset, part, yamlfast.safe_load_all(part)))
+            parsed.parts.append((offset, part, yamlfast.safe_load_all(part)))
         except yamlfast.Refused as refused:
             position = Position(source.name, refused.line + offset, refused.column)
-            share.errors.append(SourceError(position, refused.message))
-            return share
+            parsed.share.errors.append(SourceError(position, refused.message))
+            parsed.parts.clear()
+            return parsed
         except yaml.YAMLError:
-            share.errors.append(_yaml_error(source))
-            return share
-    for offset, part, objects in parts:
+            parsed.share.errors.append(_yaml_error(source))
+            parsed.parts.clear()
+            return parsed
+    return parsed
+
+
+def _judged_items(
+    objects: list[Any], engine: Engine
+) -> Iterator[tuple[int, tuple[PathItem, ...], Any]]:
+    """(document index, path of a List item, item) of each item that is not a Kubernetes
+    object (item None) or that a rule looks at; Mooring's own documents are left out."""
+    for index, obj in enumerate(objects):
+        if obj is None:
+            continue
+        for prefix, item in expand_lists(obj):
+            if not _is_object(item):
+                yield index, prefix, None
+            elif str(item.get("apiVersion", "")).rpartition("/")[0] == GROUP:
+                continue  # Mooring's own: part of the setup
+            elif engine.applies(item):
+                yield index, prefix, item
+
+
+def namespaces_of(parsed: _Parsed, engine: Engine, default: str | None) -> set[str | None]:
+    """The namespaces of the objects in a parsed file that some rule looks at."""
+    return {
+        namespace_of(item, default)
+        for _, _, objects in parsed.parts
+        for _, _, item in _judged_items(objects, engine)
+        if item is not None
+    }
+
+
+def judge_parsed(parsed: _Parsed, judge: Judge, list_objects: bool = False) -> _Share:
+    """Judge a parsed file's objects, then locate the findings in a second pass."""
+    share = parsed.share
+    for offset, part, objects in parsed.parts:
         found: list[tuple[int, tuple[PathItem, ...], Finding]] = []
         not_objects: list[int] = []
-        for index, obj in enumerate(objects):
-            if obj is None:
+        share.documents += sum(obj is not None for obj in objects)
+        for index, prefix, item in _judged_items(objects, judge.engine):
+            if item is None:
+                not_objects.append(index)
                 continue
-            share.documents += 1
-            for prefix, item in expand_lists(obj):
-                if not _is_object(item):
-                    not_objects.append(index)
-                    continue
-                if str(item.get("apiVersion", "")).rpartition("/")[0] == GROUP:
-                    continue  # Mooring's own: part of the setup
-                if judge.engine.applies(item):
-                    share.judged += 1
-                    if list_objects:
-                        share.objects.append((source.name, describe(item)))
-                    found += [(index, prefix, f) for f in judge.findings(item)]
+            share.judged += 1
+            if list_objects:
+                share.objects.append((parsed.name, describe(item)))
+            found += [(index, prefix, f) for f in judge.findings(item)]
         if found or not_objects:
-            _locate(source.name, offset, part, found, not_objects, share)
+            _locate(parsed.name, offset, part, found, not_objects, share)
     return share
+
+
+def judge_text(source: Text, judge: Judge, list_objects: bool = False) -> _Share:
+    """Parse one file fast, judge its objects, then locate the findings in a second pass."""
+    return judge_parsed(parse_text(source), judge, list_objects)
 
 
 def _locate(
@@ -373,12 +418,21 @@ def _yaml_error(source: Text) -> SourceError:
 
 # -- parallel work ----------------------------------------------------------------------------
 
-# Inherited by forked workers: the texts, whether to list objects, and one judge, made
-# in the parent (its native checks compiled once) and kept by each worker for its chunks.
-_WORK: tuple[list[Text], bool, Judge] | None = None
+# Inherited by forked workers: the texts, whether to list objects, the engine (made in the
+# parent: its native checks compiled once), the default namespace and the time.
+_WORK: tuple[list[Text], bool, Engine, str | None, datetime] | None = None
 
 
-def _judge_for(setup: Setup) -> Judge:
+def _engine_for(setup: Setup) -> Engine:
+    return Engine(
+        select(setup.rules),
+        stored=cel_store.stored,
+        keep=cel_store.keep,
+        native_from=setup.native_from,
+    )
+
+
+def _judge_for(setup: Setup, engine: Engine) -> Judge:
     platform = setup.platform.spec if setup.platform is not None else None
     assert setup.now is not None
     return Judge(
@@ -387,19 +441,45 @@ def _judge_for(setup: Setup) -> Judge:
         tenants=setup.tenants,
         exceptions=setup.exceptions,
         default_namespace=setup.default_namespace,
-        engine=Engine(
-            select(setup.rules),
-            stored=cel_store.stored,
-            keep=cel_store.keep,
-            native_from=setup.native_from,
-        ),
+        engine=engine,
     )
 
 
-def _work(indexes: list[int]) -> list[tuple[int, _Share]]:
+def _worker(connection: Connection, indexes: list[int]) -> None:
+    """A forked worker: parse its files and say which namespaces they have; take the
+    settled contexts and modes of those; judge, and send the shares back."""
     assert _WORK is not None
-    texts, list_objects, judge = _WORK
-    return [(i, judge_text(texts[i], judge, list_objects)) for i in indexes]
+    texts, list_objects, engine, default_namespace, now = _WORK
+    try:
+        parsed = [(i, parse_text(texts[i])) for i in indexes]
+        seen: set[str | None] = set()
+        for _, one in parsed:
+            seen |= namespaces_of(one, engine, default_namespace)
+        connection.send(("namespaces", seen))
+        settled = connection.recv()
+        judge = Judge.settled(settled, now=now, engine=engine, default_namespace=default_namespace)
+        connection.send(
+            ("shares", [(i, judge_parsed(one, judge, list_objects)) for i, one in parsed])
+        )
+    except EOFError:
+        pass  # the parent stopped
+    except BaseException:  # told to the parent, which raises it
+        import traceback
+
+        connection.send(("failed", traceback.format_exc()))
+    finally:
+        connection.close()
+
+
+def _receive(connection: Connection, what: str) -> Any:
+    try:
+        tag, value = connection.recv()
+    except EOFError:
+        raise RuntimeError("a `mooring check` worker process stopped without an answer") from None
+    if tag == "failed":
+        raise RuntimeError(f"a `mooring check` worker process failed:\n{value}")
+    assert tag == what, (tag, what)
+    return value
 
 
 def _chunks(texts: Sequence[Text], count: int) -> list[list[int]]:
@@ -414,44 +494,75 @@ def _chunks(texts: Sequence[Text], count: int) -> list[list[int]]:
     return [g for g in groups if g]
 
 
-def _shares(
-    texts: list[Text], setup: Setup, jobs: int, parallel_from: int
+def _in_parallel(
+    texts: list[Text], mooring: list[Text], setup: Setup, outcome: Outcome, jobs: int
 ) -> Iterator[tuple[int, _Share]]:
-    # What is alive now (modules, the setup, the texts) lives to the end: frozen, the
-    # collector does not walk it again at each full collection, and forked workers do
-    # not write to its pages (copy on write) when they collect.
-    gc.freeze()
-    try:
-        yield from _judged(texts, setup, jobs, parallel_from)
-    finally:
-        gc.unfreeze()
-
-
-def _judged(
-    texts: list[Text], setup: Setup, jobs: int, parallel_from: int
-) -> Iterator[tuple[int, _Share]]:
+    """Workers parse their share of the files while this process reads the setup (the
+    platform's models load meanwhile); they then judge with the contexts and modes of
+    the namespaces they met, settled here as plain data."""
     global _WORK
+    import multiprocessing  # only for large inputs
+
+    engine = _engine_for(setup)
+    engine.prepare()
+    assert setup.now is not None
+    _WORK = (texts, setup.list_objects, engine, setup.default_namespace, setup.now)
+    context = multiprocessing.get_context("fork")
+    workers: list[tuple[Any, Connection]] = []
+    try:
+        for chunk in _chunks(texts, jobs):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=_worker, args=(theirs, chunk), daemon=True)
+            process.start()
+            theirs.close()
+            workers.append((process, ours))
+        _WORK = None
+        read_setup(mooring, setup, outcome)
+        judge = _judge_for(setup, engine)
+        namespaces: set[str | None] = set()
+        for _, connection in workers:
+            namespaces |= _receive(connection, "namespaces")
+        settled = judge.settle(namespaces)
+        for _, connection in workers:
+            connection.send(settled)
+        for _, connection in workers:
+            yield from _receive(connection, "shares")
+    finally:
+        _WORK = None
+        for process, connection in workers:
+            connection.close()
+            process.join(timeout=5)
+            if process.is_alive():
+                process.terminate()
+                process.join()
+
+
+def _shares(
+    texts: list[Text],
+    mooring: list[Text],
+    setup: Setup,
+    outcome: Outcome,
+    jobs: int,
+    parallel_from: int,
+) -> Iterator[tuple[int, _Share]]:
+    """Each file's share of the outcome, by index; read_setup's part goes to `outcome`."""
     total = sum(len(t.text) for t in texts)
     if total >= NATIVE_ALL_FROM_BYTES:
         setup.native_from = 0
-    judge = _judge_for(setup)
-    if jobs <= 1 or total < parallel_from or len(texts) < 2:
-        for i, text in enumerate(texts):
-            yield i, judge_text(text, judge, setup.list_objects)
+    if jobs > 1 and total >= parallel_from and len(texts) >= 2:
+        # What is alive now (modules, the texts) lives to the end: frozen, the collector
+        # does not walk it again at each full collection, and forked workers do not
+        # write to its pages (copy on write) when they collect.
+        gc.freeze()
+        try:
+            yield from _in_parallel(texts, mooring, setup, outcome, jobs)
+        finally:
+            gc.unfreeze()
         return
-    import multiprocessing  # only for large inputs
-
-    judge.engine.prepare()
-    _WORK = (texts, setup.list_objects, judge)
-    try:
-        context = multiprocessing.get_context("fork")
-        # A few chunks per worker keeps the cores busy when the files' costs differ.
-        chunks = _chunks(texts, jobs * 4)
-        with context.Pool(jobs) as pool:
-            for part in pool.imap_unordered(_work, chunks):
-                yield from part
-    finally:
-        _WORK = None
+    read_setup(mooring, setup, outcome)
+    judge = _judge_for(setup, _engine_for(setup))
+    for i, text in enumerate(texts):
+        yield i, judge_text(text, judge, setup.list_objects)
 
 
 def default_jobs() -> int:
@@ -485,9 +596,9 @@ def check(
     texts, errors = read_texts(paths, stdin_name=stdin_name)
     outcome.errors += extra_errors + errors
     outcome.files = len(texts)
-    read_setup([*extra, *texts], setup, outcome)
     outcome.setup = setup
-    results = sorted(_shares(texts, setup, jobs, parallel_from), key=lambda pair: pair[0])
+    shares = _shares(texts, [*extra, *texts], setup, outcome, jobs, parallel_from)
+    results = sorted(shares, key=lambda pair: pair[0])
     for _, share in results:
         outcome.findings += share.findings
         outcome.errors += share.errors

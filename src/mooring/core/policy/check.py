@@ -38,6 +38,13 @@ def describe(obj: dict[str, Any]) -> str:
     return f"{obj.get('kind', '?')} {namespace + '/' if namespace else ''}{name}"
 
 
+def namespace_of(obj: dict[str, Any], default: str | None) -> str | None:
+    """The object's namespace, else `default` (`mooring check --namespace`)."""
+    meta = obj.get("metadata")
+    namespace = meta.get("namespace") if isinstance(meta, dict) else None
+    return str(namespace) if namespace else default
+
+
 @dataclass(frozen=True)
 class Judged:
     """One rule's result for one object, with the mode it has there."""
@@ -80,6 +87,19 @@ class Finding:
     exceptions: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Settled:
+    """What a Judge decided for some namespaces, as plain data (dicts of strings, lists
+    and numbers): a forked worker judges with it without the platform's models."""
+
+    contexts: dict[str | None, dict[str, Any]]
+    modes: dict[str | None, dict[str, Mode]]
+
+
+class Unsettled(LookupError):
+    """A settled Judge met a namespace it was not given (a bug in the caller)."""
+
+
 @dataclass
 class Judge:
     """Everything the rules need besides the object. Build once per run."""
@@ -93,15 +113,45 @@ class Judge:
     _contexts: dict[str | None, dict[str, Any]] = field(default_factory=dict, repr=False)
     _held: Holdings | None = field(default=None, repr=False)
     _modes: dict[str | None, dict[str, Mode]] = field(default_factory=dict, repr=False)
+    _settled: bool = field(default=False, repr=False)
+
+    @classmethod
+    def settled(
+        cls,
+        settled: Settled,
+        *,
+        now: datetime,
+        engine: Engine,
+        default_namespace: str | None = None,
+    ) -> Judge:
+        """A Judge for exactly the namespaces another Judge settled (`settle`); any other
+        namespace raises Unsettled rather than being judged without the platform."""
+        return cls(
+            platform=None,
+            now=now,
+            default_namespace=default_namespace,
+            engine=engine,
+            _contexts=dict(settled.contexts),
+            _modes=dict(settled.modes),
+            _settled=True,
+        )
+
+    def settle(self, namespaces: Iterable[str | None]) -> Settled:
+        """The context and the modes of each namespace, as plain data."""
+        chosen = set(namespaces)
+        return Settled(
+            contexts={n: self.context(n) for n in chosen},
+            modes={n: self.modes(n) for n in chosen},
+        )
 
     def namespace_of(self, obj: dict[str, Any]) -> str | None:
-        meta = obj.get("metadata")
-        namespace = meta.get("namespace") if isinstance(meta, dict) else None
-        return str(namespace) if namespace else self.default_namespace
+        return namespace_of(obj, self.default_namespace)
 
     def context(self, namespace: str | None) -> dict[str, Any]:
         """The GuardrailContext of a namespace, as the operator would write it at `now`."""
         if namespace not in self._contexts:
+            if self._settled:
+                raise Unsettled(f"no context settled for namespace {namespace!r}")
             if self._held is None:
                 self._held = holdings(self.tenants, self.platform)
             self._contexts[namespace] = build_context(
@@ -120,14 +170,7 @@ class Judge:
         if not self.engine.applies(obj):
             return []
         namespace = self.namespace_of(obj)
-        modes = self._modes.get(namespace)
-        if modes is None:
-            tenant = tenant_of(self.tenants, namespace)
-            settings = self.platform.guardrails if self.platform is not None else None
-            modes = {
-                rule.id: effective_mode(rule.id, settings, tenant) for rule in self.engine.rules
-            }
-            self._modes[namespace] = modes
+        modes = self.modes(namespace)
         return [
             Judged(result, modes[result.rule.id])
             for result in self.engine.evaluate(
@@ -135,6 +178,20 @@ class Judge:
             )
             if modes[result.rule.id] != "off"
         ]
+
+    def modes(self, namespace: str | None) -> dict[str, Mode]:
+        """Each rule's mode in a namespace (its tenant's override, else the platform's)."""
+        modes = self._modes.get(namespace)
+        if modes is None:
+            if self._settled:
+                raise Unsettled(f"no modes settled for namespace {namespace!r}")
+            tenant = tenant_of(self.tenants, namespace)
+            settings = self.platform.guardrails if self.platform is not None else None
+            modes = {
+                rule.id: effective_mode(rule.id, settings, tenant) for rule in self.engine.rules
+            }
+            self._modes[namespace] = modes
+        return modes
 
     def findings(self, obj: dict[str, Any]) -> list[Finding]:
         """What `mooring check` reports about one object: everything but the passes."""
