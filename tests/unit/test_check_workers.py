@@ -76,3 +76,27 @@ def test_a_worker_that_dies_is_an_error(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(service, "judge_parsed", lambda *_, **__: os._exit(3))
     with pytest.raises(RuntimeError, match="stopped without an answer"):
         _run(_inputs(tmp_path), jobs=2)
+
+
+def test_an_error_while_reading_the_setup_stops_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_: Any) -> None:
+        raise ValueError("the setup broke")
+
+    forked: list[int] = []
+    fork = service._fork
+
+    def recorded(*args: Any) -> Any:
+        pid, link = fork(*args)
+        forked.append(pid)
+        return pid, link
+
+    monkeypatch.setattr(service, "read_setup", broken)
+    monkeypatch.setattr(service, "_fork", recorded)
+    with pytest.raises(ValueError, match="the setup broke"):
+        _run(_inputs(tmp_path), jobs=2)
+    assert len(forked) == 2
+    for pid in forked:  # each worker stopped and reaped: none left running
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)

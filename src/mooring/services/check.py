@@ -1,20 +1,24 @@
 """`mooring check`'s job: read manifests, judge every workload, say where each finding is.
 
-Side effects: reads files, folders and standard input; on large inputs, forks worker
-processes (one per core) that each parse and judge a share of the files.
+Side effects: reads files, folders and standard input; forks worker processes that
+parse and judge while this process reads the setup: on large inputs one per core, each
+with a share of the files; on a small input with Mooring documents to read, one.
 
 Reading is two-speed. Every file is first parsed with libyaml straight into Python objects
 (no source positions: the fast path). Only the files that have findings are parsed again
 keeping YAML nodes, to turn each finding's field path into a line and column. Mooring's own
-documents among the inputs (PlatformConfig, Tenants, PolicyExceptions) are read first,
-in this process, since they decide modes, parameters and exceptions for the rest.
+documents among the inputs (PlatformConfig, Tenants, PolicyExceptions) are read in this
+process, since they decide modes, parameters and exceptions for the rest: workers parse
+meanwhile, then judge with the contexts and modes settled for the namespaces they met.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import os
+import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,8 +43,6 @@ from mooring.services import cel_store
 from mooring.services.sources import STDIN, SourceError, Text, read_texts
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection
-
     # Imported when a Mooring document is among the inputs (mooring_model): plain manifests
     # are judged without the models, and without pydantic (a CI step's start-up time).
     from pydantic import BaseModel
@@ -445,7 +447,67 @@ def _judge_for(setup: Setup, engine: Engine) -> Judge:
     )
 
 
-def _worker(connection: Connection, indexes: list[int]) -> None:
+class _Gone(RuntimeError):
+    """The process at the other end of a link stopped without an answer."""
+
+
+class _Link:
+    """One end of a pair of pipes to a forked process: pickled messages each way."""
+
+    def __init__(self, read: int, write: int) -> None:
+        self.fds = (read, write)
+        self._reader = os.fdopen(read, "rb")
+        self._writer = os.fdopen(write, "wb")
+
+    def send(self, message: Any) -> None:
+        import pickle
+
+        pickle.dump(message, self._writer, protocol=pickle.HIGHEST_PROTOCOL)
+        self._writer.flush()
+
+    def receive(self, what: str) -> Any:
+        """The next message, which must be tagged `what`; a worker's failure raised here."""
+        import pickle
+
+        try:
+            tag, value = pickle.load(self._reader)
+        except EOFError:
+            raise _Gone("a `mooring check` worker process stopped without an answer") from None
+        if tag == "failed":
+            raise RuntimeError(f"a `mooring check` worker process failed:\n{value}")
+        assert tag == what, (tag, what)
+        return value
+
+    def close(self) -> None:
+        for end in (self._reader, self._writer):
+            with contextlib.suppress(OSError):  # a pipe whose reader is gone
+                end.close()
+
+
+def _fork(indexes: list[int], others: Sequence[_Link]) -> tuple[int, _Link]:
+    """A worker for the files at `indexes` (os.fork and two pipes: importing
+    multiprocessing alone costs about 30 ms of CPU, a tenth of a small check)."""
+    down_read, down_write = os.pipe()
+    up_read, up_write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker
+        status = 1
+        try:
+            os.close(down_write)
+            os.close(up_read)
+            for other in others:  # the parent's ends to earlier workers
+                for fd in other.fds:
+                    os.close(fd)
+            _worker(_Link(down_read, up_write), indexes)
+            status = 0
+        finally:
+            os._exit(status)  # no atexit handlers, no flush of the parent's buffers
+    os.close(down_read)
+    os.close(up_write)
+    return pid, _Link(up_read, down_write)
+
+
+def _worker(link: _Link, indexes: list[int]) -> None:
     """A forked worker: parse its files and say which namespaces they have; take the
     settled contexts and modes of those; judge, and send the shares back."""
     assert _WORK is not None
@@ -455,31 +517,18 @@ def _worker(connection: Connection, indexes: list[int]) -> None:
         seen: set[str | None] = set()
         for _, one in parsed:
             seen |= namespaces_of(one, engine, default_namespace)
-        connection.send(("namespaces", seen))
-        settled = connection.recv()
+        link.send(("namespaces", seen))
+        settled = link.receive("settled")
         judge = Judge.settled(settled, now=now, engine=engine, default_namespace=default_namespace)
-        connection.send(
-            ("shares", [(i, judge_parsed(one, judge, list_objects)) for i, one in parsed])
-        )
-    except EOFError:
-        pass  # the parent stopped
+        link.send(("shares", [(i, judge_parsed(one, judge, list_objects)) for i, one in parsed]))
+    except _Gone:
+        pass  # the parent stopped: no one to tell
     except BaseException:  # told to the parent, which raises it
         import traceback
 
-        connection.send(("failed", traceback.format_exc()))
+        link.send(("failed", traceback.format_exc()))
     finally:
-        connection.close()
-
-
-def _receive(connection: Connection, what: str) -> Any:
-    try:
-        tag, value = connection.recv()
-    except EOFError:
-        raise RuntimeError("a `mooring check` worker process stopped without an answer") from None
-    if tag == "failed":
-        raise RuntimeError(f"a `mooring check` worker process failed:\n{value}")
-    assert tag == what, (tag, what)
-    return value
+        link.close()
 
 
 def _chunks(texts: Sequence[Text], count: int) -> list[list[int]]:
@@ -495,46 +544,41 @@ def _chunks(texts: Sequence[Text], count: int) -> list[list[int]]:
 
 
 def _in_parallel(
-    texts: list[Text], mooring: list[Text], setup: Setup, outcome: Outcome, jobs: int
+    texts: list[Text], mooring: list[Text], setup: Setup, outcome: Outcome, count: int
 ) -> Iterator[tuple[int, _Share]]:
-    """Workers parse their share of the files while this process reads the setup (the
-    platform's models load meanwhile); they then judge with the contexts and modes of
-    the namespaces they met, settled here as plain data."""
+    """`count` workers parse their share of the files while this process reads the setup
+    (the platform's models load meanwhile); they then judge with the contexts and modes
+    of the namespaces they met, settled here as plain data."""
     global _WORK
-    import multiprocessing  # only for large inputs
-
     engine = _engine_for(setup)
     engine.prepare()
     assert setup.now is not None
     _WORK = (texts, setup.list_objects, engine, setup.default_namespace, setup.now)
-    context = multiprocessing.get_context("fork")
-    workers: list[tuple[Any, Connection]] = []
+    workers: list[tuple[int, _Link]] = []
+    done = False
     try:
-        for chunk in _chunks(texts, jobs):
-            ours, theirs = context.Pipe()
-            process = context.Process(target=_worker, args=(theirs, chunk), daemon=True)
-            process.start()
-            theirs.close()
-            workers.append((process, ours))
+        for chunk in _chunks(texts, count):
+            workers.append(_fork(chunk, [link for _, link in workers]))
         _WORK = None
         read_setup(mooring, setup, outcome)
         judge = _judge_for(setup, engine)
         namespaces: set[str | None] = set()
-        for _, connection in workers:
-            namespaces |= _receive(connection, "namespaces")
+        for _, link in workers:
+            namespaces |= link.receive("namespaces")
         settled = judge.settle(namespaces)
-        for _, connection in workers:
-            connection.send(settled)
-        for _, connection in workers:
-            yield from _receive(connection, "shares")
+        for _, link in workers:
+            link.send(("settled", settled))
+        for _, link in workers:
+            yield from link.receive("shares")
+        done = True
     finally:
         _WORK = None
-        for process, connection in workers:
-            connection.close()
-            process.join(timeout=5)
-            if process.is_alive():
-                process.terminate()
-                process.join()
+        for pid, link in workers:
+            link.close()
+            if not done:  # stopped by an error here: the workers' work is not wanted
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
 
 
 def _shares(
@@ -550,12 +594,20 @@ def _shares(
     if total >= NATIVE_ALL_FROM_BYTES:
         setup.native_from = 0
     if jobs > 1 and total >= parallel_from and len(texts) >= 2:
+        workers = jobs
+    elif jobs > 1 and texts and any(f"{GROUP}/" in t.text for t in mooring):
+        # A setup to read loads the models (pydantic: about twice what judging a small
+        # input costs): one worker reads and judges meanwhile, on another core.
+        workers = 1
+    else:
+        workers = 0
+    if workers:
         # What is alive now (modules, the texts) lives to the end: frozen, the collector
         # does not walk it again at each full collection, and forked workers do not
         # write to its pages (copy on write) when they collect.
         gc.freeze()
         try:
-            yield from _in_parallel(texts, mooring, setup, outcome, jobs)
+            yield from _in_parallel(texts, mooring, setup, outcome, workers)
         finally:
             gc.unfreeze()
         return
