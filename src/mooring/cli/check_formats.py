@@ -11,7 +11,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
-from xml.etree import ElementTree
 
 from mooring import DOCS_URL, __version__
 from mooring.api.documents import dotted
@@ -168,6 +167,8 @@ def junit(outcome: Outcome, now: datetime) -> str:
     for error-level findings, warnings and notes as the case's output; unreadable inputs as
     errors."""
     del now
+    from xml.etree import ElementTree  # only for JUnit (about 10 ms to import)
+
     root = ElementTree.Element("testsuites", name="mooring check")
     findings: dict[tuple[str, str], list[Located]] = {}
     for item in outcome.findings:
