@@ -513,7 +513,12 @@ def _worker(link: _Link, indexes: list[int]) -> None:
     assert _WORK is not None
     texts, list_objects, engine, default_namespace, now = _WORK
     try:
+        # The parsed files stay alive until judged: the collector would walk them again
+        # at each full collection while more are read. Frozen, it leaves them alone.
+        gc.disable()
         parsed = [(i, parse_text(texts[i])) for i in indexes]
+        gc.freeze()
+        gc.enable()
         seen: set[str | None] = set()
         for _, one in parsed:
             seen |= namespaces_of(one, engine, default_namespace)
