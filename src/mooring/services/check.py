@@ -1,8 +1,8 @@
 """`mooring check`'s job: read manifests, judge every workload, say where each finding is.
 
-Side effects: reads files, folders and standard input; forks worker processes that
-parse and judge while this process reads the setup: on large inputs one per core, each
-with a share of the files; on a small input with Mooring documents to read, one.
+Side effects: reads files, folders and standard input; on large inputs, forks worker
+processes (one per core) that each parse a share of the files while this process reads
+the setup, then judge it.
 
 Reading is two-speed. Every file is first parsed with libyaml straight into Python objects
 (no source positions: the fast path). Only the files that have findings are parsed again
@@ -599,20 +599,12 @@ def _shares(
     if total >= NATIVE_ALL_FROM_BYTES:
         setup.native_from = 0
     if jobs > 1 and total >= parallel_from and len(texts) >= 2:
-        workers = jobs
-    elif jobs > 1 and texts and any(f"{GROUP}/" in t.text for t in mooring):
-        # A setup to read loads the models (pydantic: about twice what judging a small
-        # input costs): one worker reads and judges meanwhile, on another core.
-        workers = 1
-    else:
-        workers = 0
-    if workers:
         # What is alive now (modules, the texts) lives to the end: frozen, the collector
         # does not walk it again at each full collection, and forked workers do not
         # write to its pages (copy on write) when they collect.
         gc.freeze()
         try:
-            yield from _in_parallel(texts, mooring, setup, outcome, workers)
+            yield from _in_parallel(texts, mooring, setup, outcome, jobs)
         finally:
             gc.unfreeze()
         return
