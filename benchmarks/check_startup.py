@@ -37,14 +37,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import guardrails_corpus as corpus
+from guardrails_check import with_bytecode
 
-# What `mooring check` does before it reads anything (cli/check.py: _no_pydantic_plugins),
-# then the modules the plain check imports.
-PLAIN = (
-    "import sys, types; loader = types.ModuleType('pydantic.plugin._loader'); "
-    "loader.get_plugins = tuple; sys.modules['pydantic.plugin._loader'] = loader; "
-    "import mooring.cli.main, mooring.cli.check"
-)
+# The modules the plain check imports, then what `mooring check` does before it reads
+# anything: no pydantic plugin search.
+PLAIN = "import mooring.cli.main, mooring.cli.check; mooring.cli.check._no_pydantic_plugins()"
 VALIDATE = (
     "import yaml; from mooring.api.platform import PlatformConfig; "
     "PlatformConfig.model_validate(yaml.safe_load(open({platform!r})))"
@@ -69,10 +66,10 @@ def ladder(platform: Path) -> list[tuple[str, str]]:
         ("+ one PlatformConfig validated", VALIDATE.format(platform=str(platform))),
         ("+ `mooring validate`'s checks", "import mooring.core.validate"),
     ]
+    out = [steps[0]]
     code = ""
-    out = []
-    for name, step in steps:
-        code = f"{code}; {step}" if code and step != "pass" else step
+    for name, step in steps[1:]:
+        code = f"{code}; {step}" if code else step
         out.append((name, code))
     return out
 
@@ -92,13 +89,11 @@ def wall_times(
     return times
 
 
-def instructions(argv: list[str], env: dict[str, str]) -> int | None:
-    """Instructions the process executed (its forks not counted), or None without valgrind."""
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        return None
+def instructions(argv: list[str], env: dict[str, str]) -> int:
+    """Instructions the process executed (its forks not counted), by valgrind."""
     done = subprocess.run(
-        [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"] + argv,
+        ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+        + argv,
         capture_output=True,
         text=True,
         env=env,
@@ -123,8 +118,7 @@ def main() -> None:
         platform = corpus.write_platform(folder / "platform.yaml")
         tenant = folder / "tenant.yaml"
         tenant.write_text(yaml.safe_dump(TENANT))
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        env["PYTHONPYCACHEPREFIX"] = str(folder / "pycache")
+        env = with_bytecode(str(folder / "pycache"))
         mooring = [sys.executable, "-m", "mooring.cli", "check", str(one)]
         # One process judges: the figures are the work, not how it is shared.
         commands = {
@@ -139,9 +133,10 @@ def main() -> None:
         print(f"load average {os.getloadavg()[0]:.2f}; {args.runs} rounds", flush=True)
         times = wall_times(commands, args.runs, env)
         print(f"load average {os.getloadavg()[0]:.2f}", flush=True)
+        counting = not args.no_instructions and shutil.which("valgrind") is not None
         previous: int | None = None
         for name, argv in commands.items():
-            count = None if args.no_instructions else instructions(argv, env)
+            count = instructions(argv, env) if counting else None
             best, median = min(times[name]), statistics.median(times[name])
             line = f"  {name:<52} best {best * 1000:5.0f} ms, median {median * 1000:5.0f} ms"
             if count is not None:
@@ -151,7 +146,7 @@ def main() -> None:
                 line += f", {count / 1e6:6.0f} M instructions{step}"
                 previous = count
             print(line, flush=True)
-        if shutil.which("valgrind") is None and not args.no_instructions:
+        if not counting and not args.no_instructions:
             print("  (instructions not counted: no valgrind here; apt-get install valgrind)")
 
 
